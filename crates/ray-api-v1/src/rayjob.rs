@@ -1,0 +1,229 @@
+//! RayJob: run one entrypoint on a Ray cluster, record its outcome and clean up.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::PodTemplateSpec;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::common::is_false;
+use crate::raycluster::{RayClusterSpec, RayClusterStatus};
+
+/// RayJobSpec describes a Ray job: its entrypoint, the cluster it runs on and what happens afterwards.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[kube(
+    group = "ray.io",
+    version = "v1",
+    kind = "RayJob",
+    plural = "rayjobs",
+    singular = "rayjob",
+    namespaced,
+    status = "RayJobStatus",
+    category = "all",
+    printcolumn = r#"{"name":"job status","type":"string","jsonPath":".status.jobStatus","priority":0}"#,
+    printcolumn = r#"{"name":"deployment status","type":"string","jsonPath":".status.jobDeploymentStatus","priority":0}"#,
+    printcolumn = r#"{"name":"ray cluster name","type":"string","jsonPath":".status.rayClusterName","priority":0}"#,
+    printcolumn = r#"{"name":"start time","type":"string","jsonPath":".status.startTime","priority":0}"#,
+    printcolumn = r#"{"name":"end time","type":"string","jsonPath":".status.endTime","priority":0}"#,
+    printcolumn = r#"{"name":"age","type":"date","jsonPath":".metadata.creationTimestamp","priority":0}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct RayJobSpec {
+    /// The command the Ray job runs, for example `python /home/ray/samples/sample_code.py`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<String>,
+    /// Metadata attached to the Ray job (shown by `ray job list` and the dashboard).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
+    /// The Ray runtime environment as a YAML string (pip packages, working_dir, env_vars, ...).
+    #[serde(
+        rename = "runtimeEnvYAML",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub runtime_env_yaml: Option<String>,
+    /// The Ray job's submission id. When unset the operator generates one and records it in status before it
+    /// submits, so a restart never submits twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+    /// Delete the RayCluster once the job has succeeded or failed (after `ttlSecondsAfterFinished`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub shutdown_after_job_finishes: bool,
+    /// Seconds to keep the RayCluster after the job finished, when `shutdownAfterJobFinishes` is true. Defaults
+    /// to 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = 0))]
+    pub ttl_seconds_after_finished: Option<i32>,
+    /// Seconds the RayJob may be active, counted from its start, before the operator stops the job and marks it
+    /// `Failed` with reason `DeadlineExceeded`. Must be positive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_deadline_seconds: Option<i32>,
+    /// The cluster to create for this job. Required unless `clusterSelector` picks an existing cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ray_cluster_spec: Option<RayClusterSpec>,
+    /// Run on an existing RayCluster instead of creating one: the `ray.io/cluster` key names it. A selected
+    /// cluster is never deleted by the RayJob.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cluster_selector: BTreeMap<String, String>,
+    /// How the job is submitted: `K8sJobMode` (a Kubernetes Job runs `ray job submit`, the default) or `HTTPMode`
+    /// (the operator submits over the Ray dashboard's REST API).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "K8sJobMode"))]
+    pub submission_mode: Option<JobSubmissionMode>,
+    /// Suspend the job: while true no RayCluster exists for it. Setting it on a running job stops the Ray job and
+    /// deletes the cluster; setting it back to false starts over with a new cluster.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub suspend: bool,
+    /// The pod template of the submitter Job (`K8sJobMode`). When unset the operator uses the head's Ray image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitter_pod_template: Option<PodTemplateSpec>,
+    /// CPUs reserved for the entrypoint command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint_num_cpus: Option<f32>,
+    /// GPUs reserved for the entrypoint command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint_num_gpus: Option<f32>,
+    /// Custom Ray resources reserved for the entrypoint command, as a JSON object string such as `{"Custom_1": 1}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint_resources: Option<String>,
+    /// Settings of the submitter Kubernetes Job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitter_config: Option<SubmitterConfig>,
+}
+
+/// How a RayJob is submitted to its cluster.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+pub enum JobSubmissionMode {
+    /// A Kubernetes Job runs `ray job submit` against the cluster.
+    #[default]
+    K8sJobMode,
+    /// The operator submits the job over the Ray dashboard's REST API.
+    #[serde(rename = "HTTPMode")]
+    HttpMode,
+}
+
+/// SubmitterConfig configures the submitter Kubernetes Job.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubmitterConfig {
+    /// The submitter Job's backoffLimit: how often a failed submitter pod is retried. Defaults to 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_limit: Option<i32>,
+}
+
+/// RayJobStatus is what the operator observed of the job.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RayJobStatus {
+    /// The Ray job's submission id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+    /// The RayCluster the job runs on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ray_cluster_name: Option<String>,
+    /// The address of the cluster's Ray dashboard.
+    #[serde(
+        rename = "dashboardURL",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub dashboard_url: Option<String>,
+    /// The Ray job's status as Ray reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_status: Option<JobStatus>,
+    /// Where the RayJob is in its lifecycle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_deployment_status: Option<JobDeploymentStatus>,
+    /// Why the RayJob failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<JobFailedReason>,
+    /// A human-readable explanation of the current state, such as Ray's message or what the job is waiting for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// When the RayJob started (left `New`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<Time>,
+    /// When the RayJob reached `Complete` or `Failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<Time>,
+    /// A copy of the RayCluster's status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ray_cluster_status: Option<RayClusterStatus>,
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+/// The status of a Ray job, with Ray's own values.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum JobStatus {
+    /// Not submitted yet.
+    #[serde(rename = "")]
+    New,
+    /// Submitted, waiting to run.
+    #[serde(rename = "PENDING")]
+    Pending,
+    /// Running.
+    #[serde(rename = "RUNNING")]
+    Running,
+    /// Stopped by a user or the operator.
+    #[serde(rename = "STOPPED")]
+    Stopped,
+    /// The entrypoint exited with status 0.
+    #[serde(rename = "SUCCEEDED")]
+    Succeeded,
+    /// The entrypoint failed.
+    #[serde(rename = "FAILED")]
+    Failed,
+}
+
+impl JobStatus {
+    /// Whether Ray will not change this status any more.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Stopped | Self::Succeeded | Self::Failed)
+    }
+}
+
+/// Where a RayJob is in its lifecycle.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum JobDeploymentStatus {
+    /// Just created; nothing done yet.
+    #[serde(rename = "")]
+    New,
+    /// The cluster is being created or waited for.
+    Initializing,
+    /// The Ray job was submitted and is being watched.
+    Running,
+    /// The Ray job finished (successfully or not) and the RayJob is done.
+    Complete,
+    /// The RayJob failed; `reason` and `message` say why.
+    Failed,
+    /// The RayJob is being suspended: the Ray job is stopped and the cluster deleted.
+    Suspending,
+    /// The RayJob is suspended and has no cluster.
+    Suspended,
+}
+
+impl JobDeploymentStatus {
+    /// Whether the RayJob will not change this status any more.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Complete | Self::Failed)
+    }
+}
+
+/// Why a RayJob failed.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum JobFailedReason {
+    /// The job could not be submitted (for example the submitter Job failed).
+    SubmissionFailed,
+    /// `activeDeadlineSeconds` passed before the job finished.
+    DeadlineExceeded,
+    /// The Ray job itself failed.
+    AppFailed,
+    /// The RayJob's spec is invalid; `message` names the field.
+    ValidationFailed,
+    /// The Ray dashboard could not be asked for the job's status for too long.
+    JobStatusCheckTimeoutExceeded,
+}
