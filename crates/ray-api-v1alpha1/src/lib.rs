@@ -1,1 +1,53 @@
-//! The deprecated `ray.io/v1alpha1` API, and conversion to and from `ray.io/v1` that loses nothing.
+//! The deprecated `ray.io/v1alpha1` API: RayCluster, RayJob and RayService as KubeRay froze them in December 2023.
+//!
+//! New manifests should use `ray.io/v1` (the `ray-api-v1` crate). This crate exists so that manifests and tools
+//! written for v1alpha1 keep working: the operator serves this version next to v1 (v1 is the stored version), and
+//! objects convert between the two without losing anything.
+//!
+//! Compared with `ray.io/v1`, v1alpha1 lacks `numOfHosts` on worker groups, `activeDeadlineSeconds`,
+//! `submissionMode` and `submitterConfig` on RayJob, and several status fields (RayCluster `conditions`,
+//! `readyWorkerReplicas`, the head's pod and Service names, RayJob `reason`). It has two things v1 does not: the
+//! RayCluster state `unhealthy` and `healthLastUpdateTime` on RayService application and deployment statuses.
+//!
+//! ```
+//! use ray_api_v1alpha1::RayCluster;
+//!
+//! let cluster: RayCluster = serde_json::from_value(serde_json::json!({
+//!     "apiVersion": "ray.io/v1alpha1",
+//!     "kind": "RayCluster",
+//!     "metadata": { "name": "demo" },
+//!     "spec": {
+//!         "headGroupSpec": {
+//!             "template": { "spec": { "containers": [{ "name": "ray-head", "image": "rayproject/ray:2.9.0" }] } }
+//!         },
+//!         "workerGroupSpecs": [{
+//!             "groupName": "small",
+//!             "template": { "spec": { "containers": [{ "name": "ray-worker", "image": "rayproject/ray:2.9.0" }] } }
+//!         }]
+//!     }
+//! }))?;
+//! assert_eq!(cluster.spec.worker_group_specs[0].group_name, "small");
+//! # Ok::<(), serde_json::Error>(())
+//! ```
+
+mod common;
+pub mod raycluster;
+pub mod rayjob;
+pub mod rayservice;
+
+pub use raycluster::{
+    AutoscalerOptions, ClusterState, HeadGroupSpec, HeadInfo, RayCluster, RayClusterSpec,
+    RayClusterStatus, ScaleStrategy, UpscalingMode, WorkerGroupSpec,
+};
+pub use rayjob::{JobDeploymentStatus, JobStatus, RayJob, RayJobSpec, RayJobStatus};
+pub use rayservice::{
+    AppStatus, ApplicationStatus, RayService, RayServiceSpec, RayServiceStatus, RayServiceStatuses,
+    ServeDeploymentStatus, ServeDeploymentStatusValue, ServiceStatus,
+};
+
+/// The API group of every kind in this crate.
+pub const GROUP: &str = "ray.io";
+/// The API version of every kind in this crate.
+pub const VERSION: &str = "v1alpha1";
+/// The full `apiVersion` of every kind in this crate, as written in manifests.
+pub const API_VERSION: &str = "ray.io/v1alpha1";
