@@ -25,10 +25,13 @@
 //! ```
 
 pub mod common;
+pub mod parse;
 pub mod raycluster;
 pub mod rayjob;
 pub mod rayservice;
+pub mod validation;
 
+pub use parse::{ParseError, RayObject};
 pub use raycluster::{
     AutoscalerOptions, ClusterState, HeadGroupSpec, HeadInfo, RayCluster, RayClusterSpec,
     RayClusterStatus, ScaleStrategy, UpscalingMode, WorkerGroupSpec,
@@ -41,8 +44,13 @@ pub use rayservice::{
     AppStatus, ApplicationStatus, RayService, RayServiceSpec, RayServiceStatus, RayServiceStatuses,
     ServeDeploymentStatus, ServeDeploymentStatusValue, ServiceStatus,
 };
+pub use validation::{
+    FieldError, ValidationErrors, validate_cluster, validate_job, validate_service,
+};
 
 /// The API group of every kind in this crate.
 pub const GROUP: &str = "ray.io";
 /// The API version of every kind in this crate.
 pub const VERSION: &str = "v1";
+/// The `apiVersion` of every object of this crate: `ray.io/v1`.
+pub const API_VERSION: &str = "ray.io/v1";

@@ -13,17 +13,31 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::common::is_false;
+use crate::validation::ClusterOwner;
 
 /// The largest `maxReplicas` a worker group can have, and its default: Kubernetes' `int32` maximum.
 pub const MAX_REPLICAS_DEFAULT: i32 = i32::MAX;
 
 /// RayClusterSpec defines the desired state of a Ray cluster: its head, its worker groups and the optional Ray
 /// autoscaler.
-#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[derive(
+    CustomResource,
+    Serialize,
+    Deserialize,
+    Clone,
+    Debug,
+    Default,
+    PartialEq,
+    JsonSchema,
+    garde::Validate,
+)]
+#[garde(context(ClusterOwner as owner))]
 #[kube(
     group = "ray.io",
     version = "v1",
     kind = "RayCluster",
+    validation = crate::validation::crd_rules::RAY_CLUSTER[0].to_kube(),
+    validation = crate::validation::crd_rules::RAY_CLUSTER[1].to_kube(),
     plural = "rayclusters",
     singular = "raycluster",
     namespaced,
@@ -43,32 +57,41 @@ pub const MAX_REPLICAS_DEFAULT: i32 = i32::MAX;
 #[serde(rename_all = "camelCase")]
 pub struct RayClusterSpec {
     /// The head pod: its template, its `ray start` parameters and the Service in front of it.
+    #[garde(dive(self.group_context(owner)))]
     pub head_group_spec: HeadGroupSpec,
     /// The worker groups. Each group has its own pod template, replica bounds and `ray start` parameters; group
     /// names must be unique within the cluster.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["groupName"]))]
+    #[garde(dive(self.group_context(owner)))]
     pub worker_group_specs: Vec<WorkerGroupSpec>,
     /// The Ray version the images run (for example `2.9.0`). The operator uses it to pick commands that the Ray
     /// version understands, such as the submitter's `ray job submit` options.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
     pub ray_version: Option<String>,
     /// Run the Ray autoscaler as a sidecar of the head pod. The autoscaler then owns `replicas` and
     /// `scaleStrategy.workersToDelete` of every worker group.
     #[serde(default, skip_serializing_if = "is_false")]
+    #[garde(skip)]
     pub enable_in_tree_autoscaling: bool,
     /// Overrides for the autoscaler sidecar: image, resources, environment, upscaling mode and idle timeout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(dive)]
     pub autoscaler_options: Option<AutoscalerOptions>,
     /// Annotations added to the head Service (they win over the same keys of a custom `headService`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
     pub head_service_annotations: Option<BTreeMap<String, String>>,
     /// Suspend the cluster: every head and worker pod is deleted, and they come back when this is set to false.
     #[serde(default, skip_serializing_if = "is_false")]
+    #[garde(skip)]
     pub suspend: bool,
 }
 
 /// HeadGroupSpec describes the head pod and the Service in front of it.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[schemars(transform = crate::validation::crd_rules::head_group_schema)]
 #[serde(rename_all = "camelCase")]
 pub struct HeadGroupSpec {
     /// The Kubernetes Service type of the head Service (`ClusterIP` when unset). Workers reach the head through it.
@@ -92,27 +115,33 @@ pub struct HeadGroupSpec {
 
 /// WorkerGroupSpec describes one group of identical worker pods.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[schemars(transform = crate::validation::crd_rules::worker_group_schema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkerGroupSpec {
-    /// The group's name, unique within the cluster. It appears in pod names and in the `ray.io/group` label.
+    /// The group's name, unique within the cluster. It appears in pod names and in the `ray.io/group` label, so it
+    /// must be a DNS-1123 label: lowercase letters, digits and `-`, at most 63 characters.
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    )]
     pub group_name: String,
     /// The number of replicas the group should have. The operator clamps it into `[minReplicas, maxReplicas]`.
     /// When the autoscaler is enabled it owns this field. Defaults to 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("default" = 0))]
+    #[schemars(extend("default" = 0), extend("minimum" = 0))]
     pub replicas: Option<i32>,
     /// The fewest replicas the group may have. Defaults to 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("default" = 0))]
+    #[schemars(extend("default" = 0), extend("minimum" = 0))]
     pub min_replicas: Option<i32>,
     /// The most replicas the group may have. Defaults to 2147483647 (no limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("default" = 2147483647))]
+    #[schemars(extend("default" = 2147483647), extend("minimum" = 0))]
     pub max_replicas: Option<i32>,
     /// The number of pods (hosts) in each replica, for multi-host workers such as TPU slices. A replica is
     /// created and deleted as a whole. Defaults to 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("default" = 1))]
+    #[schemars(extend("default" = 1), extend("minimum" = 1))]
     pub num_of_hosts: Option<i32>,
     /// Parameters of the workers' `ray start` command, without the leading dashes (`num-cpus`, `resources`, ...).
     /// Every value is passed to `ray start` as data, never interpreted by a shell.
@@ -136,37 +165,49 @@ pub struct ScaleStrategy {
 }
 
 /// AutoscalerOptions configures the Ray autoscaler sidecar.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema, garde::Validate)]
+#[garde(context(ClusterOwner))]
 #[serde(rename_all = "camelCase")]
 pub struct AutoscalerOptions {
     /// Resource requests and limits of the autoscaler container. Defaults to 500m CPU and 512Mi memory, requested
     /// and limited alike.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
     pub resources: Option<ResourceRequirements>,
     /// The autoscaler's image. Defaults to the image of the head's Ray container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
     pub image: Option<String>,
     /// The autoscaler's image pull policy. Defaults to `IfNotPresent`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["Always", "IfNotPresent", "Never"]))]
+    #[garde(custom(crate::validation::cluster::image_pull_policy))]
     pub image_pull_policy: Option<String>,
     /// Extra environment variables of the autoscaler container.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[garde(inner(custom(crate::validation::cluster::autoscaler_env)))]
     pub env: Vec<EnvVar>,
     /// Extra environment sources of the autoscaler container.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[garde(skip)]
     pub env_from: Vec<EnvFromSource>,
     /// Extra volume mounts of the autoscaler container (for example TLS certificates).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[garde(skip)]
     pub volume_mounts: Vec<VolumeMount>,
     /// The autoscaler container's security context.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
     pub security_context: Option<SecurityContext>,
     /// Seconds a worker may sit idle before the autoscaler removes it. Read by the Ray autoscaler, not by the
     /// operator; Ray's default is 60.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minimum" = 0))]
+    #[garde(custom(crate::validation::cluster::idle_timeout))]
     pub idle_timeout_seconds: Option<i32>,
     /// How eagerly the autoscaler adds workers. Read by the Ray autoscaler, not by the operator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
     pub upscaling_mode: Option<UpscalingMode>,
 }
 

@@ -12,11 +12,24 @@ use crate::common::is_false;
 use crate::raycluster::{RayClusterSpec, RayClusterStatus};
 
 /// RayJobSpec describes a Ray job: its entrypoint, the cluster it runs on and what happens afterwards.
-#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[derive(
+    CustomResource,
+    Serialize,
+    Deserialize,
+    Clone,
+    Debug,
+    Default,
+    PartialEq,
+    JsonSchema,
+    garde::Validate,
+)]
+#[schemars(transform = crate::validation::crd_rules::ray_job_spec_schema)]
 #[kube(
     group = "ray.io",
     version = "v1",
     kind = "RayJob",
+    validation = crate::validation::crd_rules::RAY_JOB[0].to_kube(),
+    validation = crate::validation::crd_rules::RAY_JOB[1].to_kube(),
     plural = "rayjobs",
     singular = "rayjob",
     namespaced,
@@ -33,9 +46,11 @@ use crate::raycluster::{RayClusterSpec, RayClusterStatus};
 pub struct RayJobSpec {
     /// The command the Ray job runs, for example `python /home/ray/samples/sample_code.py`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(custom(crate::validation::job::entrypoint(&self.submission_mode, &self.submitter_pod_template)))]
     pub entrypoint: Option<String>,
     /// Metadata attached to the Ray job (shown by `ray job list` and the dashboard).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[garde(custom(crate::validation::job::metadata_ray_version(&self.ray_cluster_spec)))]
     pub metadata: BTreeMap<String, String>,
     /// The Ray runtime environment as a YAML string (pip packages, working_dir, env_vars, ...).
     #[serde(
@@ -43,53 +58,77 @@ pub struct RayJobSpec {
         default,
         skip_serializing_if = "Option::is_none"
     )]
+    #[garde(custom(crate::validation::job::runtime_env))]
     pub runtime_env_yaml: Option<String>,
     /// The Ray job's submission id. When unset the operator generates one and records it in status before it
     /// submits, so a restart never submits twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
     pub job_id: Option<String>,
     /// Delete the RayCluster once the job has succeeded or failed (after `ttlSecondsAfterFinished`).
     #[serde(default, skip_serializing_if = "is_false")]
+    #[garde(skip)]
     pub shutdown_after_job_finishes: bool,
     /// Seconds to keep the RayCluster after the job finished, when `shutdownAfterJobFinishes` is true. Defaults
     /// to 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = 0))]
+    #[schemars(extend("minimum" = 0))]
+    #[garde(custom(crate::validation::job::ttl_seconds(self.shutdown_after_job_finishes)))]
     pub ttl_seconds_after_finished: Option<i32>,
     /// Seconds the RayJob may be active, counted from its start, before the operator stops the job and marks it
     /// `Failed` with reason `DeadlineExceeded`. Must be positive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minimum" = 1))]
+    #[garde(custom(crate::validation::job::active_deadline))]
     pub active_deadline_seconds: Option<i32>,
     /// The cluster to create for this job. Required unless `clusterSelector` picks an existing cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(
+        custom(crate::validation::job::cluster_or_selector(&self.cluster_selector)),
+        dive(crate::validation::ClusterOwner::RayJob)
+    )]
     pub ray_cluster_spec: Option<RayClusterSpec>,
     /// Run on an existing RayCluster instead of creating one: the `ray.io/cluster` key names it. A selected
     /// cluster is never deleted by the RayJob.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[garde(custom(crate::validation::job::cluster_selector))]
     pub cluster_selector: BTreeMap<String, String>,
     /// How the job is submitted: `K8sJobMode` (a Kubernetes Job runs `ray job submit`, the default) or `HTTPMode`
     /// (the operator submits over the Ray dashboard's REST API).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = "K8sJobMode"))]
+    #[garde(skip)]
     pub submission_mode: Option<JobSubmissionMode>,
     /// Suspend the job: while true no RayCluster exists for it. Setting it on a running job stops the Ray job and
     /// deletes the cluster; setting it back to false starts over with a new cluster.
     #[serde(default, skip_serializing_if = "is_false")]
+    #[garde(
+        custom(crate::validation::job::suspend_needs_shutdown(self.shutdown_after_job_finishes)),
+        custom(crate::validation::job::suspend_without_selector(&self.cluster_selector))
+    )]
     pub suspend: bool,
     /// The pod template of the submitter Job (`K8sJobMode`). When unset the operator uses the head's Ray image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
     pub submitter_pod_template: Option<PodTemplateSpec>,
     /// CPUs reserved for the entrypoint command.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minimum" = 0))]
+    #[garde(custom(crate::validation::job::entrypoint_amount("entrypointNumCpus")))]
     pub entrypoint_num_cpus: Option<f32>,
     /// GPUs reserved for the entrypoint command.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minimum" = 0))]
+    #[garde(custom(crate::validation::job::entrypoint_amount("entrypointNumGpus")))]
     pub entrypoint_num_gpus: Option<f32>,
     /// Custom Ray resources reserved for the entrypoint command, as a JSON object string such as `{"Custom_1": 1}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(custom(crate::validation::job::entrypoint_resources))]
     pub entrypoint_resources: Option<String>,
     /// Settings of the submitter Kubernetes Job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(dive)]
     pub submitter_config: Option<SubmitterConfig>,
 }
 
@@ -105,11 +144,13 @@ pub enum JobSubmissionMode {
 }
 
 /// SubmitterConfig configures the submitter Kubernetes Job.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema, garde::Validate)]
 #[serde(rename_all = "camelCase")]
 pub struct SubmitterConfig {
     /// The submitter Job's backoffLimit: how often a failed submitter pod is retried. Defaults to 2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minimum" = 0))]
+    #[garde(custom(crate::validation::job::backoff_limit))]
     pub backoff_limit: Option<i32>,
 }
 

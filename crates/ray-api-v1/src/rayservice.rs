@@ -11,11 +11,24 @@ use serde::{Deserialize, Serialize};
 use crate::raycluster::{RayClusterSpec, RayClusterStatus};
 
 /// RayServiceSpec describes Ray Serve applications and the cluster that serves them.
-#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[derive(
+    CustomResource,
+    Serialize,
+    Deserialize,
+    Clone,
+    Debug,
+    Default,
+    PartialEq,
+    JsonSchema,
+    garde::Validate,
+)]
+#[schemars(transform = crate::validation::crd_rules::ray_service_spec_schema)]
 #[kube(
     group = "ray.io",
     version = "v1",
     kind = "RayService",
+    validation = crate::validation::crd_rules::RAY_SERVICE[0].to_kube(),
+    validation = crate::validation::crd_rules::RAY_SERVICE[1].to_kube(),
     plural = "rayservices",
     singular = "rayservice",
     namespaced,
@@ -32,18 +45,23 @@ pub struct RayServiceSpec {
         default,
         skip_serializing_if = "Option::is_none"
     )]
+    #[garde(custom(crate::validation::service::serve_config))]
     pub serve_config_v2: Option<String>,
     /// The cluster that serves the applications. Changing it (other than worker replicas) prepares a new cluster
     /// and moves traffic to it once it serves.
+    #[garde(dive(crate::validation::ClusterOwner::RayService))]
     pub ray_cluster_config: RayClusterSpec,
     /// Deprecated and ignored; kept so existing manifests still apply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
     pub service_unhealthy_second_threshold: Option<i32>,
     /// Deprecated and ignored; kept so existing manifests still apply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
     pub deployment_unhealthy_second_threshold: Option<i32>,
     /// A custom serve Service. Defaults to `<name>-serve-svc` on port 8000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
     pub serve_service: Option<Service>,
 }
 

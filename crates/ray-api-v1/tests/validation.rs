@@ -1,0 +1,1104 @@
+//! Every validation rule, with a failing and a passing case, checked in Rust and (where the rule also lives in the
+//! CRD) against the CRD's CEL rules, evaluated client-side.
+
+use kube::CustomResourceExt;
+use ray_api_v1::parse::{RayObject, from_json_value};
+use ray_api_v1::{RayCluster, RayJob, RayService, ValidationErrors};
+use std::sync::OnceLock;
+
+use serde_json::{Value, json};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Cluster,
+    Job,
+    Service,
+}
+
+fn pod(name: &str) -> Value {
+    json!({ "spec": { "containers": [{ "name": name, "image": "rayproject/ray:2.9.0" }] } })
+}
+
+fn cluster_spec() -> Value {
+    json!({
+        "rayVersion": "2.9.0",
+        "headGroupSpec": { "rayStartParams": { "dashboard-host": "0.0.0.0" }, "template": pod("ray-head") },
+        "workerGroupSpecs": [
+            { "groupName": "small-group", "replicas": 1, "minReplicas": 0, "maxReplicas": 5, "template": pod("ray-worker") }
+        ]
+    })
+}
+
+fn base(kind: Kind) -> Value {
+    match kind {
+        Kind::Cluster => json!({
+            "apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": { "name": "raycluster-sample" },
+            "spec": cluster_spec()
+        }),
+        Kind::Job => json!({
+            "apiVersion": "ray.io/v1", "kind": "RayJob", "metadata": { "name": "rayjob-sample" },
+            "spec": { "entrypoint": "python /home/ray/samples/sample_code.py", "rayClusterSpec": cluster_spec() }
+        }),
+        Kind::Service => json!({
+            "apiVersion": "ray.io/v1", "kind": "RayService", "metadata": { "name": "rayservice-sample" },
+            "spec": {
+                "serveConfigV2": "applications:\n  - name: fruit_app\n    import_path: fruit.deployment_graph\n",
+                "rayClusterConfig": cluster_spec()
+            }
+        }),
+    }
+}
+
+/// Sets the value at a JSON pointer, creating objects on the way; `Value::Null` removes the field.
+fn set(doc: &mut Value, pointer: &str, value: Value) {
+    let (parent, key) = pointer.rsplit_once('/').expect("pointer has a parent");
+    let mut target = doc;
+    for part in parent.split('/').skip(1) {
+        target = match target {
+            Value::Array(items) => &mut items[part.parse::<usize>().expect("index")],
+            other => other
+                .as_object_mut()
+                .expect("object on the way")
+                .entry(part)
+                .or_insert_with(|| json!({})),
+        };
+    }
+    match (target, value) {
+        (Value::Object(map), Value::Null) => {
+            map.remove(key);
+        }
+        (Value::Object(map), value) => {
+            map.insert(key.to_owned(), value);
+        }
+        (Value::Array(items), value) => {
+            let index = key.parse::<usize>().expect("index");
+            if index == items.len() {
+                items.push(value);
+            } else {
+                items[index] = value;
+            }
+        }
+        (other, _) => panic!("cannot set {pointer} in {other}"),
+    }
+}
+
+fn validate(doc: &Value) -> Result<(), ValidationErrors> {
+    RayObject::from_json_value(doc.clone())
+        .unwrap_or_else(|error| panic!("test object does not parse: {error}"))
+        .validate()
+}
+
+/// The CRD's `openAPIV3Schema` of a kind, with its CEL rules compiled once.
+fn compiled_schema(kind: Kind) -> &'static kube::core::cel::CompiledSchema {
+    static SCHEMAS: [OnceLock<kube::core::cel::CompiledSchema>; 3] =
+        [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let (index, crd) = match kind {
+        Kind::Cluster => (0, RayCluster::crd as fn() -> _),
+        Kind::Job => (1, RayJob::crd as fn() -> _),
+        Kind::Service => (2, RayService::crd as fn() -> _),
+    };
+    SCHEMAS[index].get_or_init(|| {
+        let crd: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition = crd();
+        let schema = serde_json::to_value(
+            crd.spec.versions[0]
+                .schema
+                .as_ref()
+                .and_then(|s| s.open_api_v3_schema.as_ref())
+                .expect("schema"),
+        )
+        .expect("schema JSON");
+        kube::core::cel::compile_schema(&schema)
+    })
+}
+
+/// The CRD's CEL rules applied to `doc` as the API server would: the field paths of the failed rules (or a
+/// description of a rule that could not be evaluated).
+fn cel_failures(kind: Kind, doc: &Value) -> Vec<String> {
+    let mut doc = doc.clone();
+    // The API server turns generateName into a name before it evaluates the rules.
+    if doc["metadata"].get("name").is_none()
+        && let Some(prefix) = doc["metadata"]["generateName"].as_str()
+    {
+        let name = format!("{prefix}x7k2q");
+        set(&mut doc, "/metadata/name", Value::String(name));
+    }
+    match kube::core::cel::Validator::new().validate_compiled(compiled_schema(kind), &doc, None) {
+        Ok(()) => Vec::new(),
+        Err(errors) => errors
+            .iter()
+            .map(|e| {
+                if e.kind == kube::core::cel::ErrorKind::ValidationFailure {
+                    e.field_path.clone()
+                } else {
+                    format!("CEL rule {:?} did not evaluate: {e}", e.rule)
+                }
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn every_cel_rule_compiles() {
+    for kind in [C, J, S] {
+        let errors = compiled_schema(kind).compilation_errors();
+        assert!(errors.is_empty(), "{kind:?}: {errors:?}");
+    }
+}
+
+/// Where the CRD enforces a rule too.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Crd {
+    /// Only the operator (Rust) enforces it.
+    No,
+    /// A CEL rule rejects it; the API server reports this field path.
+    Cel(&'static str),
+}
+
+struct Case {
+    name: &'static str,
+    kind: Kind,
+    edits: Vec<(&'static str, Value)>,
+    /// The expected problems: path and words the message must contain. Empty: the object is valid.
+    expect: Vec<(&'static str, &'static [&'static str])>,
+    crd: Crd,
+}
+
+fn case(
+    name: &'static str,
+    kind: Kind,
+    edits: Vec<(&'static str, Value)>,
+    expect: Vec<(&'static str, &'static [&'static str])>,
+    crd: Crd,
+) -> Case {
+    Case {
+        name,
+        kind,
+        edits,
+        expect,
+        crd,
+    }
+}
+
+fn ok(name: &'static str, kind: Kind, edits: Vec<(&'static str, Value)>) -> Case {
+    case(name, kind, edits, Vec::new(), Crd::No)
+}
+
+const C: Kind = Kind::Cluster;
+const J: Kind = Kind::Job;
+const S: Kind = Kind::Service;
+
+fn cases() -> Vec<Case> {
+    let long = |n: usize| Value::String("a".repeat(n));
+    vec![
+        // --- names ---
+        case(
+            "cluster name too long",
+            C,
+            vec![("/metadata/name", long(54))],
+            vec![(
+                "metadata.name",
+                &["at most 53 characters", "has 54", "shorter"],
+            )],
+            Crd::Cel(""),
+        ),
+        ok(
+            "cluster name of 53 characters",
+            C,
+            vec![("/metadata/name", long(53))],
+        ),
+        case(
+            "cluster name not DNS-1035",
+            C,
+            vec![("/metadata/name", json!("1-cluster"))],
+            vec![(
+                "metadata.name",
+                &[
+                    "not a valid RayCluster name",
+                    "start with a lowercase letter",
+                ],
+            )],
+            Crd::Cel(""),
+        ),
+        case(
+            "cluster name with uppercase",
+            C,
+            vec![("/metadata/name", json!("MyCluster"))],
+            vec![("metadata.name", &["lowercase letters, digits and '-'"])],
+            Crd::Cel(""),
+        ),
+        ok(
+            "cluster name with digits and dashes",
+            C,
+            vec![("/metadata/name", json!("a-1-b"))],
+        ),
+        case(
+            "job name too long",
+            J,
+            vec![("/metadata/name", long(48))],
+            vec![(
+                "metadata.name",
+                &["RayJob names must be at most 47", "has 48"],
+            )],
+            Crd::Cel(""),
+        ),
+        ok(
+            "job name of 47 characters",
+            J,
+            vec![("/metadata/name", long(47))],
+        ),
+        case(
+            "service name too long",
+            S,
+            vec![("/metadata/name", long(48))],
+            vec![(
+                "metadata.name",
+                &["RayService names must be at most 47", "has 48"],
+            )],
+            Crd::Cel(""),
+        ),
+        ok(
+            "service name of 47 characters",
+            S,
+            vec![("/metadata/name", long(47))],
+        ),
+        case(
+            "no name at all",
+            C,
+            vec![("/metadata/name", Value::Null)],
+            vec![("metadata.name", &["needs a name", "generateName"])],
+            Crd::No,
+        ),
+        case(
+            "generateName too long",
+            J,
+            vec![
+                ("/metadata/name", Value::Null),
+                (
+                    "/metadata/generateName",
+                    Value::String(format!("{}-", "a".repeat(42))),
+                ),
+            ],
+            vec![("metadata.generateName", &["at most 42", "has 43"])],
+            Crd::No,
+        ),
+        case(
+            "generateName with an underscore",
+            C,
+            vec![
+                ("/metadata/name", Value::Null),
+                ("/metadata/generateName", json!("my_cluster-")),
+            ],
+            vec![(
+                "metadata.generateName",
+                &["does not start a valid RayCluster name"],
+            )],
+            Crd::No,
+        ),
+        ok(
+            "generateName ending with a dash",
+            C,
+            vec![
+                ("/metadata/name", Value::Null),
+                ("/metadata/generateName", json!("demo-")),
+            ],
+        ),
+        // --- pod templates ---
+        case(
+            "head template without containers",
+            C,
+            vec![("/spec/headGroupSpec/template/spec/containers", json!([]))],
+            vec![(
+                "spec.headGroupSpec.template.spec.containers",
+                &["head pod template needs at least one container"],
+            )],
+            Crd::Cel("spec.headGroupSpec.template"),
+        ),
+        case(
+            "head template without pod spec",
+            C,
+            vec![("/spec/headGroupSpec/template", json!({}))],
+            vec![(
+                "spec.headGroupSpec.template.spec.containers",
+                &["at least one container"],
+            )],
+            Crd::Cel("spec.headGroupSpec.template"),
+        ),
+        case(
+            "worker template without containers",
+            C,
+            vec![(
+                "/spec/workerGroupSpecs/0/template/spec/containers",
+                json!([]),
+            )],
+            vec![(
+                "spec.workerGroupSpecs[0].template.spec.containers",
+                &["worker pod template needs at least one container"],
+            )],
+            Crd::Cel("spec.workerGroupSpecs[0].template"),
+        ),
+        // --- worker group names ---
+        case(
+            "duplicate worker group names",
+            C,
+            vec![(
+                "/spec/workerGroupSpecs/1",
+                json!({ "groupName": "small-group", "template": pod("w") }),
+            )],
+            vec![
+                (
+                    "spec.workerGroupSpecs[0].groupName",
+                    &["worker group names must be unique", "\"small-group\""],
+                ),
+                (
+                    "spec.workerGroupSpecs[1].groupName",
+                    &["worker group names must be unique"],
+                ),
+            ],
+            Crd::No,
+        ),
+        ok(
+            "distinct worker group names",
+            C,
+            vec![(
+                "/spec/workerGroupSpecs/1",
+                json!({ "groupName": "gpu-group", "template": pod("w") }),
+            )],
+        ),
+        case(
+            "empty worker group name",
+            C,
+            vec![("/spec/workerGroupSpecs/0/groupName", json!(""))],
+            vec![(
+                "spec.workerGroupSpecs[0].groupName",
+                &["needs a name", "set groupName"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "worker group name that cannot be a pod name",
+            C,
+            vec![("/spec/workerGroupSpecs/0/groupName", json!("Small_Group"))],
+            vec![(
+                "spec.workerGroupSpecs[0].groupName",
+                &["cannot be used in pod names and labels", "lowercase"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "worker group name longer than a label",
+            C,
+            vec![("/spec/workerGroupSpecs/0/groupName", long(64))],
+            vec![(
+                "spec.workerGroupSpecs[0].groupName",
+                &["at most 63 characters"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "multi-host group name too long",
+            C,
+            vec![
+                ("/spec/workerGroupSpecs/0/groupName", long(58)),
+                ("/spec/workerGroupSpecs/0/numOfHosts", json!(2)),
+            ],
+            vec![(
+                "spec.workerGroupSpecs[0].groupName",
+                &["multi-host", "at most 57", "has 58"],
+            )],
+            Crd::Cel("spec.workerGroupSpecs[0].groupName"),
+        ),
+        ok(
+            "single-host group name of 63 characters",
+            C,
+            vec![("/spec/workerGroupSpecs/0/groupName", long(63))],
+        ),
+        // --- replicas ---
+        case(
+            "negative replicas",
+            C,
+            vec![("/spec/workerGroupSpecs/0/replicas", json!(-1))],
+            vec![(
+                "spec.workerGroupSpecs[0].replicas",
+                &["must not be negative", "-1"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "negative minReplicas",
+            C,
+            vec![("/spec/workerGroupSpecs/0/minReplicas", json!(-2))],
+            vec![(
+                "spec.workerGroupSpecs[0].minReplicas",
+                &["must not be negative", "-2"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "negative maxReplicas",
+            C,
+            vec![
+                ("/spec/workerGroupSpecs/0/maxReplicas", json!(-1)),
+                ("/spec/workerGroupSpecs/0/minReplicas", json!(-1)),
+            ],
+            vec![
+                (
+                    "spec.workerGroupSpecs[0].minReplicas",
+                    &["must not be negative"],
+                ),
+                (
+                    "spec.workerGroupSpecs[0].maxReplicas",
+                    &["must not be negative"],
+                ),
+            ],
+            Crd::No,
+        ),
+        case(
+            "zero hosts",
+            C,
+            vec![("/spec/workerGroupSpecs/0/numOfHosts", json!(0))],
+            vec![(
+                "spec.workerGroupSpecs[0].numOfHosts",
+                &["at least 1", "it is 0"],
+            )],
+            Crd::No,
+        ),
+        ok(
+            "two hosts",
+            C,
+            vec![("/spec/workerGroupSpecs/0/numOfHosts", json!(2))],
+        ),
+        case(
+            "minReplicas above maxReplicas",
+            C,
+            vec![
+                ("/spec/workerGroupSpecs/0/minReplicas", json!(5)),
+                ("/spec/workerGroupSpecs/0/maxReplicas", json!(3)),
+            ],
+            vec![(
+                "spec.workerGroupSpecs[0].minReplicas",
+                &["minReplicas (5) must not be greater than maxReplicas (3)"],
+            )],
+            Crd::Cel("spec.workerGroupSpecs[0].minReplicas"),
+        ),
+        ok(
+            "minReplicas equal to maxReplicas",
+            C,
+            vec![
+                ("/spec/workerGroupSpecs/0/minReplicas", json!(3)),
+                ("/spec/workerGroupSpecs/0/maxReplicas", json!(3)),
+            ],
+        ),
+        ok(
+            "unset minReplicas and maxReplicas take the CRD defaults",
+            C,
+            vec![
+                ("/spec/workerGroupSpecs/0/minReplicas", Value::Null),
+                ("/spec/workerGroupSpecs/0/maxReplicas", Value::Null),
+            ],
+        ),
+        case(
+            "minReplicas above the default maxReplicas is impossible, above an explicit one is not",
+            C,
+            vec![
+                ("/spec/workerGroupSpecs/0/minReplicas", Value::Null),
+                ("/spec/workerGroupSpecs/0/maxReplicas", json!(-1)),
+            ],
+            vec![
+                (
+                    "spec.workerGroupSpecs[0].maxReplicas",
+                    &["must not be negative"],
+                ),
+                (
+                    "spec.workerGroupSpecs[0].minReplicas",
+                    &["minReplicas (0) must not be greater than maxReplicas (-1)"],
+                ),
+            ],
+            Crd::No,
+        ),
+        // --- head ---
+        case(
+            "autoscaler v2 without autoscaling",
+            C,
+            vec![(
+                "/spec/headGroupSpec/template/spec/containers/0/env",
+                json!([{ "name": "RAY_enable_autoscaler_v2", "value": "1" }]),
+            )],
+            vec![(
+                "spec.headGroupSpec.template.spec.containers[0].env[0]",
+                &["RAY_enable_autoscaler_v2", "enableInTreeAutoscaling: true"],
+            )],
+            Crd::No,
+        ),
+        ok(
+            "autoscaler v2 with autoscaling",
+            C,
+            vec![
+                (
+                    "/spec/headGroupSpec/template/spec/containers/0/env",
+                    json!([{ "name": "RAY_enable_autoscaler_v2", "value": "true" }]),
+                ),
+                ("/spec/enableInTreeAutoscaling", json!(true)),
+            ],
+        ),
+        ok(
+            "autoscaler v2 switched off without autoscaling",
+            C,
+            vec![(
+                "/spec/headGroupSpec/template/spec/containers/0/env",
+                json!([{ "name": "RAY_enable_autoscaler_v2", "value": "0" }]),
+            )],
+        ),
+        case(
+            "unknown head Service type",
+            C,
+            vec![("/spec/headGroupSpec/serviceType", json!("Headless"))],
+            vec![(
+                "spec.headGroupSpec.serviceType",
+                &["\"Headless\" is not a head Service type", "ClusterIP"],
+            )],
+            Crd::Cel("spec.headGroupSpec.serviceType"),
+        ),
+        ok(
+            "NodePort head Service",
+            C,
+            vec![("/spec/headGroupSpec/serviceType", json!("NodePort"))],
+        ),
+        ok(
+            "a RayCluster may name its head Service",
+            C,
+            vec![(
+                "/spec/headGroupSpec/headService",
+                json!({ "metadata": { "name": "my-head" } }),
+            )],
+        ),
+        // --- autoscaler options ---
+        case(
+            "negative autoscaler idle timeout",
+            C,
+            vec![("/spec/autoscalerOptions/idleTimeoutSeconds", json!(-1))],
+            vec![(
+                "spec.autoscalerOptions.idleTimeoutSeconds",
+                &["must not be negative", "-1"],
+            )],
+            Crd::No,
+        ),
+        ok(
+            "zero autoscaler idle timeout",
+            C,
+            vec![("/spec/autoscalerOptions/idleTimeoutSeconds", json!(0))],
+        ),
+        case(
+            "autoscaler env overriding the start command",
+            C,
+            vec![(
+                "/spec/autoscalerOptions/env",
+                json!([{ "name": "FOO", "value": "1" }, { "name": "KUBERAY_GEN_AUTOSCALER_START_CMD", "value": "x" }]),
+            )],
+            vec![(
+                "spec.autoscalerOptions.env[1]",
+                &["KUBERAY_GEN_AUTOSCALER_START_CMD", "remove it"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "unknown autoscaler pull policy",
+            C,
+            vec![(
+                "/spec/autoscalerOptions/imagePullPolicy",
+                json!("Sometimes"),
+            )],
+            vec![(
+                "spec.autoscalerOptions.imagePullPolicy",
+                &["\"Sometimes\" is not an image pull policy"],
+            )],
+            Crd::No,
+        ),
+        ok(
+            "autoscaler pull policy Always",
+            C,
+            vec![("/spec/autoscalerOptions/imagePullPolicy", json!("Always"))],
+        ),
+        // --- RayJob ---
+        case(
+            "job without entrypoint",
+            J,
+            vec![("/spec/entrypoint", Value::Null)],
+            vec![("spec.entrypoint", &["nothing to run", "set entrypoint"])],
+            Crd::Cel("spec.entrypoint"),
+        ),
+        case(
+            "job with a blank entrypoint",
+            J,
+            vec![("/spec/entrypoint", json!("  "))],
+            vec![("spec.entrypoint", &["nothing to run"])],
+            Crd::Cel("spec.entrypoint"),
+        ),
+        ok(
+            "job whose custom submitter has a command",
+            J,
+            vec![
+                ("/spec/entrypoint", Value::Null),
+                (
+                    "/spec/submitterPodTemplate",
+                    json!({ "spec": { "restartPolicy": "Never", "containers": [{ "name": "s", "image": "submitter", "command": ["/submit"] }] } }),
+                ),
+            ],
+        ),
+        case(
+            "HTTPMode job without entrypoint but with a submitter command",
+            J,
+            vec![
+                ("/spec/entrypoint", Value::Null),
+                ("/spec/submissionMode", json!("HTTPMode")),
+                (
+                    "/spec/submitterPodTemplate",
+                    json!({ "spec": { "containers": [{ "name": "s", "image": "submitter", "command": ["/submit"] }] } }),
+                ),
+            ],
+            vec![("spec.entrypoint", &["nothing to run"])],
+            Crd::Cel("spec.entrypoint"),
+        ),
+        case(
+            "job metadata on an old Ray",
+            J,
+            vec![
+                ("/spec/metadata", json!({ "owner": "me" })),
+                ("/spec/rayClusterSpec/rayVersion", json!("2.5.1")),
+            ],
+            vec![("spec.metadata", &["Ray 2.6.0 or newer", "\"2.5.1\""])],
+            Crd::No,
+        ),
+        ok(
+            "job metadata on Ray 2.6",
+            J,
+            vec![
+                ("/spec/metadata", json!({ "owner": "me" })),
+                ("/spec/rayClusterSpec/rayVersion", json!("2.6.0")),
+            ],
+        ),
+        case(
+            "runtime env that is not YAML",
+            J,
+            vec![(
+                "/spec/runtimeEnvYAML",
+                json!("pip:\n  - requests\n env_vars: {"),
+            )],
+            vec![(
+                "spec.runtimeEnvYAML",
+                &["runtime environment is not valid YAML", "line 3"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "runtime env that is a list",
+            J,
+            vec![("/spec/runtimeEnvYAML", json!("- requests\n- numpy\n"))],
+            vec![("spec.runtimeEnvYAML", &["must be a YAML mapping", "a list"])],
+            Crd::No,
+        ),
+        ok(
+            "runtime env mapping",
+            J,
+            vec![(
+                "/spec/runtimeEnvYAML",
+                json!("pip:\n  - requests==2.26.0\nenv_vars:\n  counter_name: test_counter\n"),
+            )],
+        ),
+        ok(
+            "empty runtime env",
+            J,
+            vec![("/spec/runtimeEnvYAML", json!(""))],
+        ),
+        case(
+            "negative TTL",
+            J,
+            vec![
+                ("/spec/ttlSecondsAfterFinished", json!(-1)),
+                ("/spec/shutdownAfterJobFinishes", json!(true)),
+            ],
+            vec![(
+                "spec.ttlSecondsAfterFinished",
+                &["must not be negative", "-1"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "TTL without shutdown",
+            J,
+            vec![("/spec/ttlSecondsAfterFinished", json!(10))],
+            vec![(
+                "spec.ttlSecondsAfterFinished",
+                &["only applies when shutdownAfterJobFinishes is true", "(10)"],
+            )],
+            Crd::Cel("spec.ttlSecondsAfterFinished"),
+        ),
+        ok(
+            "TTL with shutdown",
+            J,
+            vec![
+                ("/spec/ttlSecondsAfterFinished", json!(10)),
+                ("/spec/shutdownAfterJobFinishes", json!(true)),
+            ],
+        ),
+        ok(
+            "zero TTL without shutdown",
+            J,
+            vec![("/spec/ttlSecondsAfterFinished", json!(0))],
+        ),
+        case(
+            "zero active deadline",
+            J,
+            vec![("/spec/activeDeadlineSeconds", json!(0))],
+            vec![(
+                "spec.activeDeadlineSeconds",
+                &["must be a positive number of seconds", "it is 0"],
+            )],
+            Crd::No,
+        ),
+        ok(
+            "one second active deadline",
+            J,
+            vec![("/spec/activeDeadlineSeconds", json!(1))],
+        ),
+        case(
+            "job without any cluster",
+            J,
+            vec![("/spec/rayClusterSpec", Value::Null)],
+            vec![(
+                "spec.rayClusterSpec",
+                &["needs a cluster", "clusterSelector"],
+            )],
+            Crd::Cel("spec.rayClusterSpec"),
+        ),
+        ok(
+            "job on a selected cluster",
+            J,
+            vec![
+                ("/spec/rayClusterSpec", Value::Null),
+                (
+                    "/spec/clusterSelector",
+                    json!({ "ray.io/cluster": "existing" }),
+                ),
+            ],
+        ),
+        case(
+            "cluster selector without ray.io/cluster",
+            J,
+            vec![
+                ("/spec/rayClusterSpec", Value::Null),
+                ("/spec/clusterSelector", json!({ "app": "x" })),
+            ],
+            vec![("spec.clusterSelector", &["\"ray.io/cluster\""])],
+            Crd::Cel("spec.clusterSelector"),
+        ),
+        case(
+            "cluster selector with an empty cluster name",
+            J,
+            vec![("/spec/clusterSelector", json!({ "ray.io/cluster": "" }))],
+            vec![("spec.clusterSelector", &["\"ray.io/cluster\""])],
+            Crd::Cel("spec.clusterSelector"),
+        ),
+        case(
+            "suspended job without shutdown",
+            J,
+            vec![("/spec/suspend", json!(true))],
+            vec![(
+                "spec.suspend",
+                &["only be suspended when shutdownAfterJobFinishes is true"],
+            )],
+            Crd::Cel("spec.suspend"),
+        ),
+        ok(
+            "suspended job with shutdown",
+            J,
+            vec![
+                ("/spec/suspend", json!(true)),
+                ("/spec/shutdownAfterJobFinishes", json!(true)),
+            ],
+        ),
+        case(
+            "suspended job on a selected cluster",
+            J,
+            vec![
+                ("/spec/suspend", json!(true)),
+                ("/spec/shutdownAfterJobFinishes", json!(true)),
+                ("/spec/rayClusterSpec", Value::Null),
+                (
+                    "/spec/clusterSelector",
+                    json!({ "ray.io/cluster": "existing" }),
+                ),
+            ],
+            vec![("spec.suspend", &["existing cluster", "cannot be suspended"])],
+            Crd::Cel("spec.suspend"),
+        ),
+        case(
+            "negative entrypoint CPUs",
+            J,
+            vec![("/spec/entrypointNumCpus", json!(-1.0))],
+            vec![("spec.entrypointNumCpus", &["must not be negative"])],
+            Crd::No,
+        ),
+        case(
+            "negative entrypoint GPUs",
+            J,
+            vec![("/spec/entrypointNumGpus", json!(-0.5))],
+            vec![("spec.entrypointNumGpus", &["must not be negative", "-0.5"])],
+            Crd::No,
+        ),
+        ok(
+            "fractional entrypoint resources",
+            J,
+            vec![
+                ("/spec/entrypointNumCpus", json!(0.5)),
+                ("/spec/entrypointNumGpus", json!(0)),
+            ],
+        ),
+        case(
+            "entrypoint resources that are not JSON",
+            J,
+            vec![("/spec/entrypointResources", json!("{Custom_1: 1}"))],
+            vec![(
+                "spec.entrypointResources",
+                &["not valid JSON", "{\"Custom_1\": 1}"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "entrypoint resources that are a list",
+            J,
+            vec![("/spec/entrypointResources", json!("[1]"))],
+            vec![("spec.entrypointResources", &["JSON object", "a list"])],
+            Crd::No,
+        ),
+        case(
+            "entrypoint resources with a string amount",
+            J,
+            vec![("/spec/entrypointResources", json!("{\"Custom_1\": \"1\"}"))],
+            vec![(
+                "spec.entrypointResources",
+                &["[\"Custom_1\"] must be a non-negative number"],
+            )],
+            Crd::No,
+        ),
+        ok(
+            "entrypoint resources object",
+            J,
+            vec![(
+                "/spec/entrypointResources",
+                json!("{\"Custom_1\": 1, \"Custom_2\": 0.5}"),
+            )],
+        ),
+        case(
+            "negative submitter backoff limit",
+            J,
+            vec![("/spec/submitterConfig/backoffLimit", json!(-1))],
+            vec![(
+                "spec.submitterConfig.backoffLimit",
+                &["must not be negative"],
+            )],
+            Crd::No,
+        ),
+        ok(
+            "zero submitter backoff limit",
+            J,
+            vec![("/spec/submitterConfig/backoffLimit", json!(0))],
+        ),
+        case(
+            "job's cluster spec uses the cluster rules",
+            J,
+            vec![(
+                "/spec/rayClusterSpec/workerGroupSpecs/0/minReplicas",
+                json!(9),
+            )],
+            vec![(
+                "spec.rayClusterSpec.workerGroupSpecs[0].minReplicas",
+                &["minReplicas (9) must not be greater than maxReplicas (5)"],
+            )],
+            Crd::Cel("spec.rayClusterSpec.workerGroupSpecs[0].minReplicas"),
+        ),
+        // --- RayService ---
+        case(
+            "serve config that is not YAML",
+            S,
+            vec![(
+                "/spec/serveConfigV2",
+                json!("applications:\n  - name: a\n   import_path: x"),
+            )],
+            vec![(
+                "spec.serveConfigV2",
+                &["Serve config is not valid YAML", "line 3"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "serve config that is a string",
+            S,
+            vec![("/spec/serveConfigV2", json!("just text"))],
+            vec![(
+                "spec.serveConfigV2",
+                &["must be a YAML mapping", "a string"],
+            )],
+            Crd::No,
+        ),
+        ok(
+            "service without serve config",
+            S,
+            vec![("/spec/serveConfigV2", Value::Null)],
+        ),
+        case(
+            "service naming its head Service",
+            S,
+            vec![(
+                "/spec/rayClusterConfig/headGroupSpec/headService",
+                json!({ "metadata": { "name": "my-head" } }),
+            )],
+            vec![(
+                "spec.rayClusterConfig.headGroupSpec.headService.metadata.name",
+                &["names its head Services itself", "\"my-head\""],
+            )],
+            Crd::Cel("spec.rayClusterConfig.headGroupSpec.headService"),
+        ),
+        ok(
+            "service with a head Service without a name",
+            S,
+            vec![(
+                "/spec/rayClusterConfig/headGroupSpec/headService",
+                json!({ "metadata": { "annotations": { "a": "b" } } }),
+            )],
+        ),
+        case(
+            "service's cluster spec uses the cluster rules",
+            S,
+            vec![(
+                "/spec/rayClusterConfig/workerGroupSpecs/0/template/spec/containers",
+                json!([]),
+            )],
+            vec![(
+                "spec.rayClusterConfig.workerGroupSpecs[0].template.spec.containers",
+                &["at least one container"],
+            )],
+            Crd::Cel("spec.rayClusterConfig.workerGroupSpecs[0].template"),
+        ),
+    ]
+}
+
+#[test]
+fn the_base_objects_are_valid() {
+    for kind in [C, J, S] {
+        let doc = base(kind);
+        assert_eq!(validate(&doc), Ok(()), "{kind:?}");
+        assert_eq!(cel_failures(kind, &doc), Vec::<String>::new(), "{kind:?}");
+    }
+}
+
+#[test]
+fn every_rule_fails_and_passes() {
+    let mut failures = Vec::new();
+    for case in cases() {
+        let mut doc = base(case.kind);
+        for (pointer, value) in &case.edits {
+            set(&mut doc, pointer, value.clone());
+        }
+        let found: Vec<(String, String)> = match validate(&doc) {
+            Ok(()) => Vec::new(),
+            Err(errors) => {
+                assert!(!errors.is_empty(), "{}: Err without errors", case.name);
+                errors.into_iter().map(|e| (e.path, e.message)).collect()
+            }
+        };
+        let matches = found.len() == case.expect.len()
+            && case.expect.iter().all(|(path, words)| {
+                found
+                    .iter()
+                    .any(|(p, m)| p == path && words.iter().all(|w| m.contains(w)))
+            });
+        if !matches {
+            failures.push(format!(
+                "{}:\n  expected {:?}\n  found    {:?}",
+                case.name, case.expect, found
+            ));
+        }
+
+        let cel = cel_failures(case.kind, &doc);
+        match case.crd {
+            Crd::No if !case.expect.is_empty() => {}
+            Crd::No => {
+                if !cel.is_empty() {
+                    failures.push(format!(
+                        "{}: valid object rejected by CEL at {cel:?}",
+                        case.name
+                    ));
+                }
+            }
+            Crd::Cel(path) => {
+                if !cel.iter().any(|p| p == path) {
+                    failures.push(format!(
+                        "{}: CEL should reject at {path:?}, found {cel:?}",
+                        case.name
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn all_problems_are_reported_at_once() {
+    let mut doc = base(J);
+    set(&mut doc, "/metadata/name", json!("Bad_Name"));
+    set(&mut doc, "/spec/activeDeadlineSeconds", json!(-5));
+    set(
+        &mut doc,
+        "/spec/rayClusterSpec/workerGroupSpecs/0/replicas",
+        json!(-1),
+    );
+    set(
+        &mut doc,
+        "/spec/rayClusterSpec/headGroupSpec/template/spec/containers",
+        json!([]),
+    );
+    let errors = validate(&doc).expect_err("invalid");
+    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "metadata.name",
+            "spec.activeDeadlineSeconds",
+            "spec.rayClusterSpec.headGroupSpec.template.spec.containers",
+            "spec.rayClusterSpec.workerGroupSpecs[0].replicas",
+        ]
+    );
+    // Display: one "path: message" line per problem.
+    let text = errors.to_string();
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert!(text.lines().all(|line| line.contains(": ")), "{text}");
+    assert!(
+        text.starts_with("metadata.name: \"Bad_Name\" is not a valid RayJob name"),
+        "{text}"
+    );
+}
+
+#[test]
+fn typed_entry_points_agree_with_ray_object() {
+    let cluster: RayCluster = from_json_value(base(C)).expect("cluster");
+    assert_eq!(ray_api_v1::validate_cluster(&cluster), Ok(()));
+    let job: RayJob = from_json_value(base(J)).expect("job");
+    assert_eq!(ray_api_v1::validate_job(&job), Ok(()));
+    let service: RayService = from_json_value(base(S)).expect("service");
+    assert_eq!(ray_api_v1::validate_service(&service), Ok(()));
+
+    // A spec on its own, with the caller's path prefix.
+    let mut spec = cluster.spec.clone();
+    spec.worker_group_specs[0].min_replicas = Some(10);
+    let errors = ray_api_v1::validation::validate_cluster_spec(
+        &spec,
+        "spec.jobTemplate.rayClusterSpec",
+        ray_api_v1::validation::ClusterOwner::RayJob,
+    )
+    .expect_err("min > max");
+    assert_eq!(
+        errors.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(),
+        ["spec.jobTemplate.rayClusterSpec.workerGroupSpecs[0].minReplicas"]
+    );
+}
