@@ -1102,3 +1102,80 @@ fn typed_entry_points_agree_with_ray_object() {
         ["spec.jobTemplate.rayClusterSpec.workerGroupSpecs[0].minReplicas"]
     );
 }
+
+/// The OpenAPI bounds the API server enforces without CEL.
+#[test]
+fn crd_bounds() {
+    fn schema_of(
+        crd: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+    ) -> Value {
+        serde_json::to_value(
+            crd.spec.versions[0]
+                .schema
+                .as_ref()
+                .and_then(|s| s.open_api_v3_schema.as_ref()),
+        )
+        .expect("schema")
+    }
+    fn at<'a>(schema: &'a Value, path: &str) -> &'a Value {
+        path.split('.').fold(schema, |node, part| match part {
+            "[]" => &node["items"],
+            name => &node["properties"][name],
+        })
+    }
+    let cluster = schema_of(RayCluster::crd());
+    let group = "spec.workerGroupSpecs.[]";
+    for (field, minimum) in [
+        ("replicas", 0),
+        ("minReplicas", 0),
+        ("maxReplicas", 0),
+        ("numOfHosts", 1),
+    ] {
+        assert_eq!(
+            at(&cluster, &format!("{group}.{field}"))["minimum"].as_f64(),
+            Some(f64::from(minimum)),
+            "{field}"
+        );
+    }
+    let name = at(&cluster, &format!("{group}.groupName"));
+    assert_eq!(
+        (name["minLength"].clone(), name["maxLength"].clone()),
+        (json!(1), json!(63))
+    );
+    assert_eq!(name["pattern"], json!("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"));
+    let groups = at(&cluster, "spec.workerGroupSpecs");
+    assert_eq!(groups["x-kubernetes-list-type"], json!("map"));
+    assert_eq!(groups["x-kubernetes-list-map-keys"], json!(["groupName"]));
+    assert_eq!(
+        at(&cluster, "spec.autoscalerOptions.idleTimeoutSeconds")["minimum"].as_f64(),
+        Some(f64::from(0))
+    );
+    assert_eq!(
+        at(&cluster, "spec.autoscalerOptions.imagePullPolicy")["enum"],
+        json!(["Always", "IfNotPresent", "Never"])
+    );
+
+    let job = schema_of(RayJob::crd());
+    for (field, minimum) in [
+        ("ttlSecondsAfterFinished", 0.0),
+        ("activeDeadlineSeconds", 1.0),
+        ("entrypointNumCpus", 0.0),
+        ("entrypointNumGpus", 0.0),
+        ("submitterConfig.backoffLimit", 0.0),
+    ] {
+        assert_eq!(
+            at(&job, &format!("spec.{field}"))["minimum"].as_f64(),
+            Some(f64::from(minimum)),
+            "{field}"
+        );
+    }
+    assert_eq!(
+        at(&job, "spec.submissionMode")["enum"],
+        json!(["K8sJobMode", "HTTPMode"])
+    );
+    // The RayJob's cluster spec carries the cluster rules too.
+    assert_eq!(
+        at(&job, "spec.rayClusterSpec.workerGroupSpecs")["x-kubernetes-list-type"],
+        json!("map")
+    );
+}
