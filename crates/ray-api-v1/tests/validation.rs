@@ -1165,7 +1165,7 @@ fn crd_bounds() {
     ] {
         assert_eq!(
             at(&job, &format!("spec.{field}"))["minimum"].as_f64(),
-            Some(f64::from(minimum)),
+            Some(minimum),
             "{field}"
         );
     }
