@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod crd;
 mod test;
 
 #[derive(Debug, Parser)]
@@ -26,10 +27,7 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Crd { check: _ } => {
-            let _ = ray_crd::all_crds_yaml()?;
-            Ok(())
-        }
+        Command::Crd { check } => crd::run(check),
         Command::Test => test::run(),
     }
 }

@@ -24,7 +24,15 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Crd => {
             let yaml = ray_crd::all_crds_yaml().context("rendering the CRDs")?;
-            std::io::stdout().write_all(yaml.as_bytes())?;
+            let mut stdout = std::io::stdout().lock();
+            match stdout
+                .write_all(yaml.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
+                // The reader stopped early (`ray-operator crd | head`): not an error.
+                Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {}
+                other => other.context("writing the CRDs to standard output")?,
+            }
         }
     }
     Ok(())
