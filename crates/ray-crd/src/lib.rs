@@ -146,9 +146,19 @@ impl RayKind {
     /// One single-version CRD per version, as generated from the Rust types (storage version first).
     fn generated_versions(self) -> Vec<CustomResourceDefinition> {
         match self {
-            RayKind::RayCluster => vec![ray_api_v1::RayCluster::crd()],
-            RayKind::RayJob => vec![ray_api_v1::RayJob::crd()],
-            RayKind::RayService => vec![ray_api_v1::RayService::crd()],
+            RayKind::RayCluster => {
+                vec![
+                    ray_api_v1::RayCluster::crd(),
+                    ray_api_v1alpha1::RayCluster::crd(),
+                ]
+            }
+            RayKind::RayJob => vec![ray_api_v1::RayJob::crd(), ray_api_v1alpha1::RayJob::crd()],
+            RayKind::RayService => {
+                vec![
+                    ray_api_v1::RayService::crd(),
+                    ray_api_v1alpha1::RayService::crd(),
+                ]
+            }
         }
     }
 }

@@ -135,7 +135,6 @@ fn every_v1_field_has_its_json_type() {
 }
 
 #[test]
-#[ignore = "crates/ray-api-v1alpha1 has no types yet; un-ignore when the CRDs serve v1alpha1"]
 fn every_v1alpha1_field_has_its_json_type() {
     let checked = check_version("v1alpha1");
     assert!(

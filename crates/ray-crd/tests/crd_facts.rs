@@ -66,16 +66,8 @@ fn v1_is_stored_and_only_status_is_a_subresource() {
 fn v1alpha1_is_served_deprecated_and_not_stored() {
     for kind in RayKind::ALL {
         let crd = crd_json(kind);
-        let names = version_names(&crd);
-        let Some(v1alpha1) = crd["spec"]["versions"]
-            .as_array()
-            .and_then(|vs| vs.iter().find(|v| v["name"] == "v1alpha1"))
-        else {
-            // Until crates/ray-api-v1alpha1 has types, the CRDs only serve v1; see
-            // `every_kind_serves_v1_and_v1alpha1` for the check that they eventually do.
-            assert_eq!(names, ["v1"], "{kind}");
-            continue;
-        };
+        assert_eq!(version_names(&crd), ["v1", "v1alpha1"], "{kind}");
+        let v1alpha1 = &crd["spec"]["versions"][1];
         assert_eq!(v1alpha1["served"], true);
         assert_eq!(v1alpha1["storage"], false);
         assert_eq!(v1alpha1["deprecated"], true);
