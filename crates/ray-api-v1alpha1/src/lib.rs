@@ -9,6 +9,10 @@
 //! `readyWorkerReplicas`, the head's pod and Service names, RayJob `reason`). It has two things v1 does not: the
 //! RayCluster state `unhealthy` and `healthLastUpdateTime` on RayService application and deployment statuses.
 //!
+//! Whole objects convert with `From`/`Into` in both directions, and [`convert`] converts JSON objects by
+//! `apiVersion`. Whatever one version cannot hold travels in an annotation and comes back, so a round trip through
+//! either version returns the original object; see [`conversion`] for how, and `docs/api/v1alpha1.md` for users.
+//!
 //! ```
 //! use ray_api_v1alpha1::RayCluster;
 //!
@@ -31,10 +35,15 @@
 //! ```
 
 mod common;
+pub mod conversion;
 pub mod raycluster;
 pub mod rayjob;
 pub mod rayservice;
 
+pub use conversion::{
+    ConversionError, StrictInto, V1_PRESERVED_FIELDS_ANNOTATION,
+    V1ALPHA1_PRESERVED_FIELDS_ANNOTATION, convert, convert_strict,
+};
 pub use raycluster::{
     AutoscalerOptions, ClusterState, HeadGroupSpec, HeadInfo, RayCluster, RayClusterSpec,
     RayClusterStatus, ScaleStrategy, UpscalingMode, WorkerGroupSpec,

@@ -1,0 +1,1149 @@
+//! Proptest strategies for both API versions: every Ray field, with `None`/empty cases and every enum value, and a
+//! representative subset of the embedded Kubernetes types (pod templates, Services, conditions).
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    ConfigMapEnvSource, Container, EnvFromSource, EnvVar, PodSpec, PodTemplateSpec,
+    ResourceRequirements, SecurityContext, Service, ServicePort, ServiceSpec, Toleration,
+    VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta, Time};
+use k8s_openapi::jiff::Timestamp;
+use proptest::collection::{btree_map, vec};
+use proptest::option::of;
+use proptest::prelude::*;
+use proptest::sample::select;
+use ray_api_v1 as v1;
+use ray_api_v1alpha1 as v1alpha1;
+
+pub fn name() -> impl Strategy<Value = String> {
+    "[a-z][a-z0-9-]{0,7}"
+}
+
+pub fn text() -> impl Strategy<Value = String> {
+    prop_oneof![Just(String::new()), "[ -~]{1,12}", "\\PC{1,6}"]
+}
+
+/// Worker group names, drawn from a small pool so that duplicates (invalid, but possible) occur, including names
+/// with the characters the annotation path syntax escapes.
+pub fn group_name() -> impl Strategy<Value = String> {
+    select(vec!["small", "gpu", "cpu-large", "a=b", "x/y", "t~1", ""]).prop_map(str::to_owned)
+}
+
+pub fn map() -> impl Strategy<Value = BTreeMap<String, String>> {
+    btree_map("[a-z./-]{1,10}", text(), 0..3)
+}
+
+pub fn time() -> impl Strategy<Value = Time> {
+    // The API server keeps whole seconds, and `Time` serializes whole seconds.
+    (0i64..4_000_000_000)
+        .prop_map(|second| Time(Timestamp::from_second(second).expect("in jiff's range")))
+}
+
+pub fn quantity() -> impl Strategy<Value = Quantity> {
+    select(vec!["1", "500m", "2Gi", "0", "1.5", "16"]).prop_map(|q| Quantity(q.to_owned()))
+}
+
+pub fn resources() -> impl Strategy<Value = ResourceRequirements> {
+    let list = || {
+        of(btree_map(
+            select(vec!["cpu", "memory", "nvidia.com/gpu"]).prop_map(str::to_owned),
+            quantity(),
+            0..3,
+        ))
+    };
+    (list(), list()).prop_map(|(limits, requests)| ResourceRequirements {
+        limits,
+        requests,
+        ..Default::default()
+    })
+}
+
+pub fn env_var() -> impl Strategy<Value = EnvVar> {
+    ("[A-Z_]{1,8}", of(text())).prop_map(|(name, value)| EnvVar {
+        name,
+        value,
+        ..Default::default()
+    })
+}
+
+pub fn container() -> impl Strategy<Value = Container> {
+    (
+        name(),
+        of("rayproject/ray:2\\.[0-9]{1,2}\\.[0-9]"),
+        of(vec(env_var(), 0..3)),
+        of(resources()),
+        of(vec(text(), 0..3)),
+        of(select(vec!["Always", "IfNotPresent", "Never"]).prop_map(str::to_owned)),
+    )
+        .prop_map(
+            |(name, image, env, resources, args, image_pull_policy)| Container {
+                name,
+                image,
+                env,
+                resources,
+                args,
+                image_pull_policy,
+                ..Default::default()
+            },
+        )
+}
+
+pub fn toleration() -> impl Strategy<Value = Toleration> {
+    (
+        of(name()),
+        of(select(vec!["Equal", "Exists"]).prop_map(str::to_owned)),
+        of(text()),
+        of(0i64..1000),
+    )
+        .prop_map(|(key, operator, value, toleration_seconds)| Toleration {
+            key,
+            operator,
+            value,
+            toleration_seconds,
+            effect: Some("NoSchedule".to_owned()),
+        })
+}
+
+pub fn pod_template() -> impl Strategy<Value = PodTemplateSpec> {
+    let metadata = of(
+        (of(map()), of(map())).prop_map(|(labels, annotations)| ObjectMeta {
+            labels,
+            annotations,
+            ..Default::default()
+        }),
+    );
+    let spec = of((
+        vec(container(), 0..3),
+        of(vec(toleration(), 0..2)),
+        of(map()),
+        of(name()),
+        of(vec(container(), 0..2)),
+    )
+        .prop_map(
+            |(containers, tolerations, node_selector, service_account_name, init_containers)| {
+                PodSpec {
+                    containers,
+                    tolerations,
+                    node_selector,
+                    service_account_name,
+                    init_containers,
+                    ..Default::default()
+                }
+            },
+        ));
+    (metadata, spec).prop_map(|(metadata, spec)| PodTemplateSpec { metadata, spec })
+}
+
+pub fn service() -> impl Strategy<Value = Service> {
+    (
+        of(name()),
+        of(map()),
+        of(select(vec!["ClusterIP", "NodePort", "LoadBalancer"]).prop_map(str::to_owned)),
+        of(vec(
+            (of(name()), 1i32..65535).prop_map(|(name, port)| ServicePort {
+                name,
+                port,
+                ..Default::default()
+            }),
+            0..3,
+        )),
+    )
+        .prop_map(|(name, annotations, type_, ports)| Service {
+            metadata: ObjectMeta {
+                name,
+                annotations,
+                ..Default::default()
+            },
+            spec: Some(ServiceSpec {
+                type_,
+                ports,
+                ..Default::default()
+            }),
+            status: None,
+        })
+}
+
+pub fn condition() -> impl Strategy<Value = Condition> {
+    (
+        select(vec![
+            "HeadPodReady",
+            "RayClusterProvisioned",
+            "ReplicaFailure",
+        ]),
+        select(vec!["True", "False", "Unknown"]),
+        text(),
+        text(),
+        time(),
+        of(0i64..100),
+    )
+        .prop_map(
+            |(type_, status, reason, message, last_transition_time, observed_generation)| {
+                Condition {
+                    type_: type_.to_owned(),
+                    status: status.to_owned(),
+                    reason,
+                    message,
+                    last_transition_time,
+                    observed_generation,
+                }
+            },
+        )
+}
+
+/// Object metadata, with user annotations (never the conversion's own keys) or none at all.
+pub fn object_meta() -> impl Strategy<Value = ObjectMeta> {
+    (
+        name(),
+        of(name()),
+        of(btree_map("[a-z.]{1,6}/[a-z-]{1,6}", text(), 1..3)),
+        of(map()),
+        of(0i64..100),
+        of("[0-9]{1,6}"),
+    )
+        .prop_map(
+            |(name, namespace, annotations, labels, generation, resource_version)| ObjectMeta {
+                name: Some(name),
+                namespace,
+                annotations,
+                labels,
+                generation,
+                resource_version,
+                ..Default::default()
+            },
+        )
+}
+
+pub fn upscaling_mode() -> impl Strategy<Value = v1::UpscalingMode> {
+    select(vec![
+        v1::UpscalingMode::Conservative,
+        v1::UpscalingMode::Default,
+        v1::UpscalingMode::Aggressive,
+    ])
+}
+
+pub fn job_status() -> impl Strategy<Value = v1::JobStatus> {
+    use v1::JobStatus::*;
+    select(vec![New, Pending, Running, Stopped, Succeeded, Failed])
+}
+
+pub fn application_status() -> impl Strategy<Value = v1::ApplicationStatus> {
+    use v1::ApplicationStatus::*;
+    select(vec![
+        NotStarted,
+        Deploying,
+        Running,
+        DeployFailed,
+        Deleting,
+        Unhealthy,
+    ])
+}
+
+pub fn deployment_status() -> impl Strategy<Value = v1::ServeDeploymentStatusValue> {
+    use v1::ServeDeploymentStatusValue::*;
+    select(vec![Updating, Healthy, Unhealthy])
+}
+
+pub fn service_status() -> impl Strategy<Value = v1::ServiceStatus> {
+    use v1::ServiceStatus::*;
+    select(vec![
+        NotRunning,
+        Running,
+        FailedToGetOrCreateRayCluster,
+        WaitForServeDeploymentReady,
+        FailedToGetServeDeploymentStatus,
+        Restarting,
+        FailedToUpdateIngress,
+        FailedToUpdateServingPodLabel,
+        FailedToUpdateService,
+    ])
+}
+
+pub fn f32_value() -> impl Strategy<Value = f32> {
+    prop_oneof![Just(0.0f32), Just(0.5f32), proptest::num::f32::NORMAL]
+}
+
+// ---------------------------------------------------------------------------------------------------- ray.io/v1
+
+pub fn v1_autoscaler_options() -> impl Strategy<Value = v1::AutoscalerOptions> {
+    (
+        of(resources()),
+        of("[a-z/:.0-9]{1,12}"),
+        of(select(vec!["Always", "IfNotPresent"]).prop_map(str::to_owned)),
+        vec(env_var(), 0..2),
+        vec(
+            name().prop_map(|name| EnvFromSource {
+                config_map_ref: Some(ConfigMapEnvSource {
+                    name,
+                    optional: None,
+                }),
+                ..Default::default()
+            }),
+            0..2,
+        ),
+        vec(
+            (name(), "/[a-z/]{1,10}").prop_map(|(name, mount_path)| VolumeMount {
+                name,
+                mount_path,
+                ..Default::default()
+            }),
+            0..2,
+        ),
+        of(any::<bool>().prop_map(|privileged| SecurityContext {
+            privileged: Some(privileged),
+            ..Default::default()
+        })),
+        of(any::<i32>()),
+        of(upscaling_mode()),
+    )
+        .prop_map(
+            |(
+                resources,
+                image,
+                image_pull_policy,
+                env,
+                env_from,
+                volume_mounts,
+                security_context,
+                idle_timeout_seconds,
+                upscaling_mode,
+            )| {
+                v1::AutoscalerOptions {
+                    resources,
+                    image,
+                    image_pull_policy,
+                    env,
+                    env_from,
+                    volume_mounts,
+                    security_context,
+                    idle_timeout_seconds,
+                    upscaling_mode,
+                }
+            },
+        )
+}
+
+pub fn v1_head_group_spec() -> impl Strategy<Value = v1::HeadGroupSpec> {
+    (
+        of(select(vec!["ClusterIP", "NodePort"]).prop_map(str::to_owned)),
+        of(service()),
+        any::<bool>(),
+        map(),
+        pod_template(),
+    )
+        .prop_map(
+            |(service_type, head_service, enable_ingress, ray_start_params, template)| {
+                v1::HeadGroupSpec {
+                    service_type,
+                    head_service,
+                    enable_ingress,
+                    ray_start_params,
+                    template,
+                }
+            },
+        )
+}
+
+pub fn v1_worker_group(
+    group_name: impl Strategy<Value = String>,
+) -> impl Strategy<Value = v1::WorkerGroupSpec> {
+    (
+        group_name,
+        of(any::<i32>()),
+        of(0i32..10),
+        of(prop_oneof![Just(i32::MAX), 0i32..100]),
+        of(prop_oneof![Just(1i32), 2i32..8]),
+        map(),
+        pod_template(),
+        of(vec(name(), 0..3).prop_map(|workers_to_delete| v1::ScaleStrategy { workers_to_delete })),
+    )
+        .prop_map(
+            |(
+                group_name,
+                replicas,
+                min_replicas,
+                max_replicas,
+                num_of_hosts,
+                ray_start_params,
+                template,
+                scale_strategy,
+            )| {
+                v1::WorkerGroupSpec {
+                    group_name,
+                    replicas,
+                    min_replicas,
+                    max_replicas,
+                    num_of_hosts,
+                    ray_start_params,
+                    template,
+                    scale_strategy,
+                }
+            },
+        )
+}
+
+pub fn v1_cluster_spec() -> impl Strategy<Value = v1::RayClusterSpec> {
+    (
+        v1_head_group_spec(),
+        vec(v1_worker_group(group_name()), 0..4),
+        of("2\\.[0-9]{1,2}\\.[0-9]"),
+        any::<bool>(),
+        of(v1_autoscaler_options()),
+        of(map()),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(
+                head_group_spec,
+                worker_group_specs,
+                ray_version,
+                enable_in_tree_autoscaling,
+                autoscaler_options,
+                head_service_annotations,
+                suspend,
+            )| {
+                v1::RayClusterSpec {
+                    head_group_spec,
+                    worker_group_specs,
+                    ray_version,
+                    enable_in_tree_autoscaling,
+                    autoscaler_options,
+                    head_service_annotations,
+                    suspend,
+                }
+            },
+        )
+}
+
+pub fn v1_cluster_state() -> impl Strategy<Value = v1::ClusterState> {
+    select(vec![
+        v1::ClusterState::Ready,
+        v1::ClusterState::Failed,
+        v1::ClusterState::Suspended,
+    ])
+}
+
+pub fn v1_head_info() -> impl Strategy<Value = v1::HeadInfo> {
+    (
+        of("10\\.[0-9]\\.[0-9]\\.[0-9]"),
+        of("10\\.[0-9]\\.[0-9]\\.[0-9]"),
+        of(name()),
+        of(name()),
+    )
+        .prop_map(
+            |(pod_ip, service_ip, pod_name, service_name)| v1::HeadInfo {
+                pod_ip,
+                service_ip,
+                pod_name,
+                service_name,
+            },
+        )
+}
+
+pub fn v1_cluster_status() -> impl Strategy<Value = v1::RayClusterStatus> {
+    (
+        (
+            of(v1_cluster_state()),
+            of(text()),
+            of(0i32..10),
+            of(0i32..10),
+            of(0i32..10),
+            of(0i32..10),
+            of(any::<i32>()),
+        ),
+        (
+            of(quantity()),
+            of(quantity()),
+            of(quantity()),
+            of(quantity()),
+        ),
+        (
+            of(time()),
+            map(),
+            of(v1_head_info()),
+            vec(condition(), 0..3),
+            of(any::<i64>()),
+        ),
+    )
+        .prop_map(
+            |(
+                (
+                    state,
+                    reason,
+                    ready_worker_replicas,
+                    available_worker_replicas,
+                    desired_worker_replicas,
+                    min_worker_replicas,
+                    max_worker_replicas,
+                ),
+                (desired_cpu, desired_memory, desired_gpu, desired_tpu),
+                (last_update_time, endpoints, head, conditions, observed_generation),
+            )| v1::RayClusterStatus {
+                state,
+                reason,
+                ready_worker_replicas,
+                available_worker_replicas,
+                desired_worker_replicas,
+                min_worker_replicas,
+                max_worker_replicas,
+                desired_cpu,
+                desired_memory,
+                desired_gpu,
+                desired_tpu,
+                last_update_time,
+                endpoints,
+                head,
+                conditions,
+                observed_generation,
+            },
+        )
+}
+
+pub fn v1_ray_cluster() -> impl Strategy<Value = v1::RayCluster> {
+    (object_meta(), v1_cluster_spec(), of(v1_cluster_status())).prop_map(
+        |(metadata, spec, status)| v1::RayCluster {
+            metadata,
+            spec,
+            status,
+        },
+    )
+}
+
+pub fn v1_job_deployment_status() -> impl Strategy<Value = v1::JobDeploymentStatus> {
+    use v1::JobDeploymentStatus::*;
+    select(vec![
+        New,
+        Initializing,
+        Running,
+        Complete,
+        Failed,
+        Suspending,
+        Suspended,
+    ])
+}
+
+pub fn v1_job_failed_reason() -> impl Strategy<Value = v1::JobFailedReason> {
+    use v1::JobFailedReason::*;
+    select(vec![
+        SubmissionFailed,
+        DeadlineExceeded,
+        AppFailed,
+        ValidationFailed,
+        JobStatusCheckTimeoutExceeded,
+    ])
+}
+
+pub fn v1_job_spec() -> impl Strategy<Value = v1::RayJobSpec> {
+    (
+        (
+            of(text()),
+            map(),
+            of(text()),
+            of(name()),
+            any::<bool>(),
+            of(0i32..1000),
+            of(1i32..10000),
+        ),
+        (
+            of(v1_cluster_spec()),
+            map(),
+            of(select(vec![
+                v1::JobSubmissionMode::K8sJobMode,
+                v1::JobSubmissionMode::HttpMode,
+            ])),
+        ),
+        (
+            any::<bool>(),
+            of(pod_template()),
+            of(f32_value()),
+            of(f32_value()),
+            of(text()),
+        ),
+        of(of(0i32..10).prop_map(|backoff_limit| v1::SubmitterConfig { backoff_limit })),
+    )
+        .prop_map(
+            |(
+                (
+                    entrypoint,
+                    metadata,
+                    runtime_env_yaml,
+                    job_id,
+                    shutdown_after_job_finishes,
+                    ttl_seconds_after_finished,
+                    active_deadline_seconds,
+                ),
+                (ray_cluster_spec, cluster_selector, submission_mode),
+                (
+                    suspend,
+                    submitter_pod_template,
+                    entrypoint_num_cpus,
+                    entrypoint_num_gpus,
+                    entrypoint_resources,
+                ),
+                submitter_config,
+            )| v1::RayJobSpec {
+                entrypoint,
+                metadata,
+                runtime_env_yaml,
+                job_id,
+                shutdown_after_job_finishes,
+                ttl_seconds_after_finished,
+                active_deadline_seconds,
+                ray_cluster_spec,
+                cluster_selector,
+                submission_mode,
+                suspend,
+                submitter_pod_template,
+                entrypoint_num_cpus,
+                entrypoint_num_gpus,
+                entrypoint_resources,
+                submitter_config,
+            },
+        )
+}
+
+pub fn v1_job_status() -> impl Strategy<Value = v1::RayJobStatus> {
+    (
+        (
+            of(name()),
+            of(name()),
+            of("http://[a-z.]{1,10}:8265"),
+            of(job_status()),
+            of(v1_job_deployment_status()),
+            of(v1_job_failed_reason()),
+        ),
+        (
+            of(text()),
+            of(time()),
+            of(time()),
+            of(v1_cluster_status()),
+            of(any::<i64>()),
+        ),
+    )
+        .prop_map(
+            |(
+                (
+                    job_id,
+                    ray_cluster_name,
+                    dashboard_url,
+                    job_status,
+                    job_deployment_status,
+                    reason,
+                ),
+                (message, start_time, end_time, ray_cluster_status, observed_generation),
+            )| v1::RayJobStatus {
+                job_id,
+                ray_cluster_name,
+                dashboard_url,
+                job_status,
+                job_deployment_status,
+                reason,
+                message,
+                start_time,
+                end_time,
+                ray_cluster_status,
+                observed_generation,
+            },
+        )
+}
+
+pub fn v1_ray_job() -> impl Strategy<Value = v1::RayJob> {
+    (object_meta(), v1_job_spec(), of(v1_job_status())).prop_map(|(metadata, spec, status)| {
+        v1::RayJob {
+            metadata,
+            spec,
+            status,
+        }
+    })
+}
+
+pub fn v1_service_spec() -> impl Strategy<Value = v1::RayServiceSpec> {
+    (
+        of(text()),
+        v1_cluster_spec(),
+        of(any::<i32>()),
+        of(any::<i32>()),
+        of(service()),
+    )
+        .prop_map(
+            |(
+                serve_config_v2,
+                ray_cluster_config,
+                service_unhealthy_second_threshold,
+                deployment_unhealthy_second_threshold,
+                serve_service,
+            )| {
+                v1::RayServiceSpec {
+                    serve_config_v2,
+                    ray_cluster_config,
+                    service_unhealthy_second_threshold,
+                    deployment_unhealthy_second_threshold,
+                    serve_service,
+                }
+            },
+        )
+}
+
+pub fn v1_app_status() -> impl Strategy<Value = v1::AppStatus> {
+    (
+        of(application_status()),
+        of(text()),
+        btree_map(
+            name(),
+            (of(deployment_status()), of(text()))
+                .prop_map(|(status, message)| v1::ServeDeploymentStatus { status, message }),
+            0..3,
+        ),
+    )
+        .prop_map(
+            |(status, message, serve_deployment_statuses)| v1::AppStatus {
+                status,
+                message,
+                serve_deployment_statuses,
+            },
+        )
+}
+
+pub fn v1_service_cluster_status() -> impl Strategy<Value = v1::RayServiceStatus> {
+    (
+        btree_map("[a-z_./]{1,8}", v1_app_status(), 0..3),
+        of(name()),
+        of(v1_cluster_status()),
+    )
+        .prop_map(
+            |(application_statuses, ray_cluster_name, ray_cluster_status)| v1::RayServiceStatus {
+                application_statuses,
+                ray_cluster_name,
+                ray_cluster_status,
+            },
+        )
+}
+
+pub fn v1_service_statuses() -> impl Strategy<Value = v1::RayServiceStatuses> {
+    (
+        of(v1_service_cluster_status()),
+        of(v1_service_cluster_status()),
+        of(service_status()),
+        of(0i32..10),
+        of(time()),
+        of(any::<i64>()),
+    )
+        .prop_map(
+            |(
+                active_service_status,
+                pending_service_status,
+                service_status,
+                num_serve_endpoints,
+                last_update_time,
+                observed_generation,
+            )| {
+                v1::RayServiceStatuses {
+                    active_service_status,
+                    pending_service_status,
+                    service_status,
+                    num_serve_endpoints,
+                    last_update_time,
+                    observed_generation,
+                }
+            },
+        )
+}
+
+pub fn v1_ray_service() -> impl Strategy<Value = v1::RayService> {
+    (object_meta(), v1_service_spec(), of(v1_service_statuses())).prop_map(
+        |(metadata, spec, status)| v1::RayService {
+            metadata,
+            spec,
+            status,
+        },
+    )
+}
+
+// ---------------------------------------------------------------------------------------------- ray.io/v1alpha1
+
+pub fn v1alpha1_worker_group() -> impl Strategy<Value = v1alpha1::WorkerGroupSpec> {
+    (
+        group_name(),
+        of(any::<i32>()),
+        of(0i32..10),
+        of(prop_oneof![Just(i32::MAX), 0i32..100]),
+        map(),
+        pod_template(),
+        of(vec(name(), 0..3)
+            .prop_map(|workers_to_delete| v1alpha1::ScaleStrategy { workers_to_delete })),
+    )
+        .prop_map(
+            |(
+                group_name,
+                replicas,
+                min_replicas,
+                max_replicas,
+                ray_start_params,
+                template,
+                scale_strategy,
+            )| v1alpha1::WorkerGroupSpec {
+                group_name,
+                replicas,
+                min_replicas,
+                max_replicas,
+                ray_start_params,
+                template,
+                scale_strategy,
+            },
+        )
+}
+
+pub fn v1alpha1_cluster_spec() -> impl Strategy<Value = v1alpha1::RayClusterSpec> {
+    (
+        v1_head_group_spec(),
+        vec(v1alpha1_worker_group(), 0..4),
+        of("2\\.[0-9]{1,2}\\.[0-9]"),
+        any::<bool>(),
+        of(v1_autoscaler_options()),
+        of(map()),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(
+                head,
+                worker_group_specs,
+                ray_version,
+                enable_in_tree_autoscaling,
+                autoscaler,
+                head_service_annotations,
+                suspend,
+            )| {
+                v1alpha1::RayClusterSpec {
+                    head_group_spec: v1alpha1::HeadGroupSpec {
+                        service_type: head.service_type,
+                        head_service: head.head_service,
+                        enable_ingress: head.enable_ingress,
+                        ray_start_params: head.ray_start_params,
+                        template: head.template,
+                    },
+                    worker_group_specs,
+                    ray_version,
+                    enable_in_tree_autoscaling,
+                    autoscaler_options: autoscaler.map(|a| v1alpha1::AutoscalerOptions {
+                        resources: a.resources,
+                        image: a.image,
+                        image_pull_policy: a.image_pull_policy,
+                        env: a.env,
+                        env_from: a.env_from,
+                        volume_mounts: a.volume_mounts,
+                        security_context: a.security_context,
+                        idle_timeout_seconds: a.idle_timeout_seconds,
+                        upscaling_mode: a.upscaling_mode,
+                    }),
+                    head_service_annotations,
+                    suspend,
+                }
+            },
+        )
+}
+
+pub fn v1alpha1_cluster_state() -> impl Strategy<Value = v1alpha1::ClusterState> {
+    use v1alpha1::ClusterState::*;
+    select(vec![Ready, Unhealthy, Failed, Suspended])
+}
+
+pub fn v1alpha1_cluster_status() -> impl Strategy<Value = v1alpha1::RayClusterStatus> {
+    (
+        (
+            of(v1alpha1_cluster_state()),
+            of(text()),
+            of(0i32..10),
+            of(0i32..10),
+            of(0i32..10),
+            of(any::<i32>()),
+        ),
+        (
+            of(quantity()),
+            of(quantity()),
+            of(quantity()),
+            of(quantity()),
+        ),
+        (
+            of(time()),
+            map(),
+            of((
+                of("10\\.[0-9]\\.[0-9]\\.[0-9]"),
+                of("10\\.[0-9]\\.[0-9]\\.[0-9]"),
+            )
+                .prop_map(|(pod_ip, service_ip)| v1alpha1::HeadInfo { pod_ip, service_ip })),
+            of(any::<i64>()),
+        ),
+    )
+        .prop_map(
+            |(
+                (
+                    state,
+                    reason,
+                    available_worker_replicas,
+                    desired_worker_replicas,
+                    min_worker_replicas,
+                    max_worker_replicas,
+                ),
+                (desired_cpu, desired_memory, desired_gpu, desired_tpu),
+                (last_update_time, endpoints, head, observed_generation),
+            )| v1alpha1::RayClusterStatus {
+                state,
+                reason,
+                available_worker_replicas,
+                desired_worker_replicas,
+                min_worker_replicas,
+                max_worker_replicas,
+                desired_cpu,
+                desired_memory,
+                desired_gpu,
+                desired_tpu,
+                last_update_time,
+                endpoints,
+                head,
+                observed_generation,
+            },
+        )
+}
+
+pub fn v1alpha1_ray_cluster() -> impl Strategy<Value = v1alpha1::RayCluster> {
+    (
+        object_meta(),
+        v1alpha1_cluster_spec(),
+        of(v1alpha1_cluster_status()),
+    )
+        .prop_map(|(metadata, spec, status)| v1alpha1::RayCluster {
+            metadata,
+            spec,
+            status,
+        })
+}
+
+pub fn v1alpha1_job_deployment_status() -> impl Strategy<Value = v1alpha1::JobDeploymentStatus> {
+    use v1alpha1::JobDeploymentStatus::*;
+    select(vec![
+        New,
+        Initializing,
+        Running,
+        Complete,
+        Failed,
+        Suspending,
+        Suspended,
+    ])
+}
+
+pub fn v1alpha1_job_spec() -> impl Strategy<Value = v1alpha1::RayJobSpec> {
+    (
+        (
+            text(),
+            map(),
+            of(text()),
+            of(name()),
+            any::<bool>(),
+            of(0i32..1000),
+        ),
+        (
+            of(v1alpha1_cluster_spec()),
+            map(),
+            any::<bool>(),
+            of(pod_template()),
+        ),
+        (of(f32_value()), of(f32_value()), of(text())),
+    )
+        .prop_map(
+            |(
+                (
+                    entrypoint,
+                    metadata,
+                    runtime_env_yaml,
+                    job_id,
+                    shutdown_after_job_finishes,
+                    ttl_seconds_after_finished,
+                ),
+                (ray_cluster_spec, cluster_selector, suspend, submitter_pod_template),
+                (entrypoint_num_cpus, entrypoint_num_gpus, entrypoint_resources),
+            )| v1alpha1::RayJobSpec {
+                entrypoint,
+                metadata,
+                runtime_env_yaml,
+                job_id,
+                shutdown_after_job_finishes,
+                ttl_seconds_after_finished,
+                ray_cluster_spec,
+                cluster_selector,
+                suspend,
+                submitter_pod_template,
+                entrypoint_num_cpus,
+                entrypoint_num_gpus,
+                entrypoint_resources,
+            },
+        )
+}
+
+pub fn v1alpha1_job_status() -> impl Strategy<Value = v1alpha1::RayJobStatus> {
+    (
+        (
+            of(name()),
+            of(name()),
+            of("http://[a-z.]{1,10}:8265"),
+            of(job_status()),
+            of(v1alpha1_job_deployment_status()),
+        ),
+        (
+            of(text()),
+            of(time()),
+            of(time()),
+            of(v1alpha1_cluster_status()),
+            of(any::<i64>()),
+        ),
+    )
+        .prop_map(
+            |(
+                (job_id, ray_cluster_name, dashboard_url, job_status, job_deployment_status),
+                (message, start_time, end_time, ray_cluster_status, observed_generation),
+            )| v1alpha1::RayJobStatus {
+                job_id,
+                ray_cluster_name,
+                dashboard_url,
+                job_status,
+                job_deployment_status,
+                message,
+                start_time,
+                end_time,
+                ray_cluster_status,
+                observed_generation,
+            },
+        )
+}
+
+pub fn v1alpha1_ray_job() -> impl Strategy<Value = v1alpha1::RayJob> {
+    (
+        object_meta(),
+        v1alpha1_job_spec(),
+        of(v1alpha1_job_status()),
+    )
+        .prop_map(|(metadata, spec, status)| v1alpha1::RayJob {
+            metadata,
+            spec,
+            status,
+        })
+}
+
+pub fn v1alpha1_service_spec() -> impl Strategy<Value = v1alpha1::RayServiceSpec> {
+    (
+        of(text()),
+        v1alpha1_cluster_spec(),
+        of(any::<i32>()),
+        of(any::<i32>()),
+        of(service()),
+    )
+        .prop_map(
+            |(
+                serve_config_v2,
+                ray_cluster_config,
+                service_unhealthy_second_threshold,
+                deployment_unhealthy_second_threshold,
+                serve_service,
+            )| {
+                v1alpha1::RayServiceSpec {
+                    serve_config_v2,
+                    ray_cluster_config,
+                    service_unhealthy_second_threshold,
+                    deployment_unhealthy_second_threshold,
+                    serve_service,
+                }
+            },
+        )
+}
+
+pub fn v1alpha1_app_status() -> impl Strategy<Value = v1alpha1::AppStatus> {
+    (
+        of(application_status()),
+        of(text()),
+        of(time()),
+        btree_map(
+            name(),
+            (of(deployment_status()), of(text()), of(time())).prop_map(
+                |(status, message, health_last_update_time)| v1alpha1::ServeDeploymentStatus {
+                    status,
+                    message,
+                    health_last_update_time,
+                },
+            ),
+            0..3,
+        ),
+    )
+        .prop_map(
+            |(status, message, health_last_update_time, serve_deployment_statuses)| {
+                v1alpha1::AppStatus {
+                    status,
+                    message,
+                    health_last_update_time,
+                    serve_deployment_statuses,
+                }
+            },
+        )
+}
+
+pub fn v1alpha1_service_cluster_status() -> impl Strategy<Value = v1alpha1::RayServiceStatus> {
+    (
+        btree_map("[a-z_./]{1,8}", v1alpha1_app_status(), 0..3),
+        of(name()),
+        of(v1alpha1_cluster_status()),
+    )
+        .prop_map(
+            |(application_statuses, ray_cluster_name, ray_cluster_status)| {
+                v1alpha1::RayServiceStatus {
+                    application_statuses,
+                    ray_cluster_name,
+                    ray_cluster_status,
+                }
+            },
+        )
+}
+
+pub fn v1alpha1_service_statuses() -> impl Strategy<Value = v1alpha1::RayServiceStatuses> {
+    (
+        of(v1alpha1_service_cluster_status()),
+        of(v1alpha1_service_cluster_status()),
+        of(service_status()),
+        of(0i32..10),
+        of(time()),
+        of(any::<i64>()),
+    )
+        .prop_map(
+            |(
+                active_service_status,
+                pending_service_status,
+                service_status,
+                num_serve_endpoints,
+                last_update_time,
+                observed_generation,
+            )| {
+                v1alpha1::RayServiceStatuses {
+                    active_service_status,
+                    pending_service_status,
+                    service_status,
+                    num_serve_endpoints,
+                    last_update_time,
+                    observed_generation,
+                }
+            },
+        )
+}
+
+pub fn v1alpha1_ray_service() -> impl Strategy<Value = v1alpha1::RayService> {
+    (
+        object_meta(),
+        v1alpha1_service_spec(),
+        of(v1alpha1_service_statuses()),
+    )
+        .prop_map(|(metadata, spec, status)| v1alpha1::RayService {
+            metadata,
+            spec,
+            status,
+        })
+}
