@@ -1,0 +1,280 @@
+//! Where the test environment's binaries live, and which versions this checkout pins.
+//!
+//! The binaries are built from Go modules (see `xtask/testenv-go/`) and Ray is installed from PyPI, once per machine,
+//! into a cache directory outside the source tree: a fresh clone, a second worktree and CI on the same machine all
+//! reuse one build, which takes many minutes on two cores. Every component has its own versioned directory, so
+//! bumping one pin rebuilds only that component and an old checkout keeps finding its own versions.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::error::{Error, Result};
+
+/// The Kubernetes release of kube-apiserver, kube-controller-manager and kube-scheduler. It matches the
+/// `k8s-openapi` feature (`v1_37`) the operator is built with; `xtask/testenv-go/kubernetes/go.mod` pins the same.
+pub const KUBERNETES_VERSION: &str = "v1.37.2";
+/// The etcd server release (`xtask/testenv-go/etcd/go.mod`). Kubernetes 1.37 is built against the etcd 3.7 client.
+pub const ETCD_VERSION: &str = "v3.7.3";
+/// The kwok release (`xtask/testenv-go/kwok/go.mod`), which plays kubelet for fake nodes.
+pub const KWOK_VERSION: &str = "v0.8.0";
+/// The Ray release installed into the venv (`ray[default,serve]`). The dashboard API notes in the shared spec were
+/// recorded against this version.
+pub const RAY_VERSION: &str = "2.60.0";
+
+/// Environment variable that overrides the cache directory.
+pub const CACHE_ENV: &str = "RAY_TESTENV_CACHE";
+
+/// The cache directory and the paths inside it.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    root: PathBuf,
+}
+
+impl Layout {
+    /// The default cache: `$RAY_TESTENV_CACHE`, else `$XDG_CACHE_HOME/ray-operator-rs/testenv`, else
+    /// `$HOME/.cache/ray-operator-rs/testenv`.
+    pub fn from_env() -> Result<Self> {
+        if let Some(dir) = std::env::var_os(CACHE_ENV).filter(|v| !v.is_empty()) {
+            return Ok(Self::at(dir));
+        }
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .filter(|v| !v.is_empty())
+                    .map(|h| PathBuf::from(h).join(".cache"))
+            })
+            .ok_or(Error::NoCacheDir)?;
+        Ok(Self::at(base.join("ray-operator-rs").join("testenv")))
+    }
+
+    /// A cache rooted at `root` (tests use this to point at an empty directory).
+    pub fn at(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The cache root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `kube-apiserver`, `kube-controller-manager` and `kube-scheduler` live here.
+    pub fn kubernetes_bin(&self) -> PathBuf {
+        self.root
+            .join(format!("kubernetes-{KUBERNETES_VERSION}"))
+            .join("bin")
+    }
+
+    /// `etcd` lives here.
+    pub fn etcd_bin(&self) -> PathBuf {
+        self.root.join(format!("etcd-{ETCD_VERSION}")).join("bin")
+    }
+
+    /// The kwok directory: `bin/kwok` and `stages.yaml`.
+    pub fn kwok_dir(&self) -> PathBuf {
+        self.root.join(format!("kwok-{KWOK_VERSION}"))
+    }
+
+    /// The Ray directory: `venv/` and the `complete` stamp written after a successful install.
+    pub fn ray_dir(&self) -> PathBuf {
+        self.root.join(format!("ray-{RAY_VERSION}"))
+    }
+
+    /// The Ray venv.
+    pub fn ray_venv(&self) -> PathBuf {
+        self.ray_dir().join("venv")
+    }
+
+    /// Written once `pip install` finished, so an interrupted install is never mistaken for a complete one (a venv
+    /// cannot be built elsewhere and renamed into place: its scripts carry absolute paths).
+    pub fn ray_stamp(&self) -> PathBuf {
+        self.ray_dir().join("complete")
+    }
+
+    /// The kwok stage definitions (node and pod lifecycles) the control plane starts kwok with. Assembled at install
+    /// time from the kwok module's own `kustomize/stage` files, so they always match the kwok binary.
+    pub fn kwok_stages(&self) -> PathBuf {
+        self.kwok_dir().join("stages.yaml")
+    }
+
+    /// State of the detached `cargo xtask up` session (pid file, kubeconfig, logs).
+    pub fn session_dir(&self) -> PathBuf {
+        self.root.join("session")
+    }
+
+    /// Every pinned binary with the version it must report, in the order they are checked.
+    pub fn binaries(&self) -> Vec<Binary> {
+        let k8s = self.kubernetes_bin();
+        let k8s_version = format!("Kubernetes {KUBERNETES_VERSION}");
+        vec![
+            Binary::new(
+                "etcd",
+                self.etcd_bin().join("etcd"),
+                version_number(ETCD_VERSION),
+            ),
+            Binary::new("kube-apiserver", k8s.join("kube-apiserver"), &k8s_version),
+            Binary::new(
+                "kube-controller-manager",
+                k8s.join("kube-controller-manager"),
+                &k8s_version,
+            ),
+            Binary::new("kube-scheduler", k8s.join("kube-scheduler"), &k8s_version),
+            Binary::new(
+                "kwok",
+                self.kwok_dir().join("bin").join("kwok"),
+                KWOK_VERSION,
+            ),
+        ]
+    }
+
+    /// The `ray` CLI of the venv, with the version it must report.
+    pub fn ray_binary(&self) -> Binary {
+        Binary::new("ray", self.ray_venv().join("bin").join("ray"), RAY_VERSION)
+    }
+
+    /// Checks that every control-plane binary and the kwok stages exist and report the pinned version.
+    pub fn check_control_plane(&self) -> Result<()> {
+        for binary in self.binaries() {
+            binary.check()?;
+        }
+        let stages = self.kwok_stages();
+        if !stages.is_file() {
+            return Err(Error::MissingBinary {
+                name: "kwok stages".into(),
+                path: stages,
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks that the Ray venv is complete and its `ray` reports the pinned version.
+    pub fn check_ray(&self) -> Result<()> {
+        let ray = self.ray_binary();
+        if !self.ray_stamp().is_file() {
+            return Err(Error::MissingBinary {
+                name: "the Ray venv".into(),
+                path: self.ray_venv(),
+            });
+        }
+        ray.check().map(|_| ())
+    }
+}
+
+/// `v3.7.3` -> `3.7.3`: etcd prints its version without the `v`.
+fn version_number(tag: &str) -> &str {
+    tag.strip_prefix('v').unwrap_or(tag)
+}
+
+/// One pinned executable.
+#[derive(Debug, Clone)]
+pub struct Binary {
+    /// Short name, as in messages.
+    pub name: String,
+    /// Full path.
+    pub path: PathBuf,
+    /// A string its `--version` output must contain as a whole word.
+    pub expected: String,
+}
+
+impl Binary {
+    fn new(name: &str, path: PathBuf, expected: &str) -> Self {
+        Self {
+            name: name.into(),
+            path,
+            expected: expected.into(),
+        }
+    }
+
+    /// Runs `<binary> --version` and returns its first line if it names the pinned version.
+    pub fn check(&self) -> Result<String> {
+        if !self.path.is_file() {
+            return Err(Error::MissingBinary {
+                name: self.name.clone(),
+                path: self.path.clone(),
+            });
+        }
+        let out = Command::new(&self.path)
+            .arg("--version")
+            .output()
+            .map_err(Error::io(format!(
+                "running {} --version",
+                self.path.display()
+            )))?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let first = text.lines().next().unwrap_or("").trim().to_owned();
+        if names_version(&text, &self.expected) {
+            Ok(first)
+        } else {
+            Err(Error::WrongVersion {
+                path: self.path.clone(),
+                expected: self.expected.clone(),
+                found: first,
+            })
+        }
+    }
+}
+
+/// Whether `text` contains `version` not followed by another version character (so `1.37.2` does not match
+/// `1.37.20`, and `2.60.0` does not match `2.60.0rc1`).
+fn names_version(text: &str, version: &str) -> bool {
+    text.match_indices(version).any(|(at, _)| {
+        let next = text[at + version.len()..].chars().next();
+        !matches!(next, Some(c) if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '+')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_match_is_exact() {
+        assert!(names_version("Kubernetes v1.37.2\n", "Kubernetes v1.37.2"));
+        assert!(!names_version(
+            "Kubernetes v1.37.20\n",
+            "Kubernetes v1.37.2"
+        ));
+        assert!(!names_version("ray, version 2.60.0rc1", "2.60.0"));
+        assert!(names_version("ray, version 2.60.0\n", "2.60.0"));
+        assert!(names_version("etcd Version: 3.7.3\nGit SHA: x", "3.7.3"));
+        assert!(!names_version("etcd Version: 3.7.3-alpha", "3.7.3"));
+    }
+
+    #[test]
+    fn directories_carry_versions() {
+        let layout = Layout::at("/c");
+        assert_eq!(
+            layout.kubernetes_bin(),
+            PathBuf::from(format!("/c/kubernetes-{KUBERNETES_VERSION}/bin"))
+        );
+        assert_eq!(
+            layout.ray_binary().path,
+            PathBuf::from(format!("/c/ray-{RAY_VERSION}/venv/bin/ray"))
+        );
+    }
+
+    #[test]
+    fn missing_binary_names_the_install_command() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = Layout::at(dir.path())
+            .check_control_plane()
+            .expect_err("empty cache must fail");
+        let msg = err.to_string();
+        assert!(msg.contains("etcd not found at"), "{msg}");
+        assert!(msg.contains("cargo xtask testenv install"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_version_is_reported_with_both_versions() {
+        let binary = Binary::new("echo", PathBuf::from("/bin/echo"), "v9.9.9");
+        let err = binary.check().expect_err("echo prints no version");
+        let msg = err.to_string();
+        assert!(msg.contains("pins v9.9.9"), "{msg}");
+        assert!(msg.contains("cargo xtask testenv install"), "{msg}");
+    }
+}

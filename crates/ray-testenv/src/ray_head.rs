@@ -1,0 +1,228 @@
+//! A real Ray head on loopback, from the venv `cargo xtask testenv install` creates: the Jobs and Serve REST APIs
+//! the operator talks to, answered by the real dashboard.
+//!
+//! `ray start --head --block` runs in the foreground in a process group of its own, so stopping the group stops the
+//! GCS, raylet, dashboard and their workers; the supervisor's sweep catches any Ray process that left the group
+//! (they all name the run directory on their command line). `ray stop` is never used: it stops every Ray process
+//! of the user on the machine, other heads included.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::control_plane::wait_for;
+use crate::error::{Error, Result};
+use crate::layout::{Layout, RAY_VERSION};
+use crate::ports::{ensure_free, free_ports};
+use crate::process::{Supervisor, clean_stale_runs};
+
+/// Prefix of Ray run directories. They live directly in `/tmp`: Ray puts Unix sockets under its temp dir and a
+/// socket path may not exceed 107 bytes, so a long `$TMPDIR` would break it.
+const RUN_PREFIX: &str = "rt-";
+const RUN_PARENT: &str = "/tmp";
+
+/// How to start a Ray head.
+#[derive(Debug, Clone)]
+pub struct RayHeadOptions {
+    /// Where the venv is.
+    pub layout: Layout,
+    /// The dashboard port; `None` picks a free one. `cargo xtask up` asks for Ray's usual 8265.
+    pub dashboard_port: Option<u16>,
+    /// `--num-cpus` of the head.
+    pub num_cpus: u32,
+}
+
+impl RayHeadOptions {
+    /// One CPU, a free dashboard port, the venv from [`Layout::from_env`].
+    pub fn new() -> Result<Self> {
+        Ok(Self {
+            layout: Layout::from_env()?,
+            dashboard_port: None,
+            num_cpus: 1,
+        })
+    }
+}
+
+/// A running Ray head. Dropping it stops every Ray process it started and removes its directory.
+#[derive(Debug)]
+pub struct RayHead {
+    dashboard_url: String,
+    gcs_address: String,
+    supervisor: Supervisor,
+}
+
+impl RayHead {
+    /// Starts the head and waits until the dashboard answers `GET /api/version` with the pinned Ray version.
+    pub async fn start(options: RayHeadOptions) -> Result<RayHead> {
+        options.layout.check_ray()?;
+        clean_stale_runs(Path::new(RUN_PARENT), RUN_PREFIX);
+        let dashboard_port = match options.dashboard_port {
+            Some(port) => {
+                ensure_free("the Ray dashboard", port)?;
+                port
+            }
+            None => free_ports(1)?[0],
+        };
+        // Every port Ray would otherwise take from a fixed default, so two heads (or a head and a developer's own
+        // Ray) never collide.
+        let p = free_ports(8)?;
+        let dir = tempfile::Builder::new()
+            .prefix(RUN_PREFIX)
+            .tempdir_in(RUN_PARENT)
+            .map_err(Error::io(format!(
+                "creating a run directory in {RUN_PARENT}"
+            )))?
+            .keep();
+        let supervisor = Supervisor::new(&dir, true)?;
+        let mut head = RayHead {
+            dashboard_url: format!("http://127.0.0.1:{dashboard_port}"),
+            gcs_address: format!("127.0.0.1:{}", p[0]),
+            supervisor,
+        };
+        let venv_bin = options.layout.ray_venv().join("bin");
+        let mut cmd = Command::new(venv_bin.join("ray"));
+        cmd.args(["start", "--head", "--block"])
+            .arg("--node-ip-address=127.0.0.1")
+            .arg(format!("--port={}", p[0]))
+            .arg("--include-dashboard=true")
+            .arg("--dashboard-host=127.0.0.1")
+            .arg(format!("--dashboard-port={dashboard_port}"))
+            .arg(format!("--dashboard-agent-listen-port={}", p[1]))
+            .arg(format!("--dashboard-agent-grpc-port={}", p[2]))
+            .arg(format!("--metrics-export-port={}", p[3]))
+            .arg(format!("--node-manager-port={}", p[4]))
+            .arg(format!("--object-manager-port={}", p[5]))
+            .arg(format!("--runtime-env-agent-port={}", p[6]))
+            .arg(format!("--ray-client-server-port={}", p[7]))
+            .arg(format!("--num-cpus={}", options.num_cpus))
+            // Ray's default object store is 30% of RAM in /dev/shm; tests need a sliver of that.
+            .arg("--object-store-memory=100000000")
+            .arg("--disable-usage-stats")
+            .arg(format!("--temp-dir={}", dir.join("t").display()))
+            // Job entrypoints such as `python -c ...` must find the venv's Python, as in a Ray image.
+            .env("PATH", path_with(&venv_bin))
+            .env("VIRTUAL_ENV", options.layout.ray_venv())
+            .env("RAY_USAGE_STATS_ENABLED", "0");
+        head.supervisor.spawn("ray", cmd)?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .map_err(Error::http("building an HTTP client"))?;
+        let version_url = format!("{}/api/version", head.dashboard_url);
+        let jobs_url = format!("{}/api/jobs/", head.dashboard_url);
+        let result = wait_for(
+            &mut head.supervisor,
+            "ray",
+            Duration::from_secs(180),
+            || {
+                let http = http.clone();
+                let (version_url, jobs_url) = (version_url.clone(), jobs_url.clone());
+                async move {
+                    let version: serde_json::Value = http
+                        .get(&version_url)
+                        .send()
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .error_for_status()
+                        .map_err(|e| e.to_string())?
+                        .json()
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let found = version
+                        .get("ray_version")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("");
+                    if found != RAY_VERSION {
+                        return Err(format!(
+                            "dashboard reports Ray {found:?}, expected {RAY_VERSION}"
+                        ));
+                    }
+                    // The job manager answers only once the head's dashboard agent is up.
+                    http.get(&jobs_url)
+                        .send()
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .error_for_status()
+                        .map_err(|e| e.to_string())?;
+                    Ok(Some(()))
+                }
+            },
+        )
+        .await
+        .map_err(|e| with_ray_logs(e, &dir));
+        if result.is_err() {
+            head.supervisor.keep_dir();
+            eprintln!(
+                "ray-testenv: the Ray head failed to start; its logs are kept in {}",
+                dir.display()
+            );
+        }
+        result.map(|()| head)
+    }
+
+    /// `http://127.0.0.1:<port>`: the dashboard (Jobs API under `/api/jobs/`, Serve under `/api/serve/`).
+    pub fn dashboard_url(&self) -> &str {
+        &self.dashboard_url
+    }
+
+    /// `127.0.0.1:<port>` of the GCS, what `ray start --address` and `ray.init(address=...)` take.
+    pub fn gcs_address(&self) -> &str {
+        &self.gcs_address
+    }
+
+    /// The run directory (Ray's temp dir is `t/` inside it; our log of `ray start` is `logs/ray.log`).
+    pub fn dir(&self) -> &Path {
+        self.supervisor.dir()
+    }
+
+    /// Process ids of `ray start` and of the watchdog. Ray's daemons are found with [`Self::ray_processes`].
+    pub fn pids(&self) -> Vec<u32> {
+        let mut pids = self.supervisor.pids();
+        pids.extend(self.supervisor.watchdog_pid());
+        pids
+    }
+
+    /// Process ids of every process started for this head (GCS, raylet, dashboard, workers, ...).
+    pub fn ray_processes(&self) -> Vec<u32> {
+        crate::process::processes_mentioning(self.supervisor.dir())
+    }
+
+    /// Stops the head now (the same as dropping it).
+    pub fn stop(mut self) {
+        self.supervisor.shutdown();
+    }
+}
+
+/// `$PATH` with `dir` in front.
+fn path_with(dir: &Path) -> std::ffi::OsString {
+    let mut paths = vec![dir.to_owned()];
+    if let Some(path) = std::env::var_os("PATH") {
+        paths.extend(std::env::split_paths(&path));
+    }
+    std::env::join_paths(paths).unwrap_or_else(|_| dir.as_os_str().to_owned())
+}
+
+/// Adds the tail of Ray's own logs (where the reason usually is) to a start-up error.
+fn with_ray_logs(err: Error, dir: &Path) -> Error {
+    let logs: PathBuf = dir.join("t").join("session_latest").join("logs");
+    let mut extra = String::new();
+    for file in [
+        "gcs_server.out",
+        "raylet.out",
+        "dashboard.log",
+        "dashboard_agent.log",
+    ] {
+        let path = logs.join(file);
+        if path.is_file() {
+            extra.push_str(&format!(
+                "\n--- last lines of {} ---\n{}",
+                path.display(),
+                crate::process::log_tail(&path, 15)
+            ));
+        }
+    }
+    if extra.is_empty() {
+        return err;
+    }
+    Error::Other(format!("{err}{extra}"))
+}
