@@ -193,6 +193,15 @@ pub fn crd_at_level(
     }
     let mut merged = kube::core::crd::merge_crds(versions, STORAGE_VERSION)
         .map_err(|source| CrdError::Merge { kind, source })?;
+    for version in &mut merged.spec.versions {
+        // The API server drops `priority: 0` (Go's omitempty), so writing it would make every `kubectl apply` report
+        // "configured" and GitOps tools show the CRD as out of sync forever.
+        for column in version.additional_printer_columns.iter_mut().flatten() {
+            if column.priority == Some(0) {
+                column.priority = None;
+            }
+        }
+    }
     merged.spec.conversion = Some(CustomResourceConversion {
         strategy: "None".into(),
         webhook: None,
