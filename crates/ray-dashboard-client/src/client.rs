@@ -1,0 +1,296 @@
+//! The HTTP client itself.
+
+use std::time::Duration;
+
+use reqwest::{Method, Url};
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, ray_message, truncate};
+use crate::jobs::{
+    DeleteResponse, JobDetails, JobSubmitRequest, LogsResponse, StopResponse, SubmitOutcome,
+    SubmitResponse, VersionInfo,
+};
+use crate::serve::ServeInstanceDetails;
+
+/// The default per-request timeout. Short on purpose: a reconcile that waits on a head must not hold up the others,
+/// and the next reconcile simply asks again.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A client for one Ray head's dashboard. Cheap to clone; clones share one connection pool.
+#[derive(Clone, Debug)]
+pub struct DashboardClient {
+    base: Url,
+    http: reqwest::Client,
+    timeout: Duration,
+}
+
+impl DashboardClient {
+    /// A client for the dashboard at `base_url`, such as `http://raycluster-head-svc.default.svc.cluster.local:8265`.
+    pub fn new(base_url: &str) -> Result<Self, Error> {
+        let invalid = |reason: &str| Error::InvalidUrl {
+            url: base_url.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let base = Url::parse(base_url).map_err(|e| invalid(&e.to_string()))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(invalid("the scheme must be http or https"));
+        }
+        if base.cannot_be_a_base() || base.host_str().is_none() {
+            return Err(invalid("the URL needs a host, like http://127.0.0.1:8265"));
+        }
+        Ok(Self::with_http_client(base, reqwest::Client::new()))
+    }
+
+    /// A client that shares an existing `reqwest` client (and its connection pool) with others.
+    pub fn with_http_client(base: Url, http: reqwest::Client) -> Self {
+        Self {
+            base,
+            http,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Sets the per-request timeout (default [`DEFAULT_TIMEOUT`]).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The dashboard's base URL.
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    /// `GET /api/version`: the head's Ray version. Also a cheap way to ask whether the dashboard is up.
+    pub async fn version(&self) -> Result<VersionInfo, Error> {
+        self.json(Method::GET, &["api", "version"], None).await
+    }
+
+    /// `POST /api/jobs/`: submits a job.
+    ///
+    /// With a `submission_id`, submitting is idempotent: when Ray answers that a job with this id already exists
+    /// (it has used both 400 and 500 for that), the outcome is [`SubmitOutcome::AlreadyExists`], not an error.
+    pub async fn submit_job(&self, request: &JobSubmitRequest) -> Result<SubmitOutcome, Error> {
+        let body = serde_json::to_value(request).map_err(|e| Error::Decode {
+            method: "POST",
+            url: self.url(&["api", "jobs", ""]).to_string(),
+            detail: format!("cannot encode the request: {e}"),
+        })?;
+        match self
+            .json::<SubmitResponse>(Method::POST, &["api", "jobs", ""], Some(body))
+            .await
+        {
+            Ok(response) => {
+                let submission_id = response
+                    .submission_id
+                    .or(response.job_id)
+                    .or_else(|| request.submission_id.clone())
+                    .unwrap_or_default();
+                Ok(SubmitOutcome::Submitted { submission_id })
+            }
+            Err(error) => match (&error, &request.submission_id) {
+                (
+                    Error::Status {
+                        status: 400 | 500,
+                        body,
+                        ..
+                    },
+                    Some(id),
+                ) if is_already_exists(body, id) => Ok(SubmitOutcome::AlreadyExists {
+                    submission_id: id.clone(),
+                }),
+                _ => Err(error),
+            },
+        }
+    }
+
+    /// `GET /api/jobs/{id}`: one job. A job Ray does not know is an error for which
+    /// [`Error::is_not_found`] is true.
+    pub async fn get_job(&self, submission_id: &str) -> Result<JobDetails, Error> {
+        self.json(Method::GET, &["api", "jobs", submission_id], None)
+            .await
+    }
+
+    /// `GET /api/jobs/`: every job the head knows, submitted or plain drivers.
+    pub async fn list_jobs(&self) -> Result<Vec<JobDetails>, Error> {
+        self.json(Method::GET, &["api", "jobs", ""], None).await
+    }
+
+    /// `POST /api/jobs/{id}/stop`: asks Ray to stop a job. `false` means the job was not running any more.
+    pub async fn stop_job(&self, submission_id: &str) -> Result<bool, Error> {
+        let response: StopResponse = self
+            .json(Method::POST, &["api", "jobs", submission_id, "stop"], None)
+            .await?;
+        Ok(response.stopped)
+    }
+
+    /// `DELETE /api/jobs/{id}`: forgets a finished job and its logs. Ray refuses (500) while the job runs.
+    pub async fn delete_job(&self, submission_id: &str) -> Result<bool, Error> {
+        let response: DeleteResponse = self
+            .json(Method::DELETE, &["api", "jobs", submission_id], None)
+            .await?;
+        Ok(response.deleted)
+    }
+
+    /// `GET /api/jobs/{id}/logs`: the driver's whole log so far.
+    pub async fn job_logs(&self, submission_id: &str) -> Result<String, Error> {
+        let response: LogsResponse = self
+            .json(Method::GET, &["api", "jobs", submission_id, "logs"], None)
+            .await?;
+        Ok(response.logs)
+    }
+
+    /// `GET /api/serve/applications/`: the Serve applications and their deployments' statuses.
+    pub async fn serve_applications(&self) -> Result<ServeInstanceDetails, Error> {
+        self.json(Method::GET, &["api", "serve", "applications", ""], None)
+            .await
+    }
+
+    /// `PUT /api/serve/applications/`: applies a whole Serve config (`serveConfigV2` as JSON). Declarative:
+    /// applications not listed are removed. Ray answers before the applications are running; poll
+    /// [`Self::serve_applications`] for their status.
+    pub async fn put_serve_config(&self, config: &serde_json::Value) -> Result<(), Error> {
+        self.send(
+            Method::PUT,
+            &["api", "serve", "applications", ""],
+            Some(config.clone()),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// The URL of `segments` under the base URL; each segment is percent-encoded, so an id cannot change the path.
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    async fn json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<serde_json::Value>,
+    ) -> Result<T, Error> {
+        let (method_name, url, text) = self.send(method, segments, body).await?;
+        serde_json::from_str(&text).map_err(|e| Error::Decode {
+            method: method_name,
+            url: url.to_string(),
+            detail: format!("{e}; the body starts with {:?}", truncate(&text, 200)),
+        })
+    }
+
+    /// Sends one request and returns the body of a 2xx answer; anything else becomes an [`Error`].
+    async fn send(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<serde_json::Value>,
+    ) -> Result<(&'static str, Url, String), Error> {
+        let url = self.url(segments);
+        let method_name = method_name(&method);
+        let mut request = self.http.request(method, url.clone()).timeout(self.timeout);
+        if let Some(body) = &body {
+            request = request.json(body);
+        }
+        let transport = |e: reqwest::Error| {
+            if e.is_timeout() {
+                Error::Timeout {
+                    method: method_name,
+                    url: url.to_string(),
+                    timeout: self.timeout,
+                }
+            } else {
+                Error::Unreachable {
+                    method: method_name,
+                    url: url.to_string(),
+                    detail: error_chain(&e),
+                }
+            }
+        };
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status();
+        let text = response.text().await.map_err(transport)?;
+        if !status.is_success() {
+            return Err(Error::Status {
+                method: method_name,
+                url: url.to_string(),
+                status: status.as_u16(),
+                message: ray_message(&text),
+                body: text,
+            });
+        }
+        Ok((method_name, url, text))
+    }
+}
+
+/// Whether an error body is Ray's "a job with this submission id already exists" for `submission_id`.
+fn is_already_exists(body: &str, submission_id: &str) -> bool {
+    body.contains("already exists") && body.contains(submission_id)
+}
+
+fn method_name(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        _ => "REQUEST",
+    }
+}
+
+/// An error with all its causes, so "error sending request" also says "connection refused".
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_urls_that_are_not_http() {
+        for bad in ["127.0.0.1:8265", "ftp://x", "not a url", "mailto:a@b"] {
+            let error = DashboardClient::new(bad).expect_err(bad);
+            assert!(
+                error.to_string().contains("invalid Ray dashboard URL"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn ids_are_single_path_segments() {
+        let client = DashboardClient::new("http://127.0.0.1:8265").expect("valid");
+        assert_eq!(
+            client.url(&["api", "jobs", ""]).as_str(),
+            "http://127.0.0.1:8265/api/jobs/"
+        );
+        assert_eq!(
+            client.url(&["api", "jobs", "../x?y#z"]).as_str(),
+            "http://127.0.0.1:8265/api/jobs/..%2Fx%3Fy%23z"
+        );
+        let prefixed = DashboardClient::new("http://127.0.0.1:8001/proxy/").expect("valid");
+        assert_eq!(
+            prefixed.url(&["api", "version"]).as_str(),
+            "http://127.0.0.1:8001/proxy/api/version"
+        );
+    }
+
+    #[test]
+    fn recognises_already_exists_only_for_our_id() {
+        let body = "Traceback...\nValueError: Job with submission_id t2 already exists. Please use a different submission_id.";
+        assert!(is_already_exists(body, "t2"));
+        assert!(!is_already_exists(body, "t3"));
+        assert!(!is_already_exists("ValueError: bad runtime env", "t2"));
+    }
+}
