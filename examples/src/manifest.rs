@@ -1,0 +1,174 @@
+//! Reading a manifest file into the type its `apiVersion` and `kind` name.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A sample manifest, read into the Rust type its `apiVersion` and `kind` name.
+///
+/// The objects are boxed because a RayJob or RayService embeds whole pod templates and is large. Compare two
+/// manifests with [`Manifest::to_json`].
+#[derive(Clone, Debug)]
+pub enum Manifest {
+    /// A `ray.io/v1` RayCluster.
+    RayCluster(Box<ray_api_v1::RayCluster>),
+    /// A `ray.io/v1` RayJob.
+    RayJob(Box<ray_api_v1::RayJob>),
+    /// A `ray.io/v1` RayService.
+    RayService(Box<ray_api_v1::RayService>),
+}
+
+/// Why a manifest could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// The file could not be read from disk.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The text is not YAML, or does not match the type its `apiVersion` and `kind` name (a wrong type or an unknown
+    /// enum value). The message names the line and column.
+    #[error("{origin}: {source}")]
+    Yaml {
+        /// The file, or `<input>` for text that did not come from a file.
+        origin: String,
+        /// The YAML parser's error, with its location.
+        source: serde_saphyr::Error,
+    },
+    /// The object is not one of the kinds this project serves.
+    #[error(
+        "{origin}: `apiVersion: {api_version}` with `kind: {kind}` is not a kind of this project; \
+         use apiVersion ray.io/v1 with kind RayCluster, RayJob or RayService"
+    )]
+    UnknownKind {
+        /// The file, or `<input>` for text that did not come from a file.
+        origin: String,
+        /// The manifest's `apiVersion` (empty when missing).
+        api_version: String,
+        /// The manifest's `kind` (empty when missing).
+        kind: String,
+    },
+}
+
+/// Just the fields that say which type a manifest is.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TypeMeta {
+    #[serde(default)]
+    api_version: String,
+    #[serde(default)]
+    kind: String,
+}
+
+impl Manifest {
+    /// Reads one YAML document into the type its `apiVersion` and `kind` name.
+    pub fn from_yaml(yaml: &str) -> Result<Self, ManifestError> {
+        Self::parse(yaml, "<input>")
+    }
+
+    fn parse(yaml: &str, origin: &str) -> Result<Self, ManifestError> {
+        let yaml_error = |source| ManifestError::Yaml {
+            origin: origin.to_owned(),
+            source,
+        };
+        let meta: TypeMeta = serde_saphyr::from_str(yaml).map_err(yaml_error)?;
+        match (meta.api_version.as_str(), meta.kind.as_str()) {
+            ("ray.io/v1", "RayCluster") => Ok(Self::RayCluster(
+                serde_saphyr::from_str(yaml).map_err(yaml_error)?,
+            )),
+            ("ray.io/v1", "RayJob") => Ok(Self::RayJob(
+                serde_saphyr::from_str(yaml).map_err(yaml_error)?,
+            )),
+            ("ray.io/v1", "RayService") => Ok(Self::RayService(
+                serde_saphyr::from_str(yaml).map_err(yaml_error)?,
+            )),
+            _ => Err(ManifestError::UnknownKind {
+                origin: origin.to_owned(),
+                api_version: meta.api_version,
+                kind: meta.kind,
+            }),
+        }
+    }
+
+    /// Reads a manifest file.
+    pub fn read(path: &Path) -> Result<Self, ManifestError> {
+        let yaml = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&yaml, &path.display().to_string())
+    }
+
+    /// The manifest's `apiVersion`.
+    pub fn api_version(&self) -> &'static str {
+        match self {
+            Self::RayCluster(_) | Self::RayJob(_) | Self::RayService(_) => "ray.io/v1",
+        }
+    }
+
+    /// The manifest's `kind`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::RayCluster(_) => "RayCluster",
+            Self::RayJob(_) => "RayJob",
+            Self::RayService(_) => "RayService",
+        }
+    }
+
+    /// The object as the JSON the API server would receive.
+    pub fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+        match self {
+            Self::RayCluster(object) => serde_json::to_value(object),
+            Self::RayJob(object) => serde_json::to_value(object),
+            Self::RayService(object) => serde_json::to_value(object),
+        }
+    }
+}
+
+/// The `examples/` directory of this repository.
+pub fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every sample manifest (`*.yaml`) under `examples/`, sorted, including `examples/v1alpha1/`. The intentionally
+/// invalid manifests under `examples/tests/` are not samples and are left out.
+pub fn manifest_paths() -> Result<Vec<PathBuf>, ManifestError> {
+    let mut paths = Vec::new();
+    collect_yaml(&manifest_dir(), &mut paths)?;
+    paths.sort();
+    Ok(paths)
+}
+
+fn collect_yaml(dir: &Path, paths: &mut Vec<PathBuf>) -> Result<(), ManifestError> {
+    let read_error = |source| ManifestError::Read {
+        path: dir.to_owned(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(read_error)? {
+        let path = entry.map_err(read_error)?.path();
+        if path.is_dir() {
+            let skipped = matches!(
+                path.file_name().and_then(|name| name.to_str()),
+                Some("tests" | "target" | "src")
+            );
+            if !skipped {
+                collect_yaml(&path, paths)?;
+            }
+        } else if path
+            .extension()
+            .is_some_and(|extension| extension == "yaml" || extension == "yml")
+        {
+            paths.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Reads the sample manifest `name`, a path relative to `examples/` such as `ray-job.sample.yaml` or
+/// `v1alpha1/ray-cluster.yaml`.
+pub fn load(name: &str) -> Result<Manifest, ManifestError> {
+    Manifest::read(&manifest_dir().join(name))
+}
