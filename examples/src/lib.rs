@@ -20,3 +20,9 @@
 mod manifest;
 
 pub use manifest::{Manifest, ManifestError, load, manifest_dir, manifest_paths};
+
+/// The Rust code blocks of the repository's README, compiled and run as doctests so the library usage shown there
+/// stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
