@@ -16,6 +16,12 @@ pub enum Manifest {
     RayJob(Box<ray_api_v1::RayJob>),
     /// A `ray.io/v1` RayService.
     RayService(Box<ray_api_v1::RayService>),
+    /// A deprecated `ray.io/v1alpha1` RayCluster.
+    RayClusterV1alpha1(Box<ray_api_v1alpha1::RayCluster>),
+    /// A deprecated `ray.io/v1alpha1` RayJob.
+    RayJobV1alpha1(Box<ray_api_v1alpha1::RayJob>),
+    /// A deprecated `ray.io/v1alpha1` RayService.
+    RayServiceV1alpha1(Box<ray_api_v1alpha1::RayService>),
 }
 
 /// Why a manifest could not be read.
@@ -41,7 +47,7 @@ pub enum ManifestError {
     /// The object is not one of the kinds this project serves.
     #[error(
         "{origin}: `apiVersion: {api_version}` with `kind: {kind}` is not a kind of this project; \
-         use apiVersion ray.io/v1 with kind RayCluster, RayJob or RayService"
+         use apiVersion ray.io/v1 (or the deprecated ray.io/v1alpha1) with kind RayCluster, RayJob or RayService"
     )]
     UnknownKind {
         /// The file, or `<input>` for text that did not come from a file.
@@ -85,6 +91,15 @@ impl Manifest {
             ("ray.io/v1", "RayService") => Ok(Self::RayService(
                 serde_saphyr::from_str(yaml).map_err(yaml_error)?,
             )),
+            ("ray.io/v1alpha1", "RayCluster") => Ok(Self::RayClusterV1alpha1(
+                serde_saphyr::from_str(yaml).map_err(yaml_error)?,
+            )),
+            ("ray.io/v1alpha1", "RayJob") => Ok(Self::RayJobV1alpha1(
+                serde_saphyr::from_str(yaml).map_err(yaml_error)?,
+            )),
+            ("ray.io/v1alpha1", "RayService") => Ok(Self::RayServiceV1alpha1(
+                serde_saphyr::from_str(yaml).map_err(yaml_error)?,
+            )),
             _ => Err(ManifestError::UnknownKind {
                 origin: origin.to_owned(),
                 api_version: meta.api_version,
@@ -106,15 +121,18 @@ impl Manifest {
     pub fn api_version(&self) -> &'static str {
         match self {
             Self::RayCluster(_) | Self::RayJob(_) | Self::RayService(_) => "ray.io/v1",
+            Self::RayClusterV1alpha1(_) | Self::RayJobV1alpha1(_) | Self::RayServiceV1alpha1(_) => {
+                "ray.io/v1alpha1"
+            }
         }
     }
 
     /// The manifest's `kind`.
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::RayCluster(_) => "RayCluster",
-            Self::RayJob(_) => "RayJob",
-            Self::RayService(_) => "RayService",
+            Self::RayCluster(_) | Self::RayClusterV1alpha1(_) => "RayCluster",
+            Self::RayJob(_) | Self::RayJobV1alpha1(_) => "RayJob",
+            Self::RayService(_) | Self::RayServiceV1alpha1(_) => "RayService",
         }
     }
 
@@ -124,6 +142,9 @@ impl Manifest {
             Self::RayCluster(object) => serde_json::to_value(object),
             Self::RayJob(object) => serde_json::to_value(object),
             Self::RayService(object) => serde_json::to_value(object),
+            Self::RayClusterV1alpha1(object) => serde_json::to_value(object),
+            Self::RayJobV1alpha1(object) => serde_json::to_value(object),
+            Self::RayServiceV1alpha1(object) => serde_json::to_value(object),
         }
     }
 }
