@@ -14,6 +14,7 @@ use k8s_openapi::api::core::v1::{
     Container, ContainerPort, PodSpec, PodTemplateSpec, ResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use ray_api_v1::validation::validate_cluster;
 use ray_api_v1::{HeadGroupSpec, RayCluster, RayClusterSpec, WorkerGroupSpec};
 
 /// The Ray release the images run. `rayVersion` and the image tag must agree.
@@ -47,6 +48,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..RayClusterSpec::default()
         },
     );
+
+    // The same rules the operator applies. Each error names its field, for example
+    // `spec.workerGroupSpecs[0].minReplicas: minReplicas (5) must not be greater than maxReplicas (4)`.
+    validate_cluster(&cluster)?;
 
     print!("{}", serde_saphyr::to_string(&cluster)?);
     Ok(())

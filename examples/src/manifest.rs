@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use ray_api_v1::parse::{ParseError, from_yaml_str};
+use ray_api_v1::validation::{ValidationErrors, validate_cluster, validate_job, validate_service};
 use serde::Deserialize;
 
 /// A sample manifest, read into the Rust type its `apiVersion` and `kind` name.
@@ -35,14 +37,22 @@ pub enum ManifestError {
         /// What the operating system said.
         source: std::io::Error,
     },
-    /// The text is not YAML, or does not match the type its `apiVersion` and `kind` name (a wrong type or an unknown
-    /// enum value). The message names the line and column.
+    /// The text is not YAML. The message names the line and column.
     #[error("{origin}: {source}")]
     Yaml {
         /// The file, or `<input>` for text that did not come from a file.
         origin: String,
         /// The YAML parser's error, with its location.
         source: serde_saphyr::Error,
+    },
+    /// The YAML does not fit the type its `apiVersion` and `kind` name: a wrong type, an unknown enum value or a
+    /// missing required field. The message starts with the field's path, such as `spec.submissionMode`.
+    #[error("{origin}: {source}")]
+    Parse {
+        /// The file, or `<input>` for text that did not come from a file.
+        origin: String,
+        /// What is wrong, and where.
+        source: ParseError,
     },
     /// The object is not one of the kinds this project serves.
     #[error(
@@ -76,36 +86,43 @@ impl Manifest {
     }
 
     fn parse(yaml: &str, origin: &str) -> Result<Self, ManifestError> {
-        let yaml_error = |source| ManifestError::Yaml {
+        let meta: TypeMeta =
+            serde_saphyr::from_str(yaml).map_err(|source| ManifestError::Yaml {
+                origin: origin.to_owned(),
+                source,
+            })?;
+        let parse_error = |source| ManifestError::Parse {
             origin: origin.to_owned(),
             source,
         };
-        let meta: TypeMeta = serde_saphyr::from_str(yaml).map_err(yaml_error)?;
-        match (meta.api_version.as_str(), meta.kind.as_str()) {
-            ("ray.io/v1", "RayCluster") => Ok(Self::RayCluster(
-                serde_saphyr::from_str(yaml).map_err(yaml_error)?,
-            )),
-            ("ray.io/v1", "RayJob") => Ok(Self::RayJob(
-                serde_saphyr::from_str(yaml).map_err(yaml_error)?,
-            )),
-            ("ray.io/v1", "RayService") => Ok(Self::RayService(
-                serde_saphyr::from_str(yaml).map_err(yaml_error)?,
-            )),
-            ("ray.io/v1alpha1", "RayCluster") => Ok(Self::RayClusterV1alpha1(
-                serde_saphyr::from_str(yaml).map_err(yaml_error)?,
-            )),
-            ("ray.io/v1alpha1", "RayJob") => Ok(Self::RayJobV1alpha1(
-                serde_saphyr::from_str(yaml).map_err(yaml_error)?,
-            )),
-            ("ray.io/v1alpha1", "RayService") => Ok(Self::RayServiceV1alpha1(
-                serde_saphyr::from_str(yaml).map_err(yaml_error)?,
-            )),
-            _ => Err(ManifestError::UnknownKind {
-                origin: origin.to_owned(),
-                api_version: meta.api_version,
-                kind: meta.kind,
-            }),
-        }
+        let manifest = match (meta.api_version.as_str(), meta.kind.as_str()) {
+            ("ray.io/v1", "RayCluster") => {
+                Self::RayCluster(Box::new(from_yaml_str(yaml).map_err(parse_error)?))
+            }
+            ("ray.io/v1", "RayJob") => {
+                Self::RayJob(Box::new(from_yaml_str(yaml).map_err(parse_error)?))
+            }
+            ("ray.io/v1", "RayService") => {
+                Self::RayService(Box::new(from_yaml_str(yaml).map_err(parse_error)?))
+            }
+            ("ray.io/v1alpha1", "RayCluster") => {
+                Self::RayClusterV1alpha1(Box::new(from_yaml_str(yaml).map_err(parse_error)?))
+            }
+            ("ray.io/v1alpha1", "RayJob") => {
+                Self::RayJobV1alpha1(Box::new(from_yaml_str(yaml).map_err(parse_error)?))
+            }
+            ("ray.io/v1alpha1", "RayService") => {
+                Self::RayServiceV1alpha1(Box::new(from_yaml_str(yaml).map_err(parse_error)?))
+            }
+            _ => {
+                return Err(ManifestError::UnknownKind {
+                    origin: origin.to_owned(),
+                    api_version: meta.api_version,
+                    kind: meta.kind,
+                });
+            }
+        };
+        Ok(manifest)
     }
 
     /// Reads a manifest file.
@@ -145,6 +162,37 @@ impl Manifest {
             Self::RayClusterV1alpha1(object) => serde_json::to_value(object),
             Self::RayJobV1alpha1(object) => serde_json::to_value(object),
             Self::RayServiceV1alpha1(object) => serde_json::to_value(object),
+        }
+    }
+}
+
+impl Manifest {
+    /// The object as `ray.io/v1`. A v1alpha1 object is read the way the API server converts it: both versions use
+    /// the same JSON field names and the CRDs use the `None` conversion strategy, so only `apiVersion` changes.
+    pub fn to_v1(&self) -> Result<ray_api_v1::RayObject, ParseError> {
+        let mut json = self.to_json().map_err(|error| ParseError::Field {
+            path: String::new(),
+            message: error.to_string(),
+        })?;
+        json["apiVersion"] = serde_json::Value::from("ray.io/v1");
+        ray_api_v1::RayObject::from_json_value(json)
+    }
+
+    /// Validates the object with the `ray.io/v1` rules of its kind (a v1alpha1 object after [`Manifest::to_v1`]).
+    /// Every error names the field's path, such as `spec.workerGroupSpecs[0].minReplicas`.
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        match self {
+            Self::RayCluster(object) => validate_cluster(object),
+            Self::RayJob(object) => validate_job(object),
+            Self::RayService(object) => validate_service(object),
+            Self::RayClusterV1alpha1(_) | Self::RayJobV1alpha1(_) | Self::RayServiceV1alpha1(_) => {
+                match self.to_v1() {
+                    Ok(object) => object.validate(),
+                    Err(error) => Err(ValidationErrors(vec![
+                        ray_api_v1::validation::FieldError::new(String::new(), error.to_string()),
+                    ])),
+                }
+            }
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use ray_api_v1::ParseError;
 use ray_examples::{Manifest, ManifestError};
 use serde_json::Value;
 
@@ -135,6 +136,37 @@ fn every_sample_round_trips_without_losing_a_field() {
     }
 }
 
+#[test]
+fn every_sample_passes_validation() {
+    for (name, manifest) in samples() {
+        if let Err(errors) = manifest.validate() {
+            panic!("{name} fails validation:\n{errors}");
+        }
+    }
+}
+
+/// A v1alpha1 sample is the v1 sample of its kind under another name: only `apiVersion` and `metadata.name` differ
+/// (and, for RayJob, the v1-only fields the sample uses).
+#[test]
+fn the_v1alpha1_cluster_is_the_v1_sample_under_another_name() {
+    let v1alpha1 =
+        ray_examples::load("v1alpha1/ray-cluster.yaml").unwrap_or_else(|error| panic!("{error}"));
+    let mut converted = match v1alpha1.to_v1().unwrap_or_else(|error| panic!("{error}")) {
+        ray_api_v1::RayObject::Cluster(cluster) => cluster,
+        other => panic!("v1alpha1/ray-cluster.yaml became a {}", other.kind()),
+    };
+    let Manifest::RayCluster(sample) =
+        ray_examples::load("ray-cluster.sample.yaml").unwrap_or_else(|error| panic!("{error}"))
+    else {
+        panic!("ray-cluster.sample.yaml is not a v1 RayCluster");
+    };
+    converted.metadata.name = sample.metadata.name.clone();
+    assert_eq!(
+        serde_json::to_value(&converted).expect("serializes"),
+        serde_json::to_value(&*sample).expect("serializes")
+    );
+}
+
 /// Every Serve application in a RayService sample imports code that exists in `examples/serve/`.
 #[test]
 fn serve_samples_import_the_demo_application() {
@@ -209,18 +241,48 @@ fn malformed_yaml_is_an_error_not_a_panic() {
     assert!(matches!(error, ManifestError::Yaml { .. }), "{error:?}");
 }
 
-/// Intentionally invalid manifests, and what the error must say: the field, and the line it is on.
-const INVALID: &[(&str, &[&str])] = &[
+/// Intentionally invalid manifests: the field paths the errors must name (exactly these), and a few words of what it must say.
+/// Files that do not even fit the types fail to read; the others fail validation.
+const INVALID: &[(&str, &[&str], &str)] = &[
     (
         "unknown-submission-mode.yaml",
-        &[
-            "line 8",
-            "unknown variant `BatchMode`",
-            "`K8sJobMode`",
-            "`HTTPMode`",
-        ],
+        &["spec.submissionMode"],
+        "unknown variant `BatchMode`",
     ),
-    ("replicas-not-a-number.yaml", &["line 15", "invalid i32"]),
+    (
+        "replicas-not-a-number.yaml",
+        &["spec.workerGroupSpecs[0].replicas"],
+        "expected i32",
+    ),
+    (
+        "min-replicas-above-max.yaml",
+        &["spec.workerGroupSpecs[0].minReplicas"],
+        "maxReplicas",
+    ),
+    (
+        "duplicate-group-names.yaml",
+        &[
+            "spec.workerGroupSpecs[0].groupName",
+            "spec.workerGroupSpecs[1].groupName",
+        ],
+        "unique",
+    ),
+    (
+        "job-without-cluster.yaml",
+        &["spec.rayClusterSpec"],
+        "clusterSelector",
+    ),
+    ("job-name-too-long.yaml", &["metadata.name"], "47"),
+    (
+        "service-serve-config-not-yaml.yaml",
+        &["spec.serveConfigV2"],
+        "line",
+    ),
+    (
+        "v1alpha1-head-without-containers.yaml",
+        &["spec.headGroupSpec.template.spec.containers"],
+        "container",
+    ),
 ];
 
 #[test]
@@ -237,7 +299,10 @@ fn invalid_manifests_fail_with_an_error_naming_the_field() {
         })
         .collect();
     files.sort();
-    let mut expected: Vec<String> = INVALID.iter().map(|(file, _)| (*file).to_owned()).collect();
+    let mut expected: Vec<String> = INVALID
+        .iter()
+        .map(|(file, ..)| (*file).to_owned())
+        .collect();
     expected.sort();
     assert_eq!(
         files,
@@ -246,15 +311,33 @@ fn invalid_manifests_fail_with_an_error_naming_the_field() {
         dir.display()
     );
 
-    for (file, needles) in INVALID {
-        let error = match Manifest::read(&dir.join(file)) {
-            Ok(manifest) => panic!("{file} was accepted as a {}", manifest.kind()),
-            Err(error) => error.to_string(),
+    for (file, paths, words) in INVALID {
+        let errors: Vec<(String, String)> = match Manifest::read(&dir.join(file)) {
+            Err(ManifestError::Parse {
+                source: ParseError::Field { path, message },
+                ..
+            }) => vec![(path, message)],
+            Err(other) => panic!("{file}: expected an error naming {paths:?}, got: {other}"),
+            Ok(manifest) => match manifest.validate() {
+                Ok(()) => panic!("{file}: passed validation, expected errors at {paths:?}"),
+                Err(errors) => errors
+                    .iter()
+                    .map(|error| (error.path.clone(), error.message.clone()))
+                    .collect(),
+            },
         };
-        for needle in *needles {
+        assert_eq!(
+            errors
+                .iter()
+                .map(|(path, _)| path.as_str())
+                .collect::<Vec<_>>(),
+            *paths,
+            "{file}: the errors are not exactly at {paths:?}: {errors:?}"
+        );
+        for (path, message) in &errors {
             assert!(
-                error.contains(needle),
-                "{file}: the error does not say {needle:?}:\n{error}"
+                message.contains(words),
+                "{file}: the message at {path} does not say {words:?}: {message}"
             );
         }
     }
