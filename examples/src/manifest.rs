@@ -2,8 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+use ray_api_v1::RayObject;
 use ray_api_v1::parse::{ParseError, from_yaml_str};
-use ray_api_v1::validation::{ValidationErrors, validate_cluster, validate_job, validate_service};
+use ray_api_v1::validation::ValidationErrors;
 use serde::Deserialize;
 
 /// A sample manifest, read into the Rust type its `apiVersion` and `kind` name.
@@ -164,36 +165,23 @@ impl Manifest {
             Self::RayServiceV1alpha1(object) => serde_json::to_value(object),
         }
     }
-}
 
-impl Manifest {
-    /// The object as `ray.io/v1`. A v1alpha1 object is read the way the API server converts it: both versions use
-    /// the same JSON field names and the CRDs use the `None` conversion strategy, so only `apiVersion` changes.
-    pub fn to_v1(&self) -> Result<ray_api_v1::RayObject, ParseError> {
-        let mut json = self.to_json().map_err(|error| ParseError::Field {
-            path: String::new(),
-            message: error.to_string(),
-        })?;
-        json["apiVersion"] = serde_json::Value::from("ray.io/v1");
-        ray_api_v1::RayObject::from_json_value(json)
+    /// The object as `ray.io/v1`; a v1alpha1 object is converted with `ray_api_v1alpha1`'s lossless conversion.
+    pub fn to_v1(&self) -> RayObject {
+        match self {
+            Self::RayCluster(object) => RayObject::Cluster((**object).clone()),
+            Self::RayJob(object) => RayObject::Job((**object).clone()),
+            Self::RayService(object) => RayObject::Service((**object).clone()),
+            Self::RayClusterV1alpha1(object) => RayObject::Cluster((**object).clone().into()),
+            Self::RayJobV1alpha1(object) => RayObject::Job((**object).clone().into()),
+            Self::RayServiceV1alpha1(object) => RayObject::Service((**object).clone().into()),
+        }
     }
 
     /// Validates the object with the `ray.io/v1` rules of its kind (a v1alpha1 object after [`Manifest::to_v1`]).
     /// Every error names the field's path, such as `spec.workerGroupSpecs[0].minReplicas`.
     pub fn validate(&self) -> Result<(), ValidationErrors> {
-        match self {
-            Self::RayCluster(object) => validate_cluster(object),
-            Self::RayJob(object) => validate_job(object),
-            Self::RayService(object) => validate_service(object),
-            Self::RayClusterV1alpha1(_) | Self::RayJobV1alpha1(_) | Self::RayServiceV1alpha1(_) => {
-                match self.to_v1() {
-                    Ok(object) => object.validate(),
-                    Err(error) => Err(ValidationErrors(vec![
-                        ray_api_v1::validation::FieldError::new(String::new(), error.to_string()),
-                    ])),
-                }
-            }
-        }
+        self.to_v1().validate()
     }
 }
 

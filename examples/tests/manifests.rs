@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use ray_api_v1::ParseError;
+use ray_api_v1::{ParseError, RayObject};
 use ray_examples::{Manifest, ManifestError};
 use serde_json::Value;
 
@@ -145,26 +145,61 @@ fn every_sample_passes_validation() {
     }
 }
 
-/// A v1alpha1 sample is the v1 sample of its kind under another name: only `apiVersion` and `metadata.name` differ
-/// (and, for RayJob, the v1-only fields the sample uses).
+/// The v1alpha1 RayCluster sample is the v1 sample under another name.
 #[test]
 fn the_v1alpha1_cluster_is_the_v1_sample_under_another_name() {
     let v1alpha1 =
         ray_examples::load("v1alpha1/ray-cluster.yaml").unwrap_or_else(|error| panic!("{error}"));
-    let mut converted = match v1alpha1.to_v1().unwrap_or_else(|error| panic!("{error}")) {
-        ray_api_v1::RayObject::Cluster(cluster) => cluster,
-        other => panic!("v1alpha1/ray-cluster.yaml became a {}", other.kind()),
+    let RayObject::Cluster(mut converted) = v1alpha1.to_v1() else {
+        panic!("v1alpha1/ray-cluster.yaml did not convert to a RayCluster");
     };
-    let Manifest::RayCluster(sample) =
-        ray_examples::load("ray-cluster.sample.yaml").unwrap_or_else(|error| panic!("{error}"))
-    else {
-        panic!("ray-cluster.sample.yaml is not a v1 RayCluster");
-    };
-    converted.metadata.name = sample.metadata.name.clone();
+    let sample =
+        ray_examples::load("ray-cluster.sample.yaml").unwrap_or_else(|error| panic!("{error}"));
+    converted.metadata.name = Some("raycluster-sample".into());
     assert_eq!(
         serde_json::to_value(&converted).expect("serializes"),
-        serde_json::to_value(&*sample).expect("serializes")
+        sample.to_json().expect("serializes")
     );
+}
+
+/// Every sample survives a trip through the other API version unchanged: v1 → v1alpha1 → v1 keeps the fields
+/// v1alpha1 cannot hold (`numOfHosts`, `submissionMode`, ...), and v1alpha1 → v1 → v1alpha1 gives the object back.
+#[test]
+fn every_sample_survives_conversion_to_the_other_version_and_back() {
+    for (name, manifest) in samples() {
+        let before = manifest.to_json().expect("serializes");
+        let after = match &manifest {
+            Manifest::RayCluster(object) => {
+                let old: ray_api_v1alpha1::RayCluster = (**object).clone().into();
+                serde_json::to_value(ray_api_v1::RayCluster::from(old))
+            }
+            Manifest::RayJob(object) => {
+                let old: ray_api_v1alpha1::RayJob = (**object).clone().into();
+                serde_json::to_value(ray_api_v1::RayJob::from(old))
+            }
+            Manifest::RayService(object) => {
+                let old: ray_api_v1alpha1::RayService = (**object).clone().into();
+                serde_json::to_value(ray_api_v1::RayService::from(old))
+            }
+            Manifest::RayClusterV1alpha1(object) => {
+                let new: ray_api_v1::RayCluster = (**object).clone().into();
+                serde_json::to_value(ray_api_v1alpha1::RayCluster::from(new))
+            }
+            Manifest::RayJobV1alpha1(object) => {
+                let new: ray_api_v1::RayJob = (**object).clone().into();
+                serde_json::to_value(ray_api_v1alpha1::RayJob::from(new))
+            }
+            Manifest::RayServiceV1alpha1(object) => {
+                let new: ray_api_v1::RayService = (**object).clone().into();
+                serde_json::to_value(ray_api_v1alpha1::RayService::from(new))
+            }
+        }
+        .expect("serializes");
+        assert_eq!(
+            after, before,
+            "{name} changed on its way through the other API version"
+        );
+    }
 }
 
 /// Every Serve application in a RayService sample imports code that exists in `examples/serve/`.
