@@ -43,8 +43,8 @@ pub enum ManifestError {
     Yaml {
         /// The file, or `<input>` for text that did not come from a file.
         origin: String,
-        /// The YAML parser's error, with its location.
-        source: serde_saphyr::Error,
+        /// The YAML parser's error, with its location (boxed: it is large).
+        source: Box<serde_saphyr::Error>,
     },
     /// The YAML does not fit the type its `apiVersion` and `kind` name: a wrong type, an unknown enum value or a
     /// missing required field. The message starts with the field's path, such as `spec.submissionMode`.
@@ -90,7 +90,7 @@ impl Manifest {
         let meta: TypeMeta =
             serde_saphyr::from_str(yaml).map_err(|source| ManifestError::Yaml {
                 origin: origin.to_owned(),
-                source,
+                source: Box::new(source),
             })?;
         let parse_error = |source| ManifestError::Parse {
             origin: origin.to_owned(),
