@@ -113,7 +113,7 @@ fn leftovers(dir: &Path, files: &[ray_crd::CrdFile]) -> anyhow::Result<Vec<Strin
 }
 
 /// The workspace root: the parent of this crate's directory.
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
 }

@@ -4,6 +4,8 @@ use clap::{Parser, Subcommand};
 
 mod crd;
 mod test;
+mod testenv;
+mod up;
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask")]
@@ -22,6 +24,29 @@ enum Command {
     },
     /// Run every check CI runs: formatting, CRD freshness, clippy, docs and the whole test suite.
     Test,
+    /// The local test environment: Kubernetes control-plane binaries and the Ray venv (see docs/testenv.md).
+    Testenv {
+        #[command(subcommand)]
+        command: TestenvCommand,
+    },
+    /// Start a local control plane with the CRDs and a Ray head, print `export KUBECONFIG=...`, wait for Ctrl-C.
+    Up(up::UpArgs),
+    /// Stop the session a `cargo xtask up` (usually `--detach`) started.
+    Down,
+}
+
+#[derive(Debug, Subcommand)]
+enum TestenvCommand {
+    /// Build kube-apiserver, kube-controller-manager, kube-scheduler, etcd and kwok from their Go modules and
+    /// create the Ray venv, into the cache directory; does nothing for what is already there.
+    Install {
+        /// Do not create the Ray venv.
+        #[arg(long)]
+        skip_ray: bool,
+        /// Do not build the Go binaries.
+        #[arg(long)]
+        skip_go: bool,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -29,5 +54,13 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Crd { check } => crd::run(check),
         Command::Test => test::run(),
+        Command::Testenv {
+            command: TestenvCommand::Install { skip_ray, skip_go },
+        } => {
+            let layout = ray_testenv::Layout::from_env()?;
+            testenv::install(&layout, testenv::InstallOptions { skip_go, skip_ray })
+        }
+        Command::Up(args) => up::up(&args),
+        Command::Down => up::down(),
     }
 }

@@ -4,14 +4,30 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-/// Runs each check in order and stops at the first failure, naming it.
+/// One check: a name for messages, cargo's arguments, extra environment.
+struct Step {
+    name: &'static str,
+    args: &'static [&'static str],
+    env: &'static [(&'static str, &'static str)],
+}
+
+/// Runs each check in order and stops at the first failure, naming it. The integration tests need the local
+/// control plane and Ray venv (`cargo xtask testenv install`); without them they fail and say so.
 pub fn run() -> anyhow::Result<()> {
-    let steps: &[(&str, &[&str], &[(&str, &str)])] = &[
-        ("formatting", &["fmt", "--all", "--", "--check"], &[]),
-        ("CRDs are up to date", &["xtask", "crd", "--check"], &[]),
-        (
-            "clippy",
-            &[
+    let steps = [
+        Step {
+            name: "formatting",
+            args: &["fmt", "--all", "--", "--check"],
+            env: &[],
+        },
+        Step {
+            name: "CRDs are up to date",
+            args: &["xtask", "crd", "--check"],
+            env: &[],
+        },
+        Step {
+            name: "clippy",
+            args: &[
                 "clippy",
                 "--workspace",
                 "--all-targets",
@@ -19,24 +35,28 @@ pub fn run() -> anyhow::Result<()> {
                 "-D",
                 "warnings",
             ],
-            &[],
-        ),
-        (
-            "docs",
-            &["doc", "--workspace", "--no-deps"],
-            &[("RUSTDOCFLAGS", "-D warnings")],
-        ),
-        ("tests", &["test", "--workspace"], &[]),
+            env: &[],
+        },
+        Step {
+            name: "docs",
+            args: &["doc", "--workspace", "--no-deps"],
+            env: &[("RUSTDOCFLAGS", "-D warnings")],
+        },
+        Step {
+            name: "tests",
+            args: &["test", "--workspace"],
+            env: &[],
+        },
     ];
-    for (name, args, env) in steps {
-        eprintln!("==> {name}: cargo {}", args.join(" "));
+    for step in &steps {
+        eprintln!("==> {}: cargo {}", step.name, step.args.join(" "));
         let status = Command::new(cargo())
-            .args(*args)
-            .envs(env.iter().copied())
+            .args(step.args)
+            .envs(step.env.iter().copied())
             .status()
-            .with_context(|| format!("starting cargo for step '{name}'"))?;
+            .with_context(|| format!("starting cargo for step '{}'", step.name))?;
         if !status.success() {
-            bail!("step '{name}' failed ({status})");
+            bail!("step '{}' failed ({status})", step.name);
         }
     }
     Ok(())

@@ -1,0 +1,418 @@
+//! `cargo xtask testenv install`: builds the local control plane's binaries from their Go modules and creates the
+//! Ray venv, into the cache directory of [`ray_testenv::Layout`]. A second run checks what is there and does nothing
+//! else.
+//!
+//! Each component is built into a `*.partial-<pid>` directory and renamed into place only when complete, so an
+//! interrupted build is never mistaken for a finished one. The Ray venv cannot be moved (its scripts hold absolute
+//! paths), so it is built in place and marked complete by a stamp file.
+
+use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use ray_testenv::{ETCD_VERSION, KUBERNETES_VERSION, KWOK_VERSION, Layout, RAY_VERSION};
+
+use crate::crd::workspace_root;
+
+/// The kwok stages the control plane runs kwok with: the node and pod lifecycles `kwokctl` uses by default
+/// (nodes become Ready and keep a lease; pods get an IP and run; Job pods complete; deleted pods go away), taken
+/// from the kwok module itself so they match the binary.
+const KWOK_STAGES: &[&str] = &[
+    "kustomize/stage/node/fast/node-initialize.yaml",
+    "kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+    "kustomize/stage/pod/fast/pod-ready.yaml",
+    "kustomize/stage/pod/fast/pod-complete.yaml",
+    "kustomize/stage/pod/fast/pod-delete.yaml",
+];
+
+/// One Go build: a module directory under `xtask/testenv-go/`, the packages to build, where the binaries go.
+struct GoBuild {
+    label: &'static str,
+    module: &'static str,
+    /// The `require` line its go.mod must have, so the cache directory's version cannot drift from the build.
+    pin: String,
+    packages: &'static [&'static str],
+    ldflags: String,
+    /// The directory that holds `bin/`.
+    dest: PathBuf,
+}
+
+fn go_builds(layout: &Layout) -> Vec<GoBuild> {
+    let v = "k8s.io/component-base/version";
+    let minor = KUBERNETES_VERSION
+        .split('.')
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    vec![
+        GoBuild {
+            label: "etcd",
+            module: "etcd",
+            pin: format!("go.etcd.io/etcd/server/v3 {ETCD_VERSION}"),
+            packages: &["."],
+            ldflags: "-s -w".into(),
+            dest: parent(&layout.etcd_bin()),
+        },
+        GoBuild {
+            label: "Kubernetes control plane",
+            module: "kubernetes",
+            pin: format!("k8s.io/kubernetes {KUBERNETES_VERSION}"),
+            packages: &[
+                "k8s.io/kubernetes/cmd/kube-apiserver",
+                "k8s.io/kubernetes/cmd/kube-controller-manager",
+                "k8s.io/kubernetes/cmd/kube-scheduler",
+            ],
+            // What Kubernetes' own build stamps in, so `--version` and the API server's /version tell the truth.
+            ldflags: format!(
+                "-s -w -X {v}.gitVersion={KUBERNETES_VERSION} -X {v}.gitMajor=1 -X {v}.gitMinor={minor} \
+                 -X {v}.gitTreeState=clean -X {v}.buildDate=1970-01-01T00:00:00Z"
+            ),
+            dest: parent(&layout.kubernetes_bin()),
+        },
+        GoBuild {
+            label: "kwok",
+            module: "kwok",
+            pin: format!("sigs.k8s.io/kwok {KWOK_VERSION}"),
+            packages: &["sigs.k8s.io/kwok/cmd/kwok"],
+            ldflags: "-s -w".into(),
+            dest: layout.kwok_dir(),
+        },
+    ]
+}
+
+fn parent(bin: &Path) -> PathBuf {
+    bin.parent().unwrap_or(bin).to_owned()
+}
+
+/// Options of `cargo xtask testenv install`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InstallOptions {
+    /// Skip the Go builds.
+    pub skip_go: bool,
+    /// Skip the Ray venv.
+    pub skip_ray: bool,
+}
+
+/// Builds whatever is missing or of the wrong version, then checks everything.
+pub fn install(layout: &Layout, options: InstallOptions) -> anyhow::Result<()> {
+    eprintln!("testenv cache: {}", layout.root().display());
+    if !options.skip_go {
+        let binaries = layout.binaries();
+        for build in go_builds(layout) {
+            let ok = binaries
+                .iter()
+                .filter(|b| b.path.starts_with(&build.dest))
+                .all(|b| b.check().is_ok());
+            let stages_ok = build.module != "kwok" || layout.kwok_stages().is_file();
+            if ok && stages_ok {
+                continue;
+            }
+            go_build(&build)?;
+        }
+        for binary in layout.binaries() {
+            let version = binary.check()?;
+            eprintln!("  {:<24} {version}", binary.name);
+        }
+        layout.check_control_plane()?;
+    }
+    if !options.skip_ray {
+        if layout.check_ray().is_err() {
+            install_ray(layout)?;
+        }
+        let version = layout.ray_binary().check()?;
+        eprintln!("  {:<24} {version}", "ray");
+    }
+    Ok(())
+}
+
+fn go_module_dir(module: &str) -> PathBuf {
+    workspace_root().join("xtask/testenv-go").join(module)
+}
+
+fn go_build(build: &GoBuild) -> anyhow::Result<()> {
+    let module_dir = go_module_dir(build.module);
+    let go_mod = std::fs::read_to_string(module_dir.join("go.mod"))
+        .with_context(|| format!("reading {}/go.mod", module_dir.display()))?;
+    if !go_mod.contains(&build.pin) {
+        bail!(
+            "{}/go.mod does not pin `{}`, the version ray-testenv expects: update one to match the other",
+            module_dir.display(),
+            build.pin
+        );
+    }
+    let go = which_go()?;
+    let started = Instant::now();
+    let partial = build.dest.with_file_name(format!(
+        "{}.partial-{}",
+        build.dest.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    let bin = partial.join("bin");
+    std::fs::create_dir_all(&bin).with_context(|| format!("creating {}", bin.display()))?;
+
+    let total = count_packages(&go, &module_dir, build.packages);
+    eprintln!(
+        "building {} from xtask/testenv-go/{} ({} packages; the first build takes minutes: Kubernetes about 10-20 on 2 cores)",
+        build.label,
+        build.module,
+        total.map_or_else(|| "?".to_owned(), |t| t.to_string())
+    );
+    let mut child = Command::new(&go)
+        .current_dir(&module_dir)
+        .args([
+            "build",
+            "-v",
+            "-trimpath",
+            "-buildvcs=false",
+            "-ldflags",
+            &build.ldflags,
+            "-o",
+        ])
+        .arg(if build.packages == ["."] {
+            bin.join(build.module)
+        } else {
+            // A directory (trailing slash) for several main packages: each binary gets its package's name.
+            PathBuf::from(format!("{}/", bin.display()))
+        })
+        .args(build.packages)
+        // Static binaries, and no C toolchain needed.
+        .env("CGO_ENABLED", "0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting `{} build`", go.display()))?;
+    let mut errors = Vec::new();
+    if let Some(stderr) = child.stderr.take() {
+        let mut progress = Progress::new(build.label, total);
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            // `go build -v` prints each package as it compiles it; anything else is an error or a download.
+            if line.contains(' ') || line.starts_with('#') {
+                errors.push(line);
+            } else {
+                progress.tick();
+            }
+        }
+        progress.finish();
+    }
+    let status = child.wait().context("waiting for go build")?;
+    if !status.success() {
+        let _ = std::fs::remove_dir_all(&partial);
+        bail!(
+            "go build of {} failed ({status}):\n{}",
+            build.label,
+            errors.join("\n")
+        );
+    }
+    if build.module == "kwok" {
+        write_kwok_stages(&go, &module_dir, &partial.join("stages.yaml"))?;
+    }
+    if build.dest.exists() {
+        std::fs::remove_dir_all(&build.dest)
+            .with_context(|| format!("removing the outdated {}", build.dest.display()))?;
+    }
+    std::fs::rename(&partial, &build.dest)
+        .with_context(|| format!("moving {} to {}", partial.display(), build.dest.display()))?;
+    eprintln!(
+        "built {} in {:.0} s -> {}",
+        build.label,
+        started.elapsed().as_secs_f64(),
+        build.dest.display()
+    );
+    Ok(())
+}
+
+/// How many packages the build involves at most (`go list -deps`); `None` if that fails, which only costs the
+/// progress display its total.
+fn count_packages(go: &Path, module_dir: &Path, packages: &[&str]) -> Option<usize> {
+    let out = Command::new(go)
+        .current_dir(module_dir)
+        .args(["list", "-deps"])
+        .args(packages)
+        .env("CGO_ENABLED", "0")
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status.success().then(|| {
+        out.stdout
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count()
+    })
+}
+
+/// Concatenates kwok's own stage files (from the module cache) into one config file for `kwok --config`.
+fn write_kwok_stages(go: &Path, module_dir: &Path, dest: &Path) -> anyhow::Result<()> {
+    let out = Command::new(go)
+        .current_dir(module_dir)
+        .args(["list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok"])
+        .output()
+        .context("locating the kwok module")?;
+    if !out.status.success() {
+        bail!(
+            "go list -m sigs.k8s.io/kwok failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let kwok_dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let mut text = String::from(
+        "# kwok stages for ray-testenv, concatenated by `cargo xtask testenv install` from the kwok module.\n",
+    );
+    for stage in KWOK_STAGES {
+        let path = kwok_dir.join(stage);
+        let body = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        text.push_str("---\n");
+        text.push_str(&body);
+    }
+    std::fs::write(dest, text).with_context(|| format!("writing {}", dest.display()))
+}
+
+fn which_go() -> anyhow::Result<PathBuf> {
+    let out = Command::new("go").arg("version").output();
+    match out {
+        Ok(o) if o.status.success() => Ok(PathBuf::from("go")),
+        _ => bail!(
+            "`go` was not found on PATH: the local control plane is built from Go modules; install Go 1.26 or newer"
+        ),
+    }
+}
+
+/// Creates the venv and installs `ray[default,serve]` with every version pinned by `xtask/testenv-ray/constraints.txt`.
+fn install_ray(layout: &Layout) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let dir = layout.ray_dir();
+    let venv = layout.ray_venv();
+    // Whatever is there is incomplete (no stamp) or of another version: start over.
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    eprintln!(
+        "creating the Ray {RAY_VERSION} venv in {} (pip install 'ray[default,serve]', about a minute)",
+        venv.display()
+    );
+    run(Command::new("python3").args(["-m", "venv"]).arg(&venv))
+        .context("creating the Ray venv (is python3 with the venv module installed? on Debian: apt-get install python3-venv)")?;
+    let constraints = workspace_root().join("xtask/testenv-ray/constraints.txt");
+    run(Command::new(venv.join("bin/pip"))
+        .args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--progress-bar",
+            "off",
+            "-c",
+        ])
+        .arg(&constraints)
+        .arg(format!("ray[default,serve]=={RAY_VERSION}")))
+    .context("installing Ray into the venv")?;
+    std::fs::write(layout.ray_stamp(), RAY_VERSION)
+        .with_context(|| format!("writing {}", layout.ray_stamp().display()))?;
+    eprintln!(
+        "installed Ray {RAY_VERSION} in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    let status = cmd
+        .status()
+        .with_context(|| format!("starting {:?}", cmd.get_program()))?;
+    if !status.success() {
+        bail!("{:?} failed ({status})", cmd.get_program());
+    }
+    Ok(())
+}
+
+/// A package counter: one rewritten line on a terminal, a line every 10% otherwise (CI logs).
+struct Progress {
+    label: &'static str,
+    total: Option<usize>,
+    done: usize,
+    tty: bool,
+    last_decile: usize,
+}
+
+impl Progress {
+    fn new(label: &'static str, total: Option<usize>) -> Self {
+        Self {
+            label,
+            total,
+            done: 0,
+            tty: std::io::stderr().is_terminal(),
+            last_decile: 0,
+        }
+    }
+
+    fn tick(&mut self) {
+        self.done += 1;
+        let of = self
+            .total
+            .map(|t| format!(" of at most {t}"))
+            .unwrap_or_default();
+        if self.tty {
+            eprint!("\r  {}: compiled {}{of} packages", self.label, self.done);
+            let _ = std::io::stderr().flush();
+        } else if let Some(total) = self.total.filter(|&t| t > 0) {
+            let decile = self.done * 10 / total;
+            if decile > self.last_decile {
+                self.last_decile = decile;
+                eprintln!("  {}: compiled {}{of} packages", self.label, self.done);
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if self.tty {
+            eprintln!();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The versions ray-testenv looks for are the ones the Go modules build.
+    #[test]
+    fn go_modules_pin_the_versions_ray_testenv_expects() {
+        for build in go_builds(&Layout::at("/cache")) {
+            let path = go_module_dir(build.module).join("go.mod");
+            let go_mod = std::fs::read_to_string(&path).expect("go.mod");
+            assert!(
+                go_mod.contains(&build.pin),
+                "{} lacks `{}`",
+                path.display(),
+                build.pin
+            );
+        }
+        let kube =
+            std::fs::read_to_string(go_module_dir("kubernetes").join("go.mod")).expect("go.mod");
+        let minor_patch = KUBERNETES_VERSION.strip_prefix("v1.").expect("v1.x.y");
+        let staging = format!("v0.{minor_patch}");
+        let replaces = kube.lines().filter(|l| l.contains("=> k8s.io/")).count();
+        let matching = kube
+            .lines()
+            .filter(|l| l.contains("=> k8s.io/") && l.trim_end().ends_with(&staging))
+            .count();
+        assert!(replaces > 20, "expected the staging replace lines");
+        assert_eq!(
+            replaces, matching,
+            "every staging module must be pinned to {staging}"
+        );
+    }
+
+    #[test]
+    fn the_ray_constraints_pin_ray() {
+        let path = workspace_root().join("xtask/testenv-ray/constraints.txt");
+        let text = std::fs::read_to_string(&path).expect("constraints");
+        assert!(
+            text.lines().any(|l| l == format!("ray=={RAY_VERSION}")),
+            "{}",
+            path.display()
+        );
+    }
+}
