@@ -11,9 +11,13 @@ struct Step {
     env: &'static [(&'static str, &'static str)],
 }
 
-/// Runs each check in order and stops at the first failure, naming it. The integration tests need the local
-/// control plane and Ray venv (`cargo xtask testenv install`); without them they fail and say so.
+/// Runs each check in order and stops at the first failure, naming it. First it makes sure the local control plane
+/// and Ray venv the integration tests use are built (a few seconds when they are; see docs/testenv.md).
 pub fn run() -> anyhow::Result<()> {
+    eprintln!("==> test environment: cargo xtask testenv install");
+    let layout = ray_testenv::Layout::from_env()?;
+    crate::testenv::install(&layout, crate::testenv::InstallOptions::default())
+        .context("step 'test environment' failed")?;
     let steps = [
         Step {
             name: "formatting",
