@@ -5,6 +5,8 @@ use std::io::Write;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+mod render;
+
 /// Kubernetes operator for Ray clusters, jobs and services.
 #[derive(Debug, Parser)]
 #[command(name = "ray-operator", version, about)]
@@ -17,6 +19,9 @@ struct Cli {
 enum Command {
     /// Print the ray.io CustomResourceDefinitions as a YAML stream, ready for `kubectl apply -f -`.
     Crd,
+    /// Print every object the operator would create for RayCluster, RayJob and RayService manifests, as a YAML
+    /// stream, without touching a cluster. Invalid manifests print their errors and exit non-zero.
+    Render(render::RenderArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -34,6 +39,7 @@ fn main() -> anyhow::Result<()> {
                 other => other.context("writing the CRDs to standard output")?,
             }
         }
+        Command::Render(args) => render::run(&args)?,
     }
     Ok(())
 }

@@ -1,0 +1,312 @@
+//! The submitter Kubernetes Job of a RayJob in `K8sJobMode`: it waits for the dashboard, submits the Ray job
+//! unless a job with that submission id exists already (so a retried pod never submits twice), and follows its
+//! logs.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec, ResourceRequirements};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use ray_api_v1::RayJob;
+use serde_json::Value;
+
+use crate::context::owner_reference;
+use crate::env;
+use crate::labels;
+use crate::names::{self, NameError, NameRule};
+use crate::probes::parse_ray_version;
+use crate::shell::{self, ShellError};
+use crate::spec_hash::canonical_json;
+
+/// The default submitter container's name.
+pub const CONTAINER_NAME: &str = "ray-job-submitter";
+/// The submitter Job's default `backoffLimit`.
+pub const DEFAULT_BACKOFF_LIMIT: i32 = 2;
+/// The first Ray version whose `ray job submit` accepts `--metadata-json`.
+pub const METADATA_JSON_MIN_RAY_VERSION: (u64, u64, u64) = (2, 6, 0);
+
+/// A submitter that cannot be rendered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitterError {
+    /// The RayJob has no name.
+    #[error("metadata.name: the RayJob has no name")]
+    MissingName,
+    /// There is nothing to run.
+    #[error("spec.entrypoint: the RayJob needs an entrypoint (the command the Ray job runs)")]
+    MissingEntrypoint,
+    /// `runtimeEnvYAML` is not a YAML mapping.
+    #[error("spec.runtimeEnvYAML: not a valid runtime environment: {reason}")]
+    InvalidRuntimeEnv {
+        /// Why.
+        reason: String,
+    },
+    /// `metadata` needs a newer Ray.
+    #[error(
+        "spec.metadata: Ray {ray_version} cannot attach job metadata (`ray job submit --metadata-json` needs Ray 2.6.0 or later); remove spec.metadata or raise spec.rayClusterSpec.rayVersion"
+    )]
+    MetadataUnsupported {
+        /// The cluster's Ray version.
+        ray_version: String,
+    },
+    /// The custom submitter template has no container.
+    #[error(
+        "spec.submitterPodTemplate.spec.containers: the submitter template needs at least one container"
+    )]
+    MissingContainer,
+    /// The default submitter needs the head's image.
+    #[error(
+        "spec.rayClusterSpec.headGroupSpec.template.spec.containers[0].image: the default submitter runs the head's Ray image, but it has none; set it or give a spec.submitterPodTemplate"
+    )]
+    MissingImage,
+    /// A value cannot be quoted.
+    #[error(transparent)]
+    Shell(#[from] ShellError),
+    /// The Job name does not fit.
+    #[error(transparent)]
+    Name(#[from] NameError),
+}
+
+/// What the submitter needs that the operator decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmitterInputs<'a> {
+    /// The Ray job's submission id (`spec.jobId`, or generated and recorded in `status.jobId`).
+    pub job_id: &'a str,
+    /// The dashboard address of the cluster, `host:port` or a URL (`status.dashboardURL`).
+    pub dashboard_address: &'a str,
+    /// The image of the cluster head's Ray container, for the default submitter.
+    pub head_image: Option<&'a str>,
+}
+
+/// Converts `runtimeEnvYAML` to the JSON `ray job submit --runtime-env-json` takes (keys sorted).
+pub fn runtime_env_json(yaml: &str) -> Result<Option<String>, SubmitterError> {
+    if yaml.trim().is_empty() {
+        return Ok(None);
+    }
+    let value: Value =
+        serde_saphyr::from_str(yaml).map_err(|e| SubmitterError::InvalidRuntimeEnv {
+            reason: e.to_string(),
+        })?;
+    match value {
+        Value::Null => Ok(None),
+        Value::Object(_) => Ok(Some(canonical_json(&value))),
+        other => Err(SubmitterError::InvalidRuntimeEnv {
+            reason: format!("expected a mapping such as `pip: [requests]`, found {other}"),
+        }),
+    }
+}
+
+/// The bash script of the submitter container.
+///
+/// Every user value (submission id, runtime environment, metadata, entrypoint resources, entrypoint words) is one
+/// quoted word. The entrypoint is split into words as a shell would, but without expansion, and each word is
+/// passed to `ray job submit` as data; Ray joins them back into the command it runs, so `$VAR`, `;` or `|` in an
+/// entrypoint act on the Ray cluster as the user meant, never in the submitter pod.
+pub fn submit_command(
+    job: &RayJob,
+    inputs: &SubmitterInputs<'_>,
+) -> Result<String, SubmitterError> {
+    let spec = &job.spec;
+    let entrypoint = spec.entrypoint.as_deref().unwrap_or("").trim();
+    let words = shell::split_words(entrypoint, "spec.entrypoint")?;
+    if words.is_empty() {
+        return Err(SubmitterError::MissingEntrypoint);
+    }
+    let address = if inputs.dashboard_address.starts_with("http://")
+        || inputs.dashboard_address.starts_with("https://")
+    {
+        inputs.dashboard_address.to_string()
+    } else {
+        format!("http://{}", inputs.dashboard_address)
+    };
+    let q = |v: &str, field: &str| shell::quote(v, field).map(|c| c.into_owned());
+    let addr = q(&address, "status.dashboardURL")?;
+    let id = q(inputs.job_id, "spec.jobId")?;
+    let health_url = format!("{address}/api/gcs_healthz");
+    let python = format!(
+        "import urllib.request; r=urllib.request.urlopen({}, timeout=10); exit(0 if b'success' in r.read() else 1)",
+        Value::String(health_url)
+    );
+    let waiting = format!("Waiting for Ray Dashboard GCS to become healthy at {address} ...");
+
+    let mut submit = vec![
+        "ray".to_string(),
+        "job".to_string(),
+        "submit".to_string(),
+        "--address".to_string(),
+        addr.clone(),
+        "--no-wait".to_string(),
+    ];
+    if let Some(json) = runtime_env_json(spec.runtime_env_yaml.as_deref().unwrap_or(""))? {
+        submit.push("--runtime-env-json".to_string());
+        submit.push(q(&json, "spec.runtimeEnvYAML")?);
+    }
+    if !spec.metadata.is_empty() {
+        let ray_version = spec
+            .ray_cluster_spec
+            .as_ref()
+            .and_then(|c| c.ray_version.as_deref());
+        if let Some(version) = parse_ray_version(ray_version)
+            && version < METADATA_JSON_MIN_RAY_VERSION
+        {
+            return Err(SubmitterError::MetadataUnsupported {
+                ray_version: ray_version.unwrap_or_default().to_string(),
+            });
+        }
+        let metadata: serde_json::Map<String, Value> = spec
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        submit.push("--metadata-json".to_string());
+        submit.push(q(
+            &canonical_json(&Value::Object(metadata)),
+            "spec.metadata",
+        )?);
+    }
+    submit.push("--submission-id".to_string());
+    submit.push(id.clone());
+    if let Some(cpus) = spec.entrypoint_num_cpus.filter(|c| *c > 0.0) {
+        submit.push("--entrypoint-num-cpus".to_string());
+        submit.push(format!("{cpus:.6}"));
+    }
+    if let Some(gpus) = spec.entrypoint_num_gpus.filter(|g| *g > 0.0) {
+        submit.push("--entrypoint-num-gpus".to_string());
+        submit.push(format!("{gpus:.6}"));
+    }
+    if let Some(resources) = spec
+        .entrypoint_resources
+        .as_deref()
+        .filter(|r| !r.trim().is_empty())
+    {
+        submit.push("--entrypoint-resources".to_string());
+        submit.push(q(resources, "spec.entrypointResources")?);
+    }
+    submit.push("--".to_string());
+    for word in &words {
+        submit.push(q(word, "spec.entrypoint")?);
+    }
+
+    Ok(format!(
+        "until python -c {python} >/dev/null 2>&1 ; do echo {waiting} ; sleep 2 ; done ; \
+         if ! ray job status --address {addr} {id} >/dev/null 2>&1 ; then {submit} ; fi ; \
+         ray job logs --address {addr} --follow {id}",
+        python = q(&python, "status.dashboardURL")?,
+        waiting = q(&waiting, "status.dashboardURL")?,
+        submit = submit.join(" "),
+    ))
+}
+
+fn default_template(image: &str) -> PodTemplateSpec {
+    let quantities = |cpu: &str, memory: &str| {
+        BTreeMap::from([
+            ("cpu".to_string(), Quantity(cpu.to_string())),
+            ("memory".to_string(), Quantity(memory.to_string())),
+        ])
+    };
+    PodTemplateSpec {
+        metadata: None,
+        spec: Some(PodSpec {
+            containers: vec![Container {
+                name: CONTAINER_NAME.to_string(),
+                image: Some(image.to_string()),
+                resources: Some(ResourceRequirements {
+                    limits: Some(quantities("1", "1Gi")),
+                    requests: Some(quantities("500m", "200Mi")),
+                    ..ResourceRequirements::default()
+                }),
+                ..Container::default()
+            }],
+            restart_policy: Some("Never".to_string()),
+            ..PodSpec::default()
+        }),
+    }
+}
+
+/// The submitter Job: named after the RayJob, labelled as the RayJob's, with `submitterConfig.backoffLimit`
+/// (default 2) and the user's `submitterPodTemplate` or a default pod running the head's Ray image (1 CPU / 1Gi
+/// limit, 500m / 200Mi request). The first container runs [`submit_command`] unless the user gave it a command;
+/// it always gets `PYTHONUNBUFFERED`, `RAY_DASHBOARD_ADDRESS` and `RAY_JOB_SUBMISSION_ID`. A template without a
+/// `restartPolicy` gets `Never` (Kubernetes Jobs reject the pod default `Always`).
+pub fn submitter_job(job: &RayJob, inputs: &SubmitterInputs<'_>) -> Result<Job, SubmitterError> {
+    let name = job
+        .metadata
+        .name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .ok_or(SubmitterError::MissingName)?;
+    names::check(
+        &name,
+        0,
+        NameRule::Dns1123Label,
+        "submitter Job name",
+        "metadata.name",
+    )?;
+    let job_labels = BTreeMap::from([
+        (labels::ORIGINATED_FROM_CR_NAME.to_string(), name.clone()),
+        (
+            labels::ORIGINATED_FROM_CRD.to_string(),
+            labels::CRD_RAY_JOB.to_string(),
+        ),
+        (
+            labels::APP_CREATED_BY.to_string(),
+            labels::APP_CREATED_BY_VALUE.to_string(),
+        ),
+    ]);
+    let mut template = match &job.spec.submitter_pod_template {
+        Some(template) => template.clone(),
+        None => default_template(inputs.head_image.ok_or(SubmitterError::MissingImage)?),
+    };
+    let meta = template.metadata.get_or_insert_with(ObjectMeta::default);
+    meta.labels
+        .get_or_insert_with(BTreeMap::new)
+        .extend(job_labels.clone());
+    let pod = template.spec.get_or_insert_with(PodSpec::default);
+    if pod.restart_policy.as_deref().is_none_or(str::is_empty) {
+        pod.restart_policy = Some("Never".to_string());
+    }
+    let command = submit_command(job, inputs)?;
+    let container = pod
+        .containers
+        .first_mut()
+        .ok_or(SubmitterError::MissingContainer)?;
+    if container.command.as_ref().is_none_or(Vec::is_empty) {
+        container.command = Some(vec![
+            "/bin/bash".to_string(),
+            "-ce".to_string(),
+            "--".to_string(),
+        ]);
+        container.args = Some(vec![command]);
+    }
+    env::push_if_absent(&mut container.env, env::value("PYTHONUNBUFFERED", "1"));
+    env::push_if_absent(
+        &mut container.env,
+        env::value(env::RAY_DASHBOARD_ADDRESS, inputs.dashboard_address),
+    );
+    env::push_if_absent(
+        &mut container.env,
+        env::value(env::RAY_JOB_SUBMISSION_ID, inputs.job_id),
+    );
+    Ok(Job {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            namespace: job.metadata.namespace.clone(),
+            labels: Some(job_labels),
+            owner_references: owner_reference("RayJob", &name, job.metadata.uid.as_deref())
+                .map(|o| vec![o]),
+            ..ObjectMeta::default()
+        },
+        spec: Some(JobSpec {
+            backoff_limit: Some(
+                job.spec
+                    .submitter_config
+                    .as_ref()
+                    .and_then(|c| c.backoff_limit)
+                    .unwrap_or(DEFAULT_BACKOFF_LIMIT),
+            ),
+            template,
+            ..JobSpec::default()
+        }),
+        status: None,
+    })
+}
