@@ -4,8 +4,9 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Args;
+use ray_api_v1::parse::RayObject;
 use ray_builders::{RenderOptions, Rendered};
 use serde_json::Value;
 
@@ -36,20 +37,19 @@ fn read(path: &PathBuf) -> anyhow::Result<String> {
     }
 }
 
-/// Renders one manifest document; `Ok(None)` for an empty document.
-fn render_document(doc: Value, options: &RenderOptions) -> Result<Option<Vec<Rendered>>, String> {
+/// Reads, validates and renders one manifest document; `Ok(None)` for an empty document. Errors are lines of
+/// `<Kind>/<name>: <field path>: <problem>`.
+fn render_document(
+    doc: Value,
+    options: &RenderOptions,
+) -> Result<Option<Vec<Rendered>>, Vec<String>> {
     if doc.is_null() {
         return Ok(None);
     }
-    let api_version = doc
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
     let kind = doc
         .get("kind")
         .and_then(Value::as_str)
-        .unwrap_or("")
+        .unwrap_or("<no kind>")
         .to_string();
     let name = doc
         .pointer("/metadata/name")
@@ -57,40 +57,24 @@ fn render_document(doc: Value, options: &RenderOptions) -> Result<Option<Vec<Ren
         .unwrap_or("<unnamed>")
         .to_string();
     let what = format!("{kind}/{name}");
-    let fail = |e: String| format!("{what}: {e}");
-    if api_version != "ray.io/v1" {
-        return Err(fail(format!(
-            "apiVersion {api_version:?} is not supported; render reads ray.io/v1 RayCluster, RayJob and RayService objects"
-        )));
-    }
-    let rendered = match kind.as_str() {
-        "RayCluster" => {
-            let cluster: ray_api_v1::RayCluster =
-                serde_json::from_value(doc).map_err(|e| fail(e.to_string()))?;
-            ray_builders::render_cluster(&cluster, options)
-        }
-        "RayJob" => {
-            let job: ray_api_v1::RayJob =
-                serde_json::from_value(doc).map_err(|e| fail(e.to_string()))?;
-            ray_builders::render_job(&job, options)
-        }
-        "RayService" => {
-            let service: ray_api_v1::RayService =
-                serde_json::from_value(doc).map_err(|e| fail(e.to_string()))?;
-            ray_builders::render_service(&service, options)
-        }
-        other => {
-            return Err(fail(format!(
-                "kind {other:?} is not supported; render reads RayCluster, RayJob and RayService"
-            )));
-        }
+    let object = RayObject::from_json_value(doc).map_err(|e| vec![format!("{what}: {e}")])?;
+    object.validate().map_err(|errors| {
+        errors
+            .iter()
+            .map(|e| format!("{what}: {e}"))
+            .collect::<Vec<_>>()
+    })?;
+    let rendered = match &object {
+        RayObject::Cluster(cluster) => ray_builders::render_cluster(cluster, options),
+        RayObject::Job(job) => ray_builders::render_job(job, options),
+        RayObject::Service(service) => ray_builders::render_service(service, options),
     };
-    rendered.map(Some).map_err(|e| fail(e.to_string()))
+    rendered.map(Some).map_err(|e| vec![format!("{what}: {e}")])
 }
 
 /// Renders the manifests to a YAML stream, or returns every problem found (each naming its file, document and
-/// field).
-pub fn render_to_string(args: &RenderArgs) -> anyhow::Result<String> {
+/// field). The outer error is for files that cannot be read at all.
+pub fn render_to_string(args: &RenderArgs) -> anyhow::Result<Result<String, Vec<String>>> {
     let options = RenderOptions {
         default_namespace: args.namespace.clone(),
         cluster_domain: args.cluster_domain.clone(),
@@ -118,21 +102,32 @@ pub fn render_to_string(args: &RenderArgs) -> anyhow::Result<String> {
                 Ok(Some(objects)) => {
                     out.push_str(&ray_builders::objects::to_yaml_stream(&objects)?)
                 }
-                Err(problem) => {
-                    problems.push(format!("{file} (document {}): {problem}", index + 1))
-                }
+                Err(found) => problems.extend(
+                    found
+                        .into_iter()
+                        .map(|problem| format!("{file} (document {}): {problem}", index + 1)),
+                ),
             }
         }
     }
     if !problems.is_empty() {
-        bail!("the manifests are invalid:\n  {}", problems.join("\n  "));
+        return Ok(Err(problems));
     }
-    Ok(out)
+    Ok(Ok(out))
 }
 
-/// Runs `ray-operator render`.
+/// Runs `ray-operator render`: prints the YAML stream, or every problem (one per line on standard error) and
+/// exits with status 1 without printing any object.
 pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
-    let yaml = render_to_string(args)?;
-    std::io::Write::write_all(&mut std::io::stdout(), yaml.as_bytes())?;
+    match render_to_string(args)? {
+        Ok(yaml) => std::io::Write::write_all(&mut std::io::stdout(), yaml.as_bytes())?,
+        Err(problems) => {
+            eprintln!("error: the manifests are invalid; nothing was rendered:");
+            for problem in problems {
+                eprintln!("  {problem}");
+            }
+            std::process::exit(1);
+        }
+    }
     Ok(())
 }

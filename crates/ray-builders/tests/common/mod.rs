@@ -67,3 +67,90 @@ pub fn render_file(path: &Path, options: &RenderOptions) -> Vec<Rendered> {
     }
     out
 }
+
+fn dns1123_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// Kubernetes' IsDNS1123Subdomain: at most 253 characters of dot-separated alphanumeric runs joined by `-` (no
+/// per-label limit).
+fn subdomain(s: &str) -> bool {
+    s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+}
+
+fn label_value(s: &str) -> bool {
+    let ok = |c: char| c.is_ascii_alphanumeric();
+    s.is_empty()
+        || (s.len() <= 63
+            && s.chars().all(|c| ok(c) || "-_.".contains(c))
+            && s.starts_with(ok)
+            && s.ends_with(ok))
+}
+
+/// Every way a rendered object could break Kubernetes' naming limits; empty when it fits.
+pub fn limit_violations(object: &ray_builders::Object) -> Vec<String> {
+    let meta = object.metadata();
+    let mut problems = Vec::new();
+    let kind = object.kind();
+    let name = match (&meta.name, &meta.generate_name) {
+        (Some(name), _) => name.clone(),
+        // The API server appends 5 characters.
+        (None, Some(prefix)) => format!("{prefix}bcdfg"),
+        (None, None) => {
+            problems.push(format!("{kind} has no name"));
+            String::new()
+        }
+    };
+    let fits = match kind {
+        "Service" | "RayCluster" => {
+            dns1123_label(&name) && name.starts_with(|c: char| c.is_ascii_lowercase())
+        }
+        "Job" => dns1123_label(&name),
+        _ => subdomain(&name),
+    };
+    if !fits {
+        problems.push(format!("{kind} name {name:?} does not fit"));
+    }
+    let mut label_maps = vec![meta.labels.clone().unwrap_or_default()];
+    if let ray_builders::Object::Job(job) = object {
+        if let Some(labels) = job
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.metadata.as_ref())
+            .and_then(|m| m.labels.clone())
+        {
+            label_maps.push(labels);
+        }
+    }
+    if let ray_builders::Object::Service(service) = object {
+        label_maps.push(
+            service
+                .spec
+                .as_ref()
+                .and_then(|s| s.selector.clone())
+                .unwrap_or_default(),
+        );
+    }
+    for labels in label_maps {
+        for (key, value) in labels {
+            if !label_value(&value) {
+                problems.push(format!(
+                    "{kind} {name}: label {key}={value:?} is not a valid label value"
+                ));
+            }
+        }
+    }
+    problems
+}
