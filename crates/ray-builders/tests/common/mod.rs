@@ -124,15 +124,14 @@ pub fn limit_violations(object: &ray_builders::Object) -> Vec<String> {
         problems.push(format!("{kind} name {name:?} does not fit"));
     }
     let mut label_maps = vec![meta.labels.clone().unwrap_or_default()];
-    if let ray_builders::Object::Job(job) = object {
-        if let Some(labels) = job
+    if let ray_builders::Object::Job(job) = object
+        && let Some(labels) = job
             .spec
             .as_ref()
             .and_then(|s| s.template.metadata.as_ref())
             .and_then(|m| m.labels.clone())
-        {
-            label_maps.push(labels);
-        }
+    {
+        label_maps.push(labels);
     }
     if let ray_builders::Object::Service(service) = object {
         label_maps.push(
