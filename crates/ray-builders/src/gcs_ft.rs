@@ -91,14 +91,14 @@ pub(crate) fn configure_worker(cluster: &RayCluster, ray_container: &mut Contain
 const CLEANUP_SCRIPT: &str = r#"import os, sys
 from urllib.parse import urlparse
 from ray._private.gcs_utils import cleanup_redis_storage
-address = os.getenv('RAY_REDIS_ADDRESS', '').split(',')[0]
-if '://' not in address:
-    address = 'redis://' + address
+address = os.getenv("RAY_REDIS_ADDRESS", "").split(",")[0]
+if "://" not in address:
+    address = "redis://" + address
 parsed = urlparse(address)
 kwargs = {}
-if 'REDIS_USERNAME' in os.environ:
-    kwargs['username'] = os.getenv('REDIS_USERNAME', parsed.username)
-ok = cleanup_redis_storage(host=parsed.hostname, port=parsed.port, password=os.getenv('REDIS_PASSWORD', parsed.password or ''), use_ssl=parsed.scheme == 'rediss', storage_namespace=os.getenv('RAY_external_storage_namespace'), **kwargs)
+if "REDIS_USERNAME" in os.environ:
+    kwargs["username"] = os.getenv("REDIS_USERNAME", parsed.username)
+ok = cleanup_redis_storage(host=parsed.hostname, port=parsed.port, password=os.getenv("REDIS_PASSWORD", parsed.password or ""), use_ssl=parsed.scheme == "rediss", storage_namespace=os.getenv("RAY_external_storage_namespace"), **kwargs)
 sys.exit(0 if ok else 1)"#;
 
 /// The Job that deletes a deleted cluster's GCS data from Redis, built from its head pod: the head's labels (with
@@ -117,7 +117,7 @@ pub fn redis_cleanup_job(ctx: &ClusterContext<'_>, head_pod: &Pod) -> Result<Job
         let script = format!(
             "echo {} && python -c {}",
             crate::shell::quote(
-                "Deleting this cluster's GCS data from Redis. If this Job fails, delete the keys of the storage namespace in RAY_external_storage_namespace by hand.",
+                "Deleting the GCS data of this cluster from Redis. If this Job fails, delete the keys of the storage namespace in RAY_external_storage_namespace by hand.",
                 "metadata.name"
             )
             .unwrap_or_default(),
