@@ -57,7 +57,22 @@ fn render_document(
         .unwrap_or("<unnamed>")
         .to_string();
     let what = format!("{kind}/{name}");
+    // The deprecated v1alpha1 is converted to v1 exactly as the API server serves it.
+    let doc = if doc.get("apiVersion").and_then(Value::as_str) == Some("ray.io/v1alpha1") {
+        ray_api_v1alpha1::convert(doc, "ray.io/v1").map_err(|e| vec![format!("{what}: {e}")])?
+    } else {
+        doc
+    };
     let object = RayObject::from_json_value(doc).map_err(|e| vec![format!("{what}: {e}")])?;
+    if let RayObject::Job(job) = &object
+        && job.spec.ray_cluster_spec.is_none()
+        && job.spec.submission_mode.unwrap_or_default() == ray_api_v1::JobSubmissionMode::K8sJobMode
+        && job.spec.submitter_pod_template.is_none()
+    {
+        eprintln!(
+            "note: {what} runs on an existing RayCluster; its default submitter Job uses that cluster's head image, which render cannot read, so it is not shown"
+        );
+    }
     object.validate().map_err(|errors| {
         errors
             .iter()

@@ -125,3 +125,23 @@ spec:
         "{err}"
     );
 }
+
+#[test]
+fn converts_v1alpha1_manifests() {
+    let manifest = r#"
+apiVersion: ray.io/v1alpha1
+kind: RayCluster
+metadata:
+  name: old
+spec:
+  headGroupSpec:
+    rayStartParams: {}
+    template:
+      spec:
+        containers: [{ name: ray-head, image: "rayproject/ray:2.9.0" }]
+"#;
+    let (code, out, err) = render(&["-f", "-"], Some(manifest));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("# Source: RayCluster/old"));
+    assert!(out.contains("name: old-head-svc"));
+}

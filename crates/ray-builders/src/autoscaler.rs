@@ -52,11 +52,23 @@ pub fn autoscaler_container(ctx: &ClusterContext<'_>, ray_container: &Container)
         env::value(env::KUBERAY_GEN_AUTOSCALER_START_CMD, AUTOSCALER_COMMAND),
     ];
     environment.extend(options.env);
-    let mut mounts = vec![VolumeMount {
-        name: LOG_VOLUME.to_string(),
-        mount_path: LOG_PATH.to_string(),
-        ..VolumeMount::default()
-    }];
+    // Read the Ray container's logs from the volume it writes them to (its own mount at /tmp/ray, or the
+    // `ray-logs` volume the operator adds), unless the options mount something there already.
+    let at_log_path = |m: &VolumeMount| m.mount_path.trim_end_matches('/') == LOG_PATH;
+    let mut mounts = Vec::new();
+    if !options.volume_mounts.iter().any(at_log_path) {
+        let volume = ray_container
+            .volume_mounts
+            .iter()
+            .flatten()
+            .find(|m| at_log_path(m))
+            .map_or_else(|| LOG_VOLUME.to_string(), |m| m.name.clone());
+        mounts.push(VolumeMount {
+            name: volume,
+            mount_path: LOG_PATH.to_string(),
+            ..VolumeMount::default()
+        });
+    }
     mounts.extend(options.volume_mounts);
     Container {
         name: CONTAINER_NAME.to_string(),

@@ -417,8 +417,12 @@ fn add_shared_memory(spec: &mut PodSpec, params: &BTreeMap<String, String>) {
         });
 }
 
-/// Shares Ray's log directory between the Ray container and the autoscaler.
+/// Shares Ray's log directory between the Ray container and the autoscaler: when the Ray container does not
+/// mount `/tmp/ray` itself, an `emptyDir` named `ray-logs` is mounted there.
 fn add_log_volume(spec: &mut PodSpec) {
+    if mounts_at(&spec.containers[0], autoscaler::LOG_PATH) {
+        return;
+    }
     if !has_volume(spec, autoscaler::LOG_VOLUME) {
         spec.volumes.get_or_insert_with(Vec::new).push(Volume {
             name: autoscaler::LOG_VOLUME.to_string(),
@@ -426,16 +430,14 @@ fn add_log_volume(spec: &mut PodSpec) {
             ..Volume::default()
         });
     }
-    let ray = &mut spec.containers[0];
-    if !mounts_at(ray, autoscaler::LOG_PATH) {
-        ray.volume_mounts
-            .get_or_insert_with(Vec::new)
-            .push(VolumeMount {
-                name: autoscaler::LOG_VOLUME.to_string(),
-                mount_path: autoscaler::LOG_PATH.to_string(),
-                ..VolumeMount::default()
-            });
-    }
+    spec.containers[0]
+        .volume_mounts
+        .get_or_insert_with(Vec::new)
+        .push(VolumeMount {
+            name: autoscaler::LOG_VOLUME.to_string(),
+            mount_path: autoscaler::LOG_PATH.to_string(),
+            ..VolumeMount::default()
+        });
 }
 
 /// The environment of the Ray container. Every variable is added only if the user did not set it.
