@@ -142,7 +142,7 @@ fn go_build(build: &GoBuild) -> anyhow::Result<()> {
             build.pin
         );
     }
-    let go = which_go()?;
+    let go = go_command()?;
     let started = Instant::now();
     let partial = build.dest.with_file_name(format!(
         "{}.partial-{}",
@@ -269,7 +269,8 @@ fn write_kwok_stages(go: &Path, module_dir: &Path, dest: &Path) -> anyhow::Resul
     std::fs::write(dest, text).with_context(|| format!("writing {}", dest.display()))
 }
 
-fn which_go() -> anyhow::Result<PathBuf> {
+/// The `go` command, after checking that it runs.
+fn go_command() -> anyhow::Result<PathBuf> {
     let out = Command::new("go").arg("version").output();
     match out {
         Ok(o) if o.status.success() => Ok(PathBuf::from("go")),

@@ -9,7 +9,8 @@
 //! The operator is not started: `bins/ray-operator` has no controllers yet. When it has, `Session::run` is where it
 //! starts, after the CRDs and before the manifests are applied.
 
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,8 +19,8 @@ use anyhow::{Context, bail};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use ray_testenv::{
-    ControlPlane, ControlPlaneOptions, Layout, RayHead, RayHeadOptions, apply_file, install_crds,
-    is_running, yaml_files,
+    ControlPlane, ControlPlaneOptions, Layout, RayHead, RayHeadOptions, apply_file, ensure_free,
+    install_crds, is_running, yaml_files,
 };
 
 use crate::crd::workspace_root;
@@ -103,6 +104,13 @@ pub fn up(args: &UpArgs) -> anyhow::Result<()> {
         if !file.is_file() {
             bail!("--apply {}: no such file", file.display());
         }
+    }
+    if !args.no_ray && !args.session_child {
+        // Before minutes of building and starting, not after.
+        ensure_free(
+            "the Ray dashboard (choose another with --dashboard-port)",
+            args.dashboard_port,
+        )?;
     }
     if !args.session_child {
         install(
@@ -251,7 +259,6 @@ fn detach(args: &UpArgs, files: &SessionFiles) -> anyhow::Result<()> {
             std::path::absolute(file).with_context(|| format!("resolving {}", file.display()))?;
         cmd.arg("--apply").arg(absolute);
     }
-    use std::os::unix::process::CommandExt;
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(log)
@@ -263,18 +270,18 @@ fn detach(args: &UpArgs, files: &SessionFiles) -> anyhow::Result<()> {
     let mut reader =
         BufReader::new(std::fs::File::open(files.log()).context("reading the session log")?);
     let mut line = String::new();
-    loop {
+    let mut echo_new_lines = || {
         while reader.read_line(&mut line).unwrap_or(0) > 0 {
             eprint!("{line}");
             line.clear();
         }
+    };
+    loop {
+        echo_new_lines();
         if files.ready().is_file() {
-            // The summary is written before the ready file; print what is left of it.
+            // The summary is written just before the ready file; print what is left of it.
             std::thread::sleep(Duration::from_millis(100));
-            while reader.read_line(&mut line).unwrap_or(0) > 0 {
-                eprint!("{line}");
-                line.clear();
-            }
+            echo_new_lines();
             eprintln!(
                 "Session running in the background (pid {}, log {}).",
                 child.id(),
@@ -286,7 +293,7 @@ fn detach(args: &UpArgs, files: &SessionFiles) -> anyhow::Result<()> {
             .try_wait()
             .context("checking the background session")?
         {
-            let _ = reader.seek(SeekFrom::End(0));
+            echo_new_lines();
             bail!(
                 "the background session exited ({status}) before it was ready; see above and {}",
                 files.log().display()

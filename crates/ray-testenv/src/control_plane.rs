@@ -194,9 +194,7 @@ impl ControlPlane {
 
     /// Process ids of the running components (etcd, kube-apiserver, ..., kwok) and of the watchdog.
     pub fn pids(&self) -> Vec<u32> {
-        let mut pids = self.supervisor.pids();
-        pids.extend(self.supervisor.watchdog_pid());
-        pids
+        self.supervisor.pids()
     }
 
     /// Fails if any component has exited, naming it and showing its log.

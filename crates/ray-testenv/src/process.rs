@@ -158,18 +158,14 @@ impl Supervisor {
         Ok(pid)
     }
 
-    /// Process ids of the children still running (the group leaders).
+    /// Process ids of the children still running (the group leaders), then of the watchdog.
     pub(crate) fn pids(&self) -> Vec<u32> {
         self.children
             .iter()
             .filter(|c| !c.reaped)
             .map(|c| c.child.id())
+            .chain(self.watchdog.as_ref().map(Child::id))
             .collect()
-    }
-
-    /// Process id of the watchdog.
-    pub(crate) fn watchdog_pid(&self) -> Option<u32> {
-        self.watchdog.as_ref().map(Child::id)
     }
 
     /// Fails with the exit status and log tail if `name` has exited.
@@ -401,24 +397,23 @@ pub(crate) fn clean_stale_runs(parent: &Path, prefix: &str) -> Vec<PathBuf> {
     removed
 }
 
-/// `Some(pid)` if `dir` is a run directory whose owner `pid` no longer runs.
-pub(crate) fn stale_owner(dir: &Path) -> Option<u32> {
-    let owner: u32 = fs::read_to_string(dir.join(OWNER_FILE))
+/// The process recorded as the owner of run directory `dir`, if it has one.
+fn owner(dir: &Path) -> Option<u32> {
+    fs::read_to_string(dir.join(OWNER_FILE))
         .ok()?
         .trim()
         .parse()
-        .ok()?;
-    (!is_running(owner)).then_some(owner)
+        .ok()
+}
+
+/// `Some(pid)` if `dir` is a run directory whose owner `pid` no longer runs.
+pub(crate) fn stale_owner(dir: &Path) -> Option<u32> {
+    owner(dir).filter(|&pid| !is_running(pid))
 }
 
 /// `Some(pid)` if `dir` is a run directory whose owner still runs.
 pub(crate) fn live_owner(dir: &Path) -> Option<u32> {
-    let owner: u32 = fs::read_to_string(dir.join(OWNER_FILE))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    is_running(owner).then_some(owner)
+    owner(dir).filter(|&pid| is_running(pid))
 }
 
 /// Kills the recorded process groups of a dead run (only groups whose members still mention the run directory, so
@@ -474,11 +469,13 @@ mod tests {
         let mut cmd = Command::new("sleep");
         cmd.arg("300");
         let pid = sup.spawn("sleeper", cmd).expect("spawn");
-        let watchdog = sup.watchdog_pid().expect("watchdog");
-        assert!(is_running(pid));
+        let pids = sup.pids();
+        assert_eq!(pids.len(), 2, "the child and the watchdog: {pids:?}");
+        assert_eq!(pids[0], pid);
+        assert!(pids.iter().all(|&p| is_running(p)));
         drop(sup);
-        assert!(!is_running(pid), "child {pid} survived drop");
-        assert!(!is_running(watchdog), "watchdog {watchdog} survived drop");
+        let alive: Vec<u32> = pids.into_iter().filter(|&p| is_running(p)).collect();
+        assert!(alive.is_empty(), "survived drop: {alive:?}");
         assert!(!dir.exists(), "run dir survived drop");
     }
 

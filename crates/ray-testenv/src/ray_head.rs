@@ -177,9 +177,7 @@ impl RayHead {
 
     /// Process ids of `ray start` and of the watchdog. Ray's daemons are found with [`Self::ray_processes`].
     pub fn pids(&self) -> Vec<u32> {
-        let mut pids = self.supervisor.pids();
-        pids.extend(self.supervisor.watchdog_pid());
-        pids
+        self.supervisor.pids()
     }
 
     /// Process ids of every process started for this head (GCS, raylet, dashboard, workers, ...).
