@@ -1,0 +1,28 @@
+//! What every reconcile shares: the client, the event recorder, the pod cache and the expectations.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::Client;
+use kube::runtime::events::Recorder;
+use kube::runtime::reflector::Store;
+use ray_builders::RenderOptions;
+
+use crate::expectations::Expectations;
+
+/// The field manager of every object and status the operator writes.
+pub const FIELD_MANAGER: &str = "ray-operator";
+
+/// Shared state of one controller (one watched namespace, or all of them).
+pub struct Context {
+    /// The API client.
+    pub client: Client,
+    /// Publishes events.k8s.io Events, aggregating repeats.
+    pub recorder: Recorder,
+    /// The label-selected, pruned pod cache (see [`crate::pod_cache`]).
+    pub pods: Store<Pod>,
+    /// Creates and deletes not yet visible in `pods`; shared across namespaces.
+    pub expectations: Arc<Expectations>,
+    /// Operator-wide rendering settings.
+    pub render: RenderOptions,
+}

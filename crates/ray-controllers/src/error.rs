@@ -1,0 +1,51 @@
+//! Errors of a reconcile. Each names the step and the object, so the log line alone says what to look at.
+
+/// Why a reconcile did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading an object from the API server failed.
+    #[error("reading {what}: {source}")]
+    Read {
+        /// The object, as `Kind namespace/name`.
+        what: String,
+        /// The client's error.
+        #[source]
+        source: kube::Error,
+    },
+    /// Creating or deleting an object failed (the Event and status carry the same message).
+    #[error("{action} {what}: {source}")]
+    Write {
+        /// `creating`, `deleting`, ...
+        action: &'static str,
+        /// The object, as `Kind namespace/name`.
+        what: String,
+        /// The client's error.
+        #[source]
+        source: kube::Error,
+    },
+    /// Writing the status failed.
+    #[error("writing the status of RayCluster {what}: {source}")]
+    Status {
+        /// `namespace/name`.
+        what: String,
+        /// The client's error.
+        #[source]
+        source: kube::Error,
+    },
+    /// A pod or Service could not be rendered from the spec (also reported as an Event and in the status).
+    #[error("rendering RayCluster {what}: {message}")]
+    Render {
+        /// `namespace/name`.
+        what: String,
+        /// The renderer's message, naming the field.
+        message: String,
+    },
+}
+
+/// The message of an API error as the API server wrote it (quota, admission, validation), or the client's text.
+pub fn api_message(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) => status.message.clone(),
+        other => other.to_string(),
+    }
+}

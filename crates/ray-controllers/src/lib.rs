@@ -1,0 +1,14 @@
+//! The Ray operator's controllers. Today: the RayCluster controller ([`raycluster`]).
+//!
+//! The binary (`ray-operator run`) only parses flags and calls [`raycluster::run`]; everything that talks to the
+//! API server lives here, and every decision that can be made without it is a pure function with unit tests
+//! ([`raycluster::decide`], [`raycluster::status`], [`expectations`]).
+
+pub mod context;
+pub mod error;
+pub mod expectations;
+pub mod pod_cache;
+pub mod raycluster;
+
+pub use error::Error;
+pub use expectations::Expectations;

@@ -1,0 +1,418 @@
+//! The RayCluster controller: keeps a head pod, worker pods per group, Services, Ingress and autoscaler RBAC in
+//! line with each RayCluster, and reports what it sees in the status, in Events and in logs.
+//!
+//! One reconcile: validate → render (ray-builders) → create missing Services/Ingress/RBAC → decide pod changes
+//! from the cache (a pure function, [`decide`]) → apply them, recording expectations first → compute the status
+//! from the cache and write it only if it changed.
+
+pub mod apply;
+pub mod decide;
+pub mod events;
+pub mod status;
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use futures::future::{BoxFuture, Shared};
+use k8s_openapi::api::core::v1::{Pod, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Patch, PatchParams};
+use kube::core::DeserializeGuard;
+use kube::runtime::controller::{Action as Requeue, Config as ControllerConfig};
+use kube::runtime::events::{EventType, Recorder, Reporter};
+use kube::runtime::{Controller, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use ray_api_v1::RayCluster;
+use ray_builders::{ClusterContext, RenderOptions, labels, names};
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use crate::context::{Context, FIELD_MANAGER};
+use crate::error::Error;
+use crate::expectations::{EXPECTATION_TIMEOUT, Expectations, GroupKey};
+use crate::pod_cache;
+use apply::Applier;
+use decide::{Observation, decide};
+use status::{Failure, StatusInputs};
+
+/// How long to wait before retrying after a failure the user or the cluster must fix (quota, admission).
+pub const FAILURE_REQUEUE: Duration = Duration::from_secs(10);
+
+/// Settings of the RayCluster controller.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The namespace to watch, or `None` for all.
+    pub namespace: Option<String>,
+    /// How many RayClusters are reconciled at once (one RayCluster is never reconciled twice at once).
+    pub concurrency: u16,
+    /// Rendering settings.
+    pub render: RenderOptions,
+    /// This operator instance's name in Events (`reportingInstance`), e.g. the pod name.
+    pub instance: Option<String>,
+}
+
+/// A future that resolves when the operator should stop; cloneable so every controller can wait on it.
+pub type Shutdown = Shared<BoxFuture<'static, ()>>;
+
+/// Runs the RayCluster controller until `shutdown` resolves, then lets running reconciles finish.
+pub async fn run(
+    client: Client,
+    settings: Settings,
+    expectations: Arc<Expectations>,
+    shutdown: Shutdown,
+) {
+    let (clusters, pods, services): (Api<DeserializeGuard<RayCluster>>, Api<Pod>, Api<Service>) =
+        match &settings.namespace {
+            Some(ns) => (
+                Api::namespaced(client.clone(), ns),
+                Api::namespaced(client.clone(), ns),
+                Api::namespaced(client.clone(), ns),
+            ),
+            None => (
+                Api::all(client.clone()),
+                Api::all(client.clone()),
+                Api::all(client.clone()),
+            ),
+        };
+    let (pod_store, pod_stream) = pod_cache::pod_cache(pods);
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: FIELD_MANAGER.to_string(),
+            instance: settings.instance.clone(),
+        },
+    );
+    let ctx = Arc::new(Context {
+        client,
+        recorder,
+        pods: pod_store,
+        expectations,
+        render: settings.render.clone(),
+    });
+    let scope = settings
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "<all namespaces>".into());
+    info!(namespace = %scope, concurrency = settings.concurrency, "starting the RayCluster controller");
+    Controller::new(clusters, watcher::Config::default())
+        .owns_stream(pod_stream)
+        .owns(services, watcher::Config::default().labels(labels::CLUSTER))
+        .with_config(ControllerConfig::default().concurrency(settings.concurrency))
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            match result {
+                Ok((object, _)) => debug!(namespace = ?object.namespace, name = %object.name, "reconciled"),
+                Err(kube::runtime::controller::Error::ReconcilerFailed(error, object)) => {
+                    warn!(namespace = ?object.namespace, name = %object.name, %error, "reconcile failed")
+                }
+                Err(error) => warn!(%error, "controller error"),
+            }
+        })
+        .await;
+    info!(namespace = %scope, "the RayCluster controller stopped");
+}
+
+fn error_policy(_: Arc<DeserializeGuard<RayCluster>>, _: &Error, _: Arc<Context>) -> Requeue {
+    Requeue::requeue(FAILURE_REQUEUE)
+}
+
+async fn reconcile(
+    obj: Arc<DeserializeGuard<RayCluster>>,
+    ctx: Arc<Context>,
+) -> Result<Requeue, Error> {
+    let namespace = obj.namespace().unwrap_or_default();
+    let name = obj.name_any();
+    let span = info_span!("reconcile", namespace = %namespace, name = %name);
+    async move {
+        match &obj.0 {
+            Ok(cluster) => reconcile_cluster(cluster, &ctx).await,
+            Err(invalid) => {
+                // An object the types cannot read (a field of the wrong type that the CRD schema let through):
+                // report it on the object and wait for the user to change it. Other clusters are unaffected.
+                warn!(error = %invalid.error, "the RayCluster cannot be read");
+                let event = kube::runtime::events::Event {
+                    type_: EventType::Warning,
+                    reason: events::INVALID_SPEC.to_string(),
+                    note: Some(events::note(&format!(
+                        "The RayCluster cannot be read: {}",
+                        invalid.error
+                    ))),
+                    action: events::ACTION_VALIDATE.to_string(),
+                    secondary: None,
+                };
+                if let Err(error) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
+                    warn!(%error, "could not publish an event");
+                }
+                Ok(Requeue::await_change())
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+fn cluster_pods<'a>(store: &'a [Arc<Pod>], namespace: &str, name: &str) -> Vec<&'a Pod> {
+    store
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|p| {
+            p.metadata.namespace.as_deref() == Some(namespace)
+                && p.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(labels::CLUSTER))
+                    .map(String::as_str)
+                    == Some(name)
+        })
+        .collect()
+}
+
+fn now() -> Time {
+    Time(k8s_openapi::jiff::Timestamp::now())
+}
+
+async fn reconcile_cluster(cluster: &RayCluster, ctx: &Context) -> Result<Requeue, Error> {
+    let namespace = cluster.namespace().unwrap_or_default();
+    let name = cluster.name_any();
+    if cluster.metadata.deletion_timestamp.is_some() {
+        // The garbage collector removes the children (they carry controller owner references).
+        ctx.expectations.forget_cluster(&namespace, &name);
+        return Ok(Requeue::await_change());
+    }
+    let snapshot = ctx.pods.state();
+    let pods = cluster_pods(&snapshot, &namespace, &name);
+
+    let invalid = match ray_api_v1::validation::validate_cluster(cluster) {
+        Err(errors) => Some(errors.to_string()),
+        Ok(()) => None,
+    };
+    let mut render_options = ctx.render.clone();
+    render_options.default_namespace = namespace.clone();
+    let builder = ClusterContext::new(cluster, &render_options);
+    // Render every object once before creating anything, so an invalid template creates nothing.
+    let prepared = match (&invalid, &builder) {
+        (Some(message), _) => Err(message.clone()),
+        (None, Err(error)) => Err(error.to_string()),
+        (None, Ok(b)) => ray_builders::objects::cluster_objects(b).map_err(|e| e.to_string()),
+    };
+    let reference = cluster.object_ref(&());
+    let (builder, _objects) = match (builder, prepared) {
+        (Ok(builder), Ok(objects)) => (builder, objects),
+        (_, Err(message)) => {
+            warn!(%message, "the RayCluster spec is invalid; nothing is created");
+            let event = kube::runtime::events::Event {
+                type_: EventType::Warning,
+                reason: events::INVALID_SPEC.to_string(),
+                note: Some(events::note(&format!("Invalid RayCluster spec: {message}"))),
+                action: events::ACTION_VALIDATE.to_string(),
+                secondary: None,
+            };
+            if let Err(error) = ctx.recorder.publish(&event, &reference).await {
+                warn!(%error, "could not publish an event");
+            }
+            let failure = Failure {
+                reason: events::INVALID_SPEC.to_string(),
+                message: format!("Invalid RayCluster spec: {message}"),
+                replica: false,
+            };
+            write_status(ctx, cluster, &pods, None, Some(&failure)).await?;
+            return Ok(Requeue::await_change());
+        }
+        (Err(error), Ok(_)) => {
+            // Unreachable in practice (prepared is an error whenever builder is), handled without panicking.
+            return Err(Error::Render {
+                what: format!("{namespace}/{name}"),
+                message: error.to_string(),
+            });
+        }
+    };
+
+    let applier = Applier {
+        ctx,
+        cluster: &builder,
+        reference,
+    };
+    let mut failure: Option<Failure> = None;
+
+    // 1. Autoscaler RBAC, 2. Ingress, 3. Services: create-only, in this order.
+    if let Some(rbac) =
+        ray_builders::rbac::autoscaler_rbac(&builder).map_err(|e| Error::Render {
+            what: format!("{namespace}/{name}"),
+            message: e.to_string(),
+        })?
+    {
+        if let Some(account) = rbac.service_account {
+            note_failure(
+                &mut failure,
+                applier
+                    .ensure::<ServiceAccount>(account, &apply::SERVICE_ACCOUNT)
+                    .await?,
+            );
+        }
+        note_failure(
+            &mut failure,
+            applier.ensure::<Role>(rbac.role, &apply::ROLE).await?,
+        );
+        note_failure(
+            &mut failure,
+            applier
+                .ensure::<RoleBinding>(rbac.role_binding, &apply::ROLE_BINDING)
+                .await?,
+        );
+    }
+    let render_error = |e: &dyn std::fmt::Display| Error::Render {
+        what: format!("{namespace}/{name}"),
+        message: e.to_string(),
+    };
+    if let Some(ingress) =
+        ray_builders::ingress::head_ingress(&builder).map_err(|e| render_error(&e))?
+    {
+        note_failure(
+            &mut failure,
+            applier.ensure::<Ingress>(ingress, &apply::INGRESS).await?,
+        );
+    }
+    let head_service = match applier
+        .ensure::<Service>(
+            ray_builders::service::head_service(&builder).map_err(|e| render_error(&e))?,
+            &apply::SERVICE,
+        )
+        .await?
+    {
+        Ok(service) => Some(service),
+        Err(f) => {
+            failure.get_or_insert(f);
+            None
+        }
+    };
+    if let Some(headless) =
+        ray_builders::service::headless_worker_service(&builder).map_err(|e| render_error(&e))?
+    {
+        note_failure(
+            &mut failure,
+            applier.ensure::<Service>(headless, &apply::SERVICE).await?,
+        );
+    }
+    if let Some(serve) =
+        ray_builders::service::cluster_serve_service(&builder).map_err(|e| render_error(&e))?
+    {
+        note_failure(
+            &mut failure,
+            applier.ensure::<Service>(serve, &apply::SERVICE).await?,
+        );
+    }
+
+    // 4. Pods: decide from the cache, guarded by expectations.
+    let instant = Instant::now();
+    let names_of = |filter: &dyn Fn(&Pod) -> bool| -> BTreeSet<&str> {
+        pods.iter()
+            .filter(|p| filter(p))
+            .filter_map(|p| p.metadata.name.as_deref())
+            .collect()
+    };
+    let head_settled = ctx.expectations.satisfied(
+        &GroupKey::head(&namespace, &name),
+        &names_of(&decide::is_head),
+        instant,
+    );
+    let mut unsettled = BTreeSet::new();
+    for group in &cluster.spec.worker_group_specs {
+        let key = GroupKey::worker(&namespace, &name, &group.group_name);
+        if !ctx.expectations.satisfied(
+            &key,
+            &names_of(&|p| decide::is_worker_of(p, &group.group_name)),
+            instant,
+        ) {
+            unsettled.insert(group.group_name.clone());
+        }
+    }
+    let observation = Observation {
+        spec: &cluster.spec,
+        pods: &pods,
+        head_settled,
+        unsettled_groups: &unsettled,
+    };
+    let mut used_replica_names: HashSet<String> = HashSet::new();
+    let uid = cluster.metadata.uid.clone().unwrap_or_default();
+    let actions = decide(&observation, &mut |group| loop {
+        let seed = format!(
+            "{uid}/{group}/{:?}/{}",
+            std::time::SystemTime::now(),
+            used_replica_names.len()
+        );
+        let candidate = names::with_suffix(group, &names::random_suffix_from(seed.as_bytes()));
+        if used_replica_names.insert(candidate.clone()) {
+            break candidate;
+        }
+    });
+    let acted = !actions.is_empty();
+    if acted {
+        info!(actions = actions.len(), "changing pods");
+    }
+    if let Some(f) = applier.pods(actions).await? {
+        failure.get_or_insert(f);
+    }
+
+    // 5. Status from the cache.
+    write_status(ctx, cluster, &pods, head_service.as_ref(), failure.as_ref()).await?;
+
+    Ok(if failure.is_some() {
+        Requeue::requeue(FAILURE_REQUEUE)
+    } else if acted || !head_settled || !unsettled.is_empty() {
+        // The pod watch brings the next reconcile; this only matters if an expected change never shows up.
+        Requeue::requeue(EXPECTATION_TIMEOUT)
+    } else {
+        Requeue::await_change()
+    })
+}
+
+fn note_failure<K>(failure: &mut Option<Failure>, result: Result<K, Failure>) {
+    if let Err(f) = result {
+        failure.get_or_insert(f);
+    }
+}
+
+async fn write_status(
+    ctx: &Context,
+    cluster: &RayCluster,
+    pods: &[&Pod],
+    head_service: Option<&Service>,
+    failure: Option<&Failure>,
+) -> Result<(), Error> {
+    let time = now();
+    let computed = status::compute(&StatusInputs {
+        cluster,
+        pods,
+        head_service,
+        failure,
+        now: time.clone(),
+    });
+    if !status::changed(cluster.status.as_ref(), &computed) {
+        return Ok(());
+    }
+    let namespace = cluster.namespace().unwrap_or_default();
+    let name = cluster.name_any();
+    let status = status::with_update_time(computed, time);
+    let api: Api<RayCluster> = Api::namespaced(ctx.client.clone(), &namespace);
+    let patch = serde_json::json!({
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "status": status,
+    });
+    api.patch_status(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(|source| Error::Status {
+        what: format!("{namespace}/{name}"),
+        source,
+    })?;
+    debug!(state = ?status.state, "status written");
+    Ok(())
+}

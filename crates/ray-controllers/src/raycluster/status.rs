@@ -1,0 +1,475 @@
+//! The RayCluster status, computed from what the cache shows (never from what the operator believes it did), and
+//! the rule for when it is written.
+//!
+//! Written only when it differs from the stored status, ignoring `lastUpdateTime`: a reconcile that changes
+//! nothing makes no write, so a quiet cluster costs the API server nothing and the status write cannot re-trigger
+//! the controller in a loop.
+
+use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use ray_api_v1::{ClusterState, HeadInfo, RayCluster, RayClusterStatus};
+use ray_builders::resources::{desired_resources, replica_counts};
+
+use super::decide::{is_head, is_running_and_ready, is_terminating};
+
+/// Condition type: the head pod is running and ready.
+pub const HEAD_POD_READY: &str = "HeadPodReady";
+/// Condition type: every pod was running and ready at least once (sticky).
+pub const PROVISIONED: &str = "RayClusterProvisioned";
+/// Condition type: creating or deleting a pod failed; the message is the API server's.
+pub const REPLICA_FAILURE: &str = "ReplicaFailure";
+
+/// Something that kept this reconcile from reaching the desired state, as shown in the status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// A CamelCase reason (`InvalidRayClusterSpec`, `FailedToCreateWorkerPod`, ...).
+    pub reason: String,
+    /// What happened, naming the field or carrying the API server's message.
+    pub message: String,
+    /// Whether a pod could not be created or deleted (sets `ReplicaFailure`).
+    pub replica: bool,
+}
+
+/// What the status is computed from.
+pub struct StatusInputs<'a> {
+    /// The cluster as read.
+    pub cluster: &'a RayCluster,
+    /// The cluster's pods in the cache.
+    pub pods: &'a [&'a Pod],
+    /// The head Service, if it exists.
+    pub head_service: Option<&'a Service>,
+    /// What went wrong in this reconcile, if anything.
+    pub failure: Option<&'a Failure>,
+    /// The time used for new condition transitions.
+    pub now: Time,
+}
+
+fn condition(
+    old: &[Condition],
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: String,
+    generation: Option<i64>,
+    now: &Time,
+) -> Condition {
+    let status = if status { "True" } else { "False" }.to_string();
+    let since = old
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == status)
+        .map(|c| c.last_transition_time.clone())
+        .unwrap_or_else(|| now.clone());
+    Condition {
+        type_: type_.to_string(),
+        status,
+        reason: reason.to_string(),
+        message,
+        last_transition_time: since,
+        observed_generation: generation,
+    }
+}
+
+/// `HeadPodReady` from the head pod's `Ready` condition; when the head is not ready, the first waiting or
+/// terminated container reason (an image pull error, a crash loop) with its message.
+fn head_pod_ready(head: Option<&Pod>) -> (bool, String, String) {
+    let Some(head) = head else {
+        return (false, "HeadPodNotFound".into(), "Head Pod not found".into());
+    };
+    let status = head.status.as_ref();
+    let ready = status
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"));
+    match ready {
+        Some(c) if c.status == "True" => (true, "HeadPodRunningAndReady".into(), String::new()),
+        other => {
+            let container = status
+                .and_then(|s| s.container_statuses.as_ref())
+                .into_iter()
+                .flatten()
+                .find_map(|c| {
+                    let state = c.state.as_ref()?;
+                    if let Some(w) = &state.waiting {
+                        return Some((w.reason.clone()?, w.message.clone().unwrap_or_default()));
+                    }
+                    let t = state.terminated.as_ref()?;
+                    Some((
+                        t.reason.clone().unwrap_or_else(|| "Terminated".into()),
+                        t.message.clone().unwrap_or_default(),
+                    ))
+                });
+            match (container, other) {
+                (Some((reason, message)), _) => (false, reason, message),
+                (None, Some(c)) => (
+                    false,
+                    c.reason
+                        .clone()
+                        .filter(|r| !r.is_empty())
+                        .unwrap_or_else(|| "Unknown".into()),
+                    c.message.clone().unwrap_or_default(),
+                ),
+                (None, None) => (false, "Unknown".into(), String::new()),
+            }
+        }
+    }
+}
+
+/// Where clients reach the cluster: for each named head Service port, its node port, else its target port.
+fn endpoints(service: &Service) -> std::collections::BTreeMap<String, String> {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    service
+        .spec
+        .iter()
+        .flat_map(|s| s.ports.iter().flatten())
+        .filter_map(|p| {
+            let name = p.name.clone().filter(|n| !n.is_empty())?;
+            let value = match (p.node_port, &p.target_port) {
+                (Some(node), _) if node > 0 => node.to_string(),
+                (_, Some(IntOrString::Int(port))) => port.to_string(),
+                (_, Some(IntOrString::String(port))) => port.clone(),
+                (_, None) => p.port.to_string(),
+            };
+            Some((name, value))
+        })
+        .collect()
+}
+
+/// Computes the status. `lastUpdateTime` is carried over; [`with_update_time`] sets it when the status is
+/// written.
+pub fn compute(inputs: &StatusInputs<'_>) -> RayClusterStatus {
+    let cluster = inputs.cluster;
+    let old = cluster.status.clone().unwrap_or_default();
+    let generation = cluster.metadata.generation;
+    let spec = &cluster.spec;
+    let active: Vec<&Pod> = inputs
+        .pods
+        .iter()
+        .copied()
+        .filter(|p| !is_terminating(p))
+        .collect();
+    let workers: Vec<&Pod> = active.iter().copied().filter(|p| !is_head(p)).collect();
+    let head = active.iter().copied().find(|p| is_head(p));
+    let counts = replica_counts(spec);
+    let count = |f: &dyn Fn(&Pod) -> bool| {
+        i32::try_from(workers.iter().filter(|p| f(p)).count()).unwrap_or(i32::MAX)
+    };
+
+    let mut status = RayClusterStatus {
+        state: old.state,
+        reason: inputs.failure.map(|f| f.message.clone()),
+        ready_worker_replicas: Some(count(&is_running_and_ready)),
+        available_worker_replicas: Some(count(&|p| {
+            p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+        })),
+        desired_worker_replicas: Some(counts.desired),
+        min_worker_replicas: Some(counts.min),
+        max_worker_replicas: Some(counts.max),
+        desired_cpu: None,
+        desired_memory: None,
+        desired_gpu: None,
+        desired_tpu: None,
+        last_update_time: old.last_update_time.clone(),
+        endpoints: inputs.head_service.map(endpoints).unwrap_or_default(),
+        head: None,
+        conditions: Vec::new(),
+        observed_generation: generation,
+    };
+    if let Ok(resources) = desired_resources(spec, "spec") {
+        status.desired_cpu = Some(resources.cpu);
+        status.desired_memory = Some(resources.memory);
+        status.desired_gpu = Some(resources.gpu);
+        status.desired_tpu = Some(resources.tpu);
+    }
+    let head_ip = head
+        .and_then(|h| h.status.as_ref())
+        .and_then(|s| s.pod_ip.clone());
+    let service_ip = inputs
+        .head_service
+        .and_then(|s| s.spec.as_ref())
+        .and_then(|s| {
+            match s.cluster_ip.as_deref() {
+                // A headless head Service resolves to the head pod, so the pod's IP is the service IP.
+                Some("None") | Some("") | None => head_ip.clone(),
+                Some(ip) => Some(ip.to_string()),
+            }
+        });
+    let head_info = HeadInfo {
+        pod_ip: head_ip.clone(),
+        service_ip,
+        pod_name: head.and_then(|h| h.metadata.name.clone()),
+        service_name: inputs.head_service.and_then(|s| s.metadata.name.clone()),
+    };
+    if head_info != HeadInfo::default() {
+        status.head = Some(head_info);
+    }
+
+    let all_ready = !active.is_empty() && active.iter().all(|p| is_running_and_ready(p));
+    let expected_pods = usize::try_from(counts.desired)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1);
+    if inputs.failure.is_none() && !spec.suspend && all_ready && active.len() == expected_pods {
+        status.state = Some(ClusterState::Ready);
+    }
+    if spec.suspend && inputs.pods.is_empty() {
+        status.state = Some(ClusterState::Suspended);
+    }
+
+    let now = &inputs.now;
+    let (head_ready, reason, message) = head_pod_ready(head);
+    status.conditions.push(condition(
+        &old.conditions,
+        HEAD_POD_READY,
+        head_ready,
+        &reason,
+        message,
+        generation,
+        now,
+    ));
+    let was_provisioned = old
+        .conditions
+        .iter()
+        .any(|c| c.type_ == PROVISIONED && c.status == "True");
+    let provisioned =
+        was_provisioned || (all_ready && active.len() == expected_pods && !spec.suspend);
+    status.conditions.push(condition(
+        &old.conditions,
+        PROVISIONED,
+        provisioned,
+        if provisioned {
+            "AllPodRunningAndReadyFirstTime"
+        } else {
+            "RayClusterPodsProvisioning"
+        },
+        if provisioned {
+            "All Ray Pods are running and ready".into()
+        } else {
+            "Ray Pods are being provisioned".into()
+        },
+        generation,
+        now,
+    ));
+    if let Some(failure) = inputs.failure.filter(|f| f.replica) {
+        status.conditions.push(condition(
+            &old.conditions,
+            REPLICA_FAILURE,
+            true,
+            &failure.reason,
+            failure.message.clone(),
+            generation,
+            now,
+        ));
+    }
+    status
+}
+
+/// Whether `new` differs from what is stored, ignoring `lastUpdateTime`.
+pub fn changed(old: Option<&RayClusterStatus>, new: &RayClusterStatus) -> bool {
+    let Some(old) = old else {
+        return true;
+    };
+    let mut a = old.clone();
+    let mut b = new.clone();
+    a.last_update_time = None;
+    b.last_update_time = None;
+    a != b
+}
+
+/// The status to write, stamped with the write time.
+pub fn with_update_time(mut status: RayClusterStatus, now: Time) -> RayClusterStatus {
+    status.last_update_time = Some(now);
+    status
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn cluster(workers: i32, suspend: bool) -> RayCluster {
+        serde_json::from_value(json!({
+            "apiVersion": "ray.io/v1", "kind": "RayCluster",
+            "metadata": {"name": "c", "namespace": "ns", "generation": 3},
+            "spec": {
+                "suspend": suspend,
+                "headGroupSpec": {"rayStartParams": {}, "template": {"spec": {"containers": [
+                    {"name": "ray-head", "image": "ray", "resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}]}}},
+                "workerGroupSpecs": [{"groupName": "g", "replicas": workers, "minReplicas": 0, "maxReplicas": 5,
+                    "rayStartParams": {}, "template": {"spec": {"containers": [
+                        {"name": "ray-worker", "image": "ray", "resources": {"limits": {"cpu": "2", "nvidia.com/gpu": "1"}}}]}}}]
+            }
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn pod(name: &str, node_type: &str, ready: bool, ip: &str) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {"ray.io/node-type": node_type}},
+            "status": {"phase": "Running", "podIP": ip,
+                "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}]}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn head_service() -> Service {
+        serde_json::from_value(json!({
+            "metadata": {"name": "c-head-svc"},
+            "spec": {"clusterIP": "None", "ports": [
+                {"name": "dashboard", "port": 8265, "targetPort": 8265},
+                {"name": "client", "port": 10001, "targetPort": 10001}]}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn now() -> Time {
+        Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH)
+    }
+
+    #[test]
+    fn a_fully_running_cluster_is_ready_with_counts_endpoints_and_head_info() {
+        let c = cluster(2, false);
+        let pods = [
+            pod("h", "head", true, "10.0.0.1"),
+            pod("w1", "worker", true, "10.0.0.2"),
+            pod("w2", "worker", true, "10.0.0.3"),
+        ];
+        let refs: Vec<&Pod> = pods.iter().collect();
+        let svc = head_service();
+        let s = compute(&StatusInputs {
+            cluster: &c,
+            pods: &refs,
+            head_service: Some(&svc),
+            failure: None,
+            now: now(),
+        });
+        assert_eq!(s.state, Some(ClusterState::Ready));
+        assert_eq!(
+            (
+                s.ready_worker_replicas,
+                s.available_worker_replicas,
+                s.desired_worker_replicas
+            ),
+            (Some(2), Some(2), Some(2))
+        );
+        assert_eq!(
+            (s.min_worker_replicas, s.max_worker_replicas),
+            (Some(0), Some(5))
+        );
+        assert_eq!(s.observed_generation, Some(3));
+        assert_eq!(
+            s.endpoints.get("dashboard").map(String::as_str),
+            Some("8265")
+        );
+        let head = s.head.clone().unwrap_or_default();
+        assert_eq!(head.pod_ip.as_deref(), Some("10.0.0.1"));
+        assert_eq!(
+            head.service_ip.as_deref(),
+            Some("10.0.0.1"),
+            "headless service: the head pod's IP"
+        );
+        assert_eq!(head.service_name.as_deref(), Some("c-head-svc"));
+        assert_eq!(s.desired_cpu.as_ref().map(|q| q.0.as_str()), Some("5"));
+        assert_eq!(s.desired_gpu.as_ref().map(|q| q.0.as_str()), Some("2"));
+        assert!(
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == PROVISIONED && c.status == "True")
+        );
+        assert!(
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == HEAD_POD_READY && c.status == "True")
+        );
+    }
+
+    #[test]
+    fn a_cluster_missing_pods_is_not_ready_and_a_failure_sets_reason_and_replica_failure() {
+        let c = cluster(2, false);
+        let pods = [
+            pod("h", "head", true, "10.0.0.1"),
+            pod("w1", "worker", false, "10.0.0.2"),
+        ];
+        let refs: Vec<&Pod> = pods.iter().collect();
+        let failure = Failure {
+            reason: "FailedToCreateWorkerPod".into(),
+            message: "exceeded quota".into(),
+            replica: true,
+        };
+        let s = compute(&StatusInputs {
+            cluster: &c,
+            pods: &refs,
+            head_service: None,
+            failure: Some(&failure),
+            now: now(),
+        });
+        assert_eq!(s.state, None);
+        assert_eq!(s.reason.as_deref(), Some("exceeded quota"));
+        assert_eq!(s.ready_worker_replicas, Some(0));
+        assert_eq!(s.available_worker_replicas, Some(1));
+        let rf = s
+            .conditions
+            .iter()
+            .find(|c| c.type_ == REPLICA_FAILURE)
+            .cloned()
+            .unwrap_or_else(|| panic!("no ReplicaFailure"));
+        assert_eq!(
+            (rf.status.as_str(), rf.reason.as_str(), rf.message.as_str()),
+            ("True", "FailedToCreateWorkerPod", "exceeded quota")
+        );
+    }
+
+    #[test]
+    fn a_suspended_cluster_without_pods_is_suspended() {
+        let c = cluster(2, true);
+        let s = compute(&StatusInputs {
+            cluster: &c,
+            pods: &[],
+            head_service: None,
+            failure: None,
+            now: now(),
+        });
+        assert_eq!(s.state, Some(ClusterState::Suspended));
+        let head = s
+            .conditions
+            .iter()
+            .find(|c| c.type_ == HEAD_POD_READY)
+            .cloned()
+            .unwrap_or_else(|| panic!("none"));
+        assert_eq!(head.reason, "HeadPodNotFound");
+    }
+
+    #[test]
+    fn an_unchanged_status_is_not_written_and_update_time_alone_is_no_change() {
+        let mut c = cluster(0, false);
+        let pods = [pod("h", "head", true, "10.0.0.1")];
+        let refs: Vec<&Pod> = pods.iter().collect();
+        let first = compute(&StatusInputs {
+            cluster: &c,
+            pods: &refs,
+            head_service: None,
+            failure: None,
+            now: now(),
+        });
+        assert!(changed(c.status.as_ref(), &first));
+        c.status = Some(with_update_time(first, now()));
+        let later = Time(k8s_openapi::jiff::Timestamp::now());
+        let second = compute(&StatusInputs {
+            cluster: &c,
+            pods: &refs,
+            head_service: None,
+            failure: None,
+            now: later,
+        });
+        assert!(
+            !changed(c.status.as_ref(), &second),
+            "transition times are kept, so nothing changed"
+        );
+        let third = compute(&StatusInputs {
+            cluster: &c,
+            pods: &[],
+            head_service: None,
+            failure: None,
+            now: now(),
+        });
+        assert!(changed(c.status.as_ref(), &third));
+    }
+}
