@@ -2,7 +2,7 @@
 //! line with each RayCluster, and reports what it sees in the status, in Events and in logs.
 //!
 //! One reconcile: validate → render (ray-builders) → create missing Services/Ingress/RBAC → decide pod changes
-//! from the cache (a pure function, [`decide`]) → apply them, recording expectations first → compute the status
+//! from the cache (a pure function, [`decide()`]) → apply them, recording expectations first → compute the status
 //! from the cache and write it only if it changed.
 
 pub mod apply;

@@ -1,0 +1,650 @@
+//! The RayCluster controller against the real local control plane (kube-apiserver, controller-manager with its
+//! garbage collector, scheduler, kwok making pods Running). Each test has its own namespace and runs its own
+//! controller in-process, watching only that namespace.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use k8s_openapi::api::core::v1::{Pod, ResourceQuota, Service};
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use ray_api_v1::{ClusterState, RayCluster};
+use ray_controllers::Expectations;
+use ray_controllers::raycluster::{self, Settings, Shutdown};
+use serde_json::json;
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+struct Env {
+    client: Client,
+    namespace: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Env {
+    async fn start(prefix: &str) -> Env {
+        let plane = ray_testenv::ControlPlane::shared()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let client = plane.client().await.unwrap_or_else(|e| panic!("{e}"));
+        let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/crd");
+        ray_testenv::install_crds(&client, &crds)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let namespace = ray_testenv::create_namespace(&client, prefix)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut env = Env {
+            client,
+            namespace,
+            stop: None,
+            task: None,
+        };
+        env.start_controller();
+        env
+    }
+
+    fn start_controller(&mut self) {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let shutdown: Shutdown = async move {
+            let _ = rx.await;
+        }
+        .boxed()
+        .shared();
+        let settings = Settings {
+            namespace: Some(self.namespace.clone()),
+            concurrency: 4,
+            render: ray_builders::RenderOptions::default(),
+            instance: Some("test".into()),
+        };
+        self.task = Some(tokio::spawn(raycluster::run(
+            self.client.clone(),
+            settings,
+            Arc::new(Expectations::default()),
+            shutdown,
+        )));
+        self.stop = Some(tx);
+    }
+
+    fn clusters(&self) -> Api<RayCluster> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    fn pods(&self) -> Api<Pod> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    async fn apply_example(&self, file: &str) -> RayCluster {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples")
+            .join(file);
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let cluster: RayCluster = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        self.create(cluster).await
+    }
+
+    async fn create(&self, mut cluster: RayCluster) -> RayCluster {
+        cluster.metadata.namespace = Some(self.namespace.clone());
+        self.clusters()
+            .create(&PostParams::default(), &cluster)
+            .await
+            .unwrap_or_else(|e| panic!("creating the RayCluster: {e}"))
+    }
+
+    async fn patch_spec(&self, name: &str, spec: serde_json::Value) {
+        self.clusters()
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "spec": spec })),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("patching {name}: {e}"));
+    }
+
+    async fn cluster_pods(&self, name: &str) -> Vec<Pod> {
+        self.pods()
+            .list(&ListParams::default().labels(&format!("ray.io/cluster={name}")))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .items
+            .into_iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .collect()
+    }
+
+    /// Waits until `check` returns `Some`, failing with `what` and the last observation after the timeout.
+    async fn until<T, F, Fut>(&self, what: &str, mut check: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, String>>,
+    {
+        let start = std::time::Instant::now();
+        loop {
+            match check().await {
+                Ok(value) => return value,
+                Err(last) if start.elapsed() > TIMEOUT => {
+                    panic!("timed out waiting for {what}; last: {last}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+            }
+        }
+    }
+
+    /// Waits until the cluster is `ready` with exactly `workers` worker pods (and one head) running.
+    async fn until_ready(&self, name: &str, workers: usize) -> RayCluster {
+        self.until(&format!("{name} ready with {workers} workers"), || async {
+            let cluster = self.clusters().get(name).await.map_err(|e| e.to_string())?;
+            let pods = self.cluster_pods(name).await;
+            let status = cluster.status.clone().unwrap_or_default();
+            let worker_count = pods
+                .iter()
+                .filter(|p| label(p, "ray.io/node-type") == "worker")
+                .count();
+            let head_count = pods
+                .iter()
+                .filter(|p| label(p, "ray.io/node-type") == "head")
+                .count();
+            if status.state == Some(ClusterState::Ready)
+                && worker_count == workers
+                && head_count == 1
+                && status.ready_worker_replicas == i32::try_from(workers).ok()
+            {
+                Ok(cluster)
+            } else {
+                Err(format!(
+                    "{head_count} heads, {worker_count} workers, status {status:?}"
+                ))
+            }
+        })
+        .await
+    }
+
+    async fn events(&self, reason: &str) -> Vec<Event> {
+        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.namespace);
+        events
+            .list(&ListParams::default())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .items
+            .into_iter()
+            .filter(|e| e.reason.as_deref() == Some(reason))
+            .collect()
+    }
+
+    async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
+        let _ = namespaces
+            .delete(&self.namespace, &DeleteParams::default())
+            .await;
+    }
+}
+
+fn label(pod: &Pod, key: &str) -> String {
+    pod.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(key))
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn small_cluster(name: &str, replicas: i32, autoscaling: bool) -> RayCluster {
+    serde_json::from_value(json!({
+        "apiVersion": "ray.io/v1", "kind": "RayCluster",
+        "metadata": {"name": name},
+        "spec": {
+            "enableInTreeAutoscaling": autoscaling,
+            "headGroupSpec": {"rayStartParams": {}, "template": {"spec": {"containers": [
+                {"name": "ray-head", "image": "rayproject/ray:2.60.0"}]}}},
+            "workerGroupSpecs": [{"groupName": "workers", "replicas": replicas, "minReplicas": 0, "maxReplicas": 5,
+                "rayStartParams": {}, "template": {"spec": {"containers": [
+                    {"name": "ray-worker", "image": "rayproject/ray:2.60.0"}]}}}]
+        }
+    }))
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sample_becomes_a_ready_cluster_with_services_and_status() {
+    let env = Env::start("rc-sample").await;
+    env.apply_example("ray-cluster.sample.yaml").await;
+    let cluster = env.until_ready("raycluster-sample", 1).await;
+    let status = cluster.status.clone().unwrap_or_default();
+    assert_eq!(status.desired_worker_replicas, Some(1));
+    assert_eq!(
+        (status.min_worker_replicas, status.max_worker_replicas),
+        (Some(1), Some(3))
+    );
+    assert_eq!(status.observed_generation, cluster.metadata.generation);
+    assert_eq!(
+        status.endpoints.get("dashboard").map(String::as_str),
+        Some("8265")
+    );
+    assert_eq!(
+        status.endpoints.get("client").map(String::as_str),
+        Some("10001")
+    );
+    let head = status.head.clone().unwrap_or_default();
+    let head_pod = env
+        .cluster_pods("raycluster-sample")
+        .await
+        .into_iter()
+        .find(|p| label(p, "ray.io/node-type") == "head")
+        .unwrap_or_else(|| panic!("no head pod"));
+    let head_ip = head_pod.status.as_ref().and_then(|s| s.pod_ip.clone());
+    assert!(head_ip.is_some());
+    assert_eq!(head.pod_ip, head_ip);
+    assert_eq!(head.service_ip, head_ip, "the head Service is headless");
+    assert_eq!(
+        head.service_name.as_deref(),
+        Some("raycluster-sample-head-svc")
+    );
+    let owner = head_pod
+        .metadata
+        .owner_references
+        .clone()
+        .unwrap_or_default();
+    assert_eq!(owner.len(), 1);
+    assert_eq!(
+        (owner[0].controller, owner[0].block_owner_deletion),
+        (Some(true), Some(true))
+    );
+
+    let services: Api<Service> = Api::namespaced(env.client.clone(), &env.namespace);
+    let svc = services
+        .get("raycluster-sample-head-svc")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let spec = svc.spec.clone().unwrap_or_default();
+    let selector = spec.selector.clone().unwrap_or_default();
+    assert_eq!(
+        selector.get("ray.io/cluster").map(String::as_str),
+        Some("raycluster-sample")
+    );
+    assert_eq!(
+        selector.get("ray.io/node-type").map(String::as_str),
+        Some("head")
+    );
+    let mut ports: Vec<(String, i32)> = spec
+        .ports
+        .iter()
+        .flatten()
+        .map(|p| (p.name.clone().unwrap_or_default(), p.port))
+        .collect();
+    ports.sort();
+    assert_eq!(
+        ports,
+        [
+            ("client".into(), 10001),
+            ("dashboard".into(), 8265),
+            ("gcs-server".into(), 6379),
+            ("metrics".into(), 8080)
+        ]
+    );
+    assert!(!env.events("CreatedHeadPod").await.is_empty());
+    assert!(!env.events("CreatedWorkerPod").await.is_empty());
+    assert!(!env.events("CreatedService").await.is_empty());
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_complete_example_becomes_ready_with_ingress_rbac_and_its_groups() {
+    let env = Env::start("rc-complete").await;
+    env.apply_example("ray-cluster.complete.yaml").await;
+    let cluster = env.until_ready("raycluster-complete", 1).await;
+    let name = "raycluster-complete";
+    let ingress: Api<k8s_openapi::api::networking::v1::Ingress> =
+        Api::namespaced(env.client.clone(), &env.namespace);
+    assert!(
+        ingress
+            .get_opt(&format!("{name}-head-ingress"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_some()
+    );
+    let roles: Api<k8s_openapi::api::rbac::v1::Role> =
+        Api::namespaced(env.client.clone(), &env.namespace);
+    assert!(
+        roles
+            .get_opt(name)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_some()
+    );
+    let services: Api<Service> = Api::namespaced(env.client.clone(), &env.namespace);
+    let head_service = cluster
+        .status
+        .clone()
+        .unwrap_or_default()
+        .head
+        .unwrap_or_default()
+        .service_name;
+    let head_service = head_service.unwrap_or_else(|| panic!("status names no head service"));
+    assert!(
+        services
+            .get_opt(&head_service)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_some()
+    );
+    // The multi-host group starts at 0 replicas; scaling it creates one whole replica (2 hosts).
+    let mut groups = cluster.spec.worker_group_specs.clone();
+    for g in &mut groups {
+        if g.group_name == "multi-host" {
+            g.replicas = Some(1);
+        }
+    }
+    env.patch_spec(name, json!({ "workerGroupSpecs": groups }))
+        .await;
+    env.until_ready(name, 3).await;
+    let hosts: Vec<Pod> = env
+        .cluster_pods(name)
+        .await
+        .into_iter()
+        .filter(|p| label(p, "ray.io/group") == "multi-host")
+        .collect();
+    assert_eq!(hosts.len(), 2);
+    assert_eq!(
+        label(&hosts[0], "ray.io/worker-group-replica-name"),
+        label(&hosts[1], "ray.io/worker-group-replica-name")
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scaling_follows_replicas_clamping_and_workers_to_delete() {
+    let env = Env::start("rc-scale").await;
+    env.create(small_cluster("scale", 2, false)).await;
+    env.until_ready("scale", 2).await;
+    // Up, then above maxReplicas (clamped to 5), then down without autoscaling.
+    env.patch_spec("scale", json!({"workerGroupSpecs": [{"groupName": "workers", "replicas": 4, "minReplicas": 0, "maxReplicas": 5, "rayStartParams": {}, "template": {"spec": {"containers": [{"name": "ray-worker", "image": "rayproject/ray:2.60.0"}]}}}]})).await;
+    env.until_ready("scale", 4).await;
+    env.patch_spec("scale", json!({"workerGroupSpecs": [{"groupName": "workers", "replicas": 9, "minReplicas": 0, "maxReplicas": 5, "rayStartParams": {}, "template": {"spec": {"containers": [{"name": "ray-worker", "image": "rayproject/ray:2.60.0"}]}}}]})).await;
+    env.until_ready("scale", 5).await;
+    env.patch_spec("scale", json!({"workerGroupSpecs": [{"groupName": "workers", "replicas": 1, "minReplicas": 0, "maxReplicas": 5, "rayStartParams": {}, "template": {"spec": {"containers": [{"name": "ray-worker", "image": "rayproject/ray:2.60.0"}]}}}]})).await;
+    env.until_ready("scale", 1).await;
+    assert!(!env.events("DeletedWorkerPod").await.is_empty());
+
+    // With autoscaling, lowering replicas alone deletes nothing; workersToDelete deletes exactly the named pod.
+    env.patch_spec("scale", json!({"enableInTreeAutoscaling": true, "workerGroupSpecs": [{"groupName": "workers", "replicas": 3, "minReplicas": 0, "maxReplicas": 5, "rayStartParams": {}, "template": {"spec": {"containers": [{"name": "ray-worker", "image": "rayproject/ray:2.60.0"}]}}}]})).await;
+    env.until_ready("scale", 3).await;
+    env.patch_spec("scale", json!({"workerGroupSpecs": [{"groupName": "workers", "replicas": 2, "minReplicas": 0, "maxReplicas": 5, "rayStartParams": {}, "template": {"spec": {"containers": [{"name": "ray-worker", "image": "rayproject/ray:2.60.0"}]}}}]})).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let workers: Vec<String> = env
+        .cluster_pods("scale")
+        .await
+        .into_iter()
+        .filter(|p| label(p, "ray.io/node-type") == "worker")
+        .filter_map(|p| p.metadata.name)
+        .collect();
+    assert_eq!(
+        workers.len(),
+        3,
+        "the operator picked a victim while autoscaling is on"
+    );
+    let victim = workers[1].clone();
+    env.patch_spec("scale", json!({"workerGroupSpecs": [{"groupName": "workers", "replicas": 2, "minReplicas": 0, "maxReplicas": 5, "scaleStrategy": {"workersToDelete": [victim]}, "rayStartParams": {}, "template": {"spec": {"containers": [{"name": "ray-worker", "image": "rayproject/ray:2.60.0"}]}}}]})).await;
+    env.until_ready("scale", 2).await;
+    let left: Vec<String> = env
+        .cluster_pods("scale")
+        .await
+        .into_iter()
+        .filter_map(|p| p.metadata.name)
+        .collect();
+    assert!(!left.contains(&victim));
+    for name in workers.iter().filter(|n| **n != victim) {
+        assert!(
+            left.contains(name),
+            "{name} was deleted but not named in workersToDelete"
+        );
+    }
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_head_and_a_failed_worker_are_replaced() {
+    let env = Env::start("rc-heal").await;
+    env.create(small_cluster("heal", 2, false)).await;
+    env.until_ready("heal", 2).await;
+    let pods = env.cluster_pods("heal").await;
+    let head = pods
+        .iter()
+        .find(|p| label(p, "ray.io/node-type") == "head")
+        .and_then(|p| p.metadata.name.clone());
+    let head = head.unwrap_or_else(|| panic!("no head"));
+    env.pods()
+        .delete(&head, &DeleteParams::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let worker = pods
+        .iter()
+        .find(|p| label(p, "ray.io/node-type") == "worker")
+        .and_then(|p| p.metadata.name.clone());
+    let worker = worker.unwrap_or_else(|| panic!("no worker"));
+    ray_testenv::fail_pod(&env.client, &env.namespace, &worker, 1, "Error")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    env.until("head and worker replaced", || async {
+        let names: Vec<String> = env
+            .cluster_pods("heal")
+            .await
+            .into_iter()
+            .filter_map(|p| p.metadata.name)
+            .collect();
+        if names.len() == 3 && !names.contains(&head) && !names.contains(&worker) {
+            Ok(())
+        } else {
+            Err(format!("{names:?}"))
+        }
+    })
+    .await;
+    env.until_ready("heal", 2).await;
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspend_deletes_every_pod_and_resume_brings_them_back() {
+    let env = Env::start("rc-suspend").await;
+    env.create(small_cluster("sus", 2, false)).await;
+    env.until_ready("sus", 2).await;
+    env.patch_spec("sus", json!({"suspend": true})).await;
+    env.until("suspended", || async {
+        let c = env.clusters().get("sus").await.map_err(|e| e.to_string())?;
+        let pods = env.cluster_pods("sus").await;
+        let state = c.status.and_then(|s| s.state);
+        if pods.is_empty() && state == Some(ClusterState::Suspended) {
+            Ok(())
+        } else {
+            Err(format!("{} pods, {state:?}", pods.len()))
+        }
+    })
+    .await;
+    env.patch_spec("sus", json!({"suspend": false})).await;
+    env.until_ready("sus", 2).await;
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_spec_creates_nothing_and_reports_the_field_until_fixed() {
+    let env = Env::start("rc-invalid").await;
+    let mut cluster = small_cluster("bad", 1, false);
+    // A rule only the operator checks (the CRD cannot): autoscaler v2 requested without autoscaling.
+    cluster.spec.head_group_spec.template = serde_json::from_value(json!({"spec": {"containers": [
+        {"name": "ray-head", "image": "rayproject/ray:2.60.0", "env": [{"name": "RAY_enable_autoscaler_v2", "value": "true"}]}]}}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    env.create(cluster).await;
+    let reason = env
+        .until("a status reason", || async {
+            let c = env.clusters().get("bad").await.map_err(|e| e.to_string())?;
+            c.status
+                .and_then(|s| s.reason)
+                .ok_or_else(|| "no reason yet".to_string())
+        })
+        .await;
+    assert!(
+        reason.contains("spec.headGroupSpec.template.spec.containers[0].env[0]"),
+        "{reason}"
+    );
+    assert!(!env.events("InvalidRayClusterSpec").await.is_empty());
+    assert!(env.cluster_pods("bad").await.is_empty());
+    let services: Api<Service> = Api::namespaced(env.client.clone(), &env.namespace);
+    assert!(
+        services
+            .list(&ListParams::default())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .items
+            .is_empty()
+    );
+    env.patch_spec("bad", json!({"headGroupSpec": {"rayStartParams": {}, "template": {"spec": {"containers": [{"name": "ray-head", "image": "rayproject/ray:2.60.0"}]}}}})).await;
+    let fixed = env.until_ready("bad", 1).await;
+    assert_eq!(fixed.status.and_then(|s| s.reason), None);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quota_rejection_is_reported_in_events_and_status() {
+    let env = Env::start("rc-quota").await;
+    let quotas: Api<ResourceQuota> = Api::namespaced(env.client.clone(), &env.namespace);
+    let quota: ResourceQuota = serde_json::from_value(
+        json!({"metadata": {"name": "two-pods"}, "spec": {"hard": {"pods": "2"}}}),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    quotas
+        .create(&PostParams::default(), &quota)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The quota controller must have computed usage before pods are counted against it.
+    env.until("quota status", || async {
+        let q = quotas.get("two-pods").await.map_err(|e| e.to_string())?;
+        q.status
+            .and_then(|s| s.used)
+            .map(|_| ())
+            .ok_or_else(|| "no usage yet".into())
+    })
+    .await;
+    env.create(small_cluster("quota", 3, false)).await;
+    let condition = env
+        .until("ReplicaFailure", || async {
+            let c = env
+                .clusters()
+                .get("quota")
+                .await
+                .map_err(|e| e.to_string())?;
+            c.status
+                .unwrap_or_default()
+                .conditions
+                .into_iter()
+                .find(|c| c.type_ == "ReplicaFailure" && c.status == "True")
+                .ok_or_else(|| "no condition yet".into())
+        })
+        .await;
+    assert_eq!(condition.reason, "FailedToCreateWorkerPod");
+    assert!(
+        condition.message.contains("exceeded quota"),
+        "{}",
+        condition.message
+    );
+    let events = env.events("FailedToCreateWorkerPod").await;
+    assert!(events.iter().any(|e| {
+        e.note
+            .as_deref()
+            .unwrap_or_default()
+            .contains("exceeded quota")
+    }));
+    assert_eq!(env.cluster_pods("quota").await.len(), 2);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_the_cluster_garbage_collects_its_children() {
+    let env = Env::start("rc-gc").await;
+    env.create(small_cluster("gc", 2, false)).await;
+    env.until_ready("gc", 2).await;
+    env.clusters()
+        .delete("gc", &DeleteParams::foreground())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let services: Api<Service> = Api::namespaced(env.client.clone(), &env.namespace);
+    env.until("children garbage-collected", || async {
+        let pods = env
+            .pods()
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?
+            .items
+            .len();
+        let svcs = services
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?
+            .items
+            .len();
+        let gone = env
+            .clusters()
+            .get_opt("gc")
+            .await
+            .map_err(|e| e.to_string())?
+            .is_none();
+        if pods == 0 && svcs == 0 && gone {
+            Ok(())
+        } else {
+            Err(format!(
+                "{pods} pods, {svcs} services, cluster gone: {gone}"
+            ))
+        }
+    })
+    .await;
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_steady_cluster_makes_no_writes() {
+    let env = Env::start("rc-steady").await;
+    env.create(small_cluster("steady", 2, false)).await;
+    let before = env.until_ready("steady", 2).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let settled = env
+        .clusters()
+        .get("steady")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pods_before: Vec<(Option<String>, Option<String>)> = env
+        .cluster_pods("steady")
+        .await
+        .into_iter()
+        .map(|p| (p.metadata.name, p.metadata.resource_version))
+        .collect();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let after = env
+        .clusters()
+        .get("steady")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        settled.metadata.resource_version, after.metadata.resource_version,
+        "the RayCluster (or its status) was written while nothing changed"
+    );
+    let pods_after: Vec<(Option<String>, Option<String>)> = env
+        .cluster_pods("steady")
+        .await
+        .into_iter()
+        .map(|p| (p.metadata.name, p.metadata.resource_version))
+        .collect();
+    assert_eq!(pods_before, pods_after);
+    assert_eq!(before.metadata.uid, after.metadata.uid);
+    env.stop().await;
+}
