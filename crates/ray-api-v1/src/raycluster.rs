@@ -118,11 +118,12 @@ pub struct HeadGroupSpec {
 #[schemars(transform = crate::validation::crd_rules::worker_group_schema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkerGroupSpec {
-    /// The group's name, unique within the cluster. It appears in pod names and in the `ray.io/group` label, so it
-    /// must be a DNS-1123 label: lowercase letters, digits and `-`, at most 63 characters.
+    /// The group's name, unique within the cluster. It appears in pod names (lowercased) and in the `ray.io/group`
+    /// label, so it may hold letters, digits and `-`, starts and ends with a letter or digit, and has at most 63
+    /// characters.
     #[schemars(
         length(min = 1, max = 63),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+        regex(pattern = r"^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$")
     )]
     pub group_name: String,
     /// The number of replicas the group should have. The operator clamps it into `[minReplicas, maxReplicas]`.

@@ -380,8 +380,18 @@ fn cases() -> Vec<Case> {
             vec![("/spec/workerGroupSpecs/0/groupName", json!("Small_Group"))],
             vec![(
                 "spec.workerGroupSpecs[0].groupName",
-                &["cannot be used in pod names and labels", "lowercase"],
+                &[
+                    "cannot be used in pod names and labels",
+                    "letters, digits and '-'",
+                ],
             )],
+            Crd::No,
+        ),
+        case(
+            "worker group name with upper-case letters, which KubeRay accepts",
+            C,
+            vec![("/spec/workerGroupSpecs/0/groupName", json!("gpuGroup"))],
+            vec![],
             Crd::No,
         ),
         case(
@@ -1142,7 +1152,10 @@ fn crd_bounds() {
         (name["minLength"].clone(), name["maxLength"].clone()),
         (json!(1), json!(63))
     );
-    assert_eq!(name["pattern"], json!("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"));
+    assert_eq!(
+        name["pattern"],
+        json!("^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$")
+    );
     let groups = at(&cluster, "spec.workerGroupSpecs");
     assert_eq!(groups["x-kubernetes-list-type"], json!("map"));
     assert_eq!(groups["x-kubernetes-list-map-keys"], json!(["groupName"]));

@@ -10,7 +10,7 @@ use garde::{Path, Report};
 use k8s_openapi::api::core::v1::{EnvVar, PodTemplateSpec};
 
 use super::ClusterOwner;
-use super::names::dns1123_label_problem;
+use super::names::group_name_problem;
 use crate::raycluster::{HeadGroupSpec, MAX_REPLICAS_DEFAULT, RayClusterSpec, WorkerGroupSpec};
 
 /// The environment variable that switches the Ray autoscaler to its v2 implementation.
@@ -133,11 +133,11 @@ impl garde::Validate for WorkerGroupSpec {
             report.append(
                 path.join("groupName"),
                 garde::Error::new(
-                    "a worker group needs a name: set groupName (lowercase letters, digits and '-')",
+                    "a worker group needs a name: set groupName (letters, digits and '-')",
                 ),
             );
         } else {
-            if let Some(problem) = dns1123_label_problem(name) {
+            if let Some(problem) = group_name_problem(name) {
                 report.append(
                     path.join("groupName"),
                     garde::Error::new(format!(

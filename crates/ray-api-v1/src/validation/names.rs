@@ -116,6 +116,25 @@ pub(crate) fn dns1123_label_problem(value: &str) -> Option<&'static str> {
     label_problem(value, true)
 }
 
+/// Why `value` cannot be a worker group name, or `None` when it can. A group name appears (lowercased) in pod names
+/// and verbatim in the `ray.io/group` label, so it is a DNS-1123 label except that upper-case letters are allowed,
+/// as KubeRay allows them: manifests with names like `gpuGroup` keep working.
+pub(crate) fn group_name_problem(value: &str) -> Option<&'static str> {
+    if value.chars().count() > MAX_LABEL_LENGTH {
+        return Some("it must be at most 63 characters");
+    }
+    if !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Some("use only letters, digits and '-'");
+    }
+    if !value.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Some("it must start with a letter or a digit");
+    }
+    if !value.ends_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Some("it must end with a letter or a digit");
+    }
+    None
+}
+
 fn label_problem(value: &str, may_start_with_digit: bool) -> Option<&'static str> {
     let Some(first) = value.chars().next() else {
         return Some("it must not be empty");
