@@ -6,17 +6,24 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 mod render;
+mod run;
 
 /// Kubernetes operator for Ray clusters, jobs and services.
 #[derive(Debug, Parser)]
 #[command(name = "ray-operator", version, about)]
+#[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// Without a subcommand, the operator runs (`ray-operator` is `ray-operator run`).
+    #[command(flatten)]
+    run: run::RunArgs,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the operator (the default): reconcile RayClusters until SIGTERM or SIGINT.
+    Run(run::RunArgs),
     /// Print the ray.io CustomResourceDefinitions as a YAML stream, ready for `kubectl apply -f -`.
     Crd,
     /// Print every object the operator would create for RayCluster, RayJob and RayService manifests, as a YAML
@@ -26,7 +33,8 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command {
+    match cli.command.unwrap_or(Command::Run(cli.run)) {
+        Command::Run(args) => run::run(args)?,
         Command::Crd => {
             let yaml = ray_crd::all_crds_yaml().context("rendering the CRDs")?;
             let mut stdout = std::io::stdout().lock();

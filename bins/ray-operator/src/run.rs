@@ -1,0 +1,199 @@
+//! `ray-operator run`: connect to the API server, wait for the ray.io CRDs, run the controllers until SIGTERM or
+//! SIGINT, then let running reconciles finish.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use futures::FutureExt;
+use kube::api::ListParams;
+use kube::{Api, Client};
+use ray_api_v1::RayCluster;
+use ray_controllers::Expectations;
+use ray_controllers::raycluster::{self, Settings, Shutdown};
+use tracing::{error, info, warn};
+
+/// Flags of the `run` command. Every flag can also be set through the environment variable named in `--help`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Namespaces to watch, comma-separated; empty watches all namespaces. With several namespaces the operator
+    /// runs one controller (one set of watches) per namespace, so it needs only namespaced RBAC in each.
+    #[arg(
+        long,
+        env = "RAY_OPERATOR_WATCH_NAMESPACE",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub watch_namespace: Vec<String>,
+    /// How many RayClusters are reconciled at the same time (per watched namespace). One RayCluster is never
+    /// reconciled twice at once.
+    #[arg(long, env = "RAY_OPERATOR_RECONCILE_CONCURRENCY", default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub reconcile_concurrency: u16,
+    /// Log format: `text` for people, `json` for log collectors. Every line about a RayCluster carries its
+    /// namespace and name. The level is set with RUST_LOG (default `info`).
+    #[arg(long, env = "RAY_OPERATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// The cluster's DNS domain, used in the head's address that workers connect to.
+    #[arg(long, env = "CLUSTER_DOMAIN", default_value = "cluster.local")]
+    pub cluster_domain: String,
+    /// This instance's name in Events (`reportingInstance`); set it to the pod name.
+    #[arg(long, env = "POD_NAME")]
+    pub instance: Option<String>,
+}
+
+/// The log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        // Span fields (the RayCluster's namespace and name) are flattened into every line's "span" object.
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
+}
+
+/// Resolves on the first SIGTERM or SIGINT.
+fn shutdown_signal() -> Shutdown {
+    async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => info!("SIGTERM received; finishing running reconciles"),
+                        _ = int.recv() => info!("SIGINT received; finishing running reconciles"),
+                    }
+                }
+                _ => {
+                    warn!("cannot listen for SIGTERM; stopping on Ctrl-C only");
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    .boxed()
+    .shared()
+}
+
+/// Waits until the RayCluster API is served, saying what to do while it is not.
+async fn wait_for_crds(
+    client: &Client,
+    namespaces: &[Option<String>],
+    shutdown: &Shutdown,
+) -> bool {
+    let mut warned = false;
+    loop {
+        let mut missing = None;
+        for ns in namespaces {
+            let api: Api<RayCluster> = match ns {
+                Some(ns) => Api::namespaced(client.clone(), ns),
+                None => Api::all(client.clone()),
+            };
+            if let Err(error) = api.list(&ListParams::default().limit(1)).await {
+                missing = Some(error);
+                break;
+            }
+        }
+        match missing {
+            None => return true,
+            Some(kube::Error::Api(status)) if status.is_not_found() => {
+                if !warned {
+                    error!(
+                        "the ray.io CRDs are not installed (rayclusters.ray.io is not served). Install them with \
+                         `kubectl apply --server-side -f config/crd/` or `ray-operator crd | kubectl apply \
+                         --server-side -f -`; waiting for them"
+                    );
+                    warned = true;
+                }
+            }
+            Some(error) => warn!(%error, "cannot list RayClusters yet; retrying"),
+        }
+        if tokio::time::timeout(Duration::from_secs(5), shutdown.clone())
+            .await
+            .is_ok()
+        {
+            return false;
+        }
+    }
+}
+
+/// Runs the operator until a shutdown signal.
+pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    init_logging(args.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run_async(args))
+}
+
+async fn run_async(args: RunArgs) -> anyhow::Result<()> {
+    let client = Client::try_default().await.context(
+        "connecting to the Kubernetes API server (in a pod: its service account; elsewhere: KUBECONFIG or \
+         ~/.kube/config)",
+    )?;
+    let namespaces: Vec<Option<String>> = {
+        let named: Vec<String> = args
+            .watch_namespace
+            .iter()
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty())
+            .collect();
+        if named.is_empty() {
+            vec![None]
+        } else {
+            named.into_iter().map(Some).collect()
+        }
+    };
+    info!(version = env!("CARGO_PKG_VERSION"), namespaces = ?namespaces, "ray-operator starting");
+    let shutdown = shutdown_signal();
+    if !wait_for_crds(&client, &namespaces, &shutdown).await {
+        info!("stopped before the CRDs appeared");
+        return Ok(());
+    }
+    let render = ray_builders::RenderOptions {
+        cluster_domain: args.cluster_domain.clone(),
+        ..ray_builders::RenderOptions::default()
+    };
+    let expectations = Arc::new(Expectations::default());
+    let controllers = namespaces.into_iter().map(|namespace| {
+        raycluster::run(
+            client.clone(),
+            Settings {
+                namespace,
+                concurrency: args.reconcile_concurrency,
+                render: render.clone(),
+                instance: args.instance.clone(),
+            },
+            expectations.clone(),
+            shutdown.clone(),
+        )
+    });
+    futures::future::join_all(controllers).await;
+    info!("ray-operator stopped");
+    Ok(())
+}
