@@ -6,8 +6,9 @@
 //! prints `export KUBECONFIG=...` and waits for Ctrl-C. With `--detach` it runs the same session as a background
 //! process and returns once it is ready; `down` stops it. A pid file in `session/` keeps two sessions from starting.
 //!
-//! The operator is not started: `bins/ray-operator` has no controllers yet. When it has, `Session::run` is where it
-//! starts, after the CRDs and before the manifests are applied.
+//! The operator (`bins/ray-operator`, built here if needed) runs as a child process against the control plane,
+//! started after the CRDs and before the manifests are applied; its log is `logs/ray-operator.log` in the control
+//! plane's directory. `--no-operator` leaves it out (to run it yourself, e.g. under a debugger).
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -33,6 +34,9 @@ pub struct UpArgs {
     /// `--apply examples/ray-cluster.sample.yaml`.
     #[arg(long = "apply", value_name = "FILE")]
     apply: Vec<PathBuf>,
+    /// Do not start the operator (run `ray-operator run` yourself with the printed KUBECONFIG).
+    #[arg(long)]
+    no_operator: bool,
     /// Run in the background and return once everything is ready; stop it with `cargo xtask down`.
     #[arg(long)]
     detach: bool,
@@ -182,6 +186,12 @@ async fn session(args: &UpArgs, layout: &Layout, files: &SessionFiles) -> anyhow
         Some(head)
     };
 
+    let operator = if args.no_operator {
+        None
+    } else {
+        Some(Operator::start(&plane)?)
+    };
+
     for file in &args.apply {
         for applied in apply_file(&client, file, "default").await? {
             eprintln!("  applied {applied}");
@@ -189,10 +199,14 @@ async fn session(args: &UpArgs, layout: &Layout, files: &SessionFiles) -> anyhow
     }
 
     print_summary(&plane, ray.as_ref(), args.detach);
+    if operator.is_none() {
+        eprintln!("The operator is not started (--no-operator).");
+    }
     std::fs::write(files.ready(), plane.kubeconfig().display().to_string())
         .with_context(|| format!("writing {}", files.ready().display()))?;
     wait_for_stop().await?;
     eprintln!("stopping...");
+    drop(operator);
     drop(ray);
     drop(plane);
     eprintln!("stopped");
@@ -216,7 +230,6 @@ fn print_summary(plane: &ControlPlane, ray: Option<&RayHead>, detached: bool) {
             head.gcs_address()
         );
     }
-    eprintln!("The operator is not started: bins/ray-operator has no controllers yet.");
     eprintln!(
         "Logs of every component: {}",
         plane.dir().join("logs").display()
@@ -225,6 +238,66 @@ fn print_summary(plane: &ControlPlane, ray: Option<&RayHead>, detached: bool) {
         eprintln!("Stop it with `cargo xtask down`.");
     } else {
         eprintln!("Press Ctrl-C to stop everything.");
+    }
+}
+
+/// The operator as a child process; stopped with SIGTERM (graceful) when dropped.
+struct Operator {
+    child: std::process::Child,
+}
+
+impl Operator {
+    /// Builds `ray-operator` (a no-op when it is up to date) and starts `ray-operator run` against the plane.
+    fn start(plane: &ControlPlane) -> anyhow::Result<Operator> {
+        eprintln!("building and starting the operator...");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(&cargo)
+            .args(["build", "--quiet", "-p", "ray-operator"])
+            .current_dir(workspace_root())
+            .status()
+            .context("running `cargo build -p ray-operator`")?;
+        if !status.success() {
+            bail!(
+                "`cargo build -p ray-operator` failed ({status}); fix the build or pass --no-operator"
+            );
+        }
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace_root().join("target"));
+        let binary = target.join("debug/ray-operator");
+        let log_path = plane.dir().join("logs/ray-operator.log");
+        let log = std::fs::File::create(&log_path)
+            .with_context(|| format!("creating {}", log_path.display()))?;
+        let child = Command::new(&binary)
+            .arg("run")
+            .env("KUBECONFIG", plane.kubeconfig())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        eprintln!(
+            "  operator running (pid {}), log {}",
+            child.id(),
+            log_path.display()
+        );
+        Ok(Operator { child })
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -251,6 +324,9 @@ fn detach(args: &UpArgs, files: &SessionFiles) -> anyhow::Result<()> {
     cmd.args(["up", "--session-child", "--detach"])
         .arg(format!("--dashboard-port={}", args.dashboard_port))
         .arg(format!("--nodes={}", args.nodes));
+    if args.no_operator {
+        cmd.arg("--no-operator");
+    }
     if args.no_ray {
         cmd.arg("--no-ray");
     }
