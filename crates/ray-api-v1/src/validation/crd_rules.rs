@@ -48,12 +48,12 @@ impl CelRule {
 pub const RAY_CLUSTER: &[CelRule] = &[
     CelRule {
         rule: "size(self.metadata.name) <= 53",
-        message: "RayCluster names must be at most 53 characters: names derived from it, such as the `<name>-serve-svc` Service, must fit in 63 characters",
+        message: "metadata.name: RayCluster names must be at most 53 characters: names derived from it, such as the `<name>-serve-svc` Service, must fit in 63 characters",
         field_path: None,
     },
     CelRule {
         rule: DNS1035_NAME,
-        message: "a RayCluster name must be a DNS-1035 label: lowercase letters, digits and '-', starting with a letter and ending with a letter or digit",
+        message: "metadata.name: a RayCluster name must be a DNS-1035 label: lowercase letters, digits and '-', starting with a letter and ending with a letter or digit",
         field_path: None,
     },
 ];
@@ -62,12 +62,12 @@ pub const RAY_CLUSTER: &[CelRule] = &[
 pub const RAY_JOB: &[CelRule] = &[
     CelRule {
         rule: "size(self.metadata.name) <= 47",
-        message: "RayJob names must be at most 47 characters: the RayCluster created for it is named `<name>-<5 random characters>` and must fit in 53 characters",
+        message: "metadata.name: RayJob names must be at most 47 characters: the RayCluster created for it is named `<name>-<5 random characters>` and must fit in 53 characters",
         field_path: None,
     },
     CelRule {
         rule: DNS1035_NAME,
-        message: "a RayJob name must be a DNS-1035 label: lowercase letters, digits and '-', starting with a letter and ending with a letter or digit",
+        message: "metadata.name: a RayJob name must be a DNS-1035 label: lowercase letters, digits and '-', starting with a letter and ending with a letter or digit",
         field_path: None,
     },
 ];
@@ -76,12 +76,12 @@ pub const RAY_JOB: &[CelRule] = &[
 pub const RAY_SERVICE: &[CelRule] = &[
     CelRule {
         rule: "size(self.metadata.name) <= 47",
-        message: "RayService names must be at most 47 characters: the RayClusters created for it are named `<name>-<5 random characters>` and must fit in 53 characters",
+        message: "metadata.name: RayService names must be at most 47 characters: the RayClusters created for it are named `<name>-<5 random characters>` and must fit in 53 characters",
         field_path: None,
     },
     CelRule {
         rule: DNS1035_NAME,
-        message: "a RayService name must be a DNS-1035 label: lowercase letters, digits and '-', starting with a letter and ending with a letter or digit",
+        message: "metadata.name: a RayService name must be a DNS-1035 label: lowercase letters, digits and '-', starting with a letter and ending with a letter or digit",
         field_path: None,
     },
 ];
