@@ -648,3 +648,132 @@ async fn a_steady_cluster_makes_no_writes() {
     assert_eq!(before.metadata.uid, after.metadata.uid);
     env.stop().await;
 }
+
+fn ft_cluster(name: &str) -> RayCluster {
+    let mut cluster = small_cluster(name, 1, false);
+    cluster.metadata.annotations = Some(
+        [
+            ("ray.io/ft-enabled".to_string(), "true".to_string()),
+            (
+                "ray.io/gcs-ft-deletion-timeout".to_string(),
+                "8".to_string(),
+            ),
+            (
+                "ray.io/external-storage-namespace".to_string(),
+                "my-storage-ns".to_string(),
+            ),
+        ]
+        .into(),
+    );
+    cluster.spec.head_group_spec.template = serde_json::from_value(json!({"spec": {"containers": [
+        {"name": "ray-head", "image": "rayproject/ray:2.60.0", "env": [{"name": "RAY_REDIS_ADDRESS", "value": "redis:6379"}]}]}}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    cluster
+}
+
+async fn until_gone(env: &Env, name: &str) {
+    env.until(&format!("RayCluster {name} deleted"), || async {
+        let gone = env
+            .clusters()
+            .get_opt(name)
+            .await
+            .map_err(|e| e.to_string())?
+            .is_none();
+        if gone {
+            Ok(())
+        } else {
+            Err("still there".into())
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gcs_ft_cluster_is_released_when_its_cleanup_job_completes() {
+    let env = Env::start("rc-gcsft").await;
+    env.create(ft_cluster("ft")).await;
+    env.until_ready("ft", 1).await;
+    let live = env
+        .clusters()
+        .get("ft")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        live.metadata
+            .finalizers
+            .unwrap_or_default()
+            .contains(&"ray.io/gcs-ft-redis-cleanup-finalizer".to_string())
+    );
+    env.clusters()
+        .delete("ft", &DeleteParams::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // kwok runs the Job's pod to completion, as a successful cleanup would.
+    until_gone(&env, "ft").await;
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> =
+        Api::namespaced(env.client.clone(), &env.namespace);
+    let job = jobs
+        .get_opt("ft-redis-cleanup")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    if let Some(job) = job {
+        // Not yet garbage-collected: check it is the cleanup Job.
+        let labels = job.metadata.labels.clone().unwrap_or_default();
+        assert_eq!(
+            labels.get("ray.io/node-type").map(String::as_str),
+            Some("redis-cleanup")
+        );
+    }
+    assert!(!env.events("CreatedRedisCleanupJob").await.is_empty());
+    assert!(env.events("ForceDeletedStuckCluster").await.is_empty());
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gcs_ft_cluster_whose_cleanup_cannot_run_is_released_at_the_deadline() {
+    let env = Env::start("rc-gcsft-stuck").await;
+    env.create(ft_cluster("stuck")).await;
+    env.until_ready("stuck", 1).await;
+    // No Job may be created in this namespace (like an admission policy rejecting the cleanup Job).
+    let quotas: Api<ResourceQuota> = Api::namespaced(env.client.clone(), &env.namespace);
+    let quota: ResourceQuota = serde_json::from_value(
+        json!({"metadata": {"name": "no-jobs"}, "spec": {"hard": {"count/jobs.batch": "0"}}}),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    quotas
+        .create(&PostParams::default(), &quota)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    env.until("quota status", || async {
+        let q = quotas.get("no-jobs").await.map_err(|e| e.to_string())?;
+        q.status
+            .and_then(|s| s.hard)
+            .map(|_| ())
+            .ok_or_else(|| "no status yet".into())
+    })
+    .await;
+    env.clusters()
+        .delete("stuck", &DeleteParams::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    env.until("FailedToCreateRedisCleanupJob", || async {
+        let n = env.events("FailedToCreateRedisCleanupJob").await.len();
+        if n > 0 {
+            Ok(())
+        } else {
+            Err("no event yet".to_string())
+        }
+    })
+    .await;
+    until_gone(&env, "stuck").await;
+    let events = env.events("ForceDeletedStuckCluster").await;
+    assert!(
+        events.iter().any(|e| e
+            .note
+            .as_deref()
+            .unwrap_or_default()
+            .contains("my-storage-ns")),
+        "the event names the storage namespace: {events:?}"
+    );
+    env.stop().await;
+}

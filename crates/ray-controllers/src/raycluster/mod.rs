@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod decide;
 pub mod events;
+pub mod gcs_ft;
 pub mod status;
 
 use std::collections::{BTreeSet, HashSet};
@@ -178,13 +179,29 @@ fn now() -> Time {
 async fn reconcile_cluster(cluster: &RayCluster, ctx: &Context) -> Result<Requeue, Error> {
     let namespace = cluster.namespace().unwrap_or_default();
     let name = cluster.name_any();
-    if cluster.metadata.deletion_timestamp.is_some() {
-        // The garbage collector removes the children (they carry controller owner references).
-        ctx.expectations.forget_cluster(&namespace, &name);
-        return Ok(Requeue::await_change());
-    }
     let snapshot = ctx.pods.state();
     let pods = cluster_pods(&snapshot, &namespace, &name);
+    if cluster.metadata.deletion_timestamp.is_some() {
+        ctx.expectations.forget_cluster(&namespace, &name);
+        if gcs_ft::has_finalizer(cluster) {
+            let mut options = ctx.render.clone();
+            options.default_namespace = namespace.clone();
+            let builder = ClusterContext::new(cluster, &options).ok();
+            return gcs_ft::cleanup(
+                ctx,
+                cluster,
+                builder.as_ref(),
+                &pods,
+                &cluster.object_ref(&()),
+            )
+            .await;
+        }
+        // The garbage collector removes the children (they carry controller owner references).
+        return Ok(Requeue::await_change());
+    }
+    if gcs_ft::ensure_finalizer(ctx, cluster).await? {
+        return Ok(Requeue::await_change());
+    }
 
     let invalid = match ray_api_v1::validation::validate_cluster(cluster) {
         Err(errors) => Some(errors.to_string()),
