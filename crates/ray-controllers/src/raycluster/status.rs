@@ -472,4 +472,40 @@ mod tests {
         });
         assert!(changed(c.status.as_ref(), &third));
     }
+
+    #[test]
+    fn an_image_pull_error_on_the_head_is_the_head_pod_ready_reason() {
+        let head: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "h", "labels": {"ray.io/node-type": "head"}},
+            "status": {"phase": "Pending",
+                "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
+                "containerStatuses": [{"name": "ray-head", "image": "ray:nope", "imageID": "", "ready": false,
+                    "restartCount": 0, "state": {"waiting": {"reason": "ErrImagePull", "message": "pull access denied"}}}]}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let c = cluster(0, false);
+        let refs = [&head];
+        let s = compute(&StatusInputs {
+            cluster: &c,
+            pods: &refs,
+            head_service: None,
+            failure: None,
+            now: now(),
+        });
+        let cond = s
+            .conditions
+            .iter()
+            .find(|c| c.type_ == HEAD_POD_READY)
+            .cloned()
+            .unwrap_or_else(|| panic!("none"));
+        assert_eq!(
+            (
+                cond.status.as_str(),
+                cond.reason.as_str(),
+                cond.message.as_str()
+            ),
+            ("False", "ErrImagePull", "pull access denied")
+        );
+        assert_eq!(s.state, None);
+    }
 }
