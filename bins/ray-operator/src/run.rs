@@ -40,6 +40,14 @@ pub struct RunArgs {
     /// This instance's name in Events (`reportingInstance`); set it to the pod name.
     #[arg(long, env = "POD_NAME")]
     pub instance: Option<String>,
+    /// Requests per second the operator sends to the API server, on average (a token bucket refilled at this
+    /// rate). KubeRay's default.
+    #[arg(long, env = "RAY_OPERATOR_KUBE_API_QPS", default_value_t = 100.0)]
+    pub kube_api_qps: f64,
+    /// Requests the operator may send at once before `--kube-api-qps` applies (the bucket's size). KubeRay's
+    /// default.
+    #[arg(long, env = "RAY_OPERATOR_KUBE_API_BURST", default_value_t = 200)]
+    pub kube_api_burst: u32,
 }
 
 /// The log line format.
@@ -155,10 +163,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
 }
 
 async fn run_async(args: RunArgs) -> anyhow::Result<()> {
-    let client = Client::try_default().await.context(
-        "connecting to the Kubernetes API server (in a pod: its service account; elsewhere: KUBECONFIG or \
+    let rate_limit = ray_controllers::RateLimitLayer::new(args.kube_api_qps, args.kube_api_burst)?;
+    let config = kube::Config::infer().await.context(
+        "finding the Kubernetes API server (in a pod: its service account; elsewhere: KUBECONFIG or \
          ~/.kube/config)",
     )?;
+    let client: Client = kube::client::ClientBuilder::try_from(config)
+        .context("setting up the Kubernetes client")?
+        .with_layer(&rate_limit)
+        .build();
     let namespaces: Vec<Option<String>> = {
         let named: Vec<String> = args
             .watch_namespace

@@ -8,7 +8,9 @@ pub mod context;
 pub mod error;
 pub mod expectations;
 pub mod pod_cache;
+pub mod rate_limit;
 pub mod raycluster;
 
 pub use error::Error;
 pub use expectations::Expectations;
+pub use rate_limit::RateLimitLayer;
