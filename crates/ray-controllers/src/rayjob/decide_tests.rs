@@ -1,0 +1,532 @@
+use std::time::Duration;
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use ray_api_v1::raycluster::{RayCluster, RayClusterStatus};
+use ray_api_v1::rayjob::{
+    JobDeploymentStatus as D, JobFailedReason, JobStatus, RayJob, RayJobStatus,
+};
+
+use super::decide::{Action, Decision, Observation, RayJobInfo, STATUS_CHECK_TIMEOUT, decide};
+
+const URL: &str = "sample-raycluster-head-svc.default.svc.cluster.local:8265";
+
+fn t(seconds: i64) -> Timestamp {
+    Timestamp::from_second(1_800_000_000 + seconds).expect("test fixture")
+}
+
+fn job(extra_spec: serde_json::Value) -> RayJob {
+    let mut spec = serde_json::json!({
+        "entrypoint": "python -c 'print(1)'",
+        "submissionMode": "HTTPMode",
+        "rayClusterSpec": {
+            "headGroupSpec": {
+                "rayStartParams": {},
+                "template": {"spec": {"containers": [{"name": "ray-head", "image": "rayproject/ray:2.9.0"}]}}
+            }
+        }
+    });
+    for (k, v) in extra_spec.as_object().expect("test fixture") {
+        spec[k] = v.clone();
+    }
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "ray.io/v1",
+        "kind": "RayJob",
+        "metadata": {"name": "sample", "namespace": "default", "generation": 2},
+        "spec": spec,
+    }))
+    .expect("test fixture")
+}
+
+fn with_status(mut job: RayJob, state: D) -> RayJob {
+    job.status = Some(RayJobStatus {
+        job_id: Some("sample-abcde".into()),
+        ray_cluster_name: Some("sample-fghij".into()),
+        job_status: Some(JobStatus::New),
+        job_deployment_status: Some(state),
+        start_time: Some(Time(t(0))),
+        dashboard_url: (state == D::Running).then(|| URL.to_owned()),
+        ..RayJobStatus::default()
+    });
+    job
+}
+
+fn cluster(status: serde_json::Value) -> RayCluster {
+    let mut c: RayCluster = serde_json::from_value(serde_json::json!({
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "metadata": {"name": "sample-fghij", "namespace": "default"},
+        "spec": {"headGroupSpec": {"rayStartParams": {}, "template": {"spec": {"containers": []}}}},
+    }))
+    .expect("test fixture");
+    if !status.is_null() {
+        c.status = Some(serde_json::from_value::<RayClusterStatus>(status).expect("test fixture"));
+    }
+    c
+}
+
+fn ready() -> RayCluster {
+    cluster(serde_json::json!({"state": "ready"}))
+}
+
+fn submitter(condition: Option<(&str, &str)>) -> Job {
+    let conditions = condition.map(|(kind, message)| {
+        serde_json::json!([{"type": kind, "status": "True", "reason": "BackoffLimitExceeded", "message": message}])
+    });
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "sample"},
+        "status": {"conditions": conditions.unwrap_or(serde_json::json!([]))},
+    }))
+    .expect("test fixture")
+}
+
+struct Obs<'a> {
+    job: &'a RayJob,
+    cluster: Option<&'a RayCluster>,
+    submitter: Option<&'a Job>,
+    ray_job: RayJobInfo,
+    failing_since: Option<Timestamp>,
+    now: Timestamp,
+}
+
+impl<'a> Obs<'a> {
+    fn new(job: &'a RayJob) -> Self {
+        Self {
+            job,
+            cluster: None,
+            submitter: None,
+            ray_job: RayJobInfo::NotChecked,
+            failing_since: None,
+            now: t(10),
+        }
+    }
+    fn run(&self) -> Decision {
+        decide(&Observation {
+            job: self.job,
+            cluster: self.cluster,
+            submitter: self.submitter,
+            ray_job: &self.ray_job,
+            dashboard_url: Some(URL),
+            status_check_failing_since: self.failing_since,
+            now: self.now,
+            suffix: "xyz12",
+        })
+    }
+}
+
+fn state(d: &Decision) -> D {
+    d.status.job_deployment_status.expect("test fixture")
+}
+
+#[test]
+fn new_generates_names_and_creates_nothing() {
+    let j = job(serde_json::json!({}));
+    let d = Obs::new(&j).run();
+    assert_eq!(state(&d), D::Initializing);
+    assert_eq!(d.status.job_id.as_deref(), Some("sample-xyz12"));
+    assert_eq!(d.status.ray_cluster_name.as_deref(), Some("sample-xyz12"));
+    assert_eq!(d.status.start_time, Some(Time(t(10))));
+    assert_eq!(d.status.observed_generation, Some(2));
+    assert!(
+        d.actions.is_empty(),
+        "names must be stored before anything is created"
+    );
+}
+
+#[test]
+fn spec_job_id_and_selector_win() {
+    let j = job(serde_json::json!({
+        "jobId": "my-id",
+        "rayClusterSpec": null,
+        "clusterSelector": {"ray.io/cluster": "shared"}
+    }));
+    let d = Obs::new(&j).run();
+    assert_eq!(d.status.job_id.as_deref(), Some("my-id"));
+    assert_eq!(d.status.ray_cluster_name.as_deref(), Some("shared"));
+}
+
+#[test]
+fn generated_names_survive_a_second_pass() {
+    let mut j = with_status(job(serde_json::json!({})), D::New);
+    let d = Obs::new(&j).run();
+    assert_eq!(d.status.job_id.as_deref(), Some("sample-abcde"));
+    assert_eq!(d.status.ray_cluster_name.as_deref(), Some("sample-fghij"));
+    j.status = Some(d.status);
+    let d = Obs::new(&j).run();
+    assert_eq!(
+        d.actions,
+        vec![Action::CreateCluster {
+            name: "sample-fghij".into()
+        }]
+    );
+}
+
+#[test]
+fn invalid_spec_fails_naming_the_field_without_creating_anything() {
+    let j = job(serde_json::json!({"activeDeadlineSeconds": 0}));
+    let d = Obs::new(&j).run();
+    assert_eq!(state(&d), D::Failed);
+    assert_eq!(d.status.reason, Some(JobFailedReason::ValidationFailed));
+    let message = d.status.message.expect("test fixture");
+    assert!(message.contains("activeDeadlineSeconds"), "{message}");
+    assert!(d.actions.is_empty());
+}
+
+#[test]
+fn initializing_says_why_it_waits() {
+    let j = with_status(job(serde_json::json!({})), D::Initializing);
+    let c = cluster(serde_json::json!({"conditions": [{
+        "type": "HeadPodReady", "status": "False", "reason": "ErrImagePull",
+        "message": "rpc error: pull access denied for rayproject/ray:nope",
+        "lastTransitionTime": "2026-01-01T00:00:00Z"
+    }]}));
+    let mut o = Obs::new(&j);
+    o.cluster = Some(&c);
+    let d = o.run();
+    assert_eq!(state(&d), D::Initializing);
+    let message = d.status.message.expect("test fixture");
+    assert!(message.contains("ErrImagePull"), "{message}");
+    assert!(message.contains("pull access denied"), "{message}");
+    assert!(d.actions.is_empty());
+
+    let c = cluster(serde_json::json!({"reason": "spec.headGroupSpec: bad"}));
+    o.cluster = Some(&c);
+    let message = o.run().status.message.expect("test fixture");
+    assert!(message.contains("spec.headGroupSpec: bad"), "{message}");
+}
+
+#[test]
+fn ready_cluster_submits_over_http_and_runs() {
+    let j = with_status(job(serde_json::json!({})), D::Initializing);
+    let c = ready();
+    let mut o = Obs::new(&j);
+    o.cluster = Some(&c);
+    let d = o.run();
+    assert_eq!(state(&d), D::Running);
+    assert_eq!(d.status.dashboard_url.as_deref(), Some(URL));
+    assert_eq!(
+        d.actions,
+        vec![Action::SubmitOverHttp {
+            dashboard_url: URL.into(),
+            job_id: "sample-abcde".into()
+        }]
+    );
+}
+
+#[test]
+fn ready_cluster_creates_the_submitter_in_k8s_job_mode() {
+    let j = with_status(
+        job(serde_json::json!({"submissionMode": "K8sJobMode"})),
+        D::Initializing,
+    );
+    let c = ready();
+    let mut o = Obs::new(&j);
+    o.cluster = Some(&c);
+    let d = o.run();
+    assert_eq!(state(&d), D::Running);
+    assert_eq!(d.actions, vec![Action::CreateSubmitter]);
+    let s = submitter(None);
+    o.submitter = Some(&s);
+    assert!(o.run().actions.is_empty(), "an existing submitter is kept");
+}
+
+#[test]
+fn terminal_ray_status_ends_the_job_with_rays_message() {
+    let j = with_status(job(serde_json::json!({})), D::Running);
+    let mut o = Obs::new(&j);
+    o.ray_job = RayJobInfo::Found {
+        status: JobStatus::Running,
+        message: None,
+    };
+    let d = o.run();
+    assert_eq!(state(&d), D::Running);
+    assert_eq!(d.status.job_status, Some(JobStatus::Running));
+    assert_eq!(d.requeue_after, Some(Duration::from_secs(3)));
+
+    o.ray_job = RayJobInfo::Found {
+        status: JobStatus::Succeeded,
+        message: Some("Job finished successfully.".into()),
+    };
+    let d = o.run();
+    assert_eq!(state(&d), D::Complete);
+    assert_eq!(d.status.end_time, Some(Time(t(10))));
+
+    o.ray_job = RayJobInfo::Found {
+        status: JobStatus::Failed,
+        message: Some("Job entrypoint command failed with exit code 3".into()),
+    };
+    let d = o.run();
+    assert_eq!(state(&d), D::Failed);
+    assert_eq!(d.status.reason, Some(JobFailedReason::AppFailed));
+    assert_eq!(d.status.job_status, Some(JobStatus::Failed));
+    assert!(
+        d.status
+            .message
+            .expect("test fixture")
+            .contains("exit code 3")
+    );
+}
+
+#[test]
+fn http_mode_resubmits_a_job_ray_does_not_know() {
+    let j = with_status(job(serde_json::json!({})), D::Running);
+    let mut o = Obs::new(&j);
+    o.ray_job = RayJobInfo::NotFound;
+    assert_eq!(
+        o.run().actions,
+        vec![Action::SubmitOverHttp {
+            dashboard_url: URL.into(),
+            job_id: "sample-abcde".into()
+        }]
+    );
+}
+
+#[test]
+fn failed_submitter_fails_the_job_with_its_message() {
+    let j = with_status(
+        job(serde_json::json!({"submissionMode": "K8sJobMode"})),
+        D::Running,
+    );
+    let s = submitter(Some((
+        "Failed",
+        "Job has reached the specified backoff limit",
+    )));
+    let mut o = Obs::new(&j);
+    o.submitter = Some(&s);
+    o.ray_job = RayJobInfo::NotFound;
+    let d = o.run();
+    assert_eq!(state(&d), D::Failed);
+    assert_eq!(d.status.reason, Some(JobFailedReason::SubmissionFailed));
+    assert!(
+        d.status
+            .message
+            .expect("test fixture")
+            .contains("backoff limit")
+    );
+}
+
+#[test]
+fn k8s_mode_waits_for_the_submitter_before_finishing() {
+    let j = with_status(
+        job(serde_json::json!({"submissionMode": "K8sJobMode"})),
+        D::Running,
+    );
+    let running = submitter(None);
+    let mut o = Obs::new(&j);
+    o.submitter = Some(&running);
+    o.ray_job = RayJobInfo::Found {
+        status: JobStatus::Succeeded,
+        message: None,
+    };
+    assert_eq!(state(&o.run()), D::Running);
+    let done = submitter(Some(("Complete", "")));
+    o.submitter = Some(&done);
+    assert_eq!(state(&o.run()), D::Complete);
+}
+
+#[test]
+fn deadline_fails_and_stops_the_ray_job() {
+    let j = with_status(
+        job(serde_json::json!({"activeDeadlineSeconds": 60})),
+        D::Running,
+    );
+    let mut o = Obs::new(&j);
+    let d = o.run();
+    assert_eq!(state(&d), D::Running);
+    assert_eq!(d.requeue_after, Some(Duration::from_secs(3)));
+    o.now = t(60);
+    let d = o.run();
+    assert_eq!(state(&d), D::Failed);
+    assert_eq!(d.status.reason, Some(JobFailedReason::DeadlineExceeded));
+    assert_eq!(
+        d.actions,
+        vec![Action::StopRayJob {
+            dashboard_url: URL.into(),
+            job_id: "sample-abcde".into()
+        }]
+    );
+}
+
+#[test]
+fn deadline_wakes_the_controller_while_initializing() {
+    let j = with_status(
+        job(serde_json::json!({"activeDeadlineSeconds": 60})),
+        D::Initializing,
+    );
+    let c = cluster(serde_json::json!({}));
+    let mut o = Obs::new(&j);
+    o.cluster = Some(&c);
+    assert_eq!(o.run().requeue_after, Some(Duration::from_secs(50)));
+    o.now = t(61);
+    let d = o.run();
+    assert_eq!(d.status.reason, Some(JobFailedReason::DeadlineExceeded));
+    assert!(d.actions.is_empty(), "nothing was submitted yet");
+}
+
+#[test]
+fn failing_status_checks_are_tolerated_for_a_bounded_time() {
+    let j = with_status(job(serde_json::json!({})), D::Running);
+    let mut o = Obs::new(&j);
+    o.ray_job = RayJobInfo::Unreachable("timed out after 2s".into());
+    let d = o.run();
+    assert_eq!(state(&d), D::Running);
+    assert_eq!(d.status_check_failing_since, Some(t(10)));
+    o.failing_since = Some(t(10));
+    o.now = t(10 + STATUS_CHECK_TIMEOUT.as_secs() as i64 - 1);
+    assert_eq!(state(&o.run()), D::Running);
+    o.now = t(10 + STATUS_CHECK_TIMEOUT.as_secs() as i64);
+    let d = o.run();
+    assert_eq!(state(&d), D::Failed);
+    assert_eq!(
+        d.status.reason,
+        Some(JobFailedReason::JobStatusCheckTimeoutExceeded)
+    );
+    assert!(
+        d.status
+            .message
+            .expect("test fixture")
+            .contains("timed out after 2s")
+    );
+    o.ray_job = RayJobInfo::Found {
+        status: JobStatus::Running,
+        message: None,
+    };
+    o.now = t(20);
+    assert_eq!(o.run().status_check_failing_since, None);
+}
+
+#[test]
+fn ttl_deletes_the_cluster_at_the_right_time() {
+    let mut j = with_status(
+        job(serde_json::json!({"shutdownAfterJobFinishes": true, "ttlSecondsAfterFinished": 30})),
+        D::Complete,
+    );
+    j.status.as_mut().expect("test fixture").end_time = Some(Time(t(100)));
+    let c = ready();
+    let mut o = Obs::new(&j);
+    o.cluster = Some(&c);
+    o.now = t(110);
+    let d = o.run();
+    assert!(d.actions.is_empty());
+    assert_eq!(d.requeue_after, Some(Duration::from_secs(20)));
+    o.now = t(130);
+    let d = o.run();
+    assert!(
+        matches!(&d.actions[..], [Action::DeleteCluster { name, .. }] if name == "sample-fghij")
+    );
+    assert_eq!(d.requeue_after, None);
+}
+
+#[test]
+fn finished_job_keeps_its_cluster_without_shutdown() {
+    let j = with_status(job(serde_json::json!({})), D::Failed);
+    let c = ready();
+    let mut o = Obs::new(&j);
+    o.cluster = Some(&c);
+    o.now = t(100_000);
+    let d = o.run();
+    assert!(d.actions.is_empty());
+    assert_eq!(d.requeue_after, None);
+}
+
+#[test]
+fn selected_cluster_is_never_deleted() {
+    let j = with_status(
+        job(serde_json::json!({
+            "rayClusterSpec": null,
+            "clusterSelector": {"ray.io/cluster": "sample-fghij"},
+            "shutdownAfterJobFinishes": true
+        })),
+        D::Complete,
+    );
+    let c = ready();
+    let mut o = Obs::new(&j);
+    o.cluster = Some(&c);
+    o.now = t(100_000);
+    assert!(o.run().actions.is_empty());
+
+    let j = with_status(
+        job(serde_json::json!({
+            "rayClusterSpec": null,
+            "clusterSelector": {"ray.io/cluster": "sample-fghij"}
+        })),
+        D::Initializing,
+    );
+    let mut o = Obs::new(&j);
+    let d = o.run();
+    assert!(
+        d.actions.is_empty(),
+        "a missing selected cluster is not created"
+    );
+    assert!(
+        d.status
+            .message
+            .expect("test fixture")
+            .contains("clusterSelector")
+    );
+    o.cluster = Some(&c);
+    assert!(matches!(
+        &o.run().actions[..],
+        [Action::SubmitOverHttp { .. }]
+    ));
+}
+
+#[test]
+fn suspend_stops_deletes_and_resume_starts_over() {
+    let j = with_status(
+        job(serde_json::json!({"suspend": true, "shutdownAfterJobFinishes": true})),
+        D::Running,
+    );
+    let d = Obs::new(&j).run();
+    assert_eq!(state(&d), D::Suspending);
+
+    let mut j = j;
+    j.status
+        .as_mut()
+        .expect("test fixture")
+        .job_deployment_status = Some(D::Suspending);
+    let c = ready();
+    let mut o = Obs::new(&j);
+    o.cluster = Some(&c);
+    let d = o.run();
+    assert_eq!(state(&d), D::Suspending);
+    assert_eq!(
+        d.actions,
+        vec![
+            Action::StopRayJob {
+                dashboard_url: URL.into(),
+                job_id: "sample-abcde".into()
+            },
+            Action::DeleteCluster {
+                name: "sample-fghij".into(),
+                reason: "the RayJob is suspended".into()
+            }
+        ]
+    );
+    o.cluster = None;
+    let d = o.run();
+    assert_eq!(state(&d), D::Suspended);
+    assert_eq!(d.status.job_id, None);
+    assert_eq!(d.status.ray_cluster_name, None);
+
+    let mut j = with_status(
+        job(serde_json::json!({"shutdownAfterJobFinishes": true})),
+        D::Suspended,
+    );
+    let d = Obs::new(&j).run();
+    assert_eq!(state(&d), D::New);
+    assert_eq!(d.status.job_id, None, "a new job id is generated on resume");
+    j.status = Some(d.status);
+    let d = Obs::new(&j).run();
+    assert_eq!(state(&d), D::Initializing);
+    assert_eq!(d.status.job_id.as_deref(), Some("sample-xyz12"));
+}
+
+#[test]
+fn a_suspended_new_job_creates_nothing() {
+    let j = job(serde_json::json!({"suspend": true, "shutdownAfterJobFinishes": true}));
+    let d = Obs::new(&j).run();
+    assert_eq!(state(&d), D::Suspended);
+    assert!(d.actions.is_empty());
+}
