@@ -6,5 +6,7 @@
 
 pub mod decide;
 
+pub mod dashboard;
 #[cfg(test)]
 mod decide_tests;
+pub mod events;

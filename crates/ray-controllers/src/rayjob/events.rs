@@ -1,0 +1,153 @@
+//! Event reasons of the RayJob controller and the Event published at each `jobDeploymentStatus` transition, so
+//! `kubectl describe rayjob` tells the whole story (which cluster, which job id, why it failed).
+
+use ray_api_v1::rayjob::{JobDeploymentStatus, RayJobStatus};
+
+/// The RayJob moved to `Initializing`: its job id and RayCluster name were chosen.
+pub const INITIALIZING: &str = "Initializing";
+/// The Ray job was submitted (HTTPMode) or the submitter Job was created (K8sJobMode).
+pub const RUNNING: &str = "Running";
+/// The Ray job finished and the RayJob is complete.
+pub const COMPLETED: &str = "Completed";
+/// The RayJob failed; the note carries the reason and message.
+pub const FAILED: &str = "Failed";
+/// The RayJob is being suspended.
+pub const SUSPENDING: &str = "Suspending";
+/// The RayJob is suspended and has no RayCluster.
+pub const SUSPENDED: &str = "Suspended";
+/// `spec.suspend` was cleared; the RayJob starts over.
+pub const RESUMED: &str = "Resumed";
+
+/// One Event to publish: whether it is a warning, its reason and its note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    /// `true` for a Warning event (a failure), `false` for Normal.
+    pub warning: bool,
+    /// The Event's reason (one of this module's constants).
+    pub reason: &'static str,
+    /// The Event's note, for humans.
+    pub note: String,
+}
+
+/// The Event for a change of `jobDeploymentStatus` from `old` to `new`, or `None` when it did not change.
+pub fn transition(old: Option<&RayJobStatus>, new: &RayJobStatus) -> Option<Transition> {
+    let before = old
+        .and_then(|s| s.job_deployment_status)
+        .unwrap_or(JobDeploymentStatus::New);
+    let after = new
+        .job_deployment_status
+        .unwrap_or(JobDeploymentStatus::New);
+    if before == after {
+        return None;
+    }
+    let cluster = new.ray_cluster_name.as_deref().unwrap_or("<none>");
+    let job_id = new.job_id.as_deref().unwrap_or("<none>");
+    let message = new.message.as_deref().unwrap_or_default();
+    let (warning, reason, note) = match after {
+        JobDeploymentStatus::New => (false, RESUMED, message.to_owned()),
+        JobDeploymentStatus::Initializing => (
+            false,
+            INITIALIZING,
+            format!("Ray job {job_id} will run on RayCluster {cluster}"),
+        ),
+        JobDeploymentStatus::Running => (
+            false,
+            RUNNING,
+            format!("Ray job {job_id} submitted to RayCluster {cluster}"),
+        ),
+        JobDeploymentStatus::Complete => (
+            false,
+            COMPLETED,
+            format!(
+                "Ray job {job_id} finished with status {}",
+                new.job_status
+                    .and_then(|s| serde_json::to_value(s).ok())
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            ),
+        ),
+        JobDeploymentStatus::Failed => (
+            true,
+            FAILED,
+            match new.reason {
+                Some(reason) => format!("{reason:?}: {message}"),
+                None => message.to_owned(),
+            },
+        ),
+        JobDeploymentStatus::Suspending => (false, SUSPENDING, message.to_owned()),
+        JobDeploymentStatus::Suspended => (false, SUSPENDED, message.to_owned()),
+    };
+    Some(Transition {
+        warning,
+        reason,
+        note: truncate(note),
+    })
+}
+
+/// Event notes are limited to 1 KiB by the API server; keep the start, which says what happened.
+fn truncate(mut note: String) -> String {
+    const MAX: usize = 1024;
+    if note.len() > MAX {
+        let mut cut = MAX - 3;
+        while !note.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        note.truncate(cut);
+        note.push_str("...");
+    }
+    note
+}
+
+#[cfg(test)]
+mod tests {
+    use ray_api_v1::rayjob::{JobFailedReason, JobStatus};
+
+    use super::*;
+
+    fn status(state: JobDeploymentStatus) -> RayJobStatus {
+        RayJobStatus {
+            job_deployment_status: Some(state),
+            job_id: Some("sample-abcde".into()),
+            ray_cluster_name: Some("sample-fghij".into()),
+            ..RayJobStatus::default()
+        }
+    }
+
+    #[test]
+    fn no_event_without_a_transition() {
+        let running = status(JobDeploymentStatus::Running);
+        assert_eq!(transition(Some(&running), &running), None);
+    }
+
+    #[test]
+    fn initializing_names_the_job_and_cluster() {
+        let event = transition(None, &status(JobDeploymentStatus::Initializing));
+        let event = event.unwrap_or_else(|| panic!("a transition"));
+        assert!(!event.warning);
+        assert_eq!(event.reason, INITIALIZING);
+        assert!(event.note.contains("sample-abcde") && event.note.contains("sample-fghij"));
+    }
+
+    #[test]
+    fn completion_names_rays_status() {
+        let mut done = status(JobDeploymentStatus::Complete);
+        done.job_status = Some(JobStatus::Succeeded);
+        let old = status(JobDeploymentStatus::Running);
+        let event = transition(Some(&old), &done).unwrap_or_else(|| panic!("a transition"));
+        assert_eq!(event.reason, COMPLETED);
+        assert!(event.note.ends_with("SUCCEEDED"), "{}", event.note);
+    }
+
+    #[test]
+    fn failure_is_a_warning_with_reason_and_a_bounded_note() {
+        let mut failed = status(JobDeploymentStatus::Failed);
+        failed.reason = Some(JobFailedReason::SubmissionFailed);
+        failed.message = Some("é".repeat(2000));
+        let old = status(JobDeploymentStatus::Running);
+        let event = transition(Some(&old), &failed).unwrap_or_else(|| panic!("a transition"));
+        assert!(event.warning);
+        assert_eq!(event.reason, FAILED);
+        assert!(event.note.starts_with("SubmissionFailed: "));
+        assert!(event.note.len() <= 1024);
+    }
+}
