@@ -11,6 +11,7 @@ use kube::{Api, Client};
 use ray_api_v1::RayCluster;
 use ray_controllers::Expectations;
 use ray_controllers::raycluster::{self, Settings, Shutdown};
+use ray_controllers::rayjob;
 use tracing::{error, info, warn};
 
 /// Flags of the `run` command. Every flag can also be set through the environment variable named in `--help`.
@@ -48,6 +49,16 @@ pub struct RunArgs {
     /// default.
     #[arg(long, env = "RAY_OPERATOR_KUBE_API_BURST", default_value_t = 200)]
     pub kube_api_burst: u32,
+    /// Reach every RayCluster's Ray dashboard at this URL instead of its head Service's DNS name (which only
+    /// resolves inside the Kubernetes cluster). For an operator running on your machine against a local cluster,
+    /// e.g. `http://127.0.0.1:8265` with `cargo xtask up`; leave unset in a real cluster.
+    #[arg(long, env = "RAY_OPERATOR_DASHBOARD_URL_OVERRIDE")]
+    pub dashboard_url_override: Option<String>,
+    /// Seconds one Ray dashboard request (RayJob submit, status, stop) may take before it counts as failed; kept
+    /// short so a slow head delays only its own RayJob.
+    #[arg(long, env = "RAY_OPERATOR_DASHBOARD_TIMEOUT_SECONDS", default_value_t = 2,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub dashboard_timeout_seconds: u64,
 }
 
 /// The log line format.
@@ -196,6 +207,20 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
         ..ray_builders::RenderOptions::default()
     };
     let expectations = Arc::new(Expectations::default());
+    let job_controllers = namespaces.clone().into_iter().map(|namespace| {
+        rayjob::controller::run(
+            client.clone(),
+            rayjob::controller::Settings {
+                namespace,
+                concurrency: args.reconcile_concurrency,
+                render: render.clone(),
+                instance: args.instance.clone(),
+                dashboard_url_override: args.dashboard_url_override.clone(),
+                dashboard_timeout: Duration::from_secs(args.dashboard_timeout_seconds),
+            },
+            shutdown.clone(),
+        )
+    });
     let controllers = namespaces.into_iter().map(|namespace| {
         raycluster::run(
             client.clone(),
@@ -209,7 +234,11 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
             shutdown.clone(),
         )
     });
-    futures::future::join_all(controllers).await;
+    futures::future::join(
+        futures::future::join_all(controllers),
+        futures::future::join_all(job_controllers),
+    )
+    .await;
     info!("ray-operator stopped");
     Ok(())
 }

@@ -40,6 +40,14 @@ pub enum Error {
         /// The renderer's message, naming the field.
         message: String,
     },
+    /// A Ray dashboard request the reconcile depends on failed (submitting a job); retried with a back-off.
+    #[error("Ray dashboard at {url}: {message}")]
+    Dashboard {
+        /// The dashboard's address.
+        url: String,
+        /// What went wrong, with Ray's message when it answered.
+        message: String,
+    },
 }
 
 /// The message of an API error as the API server wrote it (quota, admission, validation), or the client's text.

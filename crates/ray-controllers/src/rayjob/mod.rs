@@ -6,6 +6,7 @@
 
 pub mod decide;
 
+pub mod controller;
 pub mod dashboard;
 #[cfg(test)]
 mod decide_tests;

@@ -1,0 +1,538 @@
+//! The RayJob controller: observes a RayJob's RayCluster, submitter Job and Ray job, asks [`decide`] what to do,
+//! does it, writes the status only when it changed and publishes an Event at every transition.
+//!
+//! Dashboard requests use a short per-request timeout ([`Settings::dashboard_timeout`]), so a slow or hung head
+//! delays only its own RayJob's reconcile by that much, never the others. A finalizer lets the controller stop the
+//! Ray job when the RayJob is deleted; the stop is attempted once, bounded by the same timeout, and the finalizer
+//! is removed whatever happens, so a RayJob is never stranded.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::core::DeserializeGuard;
+use kube::runtime::controller::{Action as Requeue, Config as ControllerConfig};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::{Controller, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use ray_api_v1::raycluster::RayCluster;
+use ray_api_v1::rayjob::{JobStatus, RayJob, RayJobStatus};
+use ray_builders::RenderOptions;
+use ray_builders::submitter::SubmitterInputs;
+use ray_dashboard_client::{DashboardClient, Error as DashboardError};
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use super::dashboard::{client_base_url, dashboard_url, submit_request};
+use super::decide::{Action, Observation, RayJobInfo, decide};
+use super::events;
+use crate::context::FIELD_MANAGER;
+use crate::error::{Error, api_message};
+use crate::raycluster::{FAILURE_REQUEUE, Shutdown};
+
+/// The finalizer that lets the controller stop the Ray job before a RayJob disappears (KubeRay's name).
+pub const FINALIZER: &str = "ray.io/rayjob-finalizer";
+
+/// The label every RayCluster and submitter Job made for a RayJob carries; the controller watches only those.
+const ORIGIN_LABEL_SELECTOR: &str = "ray.io/originated-from-crd=RayJob";
+
+/// The default per-request timeout of dashboard calls.
+pub const DEFAULT_DASHBOARD_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Settings of the RayJob controller.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The namespace to watch, or `None` for all.
+    pub namespace: Option<String>,
+    /// How many RayJobs are reconciled at once.
+    pub concurrency: u16,
+    /// Rendering settings (the cluster DNS domain for dashboard addresses).
+    pub render: RenderOptions,
+    /// This operator instance's name in Events.
+    pub instance: Option<String>,
+    /// One dashboard URL used for every cluster instead of the head Service's DNS name, for an operator running
+    /// outside the Kubernetes cluster (local development and tests).
+    pub dashboard_url_override: Option<String>,
+    /// The per-request timeout of dashboard calls.
+    pub dashboard_timeout: Duration,
+}
+
+struct JobContext {
+    client: Client,
+    recorder: Recorder,
+    settings: Settings,
+    /// Since when status checks of a RayJob (`namespace/name`) have been failing; lost on restart, which only
+    /// restarts the tolerance window.
+    failing_since: Mutex<HashMap<String, Timestamp>>,
+}
+
+/// Runs the RayJob controller until `shutdown` resolves.
+pub async fn run(client: Client, settings: Settings, shutdown: Shutdown) {
+    let (jobs, clusters, submitters): (Api<DeserializeGuard<RayJob>>, Api<RayCluster>, Api<Job>) =
+        match &settings.namespace {
+            Some(ns) => (
+                Api::namespaced(client.clone(), ns),
+                Api::namespaced(client.clone(), ns),
+                Api::namespaced(client.clone(), ns),
+            ),
+            None => (
+                Api::all(client.clone()),
+                Api::all(client.clone()),
+                Api::all(client.clone()),
+            ),
+        };
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: FIELD_MANAGER.to_string(),
+            instance: settings.instance.clone(),
+        },
+    );
+    let concurrency = settings.concurrency;
+    let scope = settings
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "<all namespaces>".into());
+    let ctx = Arc::new(JobContext {
+        client,
+        recorder,
+        settings,
+        failing_since: Mutex::new(HashMap::new()),
+    });
+    info!(namespace = %scope, "starting the RayJob controller");
+    let owned = || watcher::Config::default().labels(ORIGIN_LABEL_SELECTOR);
+    Controller::new(jobs, watcher::Config::default())
+        .owns(clusters, owned())
+        .owns(submitters, owned())
+        .with_config(ControllerConfig::default().concurrency(concurrency))
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            match result {
+                Ok((object, _)) => debug!(namespace = ?object.namespace, name = %object.name, "reconciled"),
+                Err(kube::runtime::controller::Error::ReconcilerFailed(error, object)) => {
+                    warn!(namespace = ?object.namespace, name = %object.name, %error, "reconcile failed")
+                }
+                Err(error) => warn!(%error, "controller error"),
+            }
+        })
+        .await;
+    info!(namespace = %scope, "the RayJob controller stopped");
+}
+
+fn error_policy(_: Arc<DeserializeGuard<RayJob>>, _: &Error, _: Arc<JobContext>) -> Requeue {
+    Requeue::requeue(FAILURE_REQUEUE)
+}
+
+async fn reconcile(
+    obj: Arc<DeserializeGuard<RayJob>>,
+    ctx: Arc<JobContext>,
+) -> Result<Requeue, Error> {
+    let span = info_span!("reconcile_rayjob", namespace = %obj.namespace().unwrap_or_default(), name = %obj.name_any());
+    async move {
+        match &obj.0 {
+            Ok(job) => reconcile_job(job, &ctx).await,
+            Err(invalid) => {
+                warn!(error = %invalid.error, "the RayJob cannot be read");
+                publish(
+                    &ctx,
+                    &obj.object_ref(&()),
+                    true,
+                    "InvalidRayJobSpec",
+                    format!("The RayJob cannot be read: {}", invalid.error),
+                )
+                .await;
+                Ok(Requeue::await_change())
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+async fn publish(
+    ctx: &JobContext,
+    reference: &k8s_openapi::api::core::v1::ObjectReference,
+    warning: bool,
+    reason: &str,
+    note: String,
+) {
+    let event = Event {
+        type_: if warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        },
+        reason: reason.to_string(),
+        note: Some(note),
+        action: "Reconcile".to_string(),
+        secondary: None,
+    };
+    if let Err(error) = ctx.recorder.publish(&event, reference).await {
+        warn!(%error, "could not publish an event");
+    }
+}
+
+fn dashboard(ctx: &JobContext, address: &str) -> Result<DashboardClient, DashboardError> {
+    Ok(DashboardClient::new(&client_base_url(address))?
+        .with_timeout(ctx.settings.dashboard_timeout))
+}
+
+async fn stop_ray_job(ctx: &JobContext, address: &str, job_id: &str) {
+    match dashboard(ctx, address) {
+        Ok(client) => match client.stop_job(job_id).await {
+            Ok(_) => info!(%job_id, "asked Ray to stop the job"),
+            Err(error) => warn!(%job_id, %error, "could not stop the Ray job"),
+        },
+        Err(error) => warn!(%job_id, %error, "could not stop the Ray job"),
+    }
+}
+
+fn key(job: &RayJob) -> String {
+    format!("{}/{}", job.namespace().unwrap_or_default(), job.name_any())
+}
+
+async fn reconcile_job(job: &RayJob, ctx: &JobContext) -> Result<Requeue, Error> {
+    let namespace = job.namespace().unwrap_or_default();
+    let name = job.name_any();
+    let jobs: Api<RayJob> = Api::namespaced(ctx.client.clone(), &namespace);
+    let what = format!("RayJob {namespace}/{name}");
+    let has_finalizer = job.finalizers().iter().any(|f| f == FINALIZER);
+    let status = job.status.clone().unwrap_or_default();
+
+    if job.metadata.deletion_timestamp.is_some() {
+        if has_finalizer {
+            let running = !status.job_status.is_some_and(JobStatus::is_terminal);
+            if let (true, Some(address), Some(job_id)) =
+                (running, &status.dashboard_url, &status.job_id)
+            {
+                stop_ray_job(ctx, address, job_id).await;
+            }
+            let rest: Vec<&String> = job
+                .finalizers()
+                .iter()
+                .filter(|f| *f != FINALIZER)
+                .collect();
+            let patch = serde_json::json!({"metadata": {
+                "resourceVersion": job.resource_version(), "finalizers": rest}});
+            jobs.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(|source| Error::Write {
+                    action: "removing the finalizer of",
+                    what,
+                    source,
+                })?;
+        }
+        ctx.failing_since
+            .lock()
+            .map(|mut m| m.remove(&key(job)))
+            .ok();
+        return Ok(Requeue::await_change());
+    }
+    if !has_finalizer {
+        let mut finalizers = job.finalizers().to_vec();
+        finalizers.push(FINALIZER.to_string());
+        let patch = serde_json::json!({"metadata": {
+            "resourceVersion": job.resource_version(), "finalizers": finalizers}});
+        jobs.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(|source| Error::Write {
+                action: "adding the finalizer to",
+                what,
+                source,
+            })?;
+        // The update brings the next reconcile.
+        return Ok(Requeue::await_change());
+    }
+
+    let clusters: Api<RayCluster> = Api::namespaced(ctx.client.clone(), &namespace);
+    let submitters: Api<Job> = Api::namespaced(ctx.client.clone(), &namespace);
+    let cluster = match status.ray_cluster_name.as_deref() {
+        Some(cluster_name) => {
+            clusters
+                .get_opt(cluster_name)
+                .await
+                .map_err(|source| Error::Read {
+                    what: format!("RayCluster {namespace}/{cluster_name}"),
+                    source,
+                })?
+        }
+        None => None,
+    };
+    let submitter = submitters
+        .get_opt(&name)
+        .await
+        .map_err(|source| Error::Read {
+            what: format!("Job {namespace}/{name}"),
+            source,
+        })?;
+    let address = cluster.as_ref().and_then(|c| {
+        dashboard_url(
+            c,
+            &ctx.settings.render,
+            ctx.settings.dashboard_url_override.as_deref(),
+        )
+        .map_err(|error| warn!(%error, "no dashboard address for the RayCluster"))
+        .ok()
+    });
+    let state = status.job_deployment_status;
+    let ray_job = match (state, &status.dashboard_url, &status.job_id) {
+        (Some(ray_api_v1::rayjob::JobDeploymentStatus::Running), Some(url), Some(job_id)) => {
+            match dashboard(ctx, url) {
+                Err(error) => RayJobInfo::Unreachable(error.to_string()),
+                Ok(client) => match client.get_job(job_id).await {
+                    Ok(details) => RayJobInfo::Found {
+                        status: ray_status(details.status.as_str()),
+                        message: details.message,
+                    },
+                    Err(error) if error.is_not_found() => RayJobInfo::NotFound,
+                    Err(error) => RayJobInfo::Unreachable(error.to_string()),
+                },
+            }
+        }
+        _ => RayJobInfo::NotChecked,
+    };
+    let failing_since = ctx
+        .failing_since
+        .lock()
+        .ok()
+        .and_then(|m| m.get(&key(job)).copied());
+    let seed = format!("{:?}/{:?}", job.metadata.uid, std::time::SystemTime::now());
+    let suffix = ray_builders::names::random_suffix_from(seed.as_bytes());
+    let decision = decide(&Observation {
+        job,
+        cluster: cluster.as_ref(),
+        submitter: submitter.as_ref(),
+        ray_job: &ray_job,
+        dashboard_url: address.as_deref(),
+        status_check_failing_since: failing_since,
+        now: Timestamp::now(),
+        suffix: &suffix,
+    });
+    if let Ok(mut map) = ctx.failing_since.lock() {
+        match decision.status_check_failing_since {
+            Some(since) => map.insert(key(job), since),
+            None => map.remove(&key(job)),
+        };
+    }
+
+    let reference = job.object_ref(&());
+    // The head image for a default submitter: the observed cluster's (clusterSelector), else the spec's.
+    let image = head_image(cluster.as_ref().map(|c| &c.spec))
+        .or_else(|| head_image(job.spec.ray_cluster_spec.as_ref()));
+    for action in &decision.actions {
+        apply(
+            ctx,
+            job,
+            &decision.status,
+            action,
+            &clusters,
+            &submitters,
+            &reference,
+            image,
+        )
+        .await?;
+    }
+
+    if job.status.as_ref() != Some(&decision.status) {
+        let patch = serde_json::json!({
+            "apiVersion": "ray.io/v1",
+            "kind": "RayJob",
+            "status": decision.status,
+        });
+        jobs.patch_status(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map_err(|source| Error::Write {
+            action: "writing the status of",
+            what: what.clone(),
+            source,
+        })?;
+        if let Some(event) = events::transition(job.status.as_ref(), &decision.status) {
+            info!(reason = event.reason, note = %event.note, "RayJob transition");
+            publish(ctx, &reference, event.warning, event.reason, event.note).await;
+        }
+    }
+    Ok(match decision.requeue_after {
+        Some(after) => Requeue::requeue(after.max(Duration::from_millis(100))),
+        None => Requeue::await_change(),
+    })
+}
+
+fn ray_status(wire: &str) -> JobStatus {
+    serde_json::from_value(serde_json::Value::String(wire.to_owned())).unwrap_or(JobStatus::Pending)
+}
+
+fn head_image(spec: Option<&ray_api_v1::RayClusterSpec>) -> Option<&str> {
+    spec?
+        .head_group_spec
+        .template
+        .spec
+        .as_ref()?
+        .containers
+        .first()?
+        .image
+        .as_deref()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply(
+    ctx: &JobContext,
+    job: &RayJob,
+    status: &RayJobStatus,
+    action: &Action,
+    clusters: &Api<RayCluster>,
+    submitters: &Api<Job>,
+    reference: &k8s_openapi::api::core::v1::ObjectReference,
+    head_image: Option<&str>,
+) -> Result<(), Error> {
+    let namespace = job.namespace().unwrap_or_default();
+    let render = |message: String| Error::Render {
+        what: format!("{namespace}/{}", job.name_any()),
+        message,
+    };
+    let ignore = |code: u16| {
+        move |result: Result<(), kube::Error>| match result {
+            Err(kube::Error::Api(status)) if status.code == code => Ok(()),
+            other => other,
+        }
+    };
+    match action {
+        Action::CreateCluster { name } => {
+            let Some(cluster) = ray_builders::job_cluster::ray_cluster_for_job(job, name)
+                .map_err(|e| render(e.to_string()))?
+            else {
+                return Ok(());
+            };
+            let created = clusters
+                .create(&PostParams::default(), &cluster)
+                .await
+                .map(|_| ());
+            if let Err(error) = &created {
+                publish(
+                    ctx,
+                    reference,
+                    true,
+                    "FailedToCreateRayCluster",
+                    api_message(error),
+                )
+                .await;
+            } else {
+                publish(
+                    ctx,
+                    reference,
+                    false,
+                    "CreatedRayCluster",
+                    format!("Created RayCluster {name}"),
+                )
+                .await;
+            }
+            ignore(409)(created).map_err(|source| Error::Write {
+                action: "creating",
+                what: format!("RayCluster {namespace}/{name}"),
+                source,
+            })
+        }
+        Action::DeleteCluster { name, reason } => {
+            let deleted = clusters
+                .delete(name, &DeleteParams::background())
+                .await
+                .map(|_| ());
+            if deleted.is_ok() {
+                publish(
+                    ctx,
+                    reference,
+                    false,
+                    "DeletedRayCluster",
+                    format!("Deleted RayCluster {name}: {reason}"),
+                )
+                .await;
+            }
+            ignore(404)(deleted).map_err(|source| Error::Write {
+                action: "deleting",
+                what: format!("RayCluster {namespace}/{name}"),
+                source,
+            })
+        }
+        Action::SubmitOverHttp {
+            dashboard_url,
+            job_id,
+        } => {
+            let request = submit_request(job, job_id).map_err(render)?;
+            let client = dashboard(ctx, dashboard_url).map_err(|e| Error::Dashboard {
+                url: dashboard_url.clone(),
+                message: e.to_string(),
+            })?;
+            client
+                .submit_job(&request)
+                .await
+                .map_err(|e| Error::Dashboard {
+                    url: dashboard_url.clone(),
+                    message: e.to_string(),
+                })?;
+            info!(%job_id, "submitted the Ray job");
+            Ok(())
+        }
+        Action::CreateSubmitter => {
+            let inputs = SubmitterInputs {
+                job_id: status.job_id.as_deref().unwrap_or_default(),
+                dashboard_address: status.dashboard_url.as_deref().unwrap_or_default(),
+                head_image,
+            };
+            let submitter = ray_builders::submitter::submitter_job(job, &inputs)
+                .map_err(|e| render(e.to_string()))?;
+            let created = submitters
+                .create(&PostParams::default(), &submitter)
+                .await
+                .map(|_| ());
+            if let Err(error) = &created {
+                publish(
+                    ctx,
+                    reference,
+                    true,
+                    "FailedToCreateRayJobSubmitter",
+                    api_message(error),
+                )
+                .await;
+            } else {
+                publish(
+                    ctx,
+                    reference,
+                    false,
+                    "CreatedRayJobSubmitter",
+                    format!("Created submitter Job {}", job.name_any()),
+                )
+                .await;
+            }
+            ignore(409)(created).map_err(|source| Error::Write {
+                action: "creating",
+                what: format!("Job {namespace}/{}", job.name_any()),
+                source,
+            })
+        }
+        Action::DeleteSubmitter => {
+            let deleted = submitters
+                .delete(&job.name_any(), &DeleteParams::background())
+                .await
+                .map(|_| ());
+            ignore(404)(deleted).map_err(|source| Error::Write {
+                action: "deleting",
+                what: format!("Job {namespace}/{}", job.name_any()),
+                source,
+            })
+        }
+        Action::StopRayJob {
+            dashboard_url,
+            job_id,
+        } => {
+            stop_ray_job(ctx, dashboard_url, job_id).await;
+            Ok(())
+        }
+    }
+}
