@@ -9,7 +9,7 @@ use kube::api::{DynamicObject, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::pinned_kind;
 use kube::{Api, Client};
-use ray_testenv::{ControlPlane, create_namespace, install_crds, read_documents};
+use ray_testenv::{ControlPlane, project_namespace, read_documents};
 use serde_json::Value;
 
 /// Installs the CRDs (idempotent) and returns a client and a fresh namespace.
@@ -18,14 +18,9 @@ async fn setup(prefix: &str) -> (Client, String) {
         .await
         .expect("local control plane (run `cargo xtask testenv install`)");
     let client = plane.client().await.expect("client");
-    let crd_dir = ray_examples::manifest_dir()
-        .join("..")
-        .join("config")
-        .join("crd");
-    install_crds(&client, &crd_dir)
+    let namespace = project_namespace(&client, prefix)
         .await
-        .expect("install the project's CRDs");
-    let namespace = create_namespace(&client, prefix).await.expect("namespace");
+        .expect("install the CRDs and create a namespace");
     (client, namespace)
 }
 

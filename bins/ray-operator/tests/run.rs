@@ -1,7 +1,6 @@
 //! `ray-operator run` as a process against the real local control plane: it reconciles, stops cleanly on
 //! SIGTERM, and after `kill -9` in the middle of a large scale-up a restarted operator ends with exact pod counts.
 
-use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -23,11 +22,7 @@ async fn setup(prefix: &str) -> Setup {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let client = plane.client().await.unwrap_or_else(|e| panic!("{e}"));
-    let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/crd");
-    ray_testenv::install_crds(&client, &crds)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let namespace = ray_testenv::create_namespace(&client, prefix)
+    let namespace = ray_testenv::project_namespace(&client, prefix)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     Setup {

@@ -178,11 +178,7 @@ async fn rendered_objects_pass_server_side_dry_run() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let client = plane.client().await.unwrap_or_else(|e| panic!("{e}"));
-    let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/crd");
-    ray_testenv::install_crds(&client, &crds)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let namespace = ray_testenv::create_namespace(&client, "builders-dry-run")
+    let namespace = ray_testenv::project_namespace(&client, "builders-dry-run")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
 

@@ -37,11 +37,7 @@ impl Env {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let client = plane.client().await.unwrap_or_else(|e| panic!("{e}"));
-        let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/crd");
-        ray_testenv::install_crds(&client, &crds)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let namespace = ray_testenv::create_namespace(&client, prefix)
+        let namespace = ray_testenv::project_namespace(&client, prefix)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let mut env = Env {

@@ -3,7 +3,6 @@
 //! dashboard is mapped to through the dashboard URL override. kwok completes every pod it sees, so a submitter Job
 //! "succeeds" without running `ray job submit`.
 
-use std::path::Path;
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -65,11 +64,7 @@ async fn ray_jobs_run_on_a_real_ray_head() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let client: Client = plane.client().await.unwrap_or_else(|e| panic!("{e}"));
-    let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/crd");
-    ray_testenv::install_crds(&client, &crds)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let namespace = ray_testenv::create_namespace(&client, "rayjob")
+    let namespace = ray_testenv::project_namespace(&client, "rayjob")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let head = ray_testenv::RayHead::start(

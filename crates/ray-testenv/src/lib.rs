@@ -43,7 +43,10 @@ pub use error::{Error, INSTALL_COMMAND, Result};
 pub use layout::{
     Binary, CACHE_ENV, ETCD_VERSION, KUBERNETES_VERSION, KWOK_VERSION, Layout, RAY_VERSION,
 };
-pub use manifests::{Applied, FIELD_MANAGER, apply_file, install_crds, read_documents, yaml_files};
+pub use manifests::{
+    Applied, FIELD_MANAGER, apply_file, install_crds, project_crd_dir, project_namespace,
+    read_documents, yaml_files,
+};
 pub use namespace::{TEST_NAMESPACE_LABEL, create_namespace};
 pub use nodes::{KWOK_ANNOTATION, KWOK_ANNOTATION_VALUE, create_fake_node, is_ready, remove_node};
 pub use pods::{fail_pod, wait_for_pod_running};

@@ -59,6 +59,18 @@ pub fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// The project's generated CRDs: `config/crd/` of this workspace.
+pub fn project_crd_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/crd")
+}
+
+/// The start of every test that uses the ray.io API: installs the project's CRDs ([`project_crd_dir`], idempotent)
+/// and creates a fresh namespace named after `prefix`, which it returns.
+pub async fn project_namespace(client: &Client, prefix: &str) -> Result<String> {
+    install_crds(client, &project_crd_dir()).await?;
+    crate::namespace::create_namespace(client, prefix).await
+}
+
 /// Server-side applies every CustomResourceDefinition in the YAML files of `dir` and waits until each is
 /// `Established` (its API is served). Returns the CRD names. Fails if a file holds anything but CRDs, or if `dir`
 /// has none: a test that installs nothing would prove nothing.
