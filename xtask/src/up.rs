@@ -8,7 +8,9 @@
 //!
 //! The operator (`bins/ray-operator`, built here if needed) runs as a child process against the control plane,
 //! started after the CRDs and before the manifests are applied; its log is `logs/ray-operator.log` in the control
-//! plane's directory. `--no-operator` leaves it out (to run it yourself, e.g. under a debugger).
+//! plane's directory. `--no-operator` leaves it out (to run it yourself, e.g. under a debugger). With the Ray head
+//! running, the operator gets `--dashboard-url-override` pointing at it, so a RayJob applied here really runs on
+//! the local head.
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -189,7 +191,10 @@ async fn session(args: &UpArgs, layout: &Layout, files: &SessionFiles) -> anyhow
     let operator = if args.no_operator {
         None
     } else {
-        Some(Operator::start(&plane)?)
+        Some(Operator::start(
+            &plane,
+            ray.as_ref().map(RayHead::dashboard_url),
+        )?)
     };
 
     for file in &args.apply {
@@ -248,7 +253,11 @@ struct Operator {
 
 impl Operator {
     /// Builds `ray-operator` (a no-op when it is up to date) and starts `ray-operator run` against the plane.
-    fn start(plane: &ControlPlane) -> anyhow::Result<Operator> {
+    ///
+    /// With a local Ray head, every RayCluster's dashboard is mapped to it (`--dashboard-url-override`): the
+    /// clusters' head pods are simulated by kwok and their Services do not resolve on this machine, so RayJobs are
+    /// submitted to, and run on, the local head.
+    fn start(plane: &ControlPlane, dashboard_url: Option<&str>) -> anyhow::Result<Operator> {
         eprintln!("building and starting the operator...");
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let status = Command::new(&cargo)
@@ -268,8 +277,12 @@ impl Operator {
         let log_path = plane.dir().join("logs/ray-operator.log");
         let log = std::fs::File::create(&log_path)
             .with_context(|| format!("creating {}", log_path.display()))?;
-        let child = Command::new(&binary)
-            .arg("run")
+        let mut command = Command::new(&binary);
+        command.arg("run");
+        if let Some(url) = dashboard_url {
+            command.arg(format!("--dashboard-url-override={url}"));
+        }
+        let child = command
             .env("KUBECONFIG", plane.kubeconfig())
             .stdout(Stdio::null())
             .stderr(log)
@@ -280,6 +293,9 @@ impl Operator {
             child.id(),
             log_path.display()
         );
+        if let Some(url) = dashboard_url {
+            eprintln!("  every RayCluster's dashboard is mapped to the local Ray head at {url}");
+        }
         Ok(Operator { child })
     }
 }

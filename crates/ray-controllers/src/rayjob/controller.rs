@@ -5,9 +5,13 @@
 //! delays only its own RayJob's reconcile by that much, never the others. A finalizer lets the controller stop the
 //! Ray job when the RayJob is deleted; the stop is attempted once, bounded by the same timeout, and the finalizer
 //! is removed whatever happens, so a RayJob is never stranded.
+//!
+//! Since when the Ray job's status checks have been failing is kept in the RayJob's
+//! [`STATUS_CHECK_FAILING_SINCE_ANNOTATION`] annotation, not in memory, so an operator restart or a new leader
+//! continues the same tolerance window instead of starting a fresh one (a crash-looping operator would otherwise
+//! never give up on a dead dashboard). It is written only when a failure window starts or ends.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -35,6 +39,12 @@ use crate::raycluster::{FAILURE_REQUEUE, Shutdown};
 
 /// The finalizer that lets the controller stop the Ray job before a RayJob disappears (KubeRay's name).
 pub const FINALIZER: &str = "ray.io/rayjob-finalizer";
+
+/// The RayJob annotation holding since when the Ray job's status checks have been failing without a break (an
+/// RFC 3339 time), absent while they succeed. KubeRay 1.7 keeps this in `status.jobStatusCheckFailureStartTime`; the
+/// v1 status this operator serves has no such field, and an annotation survives restarts just as well.
+pub const STATUS_CHECK_FAILING_SINCE_ANNOTATION: &str =
+    "ray.io/job-status-check-failure-start-time";
 
 /// The label every RayCluster and submitter Job made for a RayJob carries; the controller watches only those.
 const ORIGIN_LABEL_SELECTOR: &str = "ray.io/originated-from-crd=RayJob";
@@ -64,9 +74,6 @@ struct JobContext {
     client: Client,
     recorder: Recorder,
     settings: Settings,
-    /// Since when status checks of a RayJob (`namespace/name`) have been failing; lost on restart, which only
-    /// restarts the tolerance window.
-    failing_since: Mutex<HashMap<String, Timestamp>>,
 }
 
 /// Runs the RayJob controller until `shutdown` resolves.
@@ -100,7 +107,6 @@ pub async fn run(client: Client, settings: Settings, shutdown: Shutdown) {
         client,
         recorder,
         settings,
-        failing_since: Mutex::new(HashMap::new()),
     });
     info!(namespace = %scope, "starting the RayJob controller");
     let owned = || watcher::Config::default().labels(ORIGIN_LABEL_SELECTOR);
@@ -191,8 +197,12 @@ async fn stop_ray_job(ctx: &JobContext, address: &str, job_id: &str) {
     }
 }
 
-fn key(job: &RayJob) -> String {
-    format!("{}/{}", job.namespace().unwrap_or_default(), job.name_any())
+/// The failure window's start recorded on `job`; an unreadable value counts as absent (the window restarts).
+fn recorded_failing_since(job: &RayJob) -> Option<Timestamp> {
+    job.annotations()
+        .get(STATUS_CHECK_FAILING_SINCE_ANNOTATION)?
+        .parse()
+        .ok()
 }
 
 async fn reconcile_job(job: &RayJob, ctx: &JobContext) -> Result<Requeue, Error> {
@@ -226,10 +236,6 @@ async fn reconcile_job(job: &RayJob, ctx: &JobContext) -> Result<Requeue, Error>
                     source,
                 })?;
         }
-        ctx.failing_since
-            .lock()
-            .map(|mut m| m.remove(&key(job)))
-            .ok();
         return Ok(Requeue::await_change());
     }
     if !has_finalizer {
@@ -295,11 +301,7 @@ async fn reconcile_job(job: &RayJob, ctx: &JobContext) -> Result<Requeue, Error>
         }
         _ => RayJobInfo::NotChecked,
     };
-    let failing_since = ctx
-        .failing_since
-        .lock()
-        .ok()
-        .and_then(|m| m.get(&key(job)).copied());
+    let failing_since = recorded_failing_since(job);
     let seed = format!("{:?}/{:?}", job.metadata.uid, std::time::SystemTime::now());
     let suffix = ray_builders::names::random_suffix_from(seed.as_bytes());
     let decision = decide(&Observation {
@@ -312,11 +314,24 @@ async fn reconcile_job(job: &RayJob, ctx: &JobContext) -> Result<Requeue, Error>
         now: Timestamp::now(),
         suffix: &suffix,
     });
-    if let Ok(mut map) = ctx.failing_since.lock() {
-        match decision.status_check_failing_since {
-            Some(since) => map.insert(key(job), since),
-            None => map.remove(&key(job)),
-        };
+    if decision.status_check_failing_since != failing_since
+        || (failing_since.is_none()
+            && job
+                .annotations()
+                .contains_key(STATUS_CHECK_FAILING_SINCE_ANNOTATION))
+    {
+        let value = decision
+            .status_check_failing_since
+            .map(|since| since.to_string());
+        let patch = serde_json::json!({"metadata": {"annotations": {
+            STATUS_CHECK_FAILING_SINCE_ANNOTATION: value}}});
+        jobs.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(|source| Error::Write {
+                action: "recording the status check failures of",
+                what: what.clone(),
+                source,
+            })?;
     }
 
     let reference = job.object_ref(&());
@@ -381,6 +396,50 @@ fn head_image(spec: Option<&ray_api_v1::RayClusterSpec>) -> Option<&str> {
         .as_deref()
 }
 
+/// Reports the outcome of creating an object the RayJob needs: `Created<kind>` on success; nothing when it already
+/// exists (an earlier pass, or a restarted operator, created it: not a failure); a `FailedToCreate<kind>` warning
+/// and the error otherwise.
+async fn created_or_exists<K>(
+    ctx: &JobContext,
+    reference: &k8s_openapi::api::core::v1::ObjectReference,
+    created: Result<K, kube::Error>,
+    kind: &str,
+    what: String,
+) -> Result<(), Error> {
+    match created {
+        Ok(_) => {
+            publish(
+                ctx,
+                reference,
+                false,
+                &format!("Created{kind}"),
+                format!("Created {what}"),
+            )
+            .await;
+            Ok(())
+        }
+        Err(kube::Error::Api(status)) if status.code == 409 => {
+            debug!(%what, "already exists");
+            Ok(())
+        }
+        Err(source) => {
+            publish(
+                ctx,
+                reference,
+                true,
+                &format!("FailedToCreate{kind}"),
+                format!("Could not create {what}: {}", api_message(&source)),
+            )
+            .await;
+            Err(Error::Write {
+                action: "creating",
+                what,
+                source,
+            })
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn apply(
     ctx: &JobContext,
@@ -410,34 +469,9 @@ async fn apply(
             else {
                 return Ok(());
             };
-            let created = clusters
-                .create(&PostParams::default(), &cluster)
-                .await
-                .map(|_| ());
-            if let Err(error) = &created {
-                publish(
-                    ctx,
-                    reference,
-                    true,
-                    "FailedToCreateRayCluster",
-                    api_message(error),
-                )
-                .await;
-            } else {
-                publish(
-                    ctx,
-                    reference,
-                    false,
-                    "CreatedRayCluster",
-                    format!("Created RayCluster {name}"),
-                )
-                .await;
-            }
-            ignore(409)(created).map_err(|source| Error::Write {
-                action: "creating",
-                what: format!("RayCluster {namespace}/{name}"),
-                source,
-            })
+            let created = clusters.create(&PostParams::default(), &cluster).await;
+            let what = format!("RayCluster {namespace}/{name}");
+            created_or_exists(ctx, reference, created, "RayCluster", what).await
         }
         Action::DeleteCluster { name, reason } => {
             let deleted = clusters
@@ -487,34 +521,9 @@ async fn apply(
             };
             let submitter = ray_builders::submitter::submitter_job(job, &inputs)
                 .map_err(|e| render(e.to_string()))?;
-            let created = submitters
-                .create(&PostParams::default(), &submitter)
-                .await
-                .map(|_| ());
-            if let Err(error) = &created {
-                publish(
-                    ctx,
-                    reference,
-                    true,
-                    "FailedToCreateRayJobSubmitter",
-                    api_message(error),
-                )
-                .await;
-            } else {
-                publish(
-                    ctx,
-                    reference,
-                    false,
-                    "CreatedRayJobSubmitter",
-                    format!("Created submitter Job {}", job.name_any()),
-                )
-                .await;
-            }
-            ignore(409)(created).map_err(|source| Error::Write {
-                action: "creating",
-                what: format!("Job {namespace}/{}", job.name_any()),
-                source,
-            })
+            let created = submitters.create(&PostParams::default(), &submitter).await;
+            let what = format!("submitter Job {namespace}/{}", job.name_any());
+            created_or_exists(ctx, reference, created, "RayJobSubmitter", what).await
         }
         Action::DeleteSubmitter => {
             let deleted = submitters

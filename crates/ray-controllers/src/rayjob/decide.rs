@@ -75,7 +75,8 @@ pub struct Observation<'a> {
     pub ray_job: &'a RayJobInfo,
     /// The dashboard address of the cluster (`host:port`), when the controller could compute it.
     pub dashboard_url: Option<&'a str>,
-    /// Since when status checks have been failing without a break (remembered by the controller).
+    /// Since when status checks have been failing without a break (recorded on the RayJob by the controller, so it
+    /// survives restarts).
     pub status_check_failing_since: Option<Timestamp>,
     /// The current time.
     pub now: Timestamp,
@@ -128,7 +129,8 @@ pub struct Decision {
     pub actions: Vec<Action>,
     /// Reconcile again after this long, or `None` to wait for a watch event.
     pub requeue_after: Option<Duration>,
-    /// Since when status checks have been failing (`None` once one succeeded), for the controller to remember.
+    /// Since when status checks have been failing (`None` once one succeeded or the RayJob finished), for the
+    /// controller to record.
     pub status_check_failing_since: Option<Timestamp>,
 }
 
@@ -147,6 +149,8 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
         .job_deployment_status
         .unwrap_or(JobDeploymentStatus::New);
     if state.is_terminal() {
+        // A finished RayJob checks nothing any more: no failure window to remember.
+        decision.status_check_failing_since = None;
         finished(obs, &mut decision);
         return decision;
     }
@@ -190,6 +194,7 @@ fn fail(obs: &Observation<'_>, d: &mut Decision, reason: JobFailedReason, messag
     d.status.reason = Some(reason);
     d.status.message = Some(message);
     d.status.end_time = Some(Time(obs.now));
+    d.status_check_failing_since = None;
     // A finished RayJob may still have a cluster to shut down after its TTL.
     d.requeue_after = Some(Duration::ZERO);
 }

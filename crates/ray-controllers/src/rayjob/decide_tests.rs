@@ -382,6 +382,10 @@ fn failing_status_checks_are_tolerated_for_a_bounded_time() {
         d.status.reason,
         Some(JobFailedReason::JobStatusCheckTimeoutExceeded)
     );
+    assert_eq!(
+        d.status_check_failing_since, None,
+        "a failed RayJob keeps no window"
+    );
     assert!(
         d.status
             .message
