@@ -396,6 +396,25 @@ fn head_image(spec: Option<&ray_api_v1::RayClusterSpec>) -> Option<&str> {
         .as_deref()
 }
 
+/// What the API server's answer to a create means.
+#[derive(Debug)]
+enum Creation {
+    /// The object was created.
+    Created,
+    /// It existed already (HTTP 409): made by an earlier pass or an earlier operator process.
+    AlreadyExists,
+    /// A real failure.
+    Failed(kube::Error),
+}
+
+fn creation<K>(result: Result<K, kube::Error>) -> Creation {
+    match result {
+        Ok(_) => Creation::Created,
+        Err(kube::Error::Api(status)) if status.code == 409 => Creation::AlreadyExists,
+        Err(error) => Creation::Failed(error),
+    }
+}
+
 /// Reports the outcome of creating an object the RayJob needs: `Created<kind>` on success; nothing when it already
 /// exists (an earlier pass, or a restarted operator, created it: not a failure); a `FailedToCreate<kind>` warning
 /// and the error otherwise.
@@ -406,8 +425,8 @@ async fn created_or_exists<K>(
     kind: &str,
     what: String,
 ) -> Result<(), Error> {
-    match created {
-        Ok(_) => {
+    match creation(created) {
+        Creation::Created => {
             publish(
                 ctx,
                 reference,
@@ -418,11 +437,11 @@ async fn created_or_exists<K>(
             .await;
             Ok(())
         }
-        Err(kube::Error::Api(status)) if status.code == 409 => {
+        Creation::AlreadyExists => {
             debug!(%what, "already exists");
             Ok(())
         }
-        Err(source) => {
+        Creation::Failed(source) => {
             publish(
                 ctx,
                 reference,
@@ -543,5 +562,53 @@ async fn apply(
             stop_ray_job(ctx, dashboard_url, job_id).await;
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_error(code: u16, reason: &str) -> kube::Error {
+        let status: kube::core::Status = serde_json::from_value(serde_json::json!({
+            "status": "Failure", "code": code, "reason": reason, "message": format!("{reason} for the test"),
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        kube::Error::Api(Box::new(status))
+    }
+
+    #[test]
+    fn only_real_create_failures_count_as_failures() {
+        assert!(matches!(creation(Ok::<(), _>(())), Creation::Created));
+        let exists = creation::<()>(Err(api_error(409, "AlreadyExists")));
+        assert!(matches!(exists, Creation::AlreadyExists), "{exists:?}");
+        let forbidden = creation::<()>(Err(api_error(403, "Forbidden")));
+        assert!(
+            matches!(&forbidden, Creation::Failed(e) if api_message(e) == "Forbidden for the test"),
+            "{forbidden:?}"
+        );
+    }
+
+    #[test]
+    fn the_failure_window_is_read_from_the_annotation() {
+        let job = |annotation: Option<&str>| -> RayJob {
+            let mut annotations = serde_json::Map::new();
+            if let Some(value) = annotation {
+                annotations.insert(STATUS_CHECK_FAILING_SINCE_ANNOTATION.into(), value.into());
+            }
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "ray.io/v1", "kind": "RayJob",
+                "metadata": {"name": "sample", "annotations": annotations},
+                "spec": {"entrypoint": "true"},
+            }))
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let since: Timestamp = "2026-01-02T03:04:05.5Z"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let recorded = recorded_failing_since(&job(Some(&since.to_string())));
+        assert_eq!(recorded, Some(since));
+        assert_eq!(recorded_failing_since(&job(None)), None);
+        assert_eq!(recorded_failing_since(&job(Some("yesterday"))), None);
     }
 }
