@@ -321,7 +321,7 @@ async fn deadline_stops_the_ray_job(env: &Env) {
         name,
         "HTTPMode",
         "sleep 600",
-        json!({"activeDeadlineSeconds": 12}),
+        json!({"activeDeadlineSeconds": 15}),
     ))
     .await;
     let job_id = env
@@ -341,13 +341,13 @@ async fn deadline_stops_the_ray_job(env: &Env) {
     let status = failed.status.unwrap_or_default();
     assert_eq!(status.reason, Some(JobFailedReason::DeadlineExceeded));
     let message = status.message.unwrap_or_default();
-    assert!(message.contains("activeDeadlineSeconds (12s)"), "{message}");
+    assert!(message.contains("activeDeadlineSeconds (15s)"), "{message}");
     let (start, end) = (status.start_time.map(|t| t.0), status.end_time.map(|t| t.0));
     let ran = start
         .zip(end)
         .map(|(s, e)| s.duration_until(e))
         .unwrap_or_default();
-    assert!(ran >= SignedDuration::from_secs(11), "ran for {ran}");
+    assert!(ran >= SignedDuration::from_secs(14), "ran for {ran}");
     env.until_ray_status(&job_id, "STOPPED").await;
 }
 
