@@ -12,6 +12,7 @@ use ray_api_v1::RayCluster;
 use ray_controllers::Expectations;
 use ray_controllers::raycluster::{self, Settings, Shutdown};
 use ray_controllers::rayjob;
+use ray_controllers::rayservice;
 use tracing::{error, info, warn};
 
 /// Flags of the `run` command. Every flag can also be set through the environment variable named in `--help`.
@@ -54,11 +55,19 @@ pub struct RunArgs {
     /// e.g. `http://127.0.0.1:8265` with `cargo xtask up`; leave unset in a real cluster.
     #[arg(long, env = "RAY_OPERATOR_DASHBOARD_URL_OVERRIDE")]
     pub dashboard_url_override: Option<String>,
-    /// Seconds one Ray dashboard request (RayJob submit, status, stop) may take before it counts as failed; kept
-    /// short so a slow head delays only its own RayJob.
+    /// Seconds one Ray dashboard request (RayJob submit, status, stop; RayService Serve status and config) may
+    /// take before it counts as failed; kept short so a slow head delays only its own RayJob or RayService.
     #[arg(long, env = "RAY_OPERATOR_DASHBOARD_TIMEOUT_SECONDS", default_value_t = 2,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub dashboard_timeout_seconds: u64,
+    /// Seconds a RayService's old RayCluster is kept after traffic moved to its new cluster, so requests in flight
+    /// finish before it goes away. KubeRay's default.
+    #[arg(
+        long,
+        env = "RAY_OPERATOR_RAYSERVICE_CLUSTER_DELETION_DELAY_SECONDS",
+        default_value_t = 60
+    )]
+    pub rayservice_cluster_deletion_delay_seconds: u64,
 }
 
 /// The log line format.
@@ -221,6 +230,21 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
             shutdown.clone(),
         )
     });
+    let service_controllers = namespaces.clone().into_iter().map(|namespace| {
+        rayservice::controller::run(
+            client.clone(),
+            rayservice::controller::Settings {
+                namespace,
+                concurrency: args.reconcile_concurrency,
+                render: render.clone(),
+                instance: args.instance.clone(),
+                dashboard_url_override: args.dashboard_url_override.clone(),
+                dashboard_timeout: Duration::from_secs(args.dashboard_timeout_seconds),
+                deletion_delay: Duration::from_secs(args.rayservice_cluster_deletion_delay_seconds),
+            },
+            shutdown.clone(),
+        )
+    });
     let controllers = namespaces.into_iter().map(|namespace| {
         raycluster::run(
             client.clone(),
@@ -234,9 +258,10 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
             shutdown.clone(),
         )
     });
-    futures::future::join(
+    futures::future::join3(
         futures::future::join_all(controllers),
         futures::future::join_all(job_controllers),
+        futures::future::join_all(service_controllers),
     )
     .await;
     info!("ray-operator stopped");

@@ -1,5 +1,5 @@
-//! The Ray operator's controllers: the RayCluster controller ([`raycluster`]) and the RayJob state machine
-//! ([`rayjob`]).
+//! The Ray operator's controllers: the RayCluster controller ([`raycluster`]), the RayJob state machine
+//! ([`rayjob`]) and the RayService controller ([`rayservice`]).
 //!
 //! The binary (`ray-operator run`) only parses flags and calls [`raycluster::run`]; everything that talks to the
 //! API server lives here, and every decision that can be made without it is a pure function with unit tests
@@ -12,6 +12,7 @@ pub mod pod_cache;
 pub mod rate_limit;
 pub mod raycluster;
 pub mod rayjob;
+pub mod rayservice;
 
 pub use error::Error;
 pub use expectations::Expectations;

@@ -30,6 +30,6 @@ pub use client::{DEFAULT_TIMEOUT, DashboardClient};
 pub use error::Error;
 pub use jobs::{JobDetails, JobStatus, JobSubmitRequest, SubmitOutcome, VersionInfo};
 pub use serve::{
-    ApplicationDetails, ApplicationStatus, DeploymentDetails, DeploymentStatus,
+    ApplicationDetails, ApplicationStatus, DeploymentDetails, DeploymentStatus, ProxyDetails,
     ServeInstanceDetails,
 };

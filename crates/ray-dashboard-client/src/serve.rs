@@ -55,6 +55,27 @@ pub struct ServeInstanceDetails {
     /// The target capacity in percent, when one is set.
     #[serde(default)]
     pub target_capacity: Option<f64>,
+    /// The HTTP proxies by node id: where Serve accepts traffic, and whether each proxy is healthy.
+    #[serde(default)]
+    pub proxies: BTreeMap<String, ProxyDetails>,
+}
+
+/// One Serve HTTP proxy (one per node that takes traffic).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+pub struct ProxyDetails {
+    /// The IP address of the node the proxy runs on (the pod IP in Kubernetes).
+    #[serde(default)]
+    pub node_ip: Option<String>,
+    /// `HEALTHY`, `STARTING`, `UNHEALTHY`, `DRAINING` or `DRAINED`, as Serve reports it.
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+impl ProxyDetails {
+    /// Whether Serve reports the proxy `HEALTHY`, i.e. ready to take traffic.
+    pub fn is_healthy(&self) -> bool {
+        self.status.as_deref() == Some("HEALTHY")
+    }
 }
 
 /// One Serve application.
@@ -110,6 +131,7 @@ mod tests {
     #[test]
     fn parses_a_running_application_and_ignores_unknown_fields() {
         let body = r#"{"controller_info": {}, "proxy_location": "HeadOnly", "deploy_mode": "MULTI_APP",
+            "proxies": {"n1": {"node_id": "n1", "node_ip": "10.0.0.7", "actor_id": "a", "status": "HEALTHY"}},
             "applications": {"hello": {"name": "hello", "route_prefix": "/", "docs_path": null, "status": "RUNNING",
               "message": "", "last_deployed_time_s": 1795624300.5, "deployed_app_config": {}, "source": "declarative",
               "deployments": {"Hello": {"name": "Hello", "status": "HEALTHY", "status_trigger": "CONFIG_UPDATE_COMPLETED",
@@ -117,6 +139,8 @@ mod tests {
             "target_capacity": null, "target_groups": []}"#;
         let details: ServeInstanceDetails = serde_json::from_str(body).expect("parses");
         assert!(details.all_running());
+        assert!(details.proxies["n1"].is_healthy());
+        assert_eq!(details.proxies["n1"].node_ip.as_deref(), Some("10.0.0.7"));
         assert_eq!(
             details.applications["hello"].deployments["Hello"].status,
             DeploymentStatus::Healthy

@@ -52,4 +52,4 @@ pub use nodes::{KWOK_ANNOTATION, KWOK_ANNOTATION_VALUE, create_fake_node, is_rea
 pub use pods::{fail_pod, wait_for_pod_running};
 pub use ports::{ensure_free, free_ports};
 pub use process::{is_running, wait_gone};
-pub use ray_head::{RayHead, RayHeadOptions};
+pub use ray_head::{RayHead, RayHeadOptions, serve_demo_dir};

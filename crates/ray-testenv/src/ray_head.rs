@@ -102,6 +102,9 @@ impl RayHead {
             // Job entrypoints such as `python -c ...` must find the venv's Python, as in a Ray image.
             .env("PATH", path_with(&venv_bin))
             .env("VIRTUAL_ENV", options.layout.ray_venv())
+            // The RayService examples and tests deploy `ray_operator_demo.hello:app`; in a real cluster the pods
+            // mount it, here the head finds it in the project's examples.
+            .env("PYTHONPATH", serve_demo_dir())
             .env("RAY_USAGE_STATS_ENABLED", "0");
         head.supervisor.spawn("ray", cmd)?;
         let http = reqwest::Client::builder()
@@ -189,6 +192,12 @@ impl RayHead {
     pub fn stop(mut self) {
         self.supervisor.shutdown();
     }
+}
+
+/// The directory holding the Serve demo package `ray_operator_demo` (`examples/serve` of this project), which
+/// every [`RayHead`] has on its `PYTHONPATH`.
+pub fn serve_demo_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/serve")
 }
 
 /// `$PATH` with `dir` in front.

@@ -1,0 +1,764 @@
+//! What a RayService needs next, as a pure function of what the controller observed, so every rule is unit-tested
+//! without an API server or a Ray head.
+//!
+//! The rules (KubeRay's `RayServiceReconciler` for the `ray.io/v1` API of KubeRay 1.1, with its lessons applied):
+//! - **Names first.** A new cluster's name (`<rayservice>-<5 random characters>`) is written to
+//!   `pendingServiceStatus.rayClusterName` before the cluster is created, so a restart never creates a second one.
+//! - **Cluster spec changes.** The hash of `rayClusterConfig` (without worker replicas, `workersToDelete`,
+//!   tolerations, scheduling gates) is compared with the one stored on the newest cluster. Equal: nothing to do.
+//!   Only worker groups appended at the end: that cluster is updated in place. Anything else: a new pending cluster
+//!   is prepared next to the active one, which keeps serving.
+//! - **Serve config.** Pushed (`PUT /api/serve/applications/`) to a cluster whose head is ready when the hash of
+//!   the config it last received (recorded on the RayCluster, so it survives restarts) differs from the spec's,
+//!   or when Serve on it has no application at all (a head restarted without GCS fault tolerance). During an
+//!   upgrade only the pending cluster receives config; the active one keeps what it serves.
+//! - **Ready** means the head pod is ready, the cluster received the current config, and Serve reports at least
+//!   one application and every application `RUNNING`. Only a ready cluster gets the serve Service and the
+//!   RayService's head Service; a pending cluster becomes active in the pass that points the Services at it.
+//! - **Old clusters** (neither active nor pending) are deleted after the deletion delay, counted from a time
+//!   recorded on the cluster, so a restart neither forgets nor restarts the delay.
+//! - **The head pod's `ray.io/serve` label** follows the health of the head's Serve proxy as Serve reports it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use ray_api_v1::raycluster::RayCluster;
+use ray_api_v1::rayservice::{
+    AppStatus, ApplicationStatus, RayService, RayServiceStatus, RayServiceStatuses,
+    ServeDeploymentStatus, ServeDeploymentStatusValue, ServiceStatus,
+};
+use ray_builders::labels;
+use ray_builders::spec_hash::{
+    hash_json, rayservice_cluster_hash, rayservice_cluster_hash_first_groups,
+};
+
+/// Annotation on a RayService's RayCluster: the hash of the Serve config last applied to it (canonical JSON,
+/// see [`ray_builders::spec_hash::hash_json`]). Written after each successful apply, so an operator restart
+/// neither re-pushes the config nor forgets that it must.
+pub const SERVE_CONFIG_HASH_ANNOTATION: &str = "ray.io/serve-config-hash";
+
+/// Annotation on a RayService's RayCluster that no longer serves: when it will be deleted (RFC 3339).
+pub const DELETE_AFTER_ANNOTATION: &str = "ray.io/delete-after";
+
+/// How often a RayService is looked at while something is in progress (a cluster starting, Serve deploying).
+pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(2);
+
+/// How often a serving RayService is looked at to refresh the applications' statuses from Serve.
+pub const STEADY_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The name of the `HeadPodReady` condition the RayCluster controller sets.
+const HEAD_POD_READY: &str = "HeadPodReady";
+
+/// What Serve on a cluster said this pass.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServeInfo {
+    /// The controller did not ask (the head is not ready, or there is no dashboard address).
+    NotChecked,
+    /// The dashboard could not be asked or answered with an error; the text says what happened.
+    Unreachable(String),
+    /// Serve's applications (by name, an empty name already mapped to `default`) and whether the head's Serve
+    /// proxy is healthy.
+    Found {
+        /// The applications, in the RayService status format.
+        applications: BTreeMap<String, AppStatus>,
+        /// Whether Serve reports the proxy on the head node `HEALTHY`.
+        head_proxy_healthy: bool,
+    },
+}
+
+/// One of the RayService's clusters, as observed.
+#[derive(Debug, Clone)]
+pub struct ClusterObservation<'a> {
+    /// The RayCluster.
+    pub cluster: &'a RayCluster,
+    /// The head pod's name and its current `ray.io/serve` label, when the head pod exists.
+    pub head_pod: Option<(String, Option<String>)>,
+    /// What Serve on the cluster said.
+    pub serve: ServeInfo,
+}
+
+/// Everything the decision depends on.
+pub struct Observation<'a> {
+    /// The RayService.
+    pub service: &'a RayService,
+    /// The cluster named by `activeServiceStatus.rayClusterName`, if it exists.
+    pub active: Option<ClusterObservation<'a>>,
+    /// The cluster named by `pendingServiceStatus.rayClusterName`, if it exists.
+    pub pending: Option<ClusterObservation<'a>>,
+    /// Every RayCluster labelled as this RayService's (including the active and pending ones).
+    pub owned_clusters: &'a [RayCluster],
+    /// The `ray.io/cluster` selector of the serve Service, or `None` when the Service does not exist.
+    pub serve_service_target: Option<String>,
+    /// The `ray.io/cluster` selector of the RayService's head Service, or `None` when it does not exist.
+    pub head_service_target: Option<String>,
+    /// Ready endpoints (distinct pods) of the serve Service.
+    pub num_serve_endpoints: i32,
+    /// How long a cluster that no longer serves is kept before it is deleted.
+    pub deletion_delay: Duration,
+    /// The current time.
+    pub now: Timestamp,
+    /// Five random lower-case alphanumerics for a new cluster's name (passed in to keep the decision pure).
+    pub suffix: &'a str,
+}
+
+/// One change the controller makes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Create the RayCluster from `rayClusterConfig` with this name.
+    CreateCluster {
+        /// The name recorded in the status.
+        name: String,
+    },
+    /// Overwrite the cluster's spec with `rayClusterConfig` (only worker groups were appended).
+    UpdateCluster {
+        /// The cluster.
+        name: String,
+    },
+    /// `PUT` the Serve config to the cluster's dashboard, then record its hash on the cluster.
+    ApplyServeConfig {
+        /// The cluster.
+        cluster: String,
+        /// The config as JSON.
+        config: serde_json::Value,
+        /// Its hash, recorded in [`SERVE_CONFIG_HASH_ANNOTATION`] once Ray accepted it.
+        hash: String,
+    },
+    /// Set the head pod's `ray.io/serve` label.
+    SetHeadServeLabel {
+        /// The cluster.
+        cluster: String,
+        /// The head pod.
+        pod: String,
+        /// The new value.
+        serving: bool,
+    },
+    /// Create or update the serve Service and the RayService's head Service so that they select this cluster.
+    PointServices {
+        /// The cluster that takes the traffic.
+        cluster: String,
+    },
+    /// Record on a cluster that no longer serves when it will be deleted.
+    ScheduleClusterDeletion {
+        /// The cluster.
+        name: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// Remove the deletion time from a cluster that is active or pending again.
+    UnscheduleClusterDeletion {
+        /// The cluster.
+        name: String,
+    },
+    /// Delete a cluster that no longer serves.
+    DeleteCluster {
+        /// The cluster.
+        name: String,
+    },
+}
+
+/// A Warning or Normal Event that is not the direct outcome of an action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    /// Warning (a failure) or Normal.
+    pub warning: bool,
+    /// The Event's reason.
+    pub reason: &'static str,
+    /// The Event's note.
+    pub message: String,
+}
+
+/// What to do: the status to write (only when it differs), the actions, Events, and when to look again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// The next status (without `lastUpdateTime`, which the controller sets when it writes).
+    pub status: RayServiceStatuses,
+    /// The changes to make, in order.
+    pub actions: Vec<Action>,
+    /// Events to publish.
+    pub notes: Vec<Note>,
+    /// Reconcile again after this long, or `None` to wait for a change.
+    pub requeue_after: Option<Duration>,
+}
+
+/// Event reasons raised by the decision itself (the controller adds one per action).
+pub mod reasons {
+    /// The spec is invalid; nothing was changed.
+    pub const INVALID_SPEC: &str = "InvalidRayServiceSpec";
+    /// `rayClusterConfig` changed: a new cluster is prepared next to the serving one.
+    pub const PREPARING_NEW_CLUSTER: &str = "PreparingNewRayCluster";
+    /// The pending cluster serves: it became the active cluster.
+    pub const PROMOTED_CLUSTER: &str = "PromotedRayCluster";
+    /// A Serve application failed (`DEPLOY_FAILED` or `UNHEALTHY`); the note carries Ray's message.
+    pub const SERVE_APPLICATION_FAILED: &str = "ServeApplicationFailed";
+    /// The dashboard of a cluster could not be read.
+    pub const SERVE_STATUS_UNAVAILABLE: &str = "FailedToGetServeApplications";
+}
+
+/// The Serve config of the spec as JSON, or the reason it cannot be used.
+pub fn serve_config_json(service: &RayService) -> Result<Option<serde_json::Value>, String> {
+    let Some(text) = service
+        .spec
+        .serve_config_v2
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    let value: serde_json::Value = serde_saphyr::from_str(text)
+        .map_err(|e| format!("spec.serveConfigV2: not valid YAML: {e}"))?;
+    if !value.is_object() {
+        return Err(
+            "spec.serveConfigV2: must be a YAML mapping with an `applications` list".into(),
+        );
+    }
+    Ok(Some(value))
+}
+
+fn name_of(cluster: &RayCluster) -> String {
+    cluster.metadata.name.clone().unwrap_or_default()
+}
+
+fn annotation<'a>(cluster: &'a RayCluster, key: &str) -> Option<&'a str> {
+    cluster
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(key))
+        .map(String::as_str)
+}
+
+/// Whether the RayCluster controller reports the cluster's head pod ready.
+pub fn head_ready(cluster: &RayCluster) -> bool {
+    cluster.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == HEAD_POD_READY && c.status == "True")
+    })
+}
+
+/// How a cluster's spec compares with the goal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SpecChange {
+    None,
+    WorkerGroupsAppended,
+    NeedsNewCluster,
+}
+
+fn spec_change(cluster: &RayCluster, service: &RayService, goal: &str) -> SpecChange {
+    let Some(stored) = annotation(cluster, labels::HASH_WITHOUT_REPLICAS_ANNOTATION) else {
+        return SpecChange::NeedsNewCluster;
+    };
+    if stored == goal {
+        return SpecChange::None;
+    }
+    let spec = &service.spec.ray_cluster_config;
+    let groups = annotation(cluster, labels::NUM_WORKER_GROUPS_ANNOTATION)
+        .and_then(|n| n.parse::<usize>().ok());
+    if let Some(groups) = groups
+        && groups < spec.worker_group_specs.len()
+        && rayservice_cluster_hash_first_groups(spec, groups).is_ok_and(|h| h == stored)
+    {
+        return SpecChange::WorkerGroupsAppended;
+    }
+    SpecChange::NeedsNewCluster
+}
+
+/// A cluster's serve readiness, and the status of its applications.
+struct ServeState {
+    ready: bool,
+    applications: Option<BTreeMap<String, AppStatus>>,
+}
+
+/// Serve on one cluster: push the config when it needs it (and `may_push`), and tell whether it is ready.
+fn serve(
+    obs: &ClusterObservation<'_>,
+    config: Option<(&serde_json::Value, &str)>,
+    may_push: bool,
+    d: &mut Decision,
+) -> ServeState {
+    let name = name_of(obs.cluster);
+    let recorded = annotation(obs.cluster, SERVE_CONFIG_HASH_ANNOTATION);
+    match &obs.serve {
+        ServeInfo::NotChecked | ServeInfo::Unreachable(_) => ServeState {
+            ready: false,
+            applications: None,
+        },
+        ServeInfo::Found {
+            applications,
+            head_proxy_healthy,
+        } => {
+            if let Some((pod, label)) = &obs.head_pod {
+                let current = label.as_deref() == Some("true");
+                if current != *head_proxy_healthy {
+                    d.actions.push(Action::SetHeadServeLabel {
+                        cluster: name.clone(),
+                        pod: pod.clone(),
+                        serving: *head_proxy_healthy,
+                    });
+                }
+            }
+            let mut current_config = false;
+            if let Some((config, hash)) = config {
+                let needs_push = recorded != Some(hash) || applications.is_empty();
+                if needs_push && may_push {
+                    d.actions.push(Action::ApplyServeConfig {
+                        cluster: name,
+                        config: config.clone(),
+                        hash: hash.to_owned(),
+                    });
+                }
+                current_config = !needs_push;
+            }
+            let running = !applications.is_empty()
+                && applications
+                    .values()
+                    .all(|a| a.status == Some(ApplicationStatus::Running));
+            ServeState {
+                ready: current_config && running,
+                applications: Some(applications.clone()),
+            }
+        }
+    }
+}
+
+fn cluster_status(
+    old: Option<&RayServiceStatus>,
+    cluster: Option<&RayCluster>,
+    name: &str,
+    applications: Option<BTreeMap<String, AppStatus>>,
+) -> RayServiceStatus {
+    let same_cluster = old.is_some_and(|o| o.ray_cluster_name.as_deref() == Some(name));
+    let previous_apps = old
+        .filter(|_| same_cluster)
+        .map(|o| o.application_statuses.clone())
+        .unwrap_or_default();
+    RayServiceStatus {
+        application_statuses: applications.unwrap_or(previous_apps),
+        ray_cluster_name: Some(name.to_owned()),
+        ray_cluster_status: cluster.and_then(|c| c.status.clone()).map(|mut s| {
+            // The mirrored copy would otherwise change the RayService's status at every cluster status write.
+            s.last_update_time = None;
+            s
+        }),
+    }
+}
+
+/// Warnings for applications that failed since the last status.
+fn failed_applications(
+    old: Option<&RayServiceStatus>,
+    new: &RayServiceStatus,
+    cluster: &str,
+    d: &mut Decision,
+) {
+    for (app, status) in &new.application_statuses {
+        let failed = matches!(
+            status.status,
+            Some(ApplicationStatus::DeployFailed | ApplicationStatus::Unhealthy)
+        );
+        let before = old
+            .filter(|o| o.ray_cluster_name == new.ray_cluster_name)
+            .and_then(|o| o.application_statuses.get(app));
+        let was = before.map(|b| (b.status, b.message.clone()));
+        if failed && was != Some((status.status, status.message.clone())) {
+            d.notes.push(Note {
+                warning: true,
+                reason: reasons::SERVE_APPLICATION_FAILED,
+                message: format!(
+                    "Serve application {app} on RayCluster {cluster} is {}: {}",
+                    status
+                        .status
+                        .and_then(|s| serde_json::to_value(s).ok())
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    status
+                        .message
+                        .as_deref()
+                        .map(last_line)
+                        .unwrap_or("(no message)")
+                ),
+            });
+        }
+    }
+}
+
+/// The last non-empty line of Ray's message: for a traceback, the exception (what an Event note has room for).
+fn last_line(message: &str) -> &str {
+    message
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or(message)
+}
+
+fn wake_within(d: &mut Decision, after: Duration) {
+    d.requeue_after = Some(d.requeue_after.map_or(after, |old| old.min(after)));
+}
+
+/// Decides the next status and actions of a RayService.
+pub fn decide(obs: &Observation<'_>) -> Decision {
+    let service = obs.service;
+    let old = service.status.clone().unwrap_or_default();
+    let mut d = Decision {
+        status: old.clone(),
+        actions: Vec::new(),
+        notes: Vec::new(),
+        requeue_after: None,
+    };
+    d.status.last_update_time = None;
+    if service.metadata.deletion_timestamp.is_some() {
+        // The clusters and Services carry owner references; the garbage collector removes them.
+        return d;
+    }
+    let svc_name = service.metadata.name.clone().unwrap_or_default();
+
+    // Validation: an invalid spec changes nothing; the running service is left as it is.
+    let invalid = match ray_api_v1::validation::validate_service(service) {
+        Err(errors) => Some(errors.to_string()),
+        Ok(()) => serve_config_json(service).err(),
+    };
+    let goal_hash = rayservice_cluster_hash(&service.spec.ray_cluster_config);
+    let (Some(goal_hash), None) = (goal_hash.ok(), invalid.as_ref()) else {
+        d.notes.push(Note {
+            warning: true,
+            reason: reasons::INVALID_SPEC,
+            message: format!(
+                "The RayService's spec is invalid; nothing was changed: {}",
+                invalid.unwrap_or_else(|| "rayClusterConfig cannot be hashed".into())
+            ),
+        });
+        return d;
+    };
+    let config = serve_config_json(service).ok().flatten();
+    let config_hash = config.as_ref().map(hash_json);
+    let config_ref = config.as_ref().zip(config_hash.as_deref());
+    d.status.observed_generation = service.metadata.generation;
+
+    let active = obs.active.as_ref();
+    let mut pending = obs.pending.as_ref();
+    let mut pending_name = old
+        .pending_service_status
+        .as_ref()
+        .and_then(|s| s.ray_cluster_name.clone());
+    // A recorded active cluster that is gone (deleted by hand) is forgotten; a new one is prepared below.
+    if active.is_none() {
+        d.status.active_service_status = None;
+    }
+    // rayClusterConfig went back to what the active cluster runs: the pending cluster is not needed any more.
+    if let (Some(a), Some(p)) = (active, &pending_name)
+        && spec_change(a.cluster, service, &goal_hash) == SpecChange::None
+    {
+        d.notes.push(Note {
+            warning: false,
+            reason: reasons::PREPARING_NEW_CLUSTER,
+            message: format!(
+                "rayClusterConfig matches the serving RayCluster {} again; RayCluster {p} is no longer needed",
+                name_of(a.cluster)
+            ),
+        });
+        pending = None;
+        pending_name = None;
+        d.status.pending_service_status = None;
+    }
+    // A recorded pending cluster that does not exist yet is created (its name was written in an earlier pass).
+    if let (Some(name), None) = (&pending_name, pending) {
+        d.actions.push(Action::CreateCluster { name: name.clone() });
+        wake_within(&mut d, PROGRESS_INTERVAL);
+    }
+
+    // Cluster spec changes, judged against the newest cluster (pending if any, else active).
+    let newest = pending.or(active);
+    let mut prepare_new = false;
+    match newest {
+        None if pending_name.is_none() => prepare_new = true,
+        None => {}
+        Some(newest) => match spec_change(newest.cluster, service, &goal_hash) {
+            SpecChange::None => {}
+            SpecChange::WorkerGroupsAppended => d.actions.push(Action::UpdateCluster {
+                name: name_of(newest.cluster),
+            }),
+            SpecChange::NeedsNewCluster => prepare_new = true,
+        },
+    }
+
+    // Serve: the pending cluster gets the config; the active one only when no other cluster is coming.
+    let pending_serve = pending.map(|p| serve(p, config_ref, true, &mut d));
+    let active_may_push = pending_name.is_none() && !prepare_new;
+    let active_serve = active.map(|a| serve(a, config_ref, active_may_push, &mut d));
+
+    // Status of each side.
+    if let Some(a) = active {
+        let name = name_of(a.cluster);
+        let apps = active_serve.as_ref().and_then(|s| s.applications.clone());
+        let status = cluster_status(
+            old.active_service_status.as_ref(),
+            Some(a.cluster),
+            &name,
+            apps,
+        );
+        failed_applications(old.active_service_status.as_ref(), &status, &name, &mut d);
+        d.status.active_service_status = Some(status);
+    }
+    if let Some(name) = &pending_name {
+        let apps = pending_serve.as_ref().and_then(|s| s.applications.clone());
+        let status = cluster_status(
+            old.pending_service_status.as_ref(),
+            pending.map(|p| p.cluster),
+            name,
+            apps,
+        );
+        failed_applications(old.pending_service_status.as_ref(), &status, name, &mut d);
+        d.status.pending_service_status = Some(status);
+    }
+    for (side, obs_side) in [("active", active), ("pending", pending)] {
+        if let Some(ServeInfo::Unreachable(error)) = obs_side.map(|o| &o.serve) {
+            d.notes.push(Note {
+                warning: true,
+                reason: reasons::SERVE_STATUS_UNAVAILABLE,
+                message: format!(
+                    "Could not read the Serve applications of the {side} RayCluster {}: {error}",
+                    obs_side.map(|o| name_of(o.cluster)).unwrap_or_default()
+                ),
+            });
+        }
+    }
+
+    // Traffic: to the pending cluster once it serves, else stays on (or goes to) the active one when it serves.
+    let pending_ready = pending_serve.as_ref().is_some_and(|s| s.ready);
+    let active_ready = active_serve.as_ref().is_some_and(|s| s.ready);
+    let target = if pending_ready {
+        pending.map(|p| name_of(p.cluster))
+    } else if active_ready {
+        active.map(|a| name_of(a.cluster))
+    } else {
+        None
+    };
+    let mut serving = obs
+        .serve_service_target
+        .clone()
+        .filter(|t| obs.head_service_target.as_ref() == Some(t));
+    if let Some(target) = &target
+        && serving.as_ref() != Some(target)
+    {
+        d.actions.push(Action::PointServices {
+            cluster: target.clone(),
+        });
+        serving = Some(target.clone());
+    }
+    // Promotion: the Services point at the pending cluster, so it is the active one now.
+    let mut active_name_now = d
+        .status
+        .active_service_status
+        .as_ref()
+        .and_then(|s| s.ray_cluster_name.clone());
+    if let (Some(p), Some(serving)) = (&pending_name, &serving)
+        && p == serving
+        && pending.is_some()
+    {
+        let promoted = d.status.pending_service_status.take();
+        d.notes.push(Note {
+            warning: false,
+            reason: reasons::PROMOTED_CLUSTER,
+            message: match &active_name_now {
+                Some(old_active) => format!(
+                    "RayCluster {p} serves every application; traffic moved to it from RayCluster {old_active}"
+                ),
+                None => format!("RayCluster {p} serves every application and takes the traffic"),
+            },
+        });
+        d.status.active_service_status = promoted;
+        active_name_now = Some(p.clone());
+    }
+
+    // A new cluster: its name is recorded now and it is created in the next pass.
+    if prepare_new && (d.status.pending_service_status.is_none() || pending.is_some()) {
+        let name = ray_builders::names::with_suffix(&svc_name, obs.suffix);
+        if let Some(current) = &active_name_now {
+            d.notes.push(Note {
+                warning: false,
+                reason: reasons::PREPARING_NEW_CLUSTER,
+                message: format!(
+                    "rayClusterConfig changed: preparing RayCluster {name}; RayCluster {current} keeps serving until it is ready"
+                ),
+            });
+        }
+        d.status.pending_service_status = Some(RayServiceStatus {
+            ray_cluster_name: Some(name),
+            ..RayServiceStatus::default()
+        });
+        wake_within(&mut d, PROGRESS_INTERVAL);
+    }
+
+    // Clusters that neither serve nor are being prepared are deleted after the delay.
+    let keep: Vec<String> = [
+        d.status
+            .active_service_status
+            .as_ref()
+            .and_then(|s| s.ray_cluster_name.clone()),
+        d.status
+            .pending_service_status
+            .as_ref()
+            .and_then(|s| s.ray_cluster_name.clone()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    for cluster in obs.owned_clusters {
+        let name = name_of(cluster);
+        let due = annotation(cluster, DELETE_AFTER_ANNOTATION);
+        if keep.contains(&name) {
+            if due.is_some() {
+                d.actions.push(Action::UnscheduleClusterDeletion { name });
+            }
+            continue;
+        }
+        if cluster.metadata.deletion_timestamp.is_some() {
+            continue;
+        }
+        match due.and_then(|t| t.parse::<Timestamp>().ok()) {
+            None => {
+                let delay = SignedDuration::try_from(obs.deletion_delay).unwrap_or_default();
+                let at = obs.now.checked_add(delay).unwrap_or(obs.now);
+                d.actions.push(Action::ScheduleClusterDeletion { name, at });
+                wake_within(&mut d, obs.deletion_delay.max(Duration::from_millis(100)));
+            }
+            Some(at) if obs.now >= at => d.actions.push(Action::DeleteCluster { name }),
+            Some(at) => {
+                let left = Duration::try_from(obs.now.duration_until(at)).unwrap_or_default();
+                wake_within(&mut d, left.max(Duration::from_millis(100)));
+            }
+        }
+    }
+
+    // The overall status.
+    d.status.num_serve_endpoints = Some(obs.num_serve_endpoints);
+    let serves = active_name_now.is_some() && serving == active_name_now;
+    d.status.service_status = Some(if serves && obs.num_serve_endpoints > 0 {
+        ServiceStatus::Running
+    } else if [active, pending]
+        .iter()
+        .flatten()
+        .any(|o| matches!(o.serve, ServeInfo::Unreachable(_)))
+    {
+        ServiceStatus::FailedToGetServeDeploymentStatus
+    } else if d.status.pending_service_status.is_some() && !serves {
+        ServiceStatus::WaitForServeDeploymentReady
+    } else if serves {
+        // Services point at the active cluster but no pod is ready to take traffic yet.
+        ServiceStatus::WaitForServeDeploymentReady
+    } else {
+        ServiceStatus::NotRunning
+    });
+
+    let steady = d.status.pending_service_status.is_none()
+        && d.actions.is_empty()
+        && d.status.service_status == Some(ServiceStatus::Running)
+        && active_ready;
+    wake_within(
+        &mut d,
+        if steady {
+            STEADY_INTERVAL
+        } else {
+            PROGRESS_INTERVAL
+        },
+    );
+    d
+}
+
+/// Converts Serve's answer into the RayService status format: an empty application name becomes `default`;
+/// deployment statuses Ray has and the API does not are mapped to the nearest (`UPSCALING`/`DOWNSCALING` →
+/// `UPDATING`, `DEPLOY_FAILED` → `UNHEALTHY`), keeping Ray's message.
+pub fn application_statuses(
+    details: &ray_dashboard_client::ServeInstanceDetails,
+) -> BTreeMap<String, AppStatus> {
+    use ray_dashboard_client::{ApplicationStatus as A, DeploymentStatus as Dp};
+    details
+        .applications
+        .iter()
+        .map(|(name, app)| {
+            let name = if name.is_empty() {
+                "default".to_owned()
+            } else {
+                name.clone()
+            };
+            let status = match &app.status {
+                A::NotStarted => Some(ApplicationStatus::NotStarted),
+                A::Deploying => Some(ApplicationStatus::Deploying),
+                A::DeployFailed => Some(ApplicationStatus::DeployFailed),
+                A::Running => Some(ApplicationStatus::Running),
+                A::Unhealthy => Some(ApplicationStatus::Unhealthy),
+                A::Deleting => Some(ApplicationStatus::Deleting),
+                A::Other(_) => None,
+            };
+            let deployments = app
+                .deployments
+                .iter()
+                .map(|(dname, dep)| {
+                    let status = match &dep.status {
+                        Dp::Updating | Dp::Upscaling | Dp::Downscaling => {
+                            Some(ServeDeploymentStatusValue::Updating)
+                        }
+                        Dp::Healthy => Some(ServeDeploymentStatusValue::Healthy),
+                        Dp::Unhealthy | Dp::DeployFailed => {
+                            Some(ServeDeploymentStatusValue::Unhealthy)
+                        }
+                        Dp::Other(_) => None,
+                    };
+                    (
+                        dname.clone(),
+                        ServeDeploymentStatus {
+                            status,
+                            message: dep.message.clone().filter(|m| !m.is_empty()),
+                        },
+                    )
+                })
+                .collect();
+            let mut message = app.message.clone().filter(|m| !m.is_empty());
+            if let (None, A::Other(raw)) = (&status, &app.status) {
+                message = Some(format!(
+                    "Serve status {raw}: {}",
+                    message.unwrap_or_default()
+                ));
+            }
+            (
+                name,
+                AppStatus {
+                    status,
+                    message,
+                    serve_deployment_statuses: deployments,
+                },
+            )
+        })
+        .collect()
+}
+
+/// Whether the head's Serve proxy is healthy: a proxy on the head pod's IP reports `HEALTHY`. When every cluster
+/// is mapped to one local dashboard (`--dashboard-url-override`), pod IPs mean nothing there, and any healthy
+/// proxy counts.
+pub fn head_proxy_healthy(
+    details: &ray_dashboard_client::ServeInstanceDetails,
+    head_pod_ip: Option<&str>,
+    overridden: bool,
+) -> bool {
+    details.proxies.values().any(|p| {
+        p.is_healthy()
+            && (overridden || (head_pod_ip.is_some() && p.node_ip.as_deref() == head_pod_ip))
+    })
+}
+
+/// The status with `lastUpdateTime` set, for writing.
+pub fn with_update_time(mut status: RayServiceStatuses, now: Timestamp) -> RayServiceStatuses {
+    status.last_update_time = Some(Time(now));
+    status
+}
+
+/// Whether the status changed in anything but `lastUpdateTime`.
+pub fn changed(old: Option<&RayServiceStatuses>, new: &RayServiceStatuses) -> bool {
+    let mut old = old.cloned().unwrap_or_default();
+    old.last_update_time = None;
+    let mut new = new.clone();
+    new.last_update_time = None;
+    old != new
+}

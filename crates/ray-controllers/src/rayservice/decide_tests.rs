@@ -1,0 +1,684 @@
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::jiff::Timestamp;
+use ray_api_v1::raycluster::RayCluster;
+use ray_api_v1::rayservice::{
+    AppStatus, ApplicationStatus, RayService, RayServiceStatus, RayServiceStatuses, ServiceStatus,
+};
+use ray_builders::spec_hash::{hash_json, rayservice_cluster_hash};
+use serde_json::json;
+
+use super::decide::{
+    Action, ClusterObservation, DELETE_AFTER_ANNOTATION, Decision, Observation,
+    SERVE_CONFIG_HASH_ANNOTATION, ServeInfo, decide, reasons, serve_config_json,
+};
+
+const CONFIG: &str =
+    "applications:\n  - name: hello\n    import_path: ray_operator_demo.hello:app\n";
+
+fn t(seconds: i64) -> Timestamp {
+    Timestamp::from_second(1_800_000_000 + seconds).expect("test fixture")
+}
+
+fn cluster_config(image: &str, groups: usize) -> serde_json::Value {
+    let groups: Vec<serde_json::Value> = (0..groups)
+        .map(|i| {
+            json!({"groupName": format!("g{i}"), "replicas": 1, "rayStartParams": {},
+            "template": {"spec": {"containers": [{"name": "w", "image": image}]}}})
+        })
+        .collect();
+    json!({"headGroupSpec": {"rayStartParams": {}, "template": {"spec": {"containers": [
+        {"name": "ray-head", "image": image, "ports": [{"name": "serve", "containerPort": 8000}]}]}}},
+        "workerGroupSpecs": groups})
+}
+
+fn service(config: &str, image: &str, status: Option<RayServiceStatuses>) -> RayService {
+    let mut svc: RayService = serde_json::from_value(json!({
+        "apiVersion": "ray.io/v1", "kind": "RayService",
+        "metadata": {"name": "svc", "namespace": "default", "generation": 3, "uid": "u1"},
+        "spec": {"serveConfigV2": config, "rayClusterConfig": cluster_config(image, 1)},
+    }))
+    .expect("test fixture");
+    svc.status = status;
+    svc
+}
+
+fn side(name: &str, apps: &[(&str, ApplicationStatus)]) -> RayServiceStatus {
+    RayServiceStatus {
+        ray_cluster_name: Some(name.into()),
+        application_statuses: apps
+            .iter()
+            .map(|(n, s)| {
+                (
+                    (*n).to_owned(),
+                    AppStatus {
+                        status: Some(*s),
+                        ..AppStatus::default()
+                    },
+                )
+            })
+            .collect(),
+        ..RayServiceStatus::default()
+    }
+}
+
+fn statuses(active: Option<&str>, pending: Option<&str>) -> RayServiceStatuses {
+    RayServiceStatuses {
+        active_service_status: active.map(|a| side(a, &[("hello", ApplicationStatus::Running)])),
+        pending_service_status: pending.map(|p| side(p, &[])),
+        ..RayServiceStatuses::default()
+    }
+}
+
+/// A cluster made from `image`, with the config hash recorded when `config` is given, head ready or not.
+fn cluster(
+    name: &str,
+    image: &str,
+    groups: usize,
+    config: Option<&str>,
+    head_ready: bool,
+) -> RayCluster {
+    let spec: ray_api_v1::RayClusterSpec =
+        serde_json::from_value(cluster_config(image, groups)).expect("test fixture");
+    let mut annotations = BTreeMap::from([
+        (
+            "ray.io/hash-without-replicas-and-workers-to-delete".to_owned(),
+            rayservice_cluster_hash(&spec).expect("hash"),
+        ),
+        ("ray.io/num-worker-groups".to_owned(), groups.to_string()),
+    ]);
+    if let Some(config) = config {
+        let json = serde_json::to_value(
+            serde_saphyr::from_str::<serde_json::Value>(config).expect("yaml"),
+        )
+        .expect("json");
+        annotations.insert(SERVE_CONFIG_HASH_ANNOTATION.to_owned(), hash_json(&json));
+    }
+    serde_json::from_value(json!({
+        "apiVersion": "ray.io/v1", "kind": "RayCluster",
+        "metadata": {"name": name, "namespace": "default", "annotations": annotations,
+            "labels": {"ray.io/originated-from-cr-name": "svc", "ray.io/originated-from-crd": "RayService"}},
+        "spec": spec,
+        "status": {"conditions": [{"type": "HeadPodReady", "status": if head_ready { "True" } else { "False" },
+            "reason": "r", "message": "", "lastTransitionTime": "2027-01-15T08:00:00Z"}]},
+    }))
+    .expect("test fixture")
+}
+
+fn apps(list: &[(&str, ApplicationStatus)]) -> ServeInfo {
+    ServeInfo::Found {
+        applications: list
+            .iter()
+            .map(|(n, s)| {
+                (
+                    (*n).to_owned(),
+                    AppStatus {
+                        status: Some(*s),
+                        message: (*s == ApplicationStatus::DeployFailed).then(|| {
+                            "Traceback ...\nModuleNotFoundError: No module named 'x'".to_owned()
+                        }),
+                        ..AppStatus::default()
+                    },
+                )
+            })
+            .collect(),
+        head_proxy_healthy: true,
+    }
+}
+
+fn observed<'a>(cluster: &'a RayCluster, serve: ServeInfo) -> ClusterObservation<'a> {
+    ClusterObservation {
+        cluster,
+        head_pod: Some((
+            format!(
+                "{}-head-x",
+                cluster.metadata.name.as_deref().unwrap_or_default()
+            ),
+            Some("true".into()),
+        )),
+        serve,
+    }
+}
+
+struct Case<'a> {
+    service: &'a RayService,
+    active: Option<ClusterObservation<'a>>,
+    pending: Option<ClusterObservation<'a>>,
+    owned: &'a [RayCluster],
+    target: Option<&'a str>,
+    endpoints: i32,
+    now: Timestamp,
+}
+
+impl<'a> Case<'a> {
+    fn new(service: &'a RayService, owned: &'a [RayCluster]) -> Self {
+        Case {
+            service,
+            active: None,
+            pending: None,
+            owned,
+            target: None,
+            endpoints: 0,
+            now: t(0),
+        }
+    }
+
+    fn decide(&self) -> Decision {
+        decide(&Observation {
+            service: self.service,
+            active: self.active.clone(),
+            pending: self.pending.clone(),
+            owned_clusters: self.owned,
+            serve_service_target: self.target.map(str::to_owned),
+            head_service_target: self.target.map(str::to_owned),
+            num_serve_endpoints: self.endpoints,
+            deletion_delay: Duration::from_secs(60),
+            now: self.now,
+            suffix: "abcde",
+        })
+    }
+}
+
+fn pushes(d: &Decision) -> Vec<&str> {
+    d.actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::ApplyServeConfig { cluster, .. } => Some(cluster.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn pending_name(d: &Decision) -> Option<&str> {
+    d.status
+        .pending_service_status
+        .as_ref()?
+        .ray_cluster_name
+        .as_deref()
+}
+
+fn active_name(d: &Decision) -> Option<&str> {
+    d.status
+        .active_service_status
+        .as_ref()?
+        .ray_cluster_name
+        .as_deref()
+}
+
+#[test]
+fn a_new_rayservice_records_its_cluster_name_before_creating_it() {
+    let svc = service(CONFIG, "ray:1", None);
+    let d = Case::new(&svc, &[]).decide();
+    assert_eq!(pending_name(&d), Some("svc-abcde"));
+    assert!(d.actions.is_empty(), "{:?}", d.actions);
+    assert_eq!(d.status.observed_generation, Some(3));
+
+    let svc = service(CONFIG, "ray:1", Some(statuses(None, Some("svc-abcde"))));
+    let d = Case::new(&svc, &[]).decide();
+    assert_eq!(
+        d.actions,
+        vec![Action::CreateCluster {
+            name: "svc-abcde".into()
+        }]
+    );
+    assert_eq!(pending_name(&d), Some("svc-abcde"));
+}
+
+#[test]
+fn serve_waits_for_the_head_then_gets_the_config_then_takes_the_traffic() {
+    let svc = service(CONFIG, "ray:1", Some(statuses(None, Some("svc-a"))));
+    // Head not ready: nothing is asked of Serve, no traffic.
+    let not_ready = [cluster("svc-a", "ray:1", 1, None, false)];
+    let mut case = Case::new(&svc, &not_ready);
+    case.pending = Some(observed(&not_ready[0], ServeInfo::NotChecked));
+    let d = case.decide();
+    assert!(d.actions.is_empty(), "{:?}", d.actions);
+    assert_eq!(
+        d.status.service_status,
+        Some(ServiceStatus::WaitForServeDeploymentReady)
+    );
+    assert_eq!(d.requeue_after, Some(Duration::from_secs(2)));
+
+    // Head ready, config never applied: push it; not ready in this pass even if Serve says RUNNING.
+    let ready = [cluster("svc-a", "ray:1", 1, None, true)];
+    let mut case = Case::new(&svc, &ready);
+    case.pending = Some(observed(
+        &ready[0],
+        apps(&[("hello", ApplicationStatus::Running)]),
+    ));
+    let d = case.decide();
+    assert_eq!(pushes(&d), vec!["svc-a"]);
+    assert!(
+        !d.actions
+            .iter()
+            .any(|a| matches!(a, Action::PointServices { .. }))
+    );
+
+    // Config recorded, still deploying: wait.
+    let applied = [cluster("svc-a", "ray:1", 1, Some(CONFIG), true)];
+    let mut case = Case::new(&svc, &applied);
+    case.pending = Some(observed(
+        &applied[0],
+        apps(&[("hello", ApplicationStatus::Deploying)]),
+    ));
+    let d = case.decide();
+    assert!(d.actions.is_empty(), "{:?}", d.actions);
+    assert_eq!(
+        d.status
+            .pending_service_status
+            .as_ref()
+            .map(|p| p.application_statuses["hello"].status),
+        Some(Some(ApplicationStatus::Deploying))
+    );
+
+    // Every application RUNNING: the Services point at it and it becomes the active cluster.
+    case.pending = Some(observed(
+        &applied[0],
+        apps(&[("hello", ApplicationStatus::Running)]),
+    ));
+    let d = case.decide();
+    assert_eq!(
+        d.actions,
+        vec![Action::PointServices {
+            cluster: "svc-a".into()
+        }]
+    );
+    assert_eq!(active_name(&d), Some("svc-a"));
+    assert_eq!(pending_name(&d), None);
+    assert!(
+        d.notes
+            .iter()
+            .any(|n| n.reason == reasons::PROMOTED_CLUSTER)
+    );
+}
+
+#[test]
+fn zero_applications_mean_no_traffic_and_a_fresh_push() {
+    let svc = service(CONFIG, "ray:1", Some(statuses(None, Some("svc-a"))));
+    let applied = [cluster("svc-a", "ray:1", 1, Some(CONFIG), true)];
+    let mut case = Case::new(&svc, &applied);
+    case.pending = Some(observed(&applied[0], apps(&[])));
+    let d = case.decide();
+    assert_eq!(pushes(&d), vec!["svc-a"]);
+    assert!(
+        !d.actions
+            .iter()
+            .any(|a| matches!(a, Action::PointServices { .. }))
+    );
+}
+
+#[test]
+fn a_serve_config_change_is_applied_in_place_and_the_traffic_stays() {
+    let changed = CONFIG.replace("hello:app", "hello:build");
+    let svc = service(&changed, "ray:1", Some(statuses(Some("svc-a"), None)));
+    let owned = [cluster("svc-a", "ray:1", 1, Some(CONFIG), true)];
+    let mut case = Case::new(&svc, &owned);
+    case.active = Some(observed(
+        &owned[0],
+        apps(&[("hello", ApplicationStatus::Running)]),
+    ));
+    case.target = Some("svc-a");
+    case.endpoints = 2;
+    let d = case.decide();
+    assert_eq!(pushes(&d), vec!["svc-a"]);
+    assert!(
+        !d.actions
+            .iter()
+            .any(|a| matches!(a, Action::PointServices { .. }))
+    );
+    assert_eq!(pending_name(&d), None);
+    assert_eq!(d.status.service_status, Some(ServiceStatus::Running));
+}
+
+#[test]
+fn a_steady_service_changes_nothing_and_polls_slowly() {
+    let svc = service(CONFIG, "ray:1", Some(statuses(Some("svc-a"), None)));
+    let owned = [cluster("svc-a", "ray:1", 1, Some(CONFIG), true)];
+    let mut case = Case::new(&svc, &owned);
+    case.active = Some(observed(
+        &owned[0],
+        apps(&[("hello", ApplicationStatus::Running)]),
+    ));
+    case.target = Some("svc-a");
+    case.endpoints = 1;
+    let d = case.decide();
+    assert!(d.actions.is_empty(), "{:?}", d.actions);
+    assert!(d.notes.is_empty(), "{:?}", d.notes);
+    assert_eq!(d.requeue_after, Some(Duration::from_secs(10)));
+    assert_eq!(d.status.num_serve_endpoints, Some(1));
+}
+
+#[test]
+fn a_failed_deployment_is_reported_and_the_traffic_stays_on_the_last_good_cluster() {
+    let svc = service(CONFIG, "ray:1", Some(statuses(Some("svc-a"), None)));
+    let owned = [cluster("svc-a", "ray:1", 1, Some(CONFIG), true)];
+    let mut case = Case::new(&svc, &owned);
+    case.active = Some(observed(
+        &owned[0],
+        apps(&[("hello", ApplicationStatus::DeployFailed)]),
+    ));
+    case.target = Some("svc-a");
+    case.endpoints = 1;
+    let d = case.decide();
+    assert!(d.actions.is_empty(), "{:?}", d.actions);
+    let app = &d
+        .status
+        .active_service_status
+        .as_ref()
+        .expect("active")
+        .application_statuses["hello"];
+    assert_eq!(app.status, Some(ApplicationStatus::DeployFailed));
+    assert!(
+        app.message
+            .as_deref()
+            .is_some_and(|m| m.contains("No module named"))
+    );
+    let warning = d
+        .notes
+        .iter()
+        .find(|n| n.reason == reasons::SERVE_APPLICATION_FAILED)
+        .expect("a warning");
+    assert!(
+        warning.warning && warning.message.ends_with("No module named 'x'"),
+        "{warning:?}"
+    );
+    // Reported once, not at every pass.
+    let svc = service(CONFIG, "ray:1", Some(d.status.clone()));
+    let mut case = Case::new(&svc, &owned);
+    case.active = Some(observed(
+        &owned[0],
+        apps(&[("hello", ApplicationStatus::DeployFailed)]),
+    ));
+    case.target = Some("svc-a");
+    case.endpoints = 1;
+    assert!(case.decide().notes.is_empty());
+}
+
+#[test]
+fn a_cluster_spec_change_prepares_a_pending_cluster_and_gives_it_the_config_only() {
+    // Both the image and the Serve config change: the serving cluster keeps its config.
+    let changed = CONFIG.replace("hello:app", "hello:build");
+    let svc = service(&changed, "ray:2", Some(statuses(Some("svc-a"), None)));
+    let owned = [cluster("svc-a", "ray:1", 1, Some(CONFIG), true)];
+    let mut case = Case::new(&svc, &owned);
+    case.active = Some(observed(
+        &owned[0],
+        apps(&[("hello", ApplicationStatus::Running)]),
+    ));
+    case.target = Some("svc-a");
+    case.endpoints = 1;
+    let d = case.decide();
+    assert_eq!(pending_name(&d), Some("svc-abcde"));
+    assert!(pushes(&d).is_empty(), "{:?}", d.actions);
+    assert!(
+        d.notes
+            .iter()
+            .any(|n| n.reason == reasons::PREPARING_NEW_CLUSTER)
+    );
+    assert_eq!(d.status.service_status, Some(ServiceStatus::Running));
+
+    // The pending cluster, once its head is ready, gets the new config; the active one does not.
+    let svc = service(
+        &changed,
+        "ray:2",
+        Some(statuses(Some("svc-a"), Some("svc-b"))),
+    );
+    let owned = [
+        cluster("svc-a", "ray:1", 1, Some(CONFIG), true),
+        cluster("svc-b", "ray:2", 1, None, true),
+    ];
+    let mut case = Case::new(&svc, &owned);
+    case.active = Some(observed(
+        &owned[0],
+        apps(&[("hello", ApplicationStatus::Running)]),
+    ));
+    case.pending = Some(observed(&owned[1], apps(&[])));
+    case.target = Some("svc-a");
+    case.endpoints = 1;
+    let d = case.decide();
+    assert_eq!(pushes(&d), vec!["svc-b"]);
+    assert_eq!(active_name(&d), Some("svc-a"));
+    assert_eq!(pending_name(&d), Some("svc-b"));
+    assert!(
+        !d.actions
+            .iter()
+            .any(|a| matches!(a, Action::ScheduleClusterDeletion { .. }))
+    );
+}
+
+#[test]
+fn a_pending_cluster_that_never_serves_never_takes_the_traffic() {
+    let svc = service(
+        CONFIG,
+        "ray:2",
+        Some(statuses(Some("svc-a"), Some("svc-b"))),
+    );
+    let owned = [
+        cluster("svc-a", "ray:1", 1, Some(CONFIG), true),
+        cluster("svc-b", "ray:2", 1, Some(CONFIG), true),
+    ];
+    let mut case = Case::new(&svc, &owned);
+    case.active = Some(observed(
+        &owned[0],
+        apps(&[("hello", ApplicationStatus::Running)]),
+    ));
+    case.pending = Some(observed(
+        &owned[1],
+        apps(&[("hello", ApplicationStatus::DeployFailed)]),
+    ));
+    case.target = Some("svc-a");
+    case.endpoints = 1;
+    let d = case.decide();
+    assert!(
+        !d.actions
+            .iter()
+            .any(|a| matches!(a, Action::PointServices { .. }))
+    );
+    assert_eq!(active_name(&d), Some("svc-a"));
+    assert_eq!(pending_name(&d), Some("svc-b"));
+    assert!(
+        d.notes
+            .iter()
+            .any(|n| n.reason == reasons::SERVE_APPLICATION_FAILED)
+    );
+}
+
+#[test]
+fn a_ready_pending_cluster_takes_the_traffic_and_the_old_one_is_deleted_after_the_delay() {
+    let svc = service(
+        CONFIG,
+        "ray:2",
+        Some(statuses(Some("svc-a"), Some("svc-b"))),
+    );
+    let owned = [
+        cluster("svc-a", "ray:1", 1, Some(CONFIG), true),
+        cluster("svc-b", "ray:2", 1, Some(CONFIG), true),
+    ];
+    let mut case = Case::new(&svc, &owned);
+    case.active = Some(observed(
+        &owned[0],
+        apps(&[("hello", ApplicationStatus::Running)]),
+    ));
+    case.pending = Some(observed(
+        &owned[1],
+        apps(&[("hello", ApplicationStatus::Running)]),
+    ));
+    case.target = Some("svc-a");
+    case.endpoints = 1;
+    let d = case.decide();
+    assert_eq!(
+        d.actions,
+        vec![
+            Action::PointServices {
+                cluster: "svc-b".into()
+            },
+            Action::ScheduleClusterDeletion {
+                name: "svc-a".into(),
+                at: t(60)
+            },
+        ]
+    );
+    assert_eq!(active_name(&d), Some("svc-b"));
+    assert_eq!(pending_name(&d), None);
+
+    // Later passes: wait for the recorded time (even across a restart), then delete.
+    let mut old = cluster("svc-a", "ray:1", 1, Some(CONFIG), true);
+    old.metadata
+        .annotations
+        .get_or_insert_default()
+        .insert(DELETE_AFTER_ANNOTATION.into(), t(60).to_string());
+    let svc = service(CONFIG, "ray:2", Some(statuses(Some("svc-b"), None)));
+    let owned = [old, cluster("svc-b", "ray:2", 1, Some(CONFIG), true)];
+    let mut case = Case::new(&svc, &owned);
+    case.active = Some(observed(
+        &owned[1],
+        apps(&[("hello", ApplicationStatus::Running)]),
+    ));
+    case.target = Some("svc-b");
+    case.endpoints = 1;
+    case.now = t(30);
+    let d = case.decide();
+    assert!(d.actions.is_empty(), "{:?}", d.actions);
+    assert!(
+        d.requeue_after
+            .is_some_and(|r| r <= Duration::from_secs(30))
+    );
+    case.now = t(61);
+    let d = case.decide();
+    assert_eq!(
+        d.actions,
+        vec![Action::DeleteCluster {
+            name: "svc-a".into()
+        }]
+    );
+}
+
+#[test]
+fn appended_worker_groups_update_the_cluster_in_place() {
+    let mut svc = service(CONFIG, "ray:1", Some(statuses(Some("svc-a"), None)));
+    svc.spec.ray_cluster_config =
+        serde_json::from_value(cluster_config("ray:1", 2)).expect("test fixture");
+    let owned = [cluster("svc-a", "ray:1", 1, Some(CONFIG), true)];
+    let mut case = Case::new(&svc, &owned);
+    case.active = Some(observed(
+        &owned[0],
+        apps(&[("hello", ApplicationStatus::Running)]),
+    ));
+    case.target = Some("svc-a");
+    case.endpoints = 1;
+    let d = case.decide();
+    assert_eq!(
+        d.actions,
+        vec![Action::UpdateCluster {
+            name: "svc-a".into()
+        }]
+    );
+    assert_eq!(pending_name(&d), None);
+}
+
+#[test]
+fn going_back_to_the_serving_spec_drops_the_pending_cluster() {
+    let svc = service(
+        CONFIG,
+        "ray:1",
+        Some(statuses(Some("svc-a"), Some("svc-b"))),
+    );
+    let owned = [
+        cluster("svc-a", "ray:1", 1, Some(CONFIG), true),
+        cluster("svc-b", "ray:2", 1, None, false),
+    ];
+    let mut case = Case::new(&svc, &owned);
+    case.active = Some(observed(
+        &owned[0],
+        apps(&[("hello", ApplicationStatus::Running)]),
+    ));
+    case.pending = Some(observed(&owned[1], ServeInfo::NotChecked));
+    case.target = Some("svc-a");
+    case.endpoints = 1;
+    let d = case.decide();
+    assert_eq!(pending_name(&d), None);
+    assert_eq!(
+        d.actions,
+        vec![Action::ScheduleClusterDeletion {
+            name: "svc-b".into(),
+            at: t(60)
+        }]
+    );
+}
+
+#[test]
+fn an_invalid_serve_config_changes_nothing_and_says_which_field() {
+    let svc = service(
+        "applications: [\n  - name: x\n",
+        "ray:1",
+        Some(statuses(Some("svc-a"), None)),
+    );
+    let owned = [cluster("svc-a", "ray:1", 1, Some(CONFIG), true)];
+    let mut case = Case::new(&svc, &owned);
+    case.active = Some(observed(
+        &owned[0],
+        apps(&[("hello", ApplicationStatus::Running)]),
+    ));
+    case.target = Some("svc-a");
+    let d = case.decide();
+    assert!(d.actions.is_empty());
+    assert_eq!(d.status, svc.status.clone().unwrap_or_default());
+    assert_eq!(d.requeue_after, None);
+    let note = &d.notes[0];
+    assert!(note.warning && note.reason == reasons::INVALID_SPEC);
+    assert!(
+        note.message.contains("spec.serveConfigV2"),
+        "{}",
+        note.message
+    );
+    assert!(serve_config_json(&svc).is_err());
+}
+
+#[test]
+fn the_head_serve_label_follows_the_proxy() {
+    let svc = service(CONFIG, "ray:1", Some(statuses(Some("svc-a"), None)));
+    let owned = [cluster("svc-a", "ray:1", 1, Some(CONFIG), true)];
+    let mut case = Case::new(&svc, &owned);
+    let mut obs = observed(&owned[0], apps(&[("hello", ApplicationStatus::Running)]));
+    obs.head_pod = Some(("svc-a-head-x".into(), Some("false".into())));
+    case.active = Some(obs);
+    case.target = Some("svc-a");
+    let d = case.decide();
+    assert_eq!(
+        d.actions,
+        vec![Action::SetHeadServeLabel {
+            cluster: "svc-a".into(),
+            pod: "svc-a-head-x".into(),
+            serving: true
+        }]
+    );
+    // No endpoints yet: not Running.
+    assert_eq!(
+        d.status.service_status,
+        Some(ServiceStatus::WaitForServeDeploymentReady)
+    );
+}
+
+#[test]
+fn an_unreachable_dashboard_is_reported_and_changes_no_traffic() {
+    let svc = service(CONFIG, "ray:1", Some(statuses(None, Some("svc-a"))));
+    let owned = [cluster("svc-a", "ray:1", 1, None, true)];
+    let mut case = Case::new(&svc, &owned);
+    case.pending = Some(observed(
+        &owned[0],
+        ServeInfo::Unreachable("connection refused".into()),
+    ));
+    let d = case.decide();
+    assert!(d.actions.is_empty());
+    assert_eq!(
+        d.status.service_status,
+        Some(ServiceStatus::FailedToGetServeDeploymentStatus)
+    );
+    assert!(
+        d.notes
+            .iter()
+            .any(|n| n.reason == reasons::SERVE_STATUS_UNAVAILABLE
+                && n.message.contains("connection refused"))
+    );
+}

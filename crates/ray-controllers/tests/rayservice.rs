@@ -1,0 +1,659 @@
+//! The RayService controller against the real local control plane (kwok runs the clusters' pods; the RayCluster
+//! controller runs alongside and reports heads ready) and a real Ray head with Serve, to which every RayCluster's
+//! dashboard is mapped through the dashboard URL override.
+//!
+//! There is one Ray head, so the active and the pending cluster of an upgrade both reach it. The tests observe
+//! the upgrade where it differs: the pending cluster's head pod is kept unschedulable, so the pending cluster is
+//! not ready and must not take the traffic, until a node for it appears.
+//!
+//! Serve on one head holds one declarative config, so the tests of this file take turns on the shared head.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use ray_api_v1::RayCluster;
+use ray_api_v1::rayservice::{ApplicationStatus, RayService, ServiceStatus};
+use ray_controllers::Expectations;
+use ray_controllers::raycluster::{self, Shutdown};
+use ray_controllers::rayservice::controller;
+use ray_controllers::rayservice::decide::{DELETE_AFTER_ANNOTATION, SERVE_CONFIG_HASH_ANNOTATION};
+use ray_dashboard_client::DashboardClient;
+use serde_json::json;
+use tokio::sync::{Mutex, OnceCell};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+const DELETION_DELAY: Duration = Duration::from_secs(3);
+
+/// The Ray head every test of this file uses, and the port its Serve HTTP proxy listens on.
+struct SharedHead {
+    head: ray_testenv::RayHead,
+    serve_port: u16,
+}
+
+static HEAD: OnceCell<SharedHead> = OnceCell::const_new();
+static TURN: Mutex<()> = Mutex::const_new(());
+
+async fn head() -> &'static SharedHead {
+    HEAD.get_or_init(|| async {
+        let head = ray_testenv::RayHead::start(
+            ray_testenv::RayHeadOptions::new().unwrap_or_else(|e| panic!("{e}")),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        let serve_port = ray_testenv::free_ports(1).unwrap_or_else(|e| panic!("{e}"))[0];
+        SharedHead { head, serve_port }
+    })
+    .await
+}
+
+/// A Serve config with one application `hello` built from the demo module, on the shared head's Serve port.
+fn serve_config(serve_port: u16, import_path: &str, args: Option<serde_json::Value>) -> String {
+    let mut app = json!({
+        "name": "hello",
+        "route_prefix": "/",
+        "import_path": import_path,
+        "deployments": [{"name": "Hello", "num_replicas": 1, "ray_actor_options": {"num_cpus": 0}}],
+    });
+    if let Some(args) = args {
+        app["args"] = args;
+    }
+    let config = json!({
+        "http_options": {"host": "127.0.0.1", "port": serve_port},
+        "applications": [app],
+    });
+    // JSON is YAML; Serve reads it either way.
+    serde_json::to_string_pretty(&config).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn cluster_config(extra_head_env: &str) -> serde_json::Value {
+    json!({
+        "rayVersion": "2.60.0",
+        "headGroupSpec": {"rayStartParams": {}, "template": {"spec": {"containers": [{
+            "name": "ray-head", "image": "rayproject/ray:2.60.0",
+            "env": [{"name": "DEMO", "value": extra_head_env}],
+            "ports": [{"name": "dashboard", "containerPort": 8265}, {"name": "serve", "containerPort": 8000}],
+        }]}}},
+        "workerGroupSpecs": [{"groupName": "workers", "replicas": 1, "minReplicas": 1, "maxReplicas": 1,
+            "rayStartParams": {}, "template": {"spec": {"containers": [
+                {"name": "ray-worker", "image": "rayproject/ray:2.60.0"}]}}}],
+    })
+}
+
+fn ray_service(name: &str, config: &str) -> RayService {
+    serde_json::from_value(json!({
+        "apiVersion": "ray.io/v1",
+        "kind": "RayService",
+        "metadata": {"name": name},
+        "spec": {"serveConfigV2": config, "rayClusterConfig": cluster_config("one")},
+    }))
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+struct Env {
+    client: Client,
+    namespace: String,
+    head: &'static SharedHead,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    shutdown: Shutdown,
+    clusters_task: Option<tokio::task::JoinHandle<()>>,
+    services_task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Env {
+    async fn start(prefix: &str) -> Env {
+        let plane = ray_testenv::ControlPlane::shared()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let client = plane.client().await.unwrap_or_else(|e| panic!("{e}"));
+        let namespace = ray_testenv::project_namespace(&client, prefix)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let head = head().await;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let shutdown: Shutdown = async move {
+            let _ = rx.await;
+        }
+        .boxed()
+        .shared();
+        let clusters_task = tokio::spawn(raycluster::run(
+            client.clone(),
+            raycluster::Settings {
+                namespace: Some(namespace.clone()),
+                concurrency: 4,
+                render: ray_builders::RenderOptions::default(),
+                instance: Some("test".into()),
+            },
+            std::sync::Arc::new(Expectations::default()),
+            shutdown.clone(),
+        ));
+        let mut env = Env {
+            client,
+            namespace,
+            head,
+            stop: Some(tx),
+            shutdown,
+            clusters_task: Some(clusters_task),
+            services_task: None,
+        };
+        env.start_service_controller();
+        env
+    }
+
+    fn start_service_controller(&mut self) {
+        self.services_task = Some(tokio::spawn(controller::run(
+            self.client.clone(),
+            controller::Settings {
+                namespace: Some(self.namespace.clone()),
+                concurrency: 4,
+                render: ray_builders::RenderOptions::default(),
+                instance: Some("test".into()),
+                dashboard_url_override: Some(self.head.head.dashboard_url().to_owned()),
+                dashboard_timeout: Duration::from_secs(5),
+                deletion_delay: DELETION_DELAY,
+            },
+            self.shutdown.clone(),
+        )));
+    }
+
+    /// Kills the RayService controller mid-flight, as a crash would (nothing is finished or flushed).
+    async fn crash_service_controller(&mut self) {
+        if let Some(task) = self.services_task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    fn services(&self) -> Api<RayService> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    fn clusters(&self) -> Api<RayCluster> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    fn svcs(&self) -> Api<Service> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    async fn create(&self, service: RayService) {
+        self.services()
+            .create(&PostParams::default(), &service)
+            .await
+            .unwrap_or_else(|e| panic!("creating the RayService: {e}"));
+    }
+
+    async fn patch_spec(&self, name: &str, spec: serde_json::Value) {
+        self.services()
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": spec})),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("patching {name}: {e}"));
+    }
+
+    async fn until<T>(&self, what: &str, mut check: impl AsyncFnMut() -> Result<T, String>) -> T {
+        let start = Instant::now();
+        loop {
+            match check().await {
+                Ok(value) => return value,
+                Err(last) if start.elapsed() > TIMEOUT => {
+                    panic!("timed out waiting for {what}; last: {last}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(300)).await,
+            }
+        }
+    }
+
+    async fn service(&self, name: &str) -> RayService {
+        self.services()
+            .get(name)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Waits until the RayService is `Running` on one active cluster with `hello` RUNNING and no pending cluster.
+    async fn until_serving(&self, name: &str) -> RayService {
+        self.until(&format!("RayService {name} serving"), async || {
+            let service = self.service(name).await;
+            let status = service.status.clone().unwrap_or_default();
+            let app = status
+                .active_service_status
+                .as_ref()
+                .and_then(|a| a.application_statuses.get("hello"))
+                .and_then(|a| a.status);
+            if status.service_status == Some(ServiceStatus::Running)
+                && app == Some(ApplicationStatus::Running)
+                && status.pending_service_status.is_none()
+            {
+                Ok(service)
+            } else {
+                Err(format!("{status:?}"))
+            }
+        })
+        .await
+    }
+
+    async fn selector(&self, svc: &str) -> Option<String> {
+        self.svcs()
+            .get_opt(svc)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .and_then(|s| s.spec?.selector?.get("ray.io/cluster").cloned())
+    }
+
+    async fn cluster_names(&self) -> Vec<String> {
+        self.clusters()
+            .list(&ListParams::default())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .items
+            .into_iter()
+            .filter(|c| c.metadata.deletion_timestamp.is_none())
+            .filter_map(|c| c.metadata.name)
+            .collect()
+    }
+
+    /// How many times an Event with `reason` whose note contains `text` was published (repeats included).
+    async fn event_count(&self, reason: &str, text: &str) -> i32 {
+        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.namespace);
+        events
+            .list(&ListParams::default())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .items
+            .into_iter()
+            .filter(|e| e.reason.as_deref() == Some(reason))
+            .filter(|e| e.note.as_deref().is_some_and(|n| n.contains(text)))
+            .map(|e| e.series.map_or(1, |s| s.count))
+            .sum()
+    }
+
+    /// `GET /` on the head's Serve proxy.
+    async fn curl(&self) -> Result<String, String> {
+        let url = format!("http://127.0.0.1:{}/", self.head.serve_port);
+        let response = reqwest::get(&url).await.map_err(|e| e.to_string())?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| e.to_string())?;
+        if status.is_success() {
+            Ok(text)
+        } else {
+            Err(format!("{status}: {text}"))
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        for task in [self.services_task.take(), self.clusters_task.take()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
+        let _ = namespaces
+            .delete(&self.namespace, &DeleteParams::default())
+            .await;
+    }
+}
+
+fn active_name(service: &RayService) -> String {
+    service
+        .status
+        .as_ref()
+        .and_then(|s| s.active_service_status.as_ref())
+        .and_then(|a| a.ray_cluster_name.clone())
+        .unwrap_or_else(|| panic!("no active cluster in {:?}", service.status))
+}
+
+fn annotation(cluster: &RayCluster, key: &str) -> Option<String> {
+    cluster.metadata.annotations.as_ref()?.get(key).cloned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_applies_config_in_place_and_keeps_serving_through_a_bad_config() {
+    let _turn = TURN.lock().await;
+    let env = Env::start("rayservice-serve").await;
+    let port = env.head.serve_port;
+    env.create(ray_service(
+        "hello",
+        &serve_config(port, "ray_operator_demo.hello:app", None),
+    ))
+    .await;
+
+    // Ready: the application runs on the real head and the operator says so.
+    let service = env.until_serving("hello").await;
+    let status = service.status.clone().unwrap_or_default();
+    let cluster = active_name(&service);
+    assert!(cluster.starts_with("hello-"), "{cluster}");
+    assert_eq!(status.observed_generation, service.metadata.generation);
+    assert!(status.num_serve_endpoints.unwrap_or(0) >= 1, "{status:?}");
+    assert!(status.last_update_time.is_some());
+    let dashboard =
+        DashboardClient::new(env.head.head.dashboard_url()).unwrap_or_else(|e| panic!("{e}"));
+    let serve = dashboard
+        .serve_applications()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        serve.applications["hello"].status,
+        ray_dashboard_client::ApplicationStatus::Running
+    );
+    let deployments = &status
+        .active_service_status
+        .as_ref()
+        .unwrap_or_else(|| panic!("active"))
+        .application_statuses["hello"]
+        .serve_deployment_statuses;
+    assert!(deployments.contains_key("Hello"), "{deployments:?}");
+    assert_eq!(env.curl().await.as_deref(), Ok("hello"));
+    assert_eq!(env.selector("hello-serve-svc").await, Some(cluster.clone()));
+    assert_eq!(env.selector("hello-head-svc").await, Some(cluster.clone()));
+    let pods: Api<Pod> = Api::namespaced(env.client.clone(), &env.namespace);
+    let heads = pods
+        .list(
+            &ListParams::default()
+                .labels(&format!("ray.io/cluster={cluster},ray.io/node-type=head")),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let serve_label = heads
+        .items
+        .first()
+        .and_then(|p| p.metadata.labels.as_ref()?.get("ray.io/serve").cloned());
+    assert_eq!(serve_label.as_deref(), Some("true"));
+    let recorded = env
+        .clusters()
+        .get(&cluster)
+        .await
+        .map(|c| annotation(&c, SERVE_CONFIG_HASH_ANNOTATION))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        recorded.is_some(),
+        "the applied config is recorded on the cluster"
+    );
+
+    // A Serve config change is applied in place, to the same cluster.
+    env.patch_spec(
+        "hello",
+        json!({"serveConfigV2": serve_config(port, "ray_operator_demo.hello:build", Some(json!({"greeting": "bonjour"})))}),
+    )
+    .await;
+    env.until("the new config to serve", async || {
+        env.curl()
+            .await
+            .and_then(|text| if text == "bonjour" { Ok(()) } else { Err(text) })
+    })
+    .await;
+    let service = env.until_serving("hello").await;
+    assert_eq!(active_name(&service), cluster);
+    assert_eq!(env.cluster_names().await, vec![cluster.clone()]);
+    assert!(env.event_count("UpdatedServeApplications", &cluster).await >= 2);
+
+    // A config Ray cannot deploy: DEPLOY_FAILED with Ray's message in the status, and the old application keeps
+    // serving on the real head, through the same Services.
+    env.patch_spec(
+        "hello",
+        json!({"serveConfigV2": serve_config(port, "no_such_module:app", None)}),
+    )
+    .await;
+    let message = env
+        .until("DEPLOY_FAILED in the status", async || {
+            let status = env.service("hello").await.status.unwrap_or_default();
+            let app = status
+                .active_service_status
+                .and_then(|a| a.application_statuses.get("hello").cloned())
+                .unwrap_or_default();
+            match app.status {
+                Some(ApplicationStatus::DeployFailed) => Ok(app.message.unwrap_or_default()),
+                other => Err(format!("{other:?}")),
+            }
+        })
+        .await;
+    assert!(
+        message.contains("No module named 'no_such_module'"),
+        "{message}"
+    );
+    assert_eq!(env.curl().await.as_deref(), Ok("bonjour"));
+    assert_eq!(env.selector("hello-serve-svc").await, Some(cluster.clone()));
+    env.until("the ServeApplicationFailed warning", async || {
+        match env
+            .event_count("ServeApplicationFailed", "no_such_module")
+            .await
+        {
+            0 => Err("none yet".to_string()),
+            _ => Ok(()),
+        }
+    })
+    .await;
+
+    // serveConfigV2 that is not YAML: a Warning event naming the field; nothing is deployed or changed.
+    let before = env.service("hello").await.status;
+    env.patch_spec(
+        "hello",
+        json!({"serveConfigV2": "applications: [\n  - name: x\n"}),
+    )
+    .await;
+    env.until("the InvalidRayServiceSpec warning", async || {
+        match env
+            .event_count("InvalidRayServiceSpec", "spec.serveConfigV2")
+            .await
+        {
+            0 => Err("none yet".to_string()),
+            _ => Ok(()),
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = env.service("hello").await.status;
+    assert_eq!(
+        after.as_ref().and_then(|s| s.active_service_status.clone()),
+        before
+            .as_ref()
+            .and_then(|s| s.active_service_status.clone())
+    );
+    assert_eq!(env.curl().await.as_deref(), Ok("bonjour"));
+    assert_eq!(env.cluster_names().await, vec![cluster]);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_spec_change_moves_traffic_only_when_the_new_cluster_serves_even_across_a_restart()
+{
+    let _turn = TURN.lock().await;
+    let mut env = Env::start("rayservice-upgrade").await;
+    let port = env.head.serve_port;
+    env.create(ray_service(
+        "svc",
+        &serve_config(port, "ray_operator_demo.hello:app", None),
+    ))
+    .await;
+    let service = env.until_serving("svc").await;
+    let old = active_name(&service);
+
+    // Appending a worker group updates the serving cluster in place.
+    let mut config = cluster_config("one");
+    let extra = json!({"groupName": "extra", "replicas": 0, "minReplicas": 0, "maxReplicas": 1,
+        "rayStartParams": {}, "template": {"spec": {"containers": [{"name": "ray-worker", "image": "rayproject/ray:2.60.0"}]}}});
+    config["workerGroupSpecs"]
+        .as_array_mut()
+        .unwrap_or_else(|| panic!("groups"))
+        .push(extra);
+    env.patch_spec("svc", json!({"rayClusterConfig": config}))
+        .await;
+    env.until(
+        "the appended worker group on the serving cluster",
+        async || {
+            let cluster = env.clusters().get(&old).await.map_err(|e| e.to_string())?;
+            match cluster.spec.worker_group_specs.len() {
+                2 => Ok(()),
+                n => Err(format!("{n} groups")),
+            }
+        },
+    )
+    .await;
+    assert_eq!(env.cluster_names().await, vec![old.clone()]);
+    assert!(
+        env.service("svc")
+            .await
+            .status
+            .unwrap_or_default()
+            .pending_service_status
+            .is_none()
+    );
+
+    // A cluster spec change whose new head cannot be scheduled yet: a pending cluster is prepared, and the
+    // traffic stays on the old cluster while the new one is not ready.
+    let pool = format!("pool-{}", env.namespace);
+    let mut config = config.clone();
+    config["headGroupSpec"]["template"]["spec"]["containers"][0]["env"][0]["value"] = json!("two");
+    config["headGroupSpec"]["template"]["spec"]["nodeSelector"] =
+        json!({"ray-operator-test/pool": pool});
+    env.patch_spec("svc", json!({"rayClusterConfig": config}))
+        .await;
+    let new = env
+        .until("a pending cluster", async || {
+            let status = env.service("svc").await.status.unwrap_or_default();
+            let pending = status
+                .pending_service_status
+                .and_then(|p| p.ray_cluster_name)
+                .ok_or("no pending cluster yet")?;
+            env.clusters()
+                .get(&pending)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(pending)
+        })
+        .await;
+    assert_ne!(new, old);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let status = env.service("svc").await.status.unwrap_or_default();
+    assert_eq!(
+        status.service_status,
+        Some(ServiceStatus::Running),
+        "{status:?}"
+    );
+    assert_eq!(active_name(&env.service("svc").await), old);
+    assert_eq!(env.selector("svc-serve-svc").await, Some(old.clone()));
+    assert_eq!(env.selector("svc-head-svc").await, Some(old.clone()));
+    assert_eq!(env.event_count("UpdatedServeApplications", &new).await, 0);
+    assert_eq!(curl_ok(&env).await, "hello");
+
+    // The operator crashes and comes back: it resumes the same upgrade, without a new cluster and without
+    // pushing the config to the serving cluster again.
+    let pushes_to_old = env.event_count("UpdatedServeApplications", &old).await;
+    let recorded = annotation(
+        &env.clusters()
+            .get(&old)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        SERVE_CONFIG_HASH_ANNOTATION,
+    );
+    env.crash_service_controller().await;
+    env.start_service_controller();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut names = env.cluster_names().await;
+    names.sort();
+    let mut expected = vec![old.clone(), new.clone()];
+    expected.sort();
+    assert_eq!(names, expected);
+    let status = env.service("svc").await.status.unwrap_or_default();
+    assert_eq!(
+        status
+            .pending_service_status
+            .and_then(|p| p.ray_cluster_name),
+        Some(new.clone())
+    );
+    assert_eq!(
+        env.event_count("UpdatedServeApplications", &old).await,
+        pushes_to_old
+    );
+    assert_eq!(
+        annotation(
+            &env.clusters()
+                .get(&old)
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+            SERVE_CONFIG_HASH_ANNOTATION
+        ),
+        recorded
+    );
+    assert_eq!(env.selector("svc-serve-svc").await, Some(old.clone()));
+
+    // A node for the new head appears: the new cluster becomes ready, gets the config, takes the traffic, and
+    // the old cluster is deleted after the deletion delay.
+    let node_name = format!("rs-{}", env.namespace);
+    ray_testenv::create_fake_node(&env.client, &node_name)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let nodes: Api<Node> = Api::all(env.client.clone());
+    nodes
+        .patch(
+            &node_name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"ray-operator-test/pool": pool}}})),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let service = env.until_serving("svc").await;
+    assert_eq!(active_name(&service), new);
+    assert_eq!(env.selector("svc-serve-svc").await, Some(new.clone()));
+    assert_eq!(env.selector("svc-head-svc").await, Some(new.clone()));
+    assert!(env.event_count("UpdatedServeApplications", &new).await >= 1);
+    assert!(env.event_count("PromotedRayCluster", &new).await >= 1);
+    let switched = Instant::now();
+    let old_cluster = env
+        .clusters()
+        .get_opt(&old)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    if let Some(old_cluster) = old_cluster {
+        assert!(annotation(&old_cluster, DELETE_AFTER_ANNOTATION).is_some());
+    }
+    env.until("the old cluster to be deleted", async || {
+        match env
+            .clusters()
+            .get_opt(&old)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            Some(c) if c.metadata.deletion_timestamp.is_none() => Err("still there".to_string()),
+            _ => Ok(()),
+        }
+    })
+    .await;
+    assert!(switched.elapsed() < DELETION_DELAY + Duration::from_secs(10));
+    assert!(env.event_count("DeletedRayCluster", &old).await >= 1);
+    assert_eq!(curl_ok(&env).await, "hello");
+    let labels: BTreeMap<String, String> = env
+        .clusters()
+        .get(&new)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .metadata
+        .labels
+        .unwrap_or_default();
+    assert_eq!(
+        labels
+            .get("ray.io/originated-from-cr-name")
+            .map(String::as_str),
+        Some("svc")
+    );
+
+    let _ = ray_testenv::remove_node(&env.client, &node_name).await;
+    env.stop().await;
+}
+
+async fn curl_ok(env: &Env) -> String {
+    env.curl()
+        .await
+        .unwrap_or_else(|e| panic!("GET / on Serve: {e}"))
+}
