@@ -17,6 +17,9 @@ pub const KUBERNETES_VERSION: &str = "v1.37.2";
 pub const ETCD_VERSION: &str = "v3.7.3";
 /// The kwok release (`xtask/testenv-go/kwok/go.mod`), which plays kubelet for fake nodes.
 pub const KWOK_VERSION: &str = "v0.8.0";
+/// The Helm release the chart tests render `charts/` with (`xtask/testenv-go/helm/go.mod`). kubectl needs no
+/// constant of its own: it is built at [`KUBERNETES_VERSION`].
+pub const HELM_VERSION: &str = "v4.3.1";
 /// The Ray release installed into the venv (`ray[default,serve]`). The dashboard API notes in the shared spec were
 /// recorded against this version.
 pub const RAY_VERSION: &str = "2.60.0";
@@ -76,6 +79,18 @@ impl Layout {
         self.root.join(format!("kwok-{KWOK_VERSION}"))
     }
 
+    /// `kubectl` lives here (built at [`KUBERNETES_VERSION`], kustomize included).
+    pub fn kubectl_bin(&self) -> PathBuf {
+        self.root
+            .join(format!("kubectl-{KUBERNETES_VERSION}"))
+            .join("bin")
+    }
+
+    /// `helm` lives here.
+    pub fn helm_bin(&self) -> PathBuf {
+        self.root.join(format!("helm-{HELM_VERSION}")).join("bin")
+    }
+
     /// The Ray directory: `venv/` and the `complete` stamp written after a successful install.
     pub fn ray_dir(&self) -> PathBuf {
         self.root.join(format!("ray-{RAY_VERSION}"))
@@ -128,6 +143,27 @@ impl Layout {
         ]
     }
 
+    /// The command-line tools the install tests run (not needed to start a control plane): `kubectl` and `helm`.
+    pub fn tools(&self) -> Vec<Binary> {
+        vec![self.kubectl(), self.helm()]
+    }
+
+    /// `kubectl`, reporting the control plane's Kubernetes release.
+    pub fn kubectl(&self) -> Binary {
+        Binary::new(
+            "kubectl",
+            self.kubectl_bin().join("kubectl"),
+            &format!("Client Version: {KUBERNETES_VERSION}"),
+        )
+        .version_args(&["version", "--client"])
+    }
+
+    /// `helm`, reporting [`HELM_VERSION`].
+    pub fn helm(&self) -> Binary {
+        Binary::new("helm", self.helm_bin().join("helm"), HELM_VERSION)
+            .version_args(&["version", "--short"])
+    }
+
     /// The `ray` CLI of the venv, with the version it must report.
     pub fn ray_binary(&self) -> Binary {
         Binary::new("ray", self.ray_venv().join("bin").join("ray"), RAY_VERSION)
@@ -173,8 +209,10 @@ pub struct Binary {
     pub name: String,
     /// Full path.
     pub path: PathBuf,
-    /// A string its `--version` output must contain as a whole word.
+    /// A string its version output must contain as a whole word.
     pub expected: String,
+    /// The arguments that make it print its version (`--version` for most).
+    pub version_args: Vec<String>,
 }
 
 impl Binary {
@@ -183,10 +221,16 @@ impl Binary {
             name: name.into(),
             path,
             expected: expected.into(),
+            version_args: vec!["--version".into()],
         }
     }
 
-    /// Runs `<binary> --version` and returns its first line if it names the pinned version.
+    fn version_args(mut self, args: &[&str]) -> Self {
+        self.version_args = args.iter().map(|a| (*a).to_owned()).collect();
+        self
+    }
+
+    /// Runs `<binary> --version` (or its `version_args`) and returns its first line if it names the pinned version.
     pub fn check(&self) -> Result<String> {
         if !self.path.is_file() {
             return Err(Error::MissingBinary {
@@ -195,11 +239,12 @@ impl Binary {
             });
         }
         let out = Command::new(&self.path)
-            .arg("--version")
+            .args(&self.version_args)
             .output()
             .map_err(Error::io(format!(
-                "running {} --version",
-                self.path.display()
+                "running {} {}",
+                self.path.display(),
+                self.version_args.join(" ")
             )))?;
         let text = format!(
             "{}{}",

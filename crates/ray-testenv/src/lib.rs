@@ -41,7 +41,8 @@ mod ray_head;
 pub use control_plane::{ControlPlane, ControlPlaneOptions};
 pub use error::{Error, INSTALL_COMMAND, Result};
 pub use layout::{
-    Binary, CACHE_ENV, ETCD_VERSION, KUBERNETES_VERSION, KWOK_VERSION, Layout, RAY_VERSION,
+    Binary, CACHE_ENV, ETCD_VERSION, HELM_VERSION, KUBERNETES_VERSION, KWOK_VERSION, Layout,
+    RAY_VERSION,
 };
 pub use manifests::{
     Applied, FIELD_MANAGER, apply_file, install_crds, project_crd_dir, project_namespace,
