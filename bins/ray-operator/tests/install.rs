@@ -7,8 +7,9 @@
 //!   container as the kustomize output, and ship exactly the CRDs of `config/crd/`.
 //! - The operator's ServiceAccount, authenticated with a real token, may do every verb the controllers use and
 //!   nothing on resources they never touch; and `ray-operator run` with that token takes a RayCluster (autoscaler
-//!   RBAC, Ingress, Services, pods) and a RayJob (cluster, submitter Job, suspend, finalizer) through their
-//!   lifecycle without a single "forbidden" answer, in both the cluster-wide and the namespaced variant.
+//!   RBAC, Ingress, Services, pods), a RayJob (cluster, submitter Job, suspend, finalizer) and a RayService (its
+//!   pending cluster) through their lifecycle without a single "forbidden" answer, in both the cluster-wide and
+//!   the namespaced variant.
 //!
 //! kubectl and helm come from `cargo xtask testenv install`, like the control plane.
 
@@ -33,6 +34,7 @@ use kube::discovery::{Scope, pinned_kind};
 use kube::{Api, Client};
 use ray_api_v1::RayCluster;
 use ray_api_v1::rayjob::{JobDeploymentStatus, RayJob};
+use ray_api_v1::rayservice::RayService;
 use serde_json::{Value, json};
 
 /// The operator's namespace and ServiceAccount in the manifests.
@@ -545,16 +547,18 @@ const fn sub(
 /// Everything the controllers call in a namespace they reconcile, read off the code (crates/ray-controllers,
 /// bins/ray-operator); docs/install.md explains each line.
 const NEEDED_IN_WATCHED_NAMESPACE: &[Access] = &[
-    // RayCluster: watch, finalizer (merge patch), status (apply), created and deleted by RayJob.
+    // RayCluster: watch, finalizer (merge patch), status (apply); created, deleted, listed by RayJob and
+    // RayService, updated in place and annotated by RayService.
     access("list", "ray.io", "rayclusters"),
     access("watch", "ray.io", "rayclusters"),
     access("get", "ray.io", "rayclusters"),
     access("create", "ray.io", "rayclusters"),
+    access("update", "ray.io", "rayclusters"),
     access("delete", "ray.io", "rayclusters"),
     access("patch", "ray.io", "rayclusters"),
     sub("patch", "ray.io", "rayclusters", "status"),
     sub("update", "ray.io", "rayclusters", "finalizers"),
-    // RayJob and RayService: watch, finalizer, status.
+    // RayJob: watch, finalizer, status. RayService: watch, status.
     access("list", "ray.io", "rayjobs"),
     access("watch", "ray.io", "rayjobs"),
     access("patch", "ray.io", "rayjobs"),
@@ -562,9 +566,10 @@ const NEEDED_IN_WATCHED_NAMESPACE: &[Access] = &[
     sub("update", "ray.io", "rayjobs", "finalizers"),
     access("list", "ray.io", "rayservices"),
     access("watch", "ray.io", "rayservices"),
-    access("patch", "ray.io", "rayservices"),
     sub("patch", "ray.io", "rayservices", "status"),
-    // Pods: a watch, creates and deletes; get and patch (and pods/resize) because the autoscaler Role grants them.
+    sub("update", "ray.io", "rayservices", "finalizers"),
+    // Pods: a watch, creates, deletes, the RayService head label (patch); get and pods/resize because the
+    // autoscaler Role grants them.
     access("list", "", "pods"),
     access("watch", "", "pods"),
     access("create", "", "pods"),
@@ -572,11 +577,13 @@ const NEEDED_IN_WATCHED_NAMESPACE: &[Access] = &[
     access("get", "", "pods"),
     access("patch", "", "pods"),
     sub("patch", "", "pods", "resize"),
-    // Services: a watch, get-or-create.
+    // Services: a watch, get-or-create, RayService's server-side apply.
     access("list", "", "services"),
     access("watch", "", "services"),
     access("get", "", "services"),
     access("create", "", "services"),
+    access("patch", "", "services"),
+    access("list", "discovery.k8s.io", "endpointslices"),
     // The autoscaler's ServiceAccount, Role and RoleBinding, the head Ingress: get-or-create.
     access("get", "", "serviceaccounts"),
     access("create", "", "serviceaccounts"),
@@ -613,7 +620,10 @@ const NEVER: &[Access] = &[
     access("create", "", "events"),
     access("create", "apps", "deployments"),
     access("delete", "ray.io", "rayjobs"),
-    access("update", "ray.io", "rayclusters"),
+    access("update", "ray.io", "rayjobs"),
+    access("patch", "ray.io", "rayservices"),
+    access("delete", "ray.io", "rayservices"),
+    access("watch", "discovery.k8s.io", "endpointslices"),
     access("update", "rbac.authorization.k8s.io", "roles"),
     access("delete", "rbac.authorization.k8s.io", "roles"),
     access("escalate", "rbac.authorization.k8s.io", "roles"),
@@ -1048,6 +1058,47 @@ async fn lifecycle(
         }
     })
     .await;
+
+    // A RayService: its pending RayCluster, recorded in its status. (Without a Ray head its Serve applications
+    // never become healthy, so its Services are not switched; the permission matrix covers that part.)
+    let ray_services: Api<RayService> = Api::namespaced(admin.clone(), namespace);
+    let service: RayService = serde_json::from_value(json!({
+        "apiVersion": "ray.io/v1", "kind": "RayService",
+        "metadata": {"name": "rbac-serve"},
+        "spec": {"serveConfigV2": "applications: []\n", "rayClusterConfig": {
+            "headGroupSpec": {"rayStartParams": {}, "template": {"spec": {"containers": [
+                {"name": "ray-head", "image": "rayproject/ray:2.60.0"}]}}}}}
+    }))
+    .unwrap_or_else(|e| panic!("{e}"));
+    ray_services
+        .create(&PostParams::default(), &service)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pending = until("the RayService's pending RayCluster", async || {
+        let s = ray_services
+            .get("rbac-serve")
+            .await
+            .map_err(|e| e.to_string())?;
+        s.status
+            .as_ref()
+            .and_then(|s| s.pending_service_status.as_ref())
+            .and_then(|p| p.ray_cluster_name.clone())
+            .ok_or_else(|| format!("{:?}", s.status))
+    })
+    .await;
+    until("the pending RayCluster", async || {
+        clusters
+            .get_opt(&pending)
+            .await
+            .map_err(|e| e.to_string())?
+            .map(drop)
+            .ok_or_else(|| "not yet".to_owned())
+    })
+    .await;
+    ray_services
+        .delete("rbac-serve", &DeleteParams::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
 
     // Events were published by the operator.
     let events: Api<Event> = Api::namespaced(admin.clone(), namespace);
