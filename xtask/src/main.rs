@@ -2,7 +2,9 @@
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod crd;
+mod operator;
 mod test;
 mod testenv;
 mod up;
@@ -33,6 +35,19 @@ enum Command {
     Up(up::UpArgs),
     /// Stop the session a `cargo xtask up` (usually `--detach`) started.
     Down,
+    /// Benchmarks of the operator (see docs/performance.md).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Start a dedicated local control plane and the operator, create RayClusters with thousands of pods, and
+    /// report convergence time against a plain-client floor, memory, CPU, API requests, writes at steady state
+    /// and fairness, as a table and a JSON file.
+    Scale(bench::ScaleArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,5 +77,8 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Up(args) => up::up(&args),
         Command::Down => up::down(),
+        Command::Bench {
+            command: BenchCommand::Scale(args),
+        } => bench::scale(&args),
     }
 }

@@ -51,6 +51,13 @@ pub fn run() -> anyhow::Result<()> {
             args: &["test", "--workspace"],
             env: &[],
         },
+        Step {
+            // A smoke run of the scale benchmark on its own control plane (about a minute): the operator binary,
+            // the watches and the report must work. No timing is asserted; docs/performance.md has the numbers.
+            name: "scale benchmark (small preset)",
+            args: &["xtask", "bench", "scale", "--preset", "small", "--debug"],
+            env: &[],
+        },
     ];
     for step in &steps {
         eprintln!("==> {}: cargo {}", step.name, step.args.join(" "));

@@ -27,6 +27,7 @@ use ray_testenv::{
 };
 
 use crate::crd::workspace_root;
+use crate::operator::Operator;
 use crate::testenv::{InstallOptions, install};
 
 /// Options of `cargo xtask up`.
@@ -191,7 +192,7 @@ async fn session(args: &UpArgs, layout: &Layout, files: &SessionFiles) -> anyhow
     let operator = if args.no_operator {
         None
     } else {
-        Some(Operator::start(
+        Some(start_operator(
             &plane,
             ray.as_ref().map(RayHead::dashboard_url),
         )?)
@@ -246,75 +247,30 @@ fn print_summary(plane: &ControlPlane, ray: Option<&RayHead>, detached: bool) {
     }
 }
 
-/// The operator as a child process; stopped with SIGTERM (graceful) when dropped.
-struct Operator {
-    child: std::process::Child,
-}
-
-impl Operator {
-    /// Builds `ray-operator` (a no-op when it is up to date) and starts `ray-operator run` against the plane.
-    ///
-    /// With a local Ray head, every RayCluster's dashboard is mapped to it (`--dashboard-url-override`): the
-    /// clusters' head pods are simulated by kwok and their Services do not resolve on this machine, so RayJobs are
-    /// submitted to, and run on, the local head.
-    fn start(plane: &ControlPlane, dashboard_url: Option<&str>) -> anyhow::Result<Operator> {
-        eprintln!("building and starting the operator...");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(&cargo)
-            .args(["build", "--quiet", "-p", "ray-operator"])
-            .current_dir(workspace_root())
-            .status()
-            .context("running `cargo build -p ray-operator`")?;
-        if !status.success() {
-            bail!(
-                "`cargo build -p ray-operator` failed ({status}); fix the build or pass --no-operator"
-            );
-        }
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace_root().join("target"));
-        let binary = target.join("debug/ray-operator");
-        let log_path = plane.dir().join("logs/ray-operator.log");
-        let log = std::fs::File::create(&log_path)
-            .with_context(|| format!("creating {}", log_path.display()))?;
-        let mut command = Command::new(&binary);
-        command.arg("run");
-        if let Some(url) = dashboard_url {
-            command.arg(format!("--dashboard-url-override={url}"));
-        }
-        let child = command
-            .env("KUBECONFIG", plane.kubeconfig())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
-        eprintln!(
-            "  operator running (pid {}), log {}",
-            child.id(),
-            log_path.display()
-        );
-        if let Some(url) = dashboard_url {
-            eprintln!("  every RayCluster's dashboard is mapped to the local Ray head at {url}");
-        }
-        Ok(Operator { child })
+/// Builds `ray-operator` (a no-op when it is up to date) and starts `ray-operator run` against the plane.
+///
+/// With a local Ray head, every RayCluster's dashboard is mapped to it (`--dashboard-url-override`): the clusters'
+/// head pods are simulated by kwok and their Services do not resolve on this machine, so RayJobs are submitted to,
+/// and run on, the local head.
+fn start_operator(plane: &ControlPlane, dashboard_url: Option<&str>) -> anyhow::Result<Operator> {
+    eprintln!("building and starting the operator...");
+    let binary = crate::operator::build(false)
+        .context("building the operator (pass --no-operator to skip it)")?;
+    let log_path = plane.dir().join("logs/ray-operator.log");
+    let args: Vec<String> = dashboard_url
+        .map(|url| format!("--dashboard-url-override={url}"))
+        .into_iter()
+        .collect();
+    let operator = Operator::spawn(&binary, &args, plane.kubeconfig(), &log_path)?;
+    eprintln!(
+        "  operator running (pid {}), log {}",
+        operator.pid(),
+        log_path.display()
+    );
+    if let Some(url) = dashboard_url {
+        eprintln!("  every RayCluster's dashboard is mapped to the local Ray head at {url}");
     }
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        if let Ok(pid) = i32::try_from(self.child.id()) {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    Ok(operator)
 }
 
 async fn wait_for_stop() -> anyhow::Result<()> {
