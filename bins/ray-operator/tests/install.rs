@@ -933,6 +933,11 @@ async fn lifecycle(
         .args(&args)
         .env("KUBECONFIG", installed.kubeconfig.path())
         .env("POD_NAMESPACE", OPERATOR_NAMESPACE)
+        // As in the manifests: leader election, so its Lease permissions are exercised too. No metrics or health
+        // servers: two operators run at once in this test binary (set by environment, as every flag can be).
+        .env("RAY_OPERATOR_LEADER_ELECT", "true")
+        .env("RAY_OPERATOR_METRICS_ADDR", "off")
+        .env("RAY_OPERATOR_HEALTH_ADDR", "off")
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(stderr)
