@@ -152,6 +152,7 @@ async fn reconcile(
                     true,
                     events::INVALID_SPEC,
                     format!("The RayService cannot be read: {}", invalid.error),
+                    None,
                 )
                 .await;
                 Ok(Requeue::await_change())
@@ -162,12 +163,24 @@ async fn reconcile(
     .await
 }
 
+/// The reference to a RayCluster in the RayService's namespace, for an Event's `related` object.
+fn cluster_reference(namespace: &str, cluster: &str) -> ObjectReference {
+    ObjectReference {
+        api_version: Some("ray.io/v1".into()),
+        kind: Some("RayCluster".into()),
+        name: Some(cluster.to_owned()),
+        namespace: Some(namespace.to_owned()),
+        ..ObjectReference::default()
+    }
+}
+
 async fn publish(
     ctx: &ServiceContext,
     reference: &ObjectReference,
     warning: bool,
     reason: &str,
     note: String,
+    related: Option<ObjectReference>,
 ) {
     if warning {
         warn!(reason, %note, "RayService event");
@@ -183,7 +196,7 @@ async fn publish(
         reason: reason.to_string(),
         note: Some(events::truncate(note)),
         action: "Reconcile".to_string(),
-        secondary: None,
+        secondary: related,
     };
     if let Err(error) = ctx.recorder.publish(&event, reference).await {
         warn!(%error, "could not publish an event");
@@ -401,12 +414,17 @@ async fn reconcile_service(service: &RayService, ctx: &ServiceContext) -> Result
 
     let reference = service.object_ref(&());
     for note in &decision.notes {
+        let related = note
+            .cluster
+            .as_deref()
+            .map(|c| cluster_reference(&namespace, c));
         publish(
             ctx,
             &reference,
             note.warning,
             note.reason,
             note.message.clone(),
+            related,
         )
         .await;
     }
@@ -459,8 +477,10 @@ struct Applier<'a> {
 }
 
 impl Applier<'_> {
-    async fn event(&self, warning: bool, reason: &str, note: String) {
-        publish(self.ctx, self.reference, warning, reason, note).await;
+    /// Publishes an Event about the RayService, related to `cluster` when it concerns one of its clusters.
+    async fn event(&self, cluster: Option<&str>, warning: bool, reason: &str, note: String) {
+        let related = cluster.map(|c| cluster_reference(&self.namespace(), c));
+        publish(self.ctx, self.reference, warning, reason, note, related).await;
     }
 
     fn namespace(&self) -> String {
@@ -481,12 +501,14 @@ impl Applier<'_> {
     /// Reports a failed write as a Warning event and returns it as the reconcile's error.
     async fn failed(
         &self,
+        cluster: Option<&str>,
         reason: &str,
         action: &'static str,
         what: String,
         source: kube::Error,
     ) -> Error {
         self.event(
+            cluster,
             true,
             reason,
             format!("{action} {what}: {}", api_message(&source)),
@@ -528,6 +550,7 @@ impl Applier<'_> {
                 match self.clusters.create(&PostParams::default(), &cluster).await {
                     Ok(_) => {
                         self.event(
+                            Some(name),
                             false,
                             events::CREATED_CLUSTER,
                             format!("Created RayCluster {name}"),
@@ -538,6 +561,7 @@ impl Applier<'_> {
                     Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
                     Err(source) => Err(self
                         .failed(
+                            Some(name),
                             events::FAILED_TO_CREATE_CLUSTER,
                             "creating",
                             format!("RayCluster {namespace}/{name}"),
@@ -573,6 +597,7 @@ impl Applier<'_> {
                 {
                     Ok(_) => {
                         self.event(
+                            Some(name),
                             false,
                             events::UPDATED_CLUSTER,
                             format!(
@@ -584,6 +609,7 @@ impl Applier<'_> {
                     }
                     Err(source) => Err(self
                         .failed(
+                            Some(name),
                             events::FAILED_TO_UPDATE_CLUSTER,
                             "updating",
                             format!("RayCluster {namespace}/{name}"),
@@ -616,6 +642,7 @@ impl Applier<'_> {
                 };
                 if let Err((_, message)) = &put {
                     self.event(
+                        Some(cluster),
                         true,
                         events::FAILED_TO_UPDATE_SERVE_APPLICATIONS,
                         format!(
@@ -649,6 +676,7 @@ impl Applier<'_> {
                     })
                     .unwrap_or_default();
                 self.event(
+                    Some(cluster),
                     false,
                     events::UPDATED_SERVE_APPLICATIONS,
                     format!(
@@ -672,6 +700,7 @@ impl Applier<'_> {
                 {
                     Ok(_) => {
                         self.event(
+                            Some(cluster),
                             false,
                             events::UPDATED_HEAD_POD_SERVE_LABEL,
                             format!(
@@ -686,6 +715,7 @@ impl Applier<'_> {
                     Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
                     Err(source) => Err(self
                         .failed(
+                            Some(cluster),
                             events::FAILED_TO_UPDATE_HEAD_POD_SERVE_LABEL,
                             "labelling",
                             format!("pod {namespace}/{pod}"),
@@ -707,6 +737,9 @@ impl Applier<'_> {
                 let head =
                     owner_head_service(&ctx, labels::CRD_RAY_SERVICE, &self.service.metadata)
                         .map_err(|e| self.render_error(e.to_string()))?;
+                let mut done = Vec::new();
+                let mut created = false;
+                let mut from = None;
                 for svc in [serve, head] {
                     let svc_name = svc.name_any();
                     let before = self.svcs.get_opt(&svc_name).await.ok().flatten();
@@ -718,36 +751,46 @@ impl Applier<'_> {
                             &Patch::Apply(&svc),
                         )
                         .await;
-                    match result {
-                        Ok(_) => {
-                            let (reason, verb) = match &before {
-                                None => (events::CREATED_SERVICE, "Created"),
-                                Some(_) => (events::UPDATED_SERVICE, "Updated"),
-                            };
-                            let from = selector_cluster(before.as_ref())
-                                .map(|c| format!(" (was RayCluster {c})"))
-                                .unwrap_or_default();
-                            self.event(
-                                false,
-                                reason,
-                                format!(
-                                    "{verb} Service {svc_name} to select RayCluster {cluster}{from}"
-                                ),
+                    if let Err(source) = result {
+                        return Err(self
+                            .failed(
+                                Some(cluster),
+                                events::FAILED_TO_UPDATE_SERVICE,
+                                "applying",
+                                format!("Service {namespace}/{svc_name}"),
+                                source,
                             )
-                            .await;
-                        }
-                        Err(source) => {
-                            return Err(self
-                                .failed(
-                                    events::FAILED_TO_UPDATE_SERVICE,
-                                    "applying",
-                                    format!("Service {namespace}/{svc_name}"),
-                                    source,
-                                )
-                                .await);
-                        }
+                            .await);
                     }
+                    created |= before.is_none();
+                    from = from.or_else(|| selector_cluster(before.as_ref()));
+                    done.push(format!(
+                        "{svc_name} ({})",
+                        if before.is_some() {
+                            "updated"
+                        } else {
+                            "created"
+                        }
+                    ));
                 }
+                let from = from
+                    .filter(|c| c != cluster)
+                    .map(|c| format!(", moved from RayCluster {c}"))
+                    .unwrap_or_default();
+                self.event(
+                    Some(cluster),
+                    false,
+                    if created {
+                        events::CREATED_SERVICE
+                    } else {
+                        events::UPDATED_SERVICE
+                    },
+                    format!(
+                        "Services {} select RayCluster {cluster}{from}",
+                        done.join(" and ")
+                    ),
+                )
+                .await;
                 Ok(())
             }
             Action::ScheduleClusterDeletion { name, at } => {
@@ -763,6 +806,7 @@ impl Applier<'_> {
                         source,
                     })?;
                 self.event(
+                    Some(name),
                     false,
                     events::SCHEDULED_CLUSTER_DELETION,
                     format!("RayCluster {name} no longer serves; it will be deleted at {at}"),
@@ -786,6 +830,7 @@ impl Applier<'_> {
                 {
                     Ok(_) => {
                         self.event(
+                            Some(name),
                             false,
                             events::DELETED_CLUSTER,
                             format!("Deleted RayCluster {name}: it no longer serves"),
@@ -796,6 +841,7 @@ impl Applier<'_> {
                     Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
                     Err(source) => Err(self
                         .failed(
+                            Some(name),
                             events::FAILED_TO_DELETE_CLUSTER,
                             "deleting",
                             format!("RayCluster {namespace}/{name}"),

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use k8s_openapi::jiff::Timestamp;
 use ray_api_v1::raycluster::RayCluster;
 use ray_api_v1::rayservice::{
     AppStatus, ApplicationStatus, RayService, RayServiceStatus, RayServiceStatuses,
@@ -167,6 +167,9 @@ pub struct Note {
     pub reason: &'static str,
     /// The Event's note.
     pub message: String,
+    /// The RayCluster the Event is about (the Event's `related` object), if any. Events about different
+    /// clusters are then kept apart instead of being counted as repeats of one another.
+    pub cluster: Option<String>,
 }
 
 /// What to do: the status to write (only when it differs), the actions, Events, and when to look again.
@@ -378,6 +381,7 @@ fn failed_applications(
                         .map(last_line)
                         .unwrap_or("(no message)")
                 ),
+                cluster: Some(cluster.to_owned()),
             });
         }
     }
@@ -428,6 +432,7 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
                 "The RayService's spec is invalid; nothing was changed: {}",
                 invalid.unwrap_or_else(|| "rayClusterConfig cannot be hashed".into())
             ),
+            cluster: None,
         });
         return d;
     };
@@ -457,6 +462,7 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
                 "rayClusterConfig matches the serving RayCluster {} again; RayCluster {p} is no longer needed",
                 name_of(a.cluster)
             ),
+            cluster: Some(p.clone()),
         });
         pending = None;
         pending_name = None;
@@ -521,6 +527,7 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
                     "Could not read the Serve applications of the {side} RayCluster {}: {error}",
                     obs_side.map(|o| name_of(o.cluster)).unwrap_or_default()
                 ),
+                cluster: obs_side.map(|o| name_of(o.cluster)),
             });
         }
     }
@@ -567,6 +574,7 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
                 ),
                 None => format!("RayCluster {p} serves every application and takes the traffic"),
             },
+            cluster: Some(p.clone()),
         });
         d.status.active_service_status = promoted;
         active_name_now = Some(p.clone());
@@ -582,6 +590,7 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
                 message: format!(
                     "rayClusterConfig changed: preparing RayCluster {name}; RayCluster {current} keeps serving until it is ready"
                 ),
+                cluster: Some(name.clone()),
             });
         }
         d.status.pending_service_status = Some(RayServiceStatus {
@@ -619,8 +628,10 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
         }
         match due.and_then(|t| t.parse::<Timestamp>().ok()) {
             None => {
-                let delay = SignedDuration::try_from(obs.deletion_delay).unwrap_or_default();
-                let at = obs.now.checked_add(delay).unwrap_or(obs.now);
+                // Whole seconds: the time is shown to users in an annotation and an Event.
+                let delay = i64::try_from(obs.deletion_delay.as_secs()).unwrap_or(i64::MAX);
+                let at = Timestamp::from_second(obs.now.as_second().saturating_add(delay))
+                    .unwrap_or(obs.now);
                 d.actions.push(Action::ScheduleClusterDeletion { name, at });
                 wake_within(&mut d, obs.deletion_delay.max(Duration::from_millis(100)));
             }
