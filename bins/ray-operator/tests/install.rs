@@ -507,6 +507,28 @@ async fn the_helm_chart_renders_what_kustomize_renders() {
         }
     }
     assert!(dry_run_all(&client, &crds).await.is_empty());
+
+    // The conversion option: the Webhook strategy through the operator's webhook Service, CA from cert-manager.
+    let converting = helm_template(
+        "ray-operator-crds",
+        OPERATOR_NAMESPACE,
+        &["--set", "conversionWebhook.enabled=true"],
+    );
+    assert_eq!(converting.len(), shipped.len());
+    for crd in &converting {
+        assert_eq!(
+            crd["spec"]["conversion"],
+            json!({"strategy": "Webhook", "webhook": {"conversionReviewVersions": ["v1"], "clientConfig": {
+                "service": {"namespace": "ray-system", "name": "ray-operator-webhook", "path": "/convert", "port": 443}}}}),
+            "{}",
+            name(crd)
+        );
+        assert_eq!(
+            crd["metadata"]["annotations"]["cert-manager.io/inject-ca-from"],
+            "ray-system/ray-operator-webhook"
+        );
+    }
+    assert!(dry_run_all(&client, &converting).await.is_empty());
 }
 
 /// One permission: verb on `group/resource[/subresource]`, optionally one object by name.
