@@ -65,6 +65,13 @@ pub fn run(check: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prints the CRDs with the `Webhook` conversion strategy to standard output (`config/crd/` is left alone).
+pub fn print_with_conversion(webhook: &ray_crd::ConversionWebhook) -> anyhow::Result<()> {
+    let yaml = ray_crd::all_crds_yaml_with(Some(webhook)).context("generating the CRDs")?;
+    print!("{yaml}");
+    Ok(())
+}
+
 /// Prints each CRD's compact-JSON size and fails if one is over the client-side apply budget.
 fn report_sizes() -> anyhow::Result<()> {
     let mut over = Vec::new();

@@ -21,8 +21,12 @@ enum Command {
     /// Write the CRD YAML into config/crd/ (or, with --check, fail when the committed files are stale).
     Crd {
         /// Compare instead of writing; exit non-zero when config/crd/ differs from the generated CRDs.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["conversion_webhook_service", "conversion_webhook_url"])]
         check: bool,
+        /// With a conversion webhook, print the CRDs to standard output instead of writing config/crd/ (whose
+        /// CRDs always keep the None strategy).
+        #[command(flatten)]
+        conversion: ray_crd::cli::ConversionArgs,
     },
     /// Run every check CI runs: formatting, CRD freshness, clippy, docs and the whole test suite.
     Test,
@@ -67,7 +71,10 @@ enum TestenvCommand {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Crd { check } => crd::run(check),
+        Command::Crd { check, conversion } => match conversion.webhook()? {
+            None => crd::run(check),
+            Some(webhook) => crd::print_with_conversion(&webhook),
+        },
         Command::Test => test::run(),
         Command::Testenv {
             command: TestenvCommand::Install { skip_ray, skip_go },

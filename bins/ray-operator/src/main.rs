@@ -24,8 +24,9 @@ struct Cli {
 enum Command {
     /// Run the operator (the default): reconcile RayClusters until SIGTERM or SIGINT.
     Run(run::RunArgs),
-    /// Print the ray.io CustomResourceDefinitions as a YAML stream, ready for `kubectl apply -f -`.
-    Crd,
+    /// Print the ray.io CustomResourceDefinitions as a YAML stream, ready for `kubectl apply -f -`; with the
+    /// --conversion-* options, converting between versions through the operator's webhook.
+    Crd(ray_crd::cli::ConversionArgs),
     /// Print every object the operator would create for RayCluster, RayJob and RayService manifests, as a YAML
     /// stream, without touching a cluster. Invalid manifests print their errors and exit non-zero.
     Render(render::RenderArgs),
@@ -35,8 +36,10 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Run(cli.run)) {
         Command::Run(args) => run::run(args)?,
-        Command::Crd => {
-            let yaml = ray_crd::all_crds_yaml().context("rendering the CRDs")?;
+        Command::Crd(conversion) => {
+            let webhook = conversion.webhook()?;
+            let yaml =
+                ray_crd::all_crds_yaml_with(webhook.as_ref()).context("rendering the CRDs")?;
             let mut stdout = std::io::stdout().lock();
             match stdout
                 .write_all(yaml.as_bytes())

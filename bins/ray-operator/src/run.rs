@@ -68,6 +68,47 @@ pub struct RunArgs {
         default_value_t = 60
     )]
     pub rayservice_cluster_deletion_delay_seconds: u64,
+    /// Where the HTTPS webhook server listens (`POST /validate`, `POST /convert`), as HOST:PORT, or `off`. The
+    /// install manifests use `0.0.0.0:9443`; see docs/webhooks.md.
+    #[arg(long, env = "RAY_OPERATOR_WEBHOOK_ADDR", default_value = "off", value_parser = parse_webhook_addr)]
+    pub webhook_addr: WebhookAddr,
+    /// The webhook server's certificate directory: `tls.crt` and `tls.key` as a kubernetes.io/tls Secret (e.g.
+    /// from cert-manager) mounts them, re-read when they change. When neither file exists, a self-signed
+    /// certificate for --webhook-dns-names is generated and its CA written to `ca.crt` here.
+    #[arg(long, env = "RAY_OPERATOR_WEBHOOK_CERT_DIR", default_value_os_t = default_webhook_cert_dir())]
+    pub webhook_cert_dir: std::path::PathBuf,
+    /// The names a generated webhook certificate is valid for, comma-separated: DNS names or IP addresses that
+    /// the API server uses to reach the webhook. Unused when --webhook-cert-dir holds a certificate.
+    #[arg(
+        long,
+        env = "RAY_OPERATOR_WEBHOOK_DNS_NAMES",
+        value_delimiter = ',',
+        default_value = "localhost,127.0.0.1"
+    )]
+    pub webhook_dns_names: Vec<String>,
+}
+
+/// `--webhook-addr`: an address to serve the webhooks on, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookAddr {
+    /// No webhook server (`off`).
+    Off,
+    /// Serve on this address.
+    On(std::net::SocketAddr),
+}
+
+fn parse_webhook_addr(text: &str) -> Result<WebhookAddr, String> {
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Ok(WebhookAddr::Off);
+    }
+    text.trim().parse().map(WebhookAddr::On).map_err(|_| {
+        format!("`{text}` is not HOST:PORT with an IP address (e.g. 0.0.0.0:9443 or 127.0.0.1:9443) or `off`")
+    })
+}
+
+/// controller-runtime's default certificate directory, so a layout made for kubebuilder operators also works here.
+fn default_webhook_cert_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join("k8s-webhook-server/serving-certs")
 }
 
 /// The log line format.
@@ -207,8 +248,25 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
     };
     info!(version = env!("CARGO_PKG_VERSION"), namespaces = ?namespaces, "ray-operator starting");
     let shutdown = shutdown_signal();
+    // The webhooks serve before the CRDs exist: the API server needs the conversion webhook to serve the CRDs.
+    let webhook = match args.webhook_addr {
+        WebhookAddr::Off => None,
+        WebhookAddr::On(addr) => {
+            let config = ray_webhook::WebhookConfig {
+                dns_names: args.webhook_dns_names.clone(),
+                ..ray_webhook::WebhookConfig::new(addr, args.webhook_cert_dir.clone())
+            };
+            let server = ray_webhook::WebhookServer::bind(config)
+                .await
+                .context("starting the webhook server")?;
+            Some(tokio::spawn(server.serve(shutdown.clone())))
+        }
+    };
     if !wait_for_crds(&client, &namespaces, &shutdown).await {
         info!("stopped before the CRDs appeared");
+        if let Some(webhook) = webhook {
+            let _ = webhook.await;
+        }
         return Ok(());
     }
     let render = ray_builders::RenderOptions {
@@ -264,6 +322,9 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
         futures::future::join_all(service_controllers),
     )
     .await;
+    if let Some(webhook) = webhook {
+        let _ = webhook.await;
+    }
     info!("ray-operator stopped");
     Ok(())
 }

@@ -2,8 +2,9 @@
 //!
 //! One CRD per kind (`rayclusters.ray.io`, `rayjobs.ray.io`, `rayservices.ray.io`), each serving `v1` (the storage
 //! version) and the deprecated `v1alpha1`, with the `status` subresource, category `all`, KubeRay's printer columns
-//! and no conversion webhook (both versions share their JSON field names, so the API server only rewrites
-//! `apiVersion`).
+//! and, by default, no conversion webhook (both versions share their JSON field names, so the API server only
+//! rewrites `apiVersion`). [`crds_with_conversion`] makes the same CRDs convert through the operator's webhook,
+//! which keeps the fields only v1 has when an object is written back through v1alpha1 (see [`conversion`]).
 //!
 //! Every CRD stays below [`SIZE_BUDGET`] bytes of compact JSON, so that plain client-side `kubectl apply -f` works;
 //! see [`shrink`] for how that is done without dropping anything a user writes.
@@ -24,10 +25,14 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 use kube::CustomResourceExt;
 use serde_json::Value;
 
+#[cfg(feature = "cli")]
+pub mod cli;
+pub mod conversion;
 pub mod path;
 mod render;
 pub mod shrink;
 
+pub use conversion::{CONVERSION_PATH, ConversionWebhook, EndpointParseError, WebhookEndpoint};
 pub use render::{CrdFile, HEADER};
 pub use shrink::Level;
 
@@ -240,12 +245,36 @@ pub fn compact_json_size(crd: &CustomResourceDefinition) -> Result<usize, serde_
     serde_json::to_vec(crd).map(|bytes| bytes.len())
 }
 
-/// The files `cargo xtask crd` writes to `config/crd/`, one per kind, each starting with [`HEADER`].
-pub fn crd_files() -> Result<Vec<CrdFile>, CrdError> {
+/// The CRDs of all kinds, as published, but converting between versions through the operator's conversion
+/// webhook (`conversion.strategy: Webhook`) instead of `None`.
+pub fn crds_with_conversion(
+    webhook: &ConversionWebhook,
+) -> Result<Vec<CustomResourceDefinition>, CrdError> {
     RayKind::ALL
         .into_iter()
         .map(|kind| {
-            let yaml = render::to_yaml(kind, &crd(kind)?)?;
+            let mut crd = crd(kind)?;
+            webhook.apply_to(&mut crd);
+            Ok(crd)
+        })
+        .collect()
+}
+
+/// The files `cargo xtask crd` writes to `config/crd/`, one per kind, each starting with [`HEADER`].
+pub fn crd_files() -> Result<Vec<CrdFile>, CrdError> {
+    crd_files_with(None)
+}
+
+/// Like [`crd_files`]; with `conversion`, the CRDs convert through that webhook (see [`crds_with_conversion`]).
+pub fn crd_files_with(conversion: Option<&ConversionWebhook>) -> Result<Vec<CrdFile>, CrdError> {
+    RayKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let mut crd = crd(kind)?;
+            if let Some(webhook) = conversion {
+                webhook.apply_to(&mut crd);
+            }
+            let yaml = render::to_yaml(kind, &crd)?;
             Ok(CrdFile {
                 kind,
                 file_name: kind.file_name(),
@@ -257,7 +286,12 @@ pub fn crd_files() -> Result<Vec<CrdFile>, CrdError> {
 
 /// All CRDs as one YAML stream (the files of [`crd_files`], separated by `---`), ready for `kubectl apply -f -`.
 pub fn all_crds_yaml() -> Result<String, CrdError> {
-    let files = crd_files()?;
+    all_crds_yaml_with(None)
+}
+
+/// Like [`all_crds_yaml`]; with `conversion`, the CRDs convert through that webhook.
+pub fn all_crds_yaml_with(conversion: Option<&ConversionWebhook>) -> Result<String, CrdError> {
+    let files = crd_files_with(conversion)?;
     Ok(files
         .iter()
         .map(|f| f.contents.as_str())
