@@ -2,7 +2,9 @@
 //!
 //! One definition of the rules for the install manifests, the tests and anyone registering the webhook by hand:
 //! creates and updates of the three kinds in both versions, `sideEffects: None` (so dry runs are checked too),
-//! `failurePolicy: Fail` (an object is never admitted unchecked while the webhook is down), a 10-second timeout.
+//! `failurePolicy: Fail` (an object is never admitted unchecked while the webhook is down), a 5-second timeout
+//! (validation takes milliseconds). `config/components/webhook/validating_webhook.yaml` holds the same and a test keeps
+//! the two equal.
 
 use k8s_openapi::api::admissionregistration::v1::{
     RuleWithOperations, ValidatingWebhook, ValidatingWebhookConfiguration, WebhookClientConfig,
@@ -36,7 +38,7 @@ pub fn validating_webhook(client_config: WebhookClientConfig) -> ValidatingWebho
             scope: Some("Namespaced".to_owned()),
         }]),
         side_effects: "None".to_owned(),
-        timeout_seconds: Some(10),
+        timeout_seconds: Some(5),
         ..ValidatingWebhook::default()
     }
 }
