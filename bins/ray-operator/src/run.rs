@@ -248,7 +248,8 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
     };
     info!(version = env!("CARGO_PKG_VERSION"), namespaces = ?namespaces, "ray-operator starting");
     let shutdown = shutdown_signal();
-    // The webhooks serve before the CRDs exist: the API server needs the conversion webhook to serve the CRDs.
+    // The webhooks serve before the CRDs exist (the API server needs the conversion webhook to serve the CRDs), and on
+    // every replica, leader or not: the API server calls whichever pod its Service picks.
     let webhook = match args.webhook_addr {
         WebhookAddr::Off => None,
         WebhookAddr::On(addr) => {

@@ -85,13 +85,23 @@ pub enum WebhookError {
 ///
 /// Binding and loading happen before serving so that a wrong address or certificate stops the operator at start-up
 /// with a message, instead of the webhooks failing later.
-#[derive(Debug)]
 pub struct WebhookServer {
     listener: TcpListener,
+    acceptor: TlsAcceptor,
     local_addr: SocketAddr,
     certificates: Arc<Certificates>,
     origin: Origin,
     reload_interval: Duration,
+}
+
+impl std::fmt::Debug for WebhookServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookServer")
+            .field("local_addr", &self.local_addr)
+            .field("certificates", &self.certificates)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
 }
 
 impl WebhookServer {
@@ -109,6 +119,7 @@ impl WebhookServer {
                 .await
                 .map_err(|e| WebhookError::Tls(format!("loading the certificate: {e}")))??
         };
+        let acceptor = TlsAcceptor::from(Arc::new(tls_config(certificates.clone())?));
         let listener =
             TcpListener::bind(config.addr)
                 .await
@@ -134,6 +145,7 @@ impl WebhookServer {
         }
         Ok(Self {
             listener,
+            acceptor,
             local_addr,
             certificates,
             origin,
@@ -158,14 +170,7 @@ impl WebhookServer {
     /// Serves `POST /validate` and `POST /convert` until `shutdown` resolves, then lets requests in flight finish
     /// (for a few seconds at most).
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send) {
-        let tls = match tls_config(self.certificates.clone()) {
-            Ok(tls) => tls,
-            Err(error) => {
-                warn!(%error, "the webhook server cannot start");
-                return;
-            }
-        };
-        let acceptor = TlsAcceptor::from(Arc::new(tls));
+        let acceptor = self.acceptor;
         let router = router();
         let reloader = tokio::spawn(watch_certificates(
             self.certificates.clone(),
