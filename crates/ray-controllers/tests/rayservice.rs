@@ -314,6 +314,16 @@ fn active_name(service: &RayService) -> String {
         .unwrap_or_else(|| panic!("no active cluster in {:?}", service.status))
 }
 
+/// `(status, reason)` of the RayService's condition `type_`.
+fn condition(service: &RayService, type_: &str) -> (String, String) {
+    service
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == type_))
+        .map(|c| (c.status.clone(), c.reason.clone()))
+        .unwrap_or_else(|| panic!("no {type_} condition in {:?}", service.status))
+}
+
 fn annotation(cluster: &RayCluster, key: &str) -> Option<String> {
     cluster.metadata.annotations.as_ref()?.get(key).cloned()
 }
@@ -337,6 +347,10 @@ async fn serves_applies_config_in_place_and_keeps_serving_through_a_bad_config()
     assert_eq!(status.observed_generation, service.metadata.generation);
     assert!(status.num_serve_endpoints.unwrap_or(0) >= 1, "{status:?}");
     assert!(status.last_update_time.is_some());
+    assert_eq!(
+        condition(&service, "Ready"),
+        ("True".into(), "NonZeroServeEndpoints".into())
+    );
     let dashboard =
         DashboardClient::new(env.head.head.dashboard_url()).unwrap_or_else(|e| panic!("{e}"));
     let serve = dashboard
@@ -546,6 +560,12 @@ async fn cluster_spec_change_moves_traffic_only_when_the_new_cluster_serves_even
     assert_eq!(env.selector("svc-head-svc").await, Some(old.clone()));
     assert_eq!(env.event_count("UpdatedServeApplications", &new).await, 0);
     assert_eq!(curl_ok(&env).await, "hello");
+    let service = env.service("svc").await;
+    assert_eq!(
+        condition(&service, "UpgradeInProgress"),
+        ("True".into(), "BothActivePendingClustersExist".into())
+    );
+    assert_eq!(condition(&service, "Ready").0, "True");
 
     // The operator crashes and comes back: it resumes the same upgrade, without a new cluster and without
     // pushing the config to the serving cluster again.
@@ -605,6 +625,10 @@ async fn cluster_spec_change_moves_traffic_only_when_the_new_cluster_serves_even
         .unwrap_or_else(|e| panic!("{e}"));
     let service = env.until_serving("svc").await;
     assert_eq!(active_name(&service), new);
+    assert_eq!(
+        condition(&service, "UpgradeInProgress"),
+        ("False".into(), "NoPendingCluster".into())
+    );
     assert_eq!(env.selector("svc-serve-svc").await, Some(new.clone()));
     assert_eq!(env.selector("svc-head-svc").await, Some(new.clone()));
     assert!(env.event_count("UpdatedServeApplications", &new).await >= 1);

@@ -731,6 +731,7 @@ pub fn v1_service_statuses() -> impl Strategy<Value = v1::RayServiceStatuses> {
         of(0i32..10),
         of(time()),
         of(any::<i64>()),
+        vec(condition(), 0..3),
     )
         .prop_map(
             |(
@@ -740,6 +741,7 @@ pub fn v1_service_statuses() -> impl Strategy<Value = v1::RayServiceStatuses> {
                 num_serve_endpoints,
                 last_update_time,
                 observed_generation,
+                conditions,
             )| {
                 v1::RayServiceStatuses {
                     active_service_status,
@@ -748,6 +750,7 @@ pub fn v1_service_statuses() -> impl Strategy<Value = v1::RayServiceStatuses> {
                     num_serve_endpoints,
                     last_update_time,
                     observed_generation,
+                    conditions,
                 }
             },
         )

@@ -22,7 +22,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 use ray_api_v1::raycluster::RayCluster;
 use ray_api_v1::rayservice::{
@@ -197,6 +197,53 @@ pub mod reasons {
     pub const SERVE_APPLICATION_FAILED: &str = "ServeApplicationFailed";
     /// The dashboard of a cluster could not be read.
     pub const SERVE_STATUS_UNAVAILABLE: &str = "FailedToGetServeApplications";
+}
+
+/// Condition types and reasons of `status.conditions` (KubeRay's names).
+pub mod conditions {
+    /// The service takes traffic: the serve Service points at the active cluster and has ready endpoints.
+    pub const READY: &str = "Ready";
+    /// A pending cluster is being prepared to take over from the active one.
+    pub const UPGRADE_IN_PROGRESS: &str = "UpgradeInProgress";
+    /// No cluster serves yet.
+    pub const INITIALIZING: &str = "Initializing";
+    /// The spec is invalid; the message names the field.
+    pub const VALIDATION_FAILED: &str = "ValidationFailed";
+    /// The serve Service has ready endpoints.
+    pub const NON_ZERO_SERVE_ENDPOINTS: &str = "NonZeroServeEndpoints";
+    /// The service was ready and its serve Service has no ready endpoint now.
+    pub const ZERO_SERVE_ENDPOINTS: &str = "ZeroServeEndpoints";
+    /// An active and a pending cluster exist.
+    pub const BOTH_ACTIVE_PENDING_CLUSTERS_EXIST: &str = "BothActivePendingClustersExist";
+    /// Only the active cluster exists.
+    pub const NO_PENDING_CLUSTER: &str = "NoPendingCluster";
+}
+
+/// Sets condition `type_`, keeping its `lastTransitionTime` when its status does not change.
+fn set_condition(
+    list: &mut Vec<Condition>,
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: String,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
+    let status = if status { "True" } else { "False" }.to_owned();
+    let since = list
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == status)
+        .map_or(Time(now), |c| c.last_transition_time.clone());
+    list.retain(|c| c.type_ != type_);
+    list.push(Condition {
+        type_: type_.to_owned(),
+        status,
+        reason: reason.to_owned(),
+        message,
+        last_transition_time: since,
+        observed_generation: generation,
+    });
+    list.sort_by(|a, b| a.type_.cmp(&b.type_));
 }
 
 /// The Serve config of the spec as JSON, or the reason it cannot be used.
@@ -397,6 +444,13 @@ fn last_line(message: &str) -> &str {
         .unwrap_or(message)
 }
 
+fn pending_name_now(d: &Decision) -> Option<String> {
+    d.status
+        .pending_service_status
+        .as_ref()
+        .and_then(|p| p.ray_cluster_name.clone())
+}
+
 fn wake_within(d: &mut Decision, after: Duration) {
     d.requeue_after = Some(d.requeue_after.map_or(after, |old| old.min(after)));
 }
@@ -425,15 +479,24 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
     };
     let goal_hash = rayservice_cluster_hash(&service.spec.ray_cluster_config);
     let (Some(goal_hash), None) = (goal_hash.ok(), invalid.as_ref()) else {
+        let error = invalid.unwrap_or_else(|| "rayClusterConfig cannot be hashed".into());
         d.notes.push(Note {
             warning: true,
             reason: reasons::INVALID_SPEC,
-            message: format!(
-                "The RayService's spec is invalid; nothing was changed: {}",
-                invalid.unwrap_or_else(|| "rayClusterConfig cannot be hashed".into())
-            ),
+            message: format!("The RayService's spec is invalid; nothing was changed: {error}"),
             cluster: None,
         });
+        set_condition(
+            &mut d.status.conditions,
+            conditions::READY,
+            false,
+            conditions::VALIDATION_FAILED,
+            format!(
+                "The spec is invalid; nothing was changed and the last valid spec keeps serving: {error}"
+            ),
+            service.metadata.generation,
+            obs.now,
+        );
         return d;
     };
     let config = serve_config_json(service).ok().flatten();
@@ -662,6 +725,71 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
     } else {
         ServiceStatus::NotRunning
     });
+
+    let generation = service.metadata.generation;
+    let was_ready = old
+        .conditions
+        .iter()
+        .any(|c| c.type_ == conditions::READY && c.status == "True");
+    let (ready, reason, message) = if d.status.service_status == Some(ServiceStatus::Running) {
+        (
+            true,
+            conditions::NON_ZERO_SERVE_ENDPOINTS,
+            format!(
+                "RayCluster {} serves through {} ready endpoint(s)",
+                active_name_now.as_deref().unwrap_or_default(),
+                obs.num_serve_endpoints
+            ),
+        )
+    } else if was_ready {
+        (
+            false,
+            conditions::ZERO_SERVE_ENDPOINTS,
+            "The serve Service has no ready endpoint".to_owned(),
+        )
+    } else {
+        (
+            false,
+            conditions::INITIALIZING,
+            match pending_name_now(&d) {
+                Some(p) => format!(
+                    "Waiting for RayCluster {p}: its head pod to be ready, then every Serve application to be RUNNING"
+                ),
+                None => "Waiting for the serve Service to have a ready endpoint".to_owned(),
+            },
+        )
+    };
+    set_condition(
+        &mut d.status.conditions,
+        conditions::READY,
+        ready,
+        reason,
+        message,
+        generation,
+        obs.now,
+    );
+    let (upgrading, reason, message) = match (&active_name_now, pending_name_now(&d)) {
+        (Some(a), Some(p)) => (
+            true,
+            conditions::BOTH_ACTIVE_PENDING_CLUSTERS_EXIST,
+            format!("RayCluster {p} is being prepared to take over from RayCluster {a}"),
+        ),
+        (Some(_), None) => (false, conditions::NO_PENDING_CLUSTER, String::new()),
+        (None, _) => (
+            false,
+            conditions::INITIALIZING,
+            "No cluster serves yet".to_owned(),
+        ),
+    };
+    set_condition(
+        &mut d.status.conditions,
+        conditions::UPGRADE_IN_PROGRESS,
+        upgrading,
+        reason,
+        message,
+        generation,
+        obs.now,
+    );
 
     let steady = d.status.pending_service_status.is_none()
         && d.actions.is_empty()

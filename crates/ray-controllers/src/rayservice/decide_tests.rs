@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::decide::{
     Action, ClusterObservation, DELETE_AFTER_ANNOTATION, Decision, Observation,
-    SERVE_CONFIG_HASH_ANNOTATION, ServeInfo, decide, reasons, serve_config_json,
+    SERVE_CONFIG_HASH_ANNOTATION, ServeInfo, changed, decide, reasons, serve_config_json,
 };
 
 const CONFIG: &str =
@@ -347,6 +347,41 @@ fn a_steady_service_changes_nothing_and_polls_slowly() {
     assert!(d.notes.is_empty(), "{:?}", d.notes);
     assert_eq!(d.requeue_after, Some(Duration::from_secs(10)));
     assert_eq!(d.status.num_serve_endpoints, Some(1));
+    let ready = condition(&d, "Ready");
+    assert_eq!(
+        (ready.0.as_str(), ready.1.as_str()),
+        ("True", "NonZeroServeEndpoints")
+    );
+    let upgrade = condition(&d, "UpgradeInProgress");
+    assert_eq!(
+        (upgrade.0.as_str(), upgrade.1.as_str()),
+        ("False", "NoPendingCluster")
+    );
+    // A later pass with nothing new writes nothing (transition times are kept).
+    let svc = service(CONFIG, "ray:1", Some(d.status.clone()));
+    let mut case = Case::new(&svc, &owned);
+    case.active = Some(observed(
+        &owned[0],
+        apps(&[("hello", ApplicationStatus::Running)]),
+    ));
+    case.target = Some("svc-a");
+    case.endpoints = 1;
+    case.now = t(100);
+    let again = case.decide();
+    assert!(
+        !changed(Some(&d.status), &again.status),
+        "{:?}",
+        again.status
+    );
+}
+
+fn condition(d: &Decision, type_: &str) -> (String, String) {
+    d.status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone()))
+        .unwrap_or_else(|| panic!("no {type_} condition in {:?}", d.status.conditions))
 }
 
 #[test]
@@ -623,7 +658,22 @@ fn an_invalid_serve_config_changes_nothing_and_says_which_field() {
     case.target = Some("svc-a");
     let d = case.decide();
     assert!(d.actions.is_empty());
-    assert_eq!(d.status, svc.status.clone().unwrap_or_default());
+    let mut unchanged = d.status.clone();
+    let ready = unchanged.conditions.pop().expect("the Ready condition");
+    assert_eq!(unchanged, svc.status.clone().unwrap_or_default());
+    assert_eq!(
+        (
+            ready.type_.as_str(),
+            ready.status.as_str(),
+            ready.reason.as_str()
+        ),
+        ("Ready", "False", "ValidationFailed")
+    );
+    assert!(
+        ready.message.contains("spec.serveConfigV2"),
+        "{}",
+        ready.message
+    );
     assert_eq!(d.requeue_after, None);
     let note = &d.notes[0];
     assert!(note.warning && note.reason == reasons::INVALID_SPEC);
