@@ -449,6 +449,29 @@ async fn serves_applies_config_in_place_and_keeps_serving_through_a_bad_config()
     })
     .await;
 
+    // A config Ray rejects outright (no import_path): a Warning event with Ray's validation message; the running
+    // application is untouched.
+    let no_import_path = serde_json::to_string(&json!({
+        "http_options": {"host": "127.0.0.1", "port": port},
+        "applications": [{"name": "hello", "route_prefix": "/"}],
+    }))
+    .unwrap_or_else(|e| panic!("{e}"));
+    env.patch_spec("hello", json!({"serveConfigV2": no_import_path}))
+        .await;
+    env.until(
+        "the FailedToUpdateServeApplications warning",
+        async || match env
+            .event_count("FailedToUpdateServeApplications", "import_path")
+            .await
+        {
+            0 => Err("none yet".to_string()),
+            _ => Ok(()),
+        },
+    )
+    .await;
+    assert_eq!(env.curl().await.as_deref(), Ok("bonjour"));
+    assert_eq!(env.selector("hello-serve-svc").await, Some(cluster.clone()));
+
     // serveConfigV2 that is not YAML: a Warning event naming the field; nothing is deployed or changed.
     let before = env.service("hello").await.status;
     env.patch_spec(

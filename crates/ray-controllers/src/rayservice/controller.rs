@@ -295,6 +295,24 @@ async fn observe_serve(
     }
 }
 
+/// What to show of Ray's answer to a rejected config: a 4xx body is a short validation report (pydantic's lines
+/// name the field, and its last line is only a link), so all of it, on one line; for a 5xx, the exception line.
+fn rejection(status: u16, message: &str, body: &str) -> String {
+    if status >= 500 {
+        return message.to_owned();
+    }
+    let lines: Vec<&str> = body
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if lines.is_empty() {
+        message.to_owned()
+    } else {
+        lines.join(" / ")
+    }
+}
+
 /// Ready endpoints (distinct pods) of the Service named `service` in `slices`.
 fn ready_endpoints(slices: &[EndpointSlice]) -> i32 {
     let pods: BTreeSet<String> = slices
@@ -630,10 +648,14 @@ impl Applier<'_> {
                     Ok(client) => client.put_serve_config(config).await.map_err(|e| {
                         let message = match &e {
                             ray_dashboard_client::Error::Status {
-                                status, message, ..
-                            } => {
-                                format!("Ray answered {status}: {message}")
-                            }
+                                status,
+                                message,
+                                body,
+                                ..
+                            } => format!(
+                                "Ray answered {status}: {}",
+                                rejection(*status, message, body)
+                            ),
                             other => other.to_string(),
                         };
                         (e.is_transient(), message)
