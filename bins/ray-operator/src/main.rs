@@ -5,6 +5,7 @@ use std::io::Write;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+mod endpoints;
 mod render;
 mod run;
 

@@ -1,6 +1,7 @@
 //! `ray-operator run`: connect to the API server, wait for the ray.io CRDs, run the controllers until SIGTERM or
 //! SIGINT, then let running reconciles finish.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,10 +10,12 @@ use futures::FutureExt;
 use kube::api::ListParams;
 use kube::{Api, Client};
 use ray_api_v1::RayCluster;
-use ray_controllers::Expectations;
 use ray_controllers::raycluster::{self, Settings, Shutdown};
 use ray_controllers::rayjob;
 use ray_controllers::rayservice;
+use ray_controllers::{Expectations, Telemetry, leader};
+
+use crate::endpoints;
 use tracing::{error, info, warn};
 
 /// Flags of the `run` command. Every flag can also be set through the environment variable named in `--help`.
@@ -86,6 +89,108 @@ pub struct RunArgs {
         default_value = "localhost,127.0.0.1"
     )]
     pub webhook_dns_names: Vec<String>,
+    /// Where to serve Prometheus metrics (`GET /metrics`, plain HTTP): `host:port`, `:port` for every
+    /// interface, or `off`.
+    #[arg(
+        long,
+        env = "RAY_OPERATOR_METRICS_ADDR",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub metrics_addr: BindAddress,
+    /// Where to serve the health probes (`GET /readyz`, `GET /livez`, plain HTTP): `host:port`, `:port` for
+    /// every interface, or `off`.
+    #[arg(
+        long,
+        env = "RAY_OPERATOR_HEALTH_ADDR",
+        default_value = "127.0.0.1:8082"
+    )]
+    pub health_addr: BindAddress,
+    /// `/livez` fails when a watch has made no progress (no event, bookmark or re-open) for this many seconds
+    /// while the API server answers. Longer than the API server's 290 s watch timeout.
+    #[arg(long, env = "RAY_OPERATOR_WATCH_PROGRESS_DEADLINE_SECONDS", default_value_t = 360,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub watch_progress_deadline_seconds: u64,
+    /// Run the controllers only while this instance holds the leader Lease, so several replicas can run.
+    #[arg(long, env = "RAY_OPERATOR_LEADER_ELECT", default_value_t = false)]
+    pub leader_elect: bool,
+    /// The leader Lease's namespace. Default: `$POD_NAMESPACE`, else the namespace of the pod's service
+    /// account, else `default`.
+    #[arg(long, env = "RAY_OPERATOR_LEADER_ELECTION_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+    /// The leader Lease's name. Replicas with the same name and namespace elect one leader.
+    #[arg(long, env = "RAY_OPERATOR_LEADER_ELECTION_ID", default_value = ray_controllers::leader::DEFAULT_LEASE_NAME)]
+    pub leader_election_id: String,
+    /// How long a Lease that the leader stopped renewing stays valid; a standby takes over after this.
+    #[arg(
+        long,
+        env = "RAY_OPERATOR_LEADER_ELECTION_LEASE_DURATION_SECONDS",
+        default_value_t = 15
+    )]
+    pub leader_election_lease_duration_seconds: u64,
+    /// How long the leader keeps failing to renew before it stops its controllers and becomes a standby.
+    #[arg(
+        long,
+        env = "RAY_OPERATOR_LEADER_ELECTION_RENEW_DEADLINE_SECONDS",
+        default_value_t = 10
+    )]
+    pub leader_election_renew_deadline_seconds: u64,
+    /// How often a standby tries to take the Lease and the leader renews it.
+    #[arg(
+        long,
+        env = "RAY_OPERATOR_LEADER_ELECTION_RETRY_PERIOD_SECONDS",
+        default_value_t = 2
+    )]
+    pub leader_election_retry_period_seconds: u64,
+    /// Add KubeRay's liveness and readiness probes to Ray containers that have none (KubeRay's
+    /// `ENABLE_PROBES_INJECTION`).
+    #[arg(long, env = "ENABLE_PROBES_INJECTION", default_value = "true", action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub enable_probes_injection: bool,
+    /// Add the `wait-gcs-ready` init container to worker pods, so workers start after the head's GCS answers
+    /// (KubeRay's `ENABLE_INIT_CONTAINER_INJECTION`).
+    #[arg(long, env = "ENABLE_INIT_CONTAINER_INJECTION", default_value = "true", action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub enable_init_container_injection: bool,
+    /// Give head Services a cluster IP instead of making them headless (KubeRay's
+    /// `ENABLE_RAY_HEAD_CLUSTER_IP_SERVICE`). A headless head Service resolves to the head pod even before it
+    /// is ready, which workers need to join.
+    #[arg(long, env = "ENABLE_RAY_HEAD_CLUSTER_IP_SERVICE", default_value = "false", action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub head_service_cluster_ip: bool,
+}
+
+/// Where a server listens: an address, or nowhere (`off`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BindAddress(pub Option<SocketAddr>);
+
+impl std::str::FromStr for BindAddress {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let value = value.trim();
+        if value.eq_ignore_ascii_case("off") {
+            return Ok(BindAddress(None));
+        }
+        let full = match value.strip_prefix(':') {
+            Some(port) => format!("0.0.0.0:{port}"),
+            None => value.to_string(),
+        };
+        full.parse::<SocketAddr>().map(|a| BindAddress(Some(a))).map_err(|_| {
+            format!(
+                "`{value}` is not an address to listen on: use IP:port (127.0.0.1:8080, [::1]:8080), :port for \
+                 every interface, or off"
+            )
+        })
+    }
+}
+
+impl std::fmt::Display for BindAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(address) => write!(f, "{address}"),
+            None => f.write_str("off"),
+        }
+    }
 }
 
 /// `--webhook-addr`: an address to serve the webhooks on, or none.
@@ -223,14 +328,200 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     runtime.block_on(run_async(args))
 }
 
+/// The namespace of this pod's service account, when running in a pod.
+const IN_CLUSTER_NAMESPACE_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
+fn leader_election_namespace(flag: Option<&str>) -> String {
+    if let Some(ns) = flag.map(str::trim).filter(|ns| !ns.is_empty()) {
+        return ns.to_string();
+    }
+    if let Some(ns) = std::env::var("POD_NAMESPACE")
+        .ok()
+        .map(|ns| ns.trim().to_string())
+        .filter(|ns| !ns.is_empty())
+    {
+        return ns;
+    }
+    std::fs::read_to_string(IN_CLUSTER_NAMESPACE_FILE)
+        .ok()
+        .map(|ns| ns.trim().to_string())
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or_else(|| "default".to_string())
+}
+
+fn lease_settings(args: &RunArgs) -> anyhow::Result<Option<leader::LeaseSettings>> {
+    if !args.leader_elect {
+        return Ok(None);
+    }
+    let base = args
+        .instance
+        .clone()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "ray-operator".to_string());
+    let settings = leader::LeaseSettings {
+        namespace: leader_election_namespace(args.leader_election_namespace.as_deref()),
+        name: args.leader_election_id.clone(),
+        identity: leader::identity(&base),
+        lease_duration: Duration::from_secs(args.leader_election_lease_duration_seconds),
+        renew_deadline: Duration::from_secs(args.leader_election_renew_deadline_seconds),
+        retry_period: Duration::from_secs(args.leader_election_retry_period_seconds),
+    };
+    settings.validate()?;
+    Ok(Some(settings))
+}
+
+/// Binds a server's address before anything else happens, so a taken port fails the start naming the flag.
+async fn bind(flag: &str, address: BindAddress) -> anyhow::Result<Option<tokio::net::TcpListener>> {
+    let Some(address) = address.0 else {
+        return Ok(None);
+    };
+    tokio::net::TcpListener::bind(address)
+        .await
+        .map(Some)
+        .with_context(|| {
+            format!("{flag} {address}: cannot listen there; choose another address or `off`")
+        })
+}
+
+/// Everything the controllers of one term (one stretch of leadership) need.
+struct ControllerSettings {
+    client: Client,
+    namespaces: Vec<Option<String>>,
+    concurrency: u16,
+    render: ray_builders::RenderOptions,
+    instance: Option<String>,
+    dashboard_url_override: Option<String>,
+    dashboard_timeout: Duration,
+    rayservice_deletion_delay: Duration,
+    telemetry: Telemetry,
+}
+
+/// Runs every controller until `shutdown`, with fresh caches and expectations.
+async fn run_controllers(settings: &ControllerSettings, shutdown: Shutdown) {
+    let expectations = Arc::new(Expectations::default());
+    let job_controllers = settings.namespaces.iter().cloned().map(|namespace| {
+        rayjob::controller::run(
+            settings.client.clone(),
+            rayjob::controller::Settings {
+                namespace,
+                concurrency: settings.concurrency,
+                render: settings.render.clone(),
+                instance: settings.instance.clone(),
+                dashboard_url_override: settings.dashboard_url_override.clone(),
+                dashboard_timeout: settings.dashboard_timeout,
+                telemetry: settings.telemetry.clone(),
+            },
+            shutdown.clone(),
+        )
+    });
+    let service_controllers = settings.namespaces.iter().cloned().map(|namespace| {
+        rayservice::controller::run(
+            settings.client.clone(),
+            rayservice::controller::Settings {
+                namespace,
+                concurrency: settings.concurrency,
+                render: settings.render.clone(),
+                instance: settings.instance.clone(),
+                dashboard_url_override: settings.dashboard_url_override.clone(),
+                dashboard_timeout: settings.dashboard_timeout,
+                deletion_delay: settings.rayservice_deletion_delay,
+                telemetry: settings.telemetry.clone(),
+            },
+            shutdown.clone(),
+        )
+    });
+    let controllers = settings.namespaces.iter().cloned().map(|namespace| {
+        raycluster::run(
+            settings.client.clone(),
+            Settings {
+                namespace,
+                concurrency: settings.concurrency,
+                render: settings.render.clone(),
+                instance: settings.instance.clone(),
+                telemetry: settings.telemetry.clone(),
+            },
+            expectations.clone(),
+            shutdown.clone(),
+        )
+    });
+    futures::future::join3(
+        futures::future::join_all(controllers),
+        futures::future::join_all(job_controllers),
+        futures::future::join_all(service_controllers),
+    )
+    .await;
+}
+
+/// Runs the controllers while this instance holds the Lease; after losing it, stops them and competes again.
+/// Returns on shutdown, after releasing the Lease.
+async fn lead_when_elected(
+    mut elector: leader::Elector,
+    settings: &ControllerSettings,
+    shutdown: Shutdown,
+) {
+    let telemetry = &settings.telemetry;
+    loop {
+        telemetry.health.standby();
+        telemetry.metrics.set_leader(false);
+        info!(lease = %elector.settings().name, namespace = %elector.settings().namespace,
+              identity = %elector.settings().identity, "standby: waiting for the leader Lease");
+        tokio::select! {
+            () = elector.acquire() => {}
+            () = shutdown.clone() => return,
+        }
+        telemetry.health.leading();
+        telemetry.metrics.set_leader(true);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let term: Shutdown = futures::future::select(shutdown.clone(), stopped)
+            .map(|_| ())
+            .boxed()
+            .shared();
+        let mut controllers = std::pin::pin!(run_controllers(settings, term));
+        let lost = tokio::select! {
+            () = &mut controllers => None,
+            lost = elector.keep() => Some(lost),
+        };
+        match lost {
+            None => {
+                // Shutdown: the controllers finished their reconciles; let a standby take over at once.
+                elector.release().await;
+                return;
+            }
+            Some(lost) => {
+                warn!(reason = %lost, "lost the leader Lease; stopping the controllers and going back to standby");
+                let _ = stop.send(());
+                // Until the Lease can expire for the others, running reconciles may finish; then they are
+                // cancelled, so two instances never reconcile at the same time.
+                let grace = elector
+                    .settings()
+                    .lease_duration
+                    .saturating_sub(elector.settings().renew_deadline);
+                if tokio::time::timeout(grace, &mut controllers).await.is_err() {
+                    warn!("reconciles still running after {grace:?}; cancelling them");
+                }
+            }
+        }
+    }
+}
+
 async fn run_async(args: RunArgs) -> anyhow::Result<()> {
+    // Every flag is checked before anything is contacted or bound.
     let rate_limit = ray_controllers::RateLimitLayer::new(args.kube_api_qps, args.kube_api_burst)?;
+    let lease = lease_settings(&args)?;
+    let metrics_listener = bind("--metrics-addr", args.metrics_addr).await?;
+    let health_listener = bind("--health-addr", args.health_addr).await?;
+    let telemetry = Telemetry::default();
     let config = kube::Config::infer().await.context(
         "finding the Kubernetes API server (in a pod: its service account; elsewhere: KUBECONFIG or \
          ~/.kube/config)",
     )?;
     let client: Client = kube::client::ClientBuilder::try_from(config)
         .context("setting up the Kubernetes client")?
+        .with_layer(&ray_controllers::ApiRequestLayer::new(
+            telemetry.metrics.clone(),
+            telemetry.health.clone(),
+        ))
         .with_layer(&rate_limit)
         .build();
     let namespaces: Vec<Option<String>> = {
@@ -263,6 +554,25 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
             Some(tokio::spawn(server.serve(shutdown.clone())))
         }
     };
+    let mut servers = Vec::new();
+    if let Some(listener) = metrics_listener {
+        info!(address = %args.metrics_addr, "serving /metrics");
+        servers.push(tokio::spawn(endpoints::serve_metrics(
+            listener,
+            telemetry.metrics.clone(),
+            shutdown.clone(),
+        )));
+    }
+    if let Some(listener) = health_listener {
+        info!(address = %args.health_addr, "serving /readyz and /livez");
+        servers.push(tokio::spawn(endpoints::serve_health(
+            listener,
+            telemetry.health.clone(),
+            client.clone(),
+            Duration::from_secs(args.watch_progress_deadline_seconds),
+            shutdown.clone(),
+        )));
+    }
     if !wait_for_crds(&client, &namespaces, &shutdown).await {
         info!("stopped before the CRDs appeared");
         if let Some(webhook) = webhook {
@@ -270,61 +580,40 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let render = ray_builders::RenderOptions {
-        cluster_domain: args.cluster_domain.clone(),
-        ..ray_builders::RenderOptions::default()
+    let settings = ControllerSettings {
+        client: client.clone(),
+        namespaces,
+        concurrency: args.reconcile_concurrency,
+        render: ray_builders::RenderOptions {
+            cluster_domain: args.cluster_domain.clone(),
+            inject_probes: args.enable_probes_injection,
+            inject_wait_gcs_ready: args.enable_init_container_injection,
+            head_service_cluster_ip: args.head_service_cluster_ip,
+            ..ray_builders::RenderOptions::default()
+        },
+        instance: args.instance.clone(),
+        dashboard_url_override: args.dashboard_url_override.clone(),
+        dashboard_timeout: Duration::from_secs(args.dashboard_timeout_seconds),
+        rayservice_deletion_delay: Duration::from_secs(
+            args.rayservice_cluster_deletion_delay_seconds,
+        ),
+        telemetry: telemetry.clone(),
     };
-    let expectations = Arc::new(Expectations::default());
-    let job_controllers = namespaces.clone().into_iter().map(|namespace| {
-        rayjob::controller::run(
-            client.clone(),
-            rayjob::controller::Settings {
-                namespace,
-                concurrency: args.reconcile_concurrency,
-                render: render.clone(),
-                instance: args.instance.clone(),
-                dashboard_url_override: args.dashboard_url_override.clone(),
-                dashboard_timeout: Duration::from_secs(args.dashboard_timeout_seconds),
-            },
-            shutdown.clone(),
-        )
-    });
-    let service_controllers = namespaces.clone().into_iter().map(|namespace| {
-        rayservice::controller::run(
-            client.clone(),
-            rayservice::controller::Settings {
-                namespace,
-                concurrency: args.reconcile_concurrency,
-                render: render.clone(),
-                instance: args.instance.clone(),
-                dashboard_url_override: args.dashboard_url_override.clone(),
-                dashboard_timeout: Duration::from_secs(args.dashboard_timeout_seconds),
-                deletion_delay: Duration::from_secs(args.rayservice_cluster_deletion_delay_seconds),
-            },
-            shutdown.clone(),
-        )
-    });
-    let controllers = namespaces.into_iter().map(|namespace| {
-        raycluster::run(
-            client.clone(),
-            Settings {
-                namespace,
-                concurrency: args.reconcile_concurrency,
-                render: render.clone(),
-                instance: args.instance.clone(),
-            },
-            expectations.clone(),
-            shutdown.clone(),
-        )
-    });
-    futures::future::join3(
-        futures::future::join_all(controllers),
-        futures::future::join_all(job_controllers),
-        futures::future::join_all(service_controllers),
-    )
-    .await;
+    match lease {
+        Some(lease) => {
+            lead_when_elected(leader::Elector::new(client, lease), &settings, shutdown).await;
+        }
+        None => {
+            telemetry.health.leading();
+            telemetry.metrics.set_leader(true);
+            run_controllers(&settings, shutdown).await;
+        }
+    }
     if let Some(webhook) = webhook {
         let _ = webhook.await;
+    }
+    for server in servers {
+        let _ = server.await;
     }
     info!("ray-operator stopped");
     Ok(())

@@ -40,6 +40,11 @@ fn operator(setup: &Setup) -> Child {
             &setup.namespace,
             "--log-format",
             "json",
+            // Tests run operators side by side: no fixed ports.
+            "--metrics-addr",
+            "off",
+            "--health-addr",
+            "off",
         ])
         .env("KUBECONFIG", &setup.kubeconfig)
         .env("RUST_LOG", "warn")

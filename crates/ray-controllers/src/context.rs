@@ -9,6 +9,18 @@ use kube::runtime::reflector::Store;
 use ray_builders::RenderOptions;
 
 use crate::expectations::Expectations;
+use crate::health::Health;
+use crate::metrics::Metrics;
+
+/// Where controllers report what they do: metrics, and cache sync for readiness. One per process, shared by
+/// every controller; [`Telemetry::default`] records into a registry nobody serves (tests, embedding).
+#[derive(Clone, Debug, Default)]
+pub struct Telemetry {
+    /// The Prometheus registry served on `--metrics-addr`.
+    pub metrics: Arc<Metrics>,
+    /// Readiness and watch progress, served on `--health-addr`.
+    pub health: Arc<Health>,
+}
 
 /// The field manager of every object and status the operator writes.
 pub const FIELD_MANAGER: &str = "ray-operator";
@@ -25,4 +37,6 @@ pub struct Context {
     pub expectations: Arc<Expectations>,
     /// Operator-wide rendering settings.
     pub render: RenderOptions,
+    /// Metrics (reconciles, provisioning durations).
+    pub metrics: Arc<Metrics>,
 }

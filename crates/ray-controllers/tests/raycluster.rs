@@ -63,6 +63,7 @@ impl Env {
             concurrency: 4,
             render: ray_builders::RenderOptions::default(),
             instance: Some("test".into()),
+            telemetry: ray_controllers::Telemetry::default(),
         };
         self.task = Some(tokio::spawn(raycluster::run(
             client,

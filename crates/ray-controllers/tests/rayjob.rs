@@ -219,6 +219,7 @@ async fn ray_jobs_run_on_a_real_ray_head() {
             concurrency: 4,
             render: ray_builders::RenderOptions::default(),
             instance: Some("test".into()),
+            telemetry: ray_controllers::Telemetry::default(),
         },
         std::sync::Arc::new(Expectations::default()),
         shutdown.clone(),
@@ -232,6 +233,7 @@ async fn ray_jobs_run_on_a_real_ray_head() {
             instance: Some("test".into()),
             dashboard_url_override: Some(head.dashboard_url().to_owned()),
             dashboard_timeout: Duration::from_secs(5),
+            telemetry: ray_controllers::Telemetry::default(),
         },
         shutdown,
     ));

@@ -127,6 +127,7 @@ impl Env {
                 concurrency: 4,
                 render: ray_builders::RenderOptions::default(),
                 instance: Some("test".into()),
+                telemetry: ray_controllers::Telemetry::default(),
             },
             std::sync::Arc::new(Expectations::default()),
             shutdown.clone(),
@@ -155,6 +156,7 @@ impl Env {
                 dashboard_url_override: Some(self.head.head.dashboard_url().to_owned()),
                 dashboard_timeout: Duration::from_secs(5),
                 deletion_delay: DELETION_DELAY,
+                telemetry: ray_controllers::Telemetry::default(),
             },
             self.shutdown.clone(),
         )));

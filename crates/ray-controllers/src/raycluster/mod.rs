@@ -31,7 +31,7 @@ use ray_api_v1::RayCluster;
 use ray_builders::{ClusterContext, RenderOptions, labels, names};
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use crate::context::{Context, FIELD_MANAGER};
+use crate::context::{Context, FIELD_MANAGER, Telemetry};
 use crate::error::Error;
 use crate::expectations::{EXPECTATION_TIMEOUT, Expectations, GroupKey};
 use crate::pod_cache;
@@ -53,6 +53,8 @@ pub struct Settings {
     pub render: RenderOptions,
     /// This operator instance's name in Events (`reportingInstance`), e.g. the pod name.
     pub instance: Option<String>,
+    /// Where reconciles, the cache's objects and cache sync are reported.
+    pub telemetry: Telemetry,
 }
 
 /// A future that resolves when the operator should stop; cloneable so every controller can wait on it.
@@ -86,24 +88,53 @@ pub async fn run(
             instance: settings.instance.clone(),
         },
     );
+    let metrics = settings.telemetry.metrics.clone();
     let ctx = Arc::new(Context {
         client,
         recorder,
-        pods: pod_store,
+        pods: pod_store.clone(),
         expectations,
         render: settings.render.clone(),
+        metrics: metrics.clone(),
     });
     let scope = settings
         .namespace
         .clone()
         .unwrap_or_else(|| "<all namespaces>".into());
     info!(namespace = %scope, concurrency = settings.concurrency, "starting the RayCluster controller");
-    Controller::new(clusters, watcher::Config::default())
+    // Registered before the first await, so readiness waits for this controller too.
+    let sync = settings
+        .telemetry
+        .health
+        .cache(format!("rayclusters and pods in {scope}"));
+    let controller = Controller::new(clusters, watcher::Config::default())
         .owns_stream(pod_stream)
         .owns(services, watcher::Config::default().labels(labels::CLUSTER))
-        .with_config(ControllerConfig::default().concurrency(settings.concurrency))
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .with_config(ControllerConfig::default().concurrency(settings.concurrency));
+    let cluster_store = controller.store();
+    let early_store = cluster_store.clone();
+    let _registration = metrics.watch_rayclusters(cluster_store.clone());
+    let synced = async move {
+        // Both stores end (with an error) when the controller stops, so this never outlives it.
+        if cluster_store.wait_until_ready().await.is_ok()
+            && pod_store.wait_until_ready().await.is_ok()
+        {
+            debug!(namespace = %scope, "RayCluster and pod caches synced");
+            sync.synced();
+        }
+    };
+    let running = controller
+        .graceful_shutdown_on(shutdown.clone())
+        .run(
+            |object, ctx| async move {
+                let metrics = ctx.metrics.clone();
+                metrics
+                    .observe_reconcile(crate::metrics::RAYCLUSTER, reconcile(object, ctx))
+                    .await
+            },
+            error_policy,
+            ctx,
+        )
         .for_each(|result| async move {
             match result {
                 Ok((object, _)) => debug!(namespace = ?object.namespace, name = %object.name, "reconciled"),
@@ -112,9 +143,41 @@ pub async fn run(
                 }
                 Err(error) => warn!(%error, "controller error"),
             }
-        })
-        .await;
-    info!(namespace = %scope, "the RayCluster controller stopped");
+        });
+    stop_before_sync(
+        async {
+            futures::join!(running, synced);
+        },
+        early_store,
+        shutdown,
+    )
+    .await;
+    info!(namespace = ?settings.namespace, "the RayCluster controller stopped");
+}
+
+/// Runs a controller until it ends; but if `shutdown` comes before its main cache (`store`) has synced, stops it
+/// at once. kube-runtime holds every reconcile until that cache is ready and keeps waiting for it even after a
+/// shutdown, which would hang the process; nothing has been reconciled yet, so dropping it is safe.
+pub(crate) async fn stop_before_sync<K>(
+    running: impl std::future::Future<Output = ()>,
+    store: kube::runtime::reflector::Store<K>,
+    shutdown: Shutdown,
+) where
+    K: kube::Resource + Clone + 'static,
+    K::DynamicType: std::hash::Hash + Eq + Clone,
+{
+    use futures::FutureExt as _;
+    let early = async {
+        shutdown.await;
+        if store.wait_until_ready().now_or_never().is_some() {
+            // Synced (or finished): the graceful shutdown works; let it.
+            futures::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = running => {}
+        () = early => debug!("stopped before the cache synced"),
+    }
 }
 
 fn error_policy(_: Arc<DeserializeGuard<RayCluster>>, _: &Error, _: Arc<Context>) -> Requeue {
@@ -177,6 +240,14 @@ fn now() -> Time {
 }
 
 async fn reconcile_cluster(cluster: &RayCluster, ctx: &Context) -> Result<Requeue, Error> {
+    // The RayCluster watch can deliver objects before the pod cache has finished its first list; deciding from
+    // a partial cache would create pods that already exist (seen when a new leader or a restarted operator
+    // starts). The wait ends at once after the first list, and with an error when the controller stops.
+    // Bounded: kube-runtime keeps the pod watch (and so the cache's writer) alive after a shutdown.
+    match tokio::time::timeout(Duration::from_secs(5), ctx.pods.wait_until_ready()).await {
+        Ok(Ok(())) => {}
+        _ => return Ok(Requeue::requeue(Duration::from_secs(1))),
+    }
     let namespace = cluster.namespace().unwrap_or_default();
     let name = cluster.name_any();
     let snapshot = ctx.pods.state();
@@ -413,7 +484,18 @@ async fn write_status(
     }
     let namespace = cluster.namespace().unwrap_or_default();
     let name = cluster.name_any();
-    let status = status::with_update_time(computed, time);
+    let provisioned =
+        |conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]| {
+            conditions
+                .iter()
+                .any(|c| c.type_ == status::PROVISIONED && c.status == "True")
+        };
+    let newly_provisioned = provisioned(&computed.conditions)
+        && !cluster
+            .status
+            .as_ref()
+            .is_some_and(|s| provisioned(&s.conditions));
+    let status = status::with_update_time(computed, time.clone());
     let api: Api<RayCluster> = Api::namespaced(ctx.client.clone(), &namespace);
     let patch = serde_json::json!({
         "apiVersion": "ray.io/v1",
@@ -431,5 +513,8 @@ async fn write_status(
         source,
     })?;
     debug!(state = ?status.state, "status written");
+    if newly_provisioned {
+        ctx.metrics.record_cluster_provisioned(cluster, &time);
+    }
     Ok(())
 }

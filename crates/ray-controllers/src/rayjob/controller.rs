@@ -24,7 +24,7 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use ray_api_v1::raycluster::RayCluster;
-use ray_api_v1::rayjob::{JobStatus, RayJob, RayJobStatus};
+use ray_api_v1::rayjob::{JobDeploymentStatus, JobStatus, RayJob, RayJobStatus};
 use ray_builders::RenderOptions;
 use ray_builders::submitter::SubmitterInputs;
 use ray_dashboard_client::{DashboardClient, Error as DashboardError};
@@ -68,6 +68,8 @@ pub struct Settings {
     pub dashboard_url_override: Option<String>,
     /// The per-request timeout of dashboard calls.
     pub dashboard_timeout: Duration,
+    /// Where reconciles, the cache's objects and cache sync are reported.
+    pub telemetry: crate::context::Telemetry,
 }
 
 struct JobContext {
@@ -103,6 +105,7 @@ pub async fn run(client: Client, settings: Settings, shutdown: Shutdown) {
         .namespace
         .clone()
         .unwrap_or_else(|| "<all namespaces>".into());
+    let telemetry = settings.telemetry.clone();
     let ctx = Arc::new(JobContext {
         client,
         recorder,
@@ -110,12 +113,36 @@ pub async fn run(client: Client, settings: Settings, shutdown: Shutdown) {
     });
     info!(namespace = %scope, "starting the RayJob controller");
     let owned = || watcher::Config::default().labels(ORIGIN_LABEL_SELECTOR);
-    Controller::new(jobs, watcher::Config::default())
+    // Registered before the first await, so readiness waits for this controller too.
+    let sync = telemetry.health.cache(format!("rayjobs in {scope}"));
+    let controller = Controller::new(jobs, watcher::Config::default())
         .owns(clusters, owned())
         .owns(submitters, owned())
-        .with_config(ControllerConfig::default().concurrency(concurrency))
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .with_config(ControllerConfig::default().concurrency(concurrency));
+    let job_store = controller.store();
+    let early_store = job_store.clone();
+    let _registration = telemetry.metrics.watch_rayjobs(job_store.clone());
+    let synced = async move {
+        // The store ends (with an error) when the controller stops, so this never outlives it.
+        if job_store.wait_until_ready().await.is_ok() {
+            sync.synced();
+        }
+    };
+    let metrics = telemetry.metrics.clone();
+    let running = controller
+        .graceful_shutdown_on(shutdown.clone())
+        .run(
+            move |object, ctx| {
+                let metrics = metrics.clone();
+                async move {
+                    metrics
+                        .observe_reconcile(crate::metrics::RAYJOB, reconcile(object, ctx))
+                        .await
+                }
+            },
+            error_policy,
+            ctx,
+        )
         .for_each(|result| async move {
             match result {
                 Ok((object, _)) => debug!(namespace = ?object.namespace, name = %object.name, "reconciled"),
@@ -124,8 +151,15 @@ pub async fn run(client: Client, settings: Settings, shutdown: Shutdown) {
                 }
                 Err(error) => warn!(%error, "controller error"),
             }
-        })
-        .await;
+        });
+    crate::raycluster::stop_before_sync(
+        async {
+            futures::join!(running, synced);
+        },
+        early_store,
+        shutdown,
+    )
+    .await;
     info!(namespace = %scope, "the RayJob controller stopped");
 }
 
@@ -369,6 +403,26 @@ async fn reconcile_job(job: &RayJob, ctx: &JobContext) -> Result<Requeue, Error>
             what: what.clone(),
             source,
         })?;
+        let before = job.status.as_ref().and_then(|s| s.job_deployment_status);
+        let started = decision
+            .status
+            .start_time
+            .as_ref()
+            .or_else(|| job.status.as_ref().and_then(|s| s.start_time.as_ref()));
+        if let (Some(after), Some(started)) = (decision.status.job_deployment_status, started)
+            && after.is_terminal()
+            && !before.is_some_and(JobDeploymentStatus::is_terminal)
+        {
+            // KubeRay's retry count is the number of earlier failed attempts; this operator does not retry a
+            // RayJob (no backoffLimit yet), so it is always 0.
+            ctx.settings.telemetry.metrics.record_job_finished(
+                job,
+                started,
+                after,
+                0,
+                &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Timestamp::now()),
+            );
+        }
         if let Some(event) = events::transition(job.status.as_ref(), &decision.status) {
             info!(reason = event.reason, note = %event.note, "RayJob transition");
             publish(ctx, &reference, event.warning, event.reason, event.note).await;

@@ -64,6 +64,8 @@ pub struct Settings {
     pub dashboard_timeout: Duration,
     /// How long a cluster that no longer serves is kept before it is deleted (so in-flight requests finish).
     pub deletion_delay: Duration,
+    /// Where reconciles, the cache's objects and cache sync are reported.
+    pub telemetry: crate::context::Telemetry,
 }
 
 struct ServiceContext {
@@ -102,6 +104,7 @@ pub async fn run(client: Client, settings: Settings, shutdown: Shutdown) {
         .namespace
         .clone()
         .unwrap_or_else(|| "<all namespaces>".into());
+    let telemetry = settings.telemetry.clone();
     let ctx = Arc::new(ServiceContext {
         client,
         recorder,
@@ -109,12 +112,36 @@ pub async fn run(client: Client, settings: Settings, shutdown: Shutdown) {
     });
     info!(namespace = %scope, "starting the RayService controller");
     let owned = || watcher::Config::default().labels(ORIGIN_LABEL_SELECTOR);
-    Controller::new(services, watcher::Config::default())
+    // Registered before the first await, so readiness waits for this controller too.
+    let sync = telemetry.health.cache(format!("rayservices in {scope}"));
+    let controller = Controller::new(services, watcher::Config::default())
         .owns(clusters, owned())
         .owns(svcs, owned())
-        .with_config(ControllerConfig::default().concurrency(concurrency))
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .with_config(ControllerConfig::default().concurrency(concurrency));
+    let store = controller.store();
+    let early_store = store.clone();
+    // The RayService status has no Ready/UpgradeInProgress conditions yet: only kuberay_service_info is reported.
+    let _registration = telemetry.metrics.watch_rayservices(store.clone(), |_| None);
+    let synced = async move {
+        if store.wait_until_ready().await.is_ok() {
+            sync.synced();
+        }
+    };
+    let metrics = telemetry.metrics.clone();
+    let running = controller
+        .graceful_shutdown_on(shutdown.clone())
+        .run(
+            move |object, ctx| {
+                let metrics = metrics.clone();
+                async move {
+                    metrics
+                        .observe_reconcile(crate::metrics::RAYSERVICE, reconcile(object, ctx))
+                        .await
+                }
+            },
+            error_policy,
+            ctx,
+        )
         .for_each(|result| async move {
             match result {
                 Ok((object, _)) => debug!(namespace = ?object.namespace, name = %object.name, "reconciled"),
@@ -123,8 +150,15 @@ pub async fn run(client: Client, settings: Settings, shutdown: Shutdown) {
                 }
                 Err(error) => warn!(%error, "controller error"),
             }
-        })
-        .await;
+        });
+    crate::raycluster::stop_before_sync(
+        async {
+            futures::join!(running, synced);
+        },
+        early_store,
+        shutdown,
+    )
+    .await;
     info!(namespace = %scope, "the RayService controller stopped");
 }
 
