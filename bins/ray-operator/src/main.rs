@@ -22,6 +22,8 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once at start-up: the size of the `run` flags does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run the operator (the default): reconcile RayClusters until SIGTERM or SIGINT.
     Run(run::RunArgs),
