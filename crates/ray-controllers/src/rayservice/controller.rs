@@ -120,8 +120,9 @@ pub async fn run(client: Client, settings: Settings, shutdown: Shutdown) {
         .with_config(ControllerConfig::default().concurrency(concurrency));
     let store = controller.store();
     let early_store = store.clone();
-    // The RayService status has no Ready/UpgradeInProgress conditions yet: only kuberay_service_info is reported.
-    let _registration = telemetry.metrics.watch_rayservices(store.clone(), |_| None);
+    let _registration = telemetry
+        .metrics
+        .watch_rayservices(store.clone(), service_conditions);
     let synced = async move {
         if store.wait_until_ready().await.is_ok() {
             sync.synced();
@@ -923,4 +924,25 @@ pub fn owned_labels(service: &str) -> BTreeMap<String, String> {
             labels::CRD_RAY_SERVICE.to_owned(),
         ),
     ])
+}
+
+/// KubeRay's `kuberay_service_condition_*` reading of a RayService: its `Ready` and `UpgradeInProgress` conditions.
+fn service_conditions(
+    object: &DeserializeGuard<RayService>,
+) -> Option<crate::metrics::ServiceConditions> {
+    let service = object.0.as_ref().ok()?;
+    let conditions = service
+        .status
+        .as_ref()
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
+    let is_true = |type_: &str| {
+        conditions
+            .iter()
+            .any(|c| c.type_ == type_ && c.status == "True")
+    };
+    Some(crate::metrics::ServiceConditions {
+        ready: is_true(super::decide::conditions::READY),
+        upgrade_in_progress: is_true(super::decide::conditions::UPGRADE_IN_PROGRESS),
+    })
 }
