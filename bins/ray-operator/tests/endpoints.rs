@@ -148,6 +148,46 @@ async fn readyz_waits_for_the_caches_and_metrics_show_requests_reconciles_and_cl
         .is_some_and(|s| s > 0.0 && s < 120.0)
     );
 
+    // A suspended RayJob creates nothing but is reported from the RayJob cache.
+    let jobs: Api<ray_api_v1::rayjob::RayJob> = Api::namespaced(setup.client.clone(), ns);
+    let job: ray_api_v1::rayjob::RayJob = serde_json::from_value(serde_json::json!({
+        "apiVersion": "ray.io/v1", "kind": "RayJob",
+        "metadata": {"name": "j"},
+        "spec": {"entrypoint": "python -c 'print(1)'", "suspend": true, "shutdownAfterJobFinishes": true,
+            "rayClusterSpec": {"headGroupSpec": {"rayStartParams": {}, "template": {"spec": {"containers": [
+                {"name": "ray-head", "image": "rayproject/ray:2.60.0"}]}}}}}
+    }))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let job_uid = jobs
+        .create(&PostParams::default(), &job)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .metadata
+        .uid
+        .unwrap_or_default();
+    let metrics = until(Duration::from_secs(10), "the RayJob series", || async {
+        let text = operator.scrape().await;
+        text.contains(&format!(
+            r#"kuberay_job_deployment_status{{name="j",namespace="{ns}",uid="{job_uid}""#
+        ))
+        .then_some(text)
+    })
+    .await;
+    assert!(
+        metrics.contains(&format!(
+            r#"kuberay_job_info{{name="j",namespace="{ns}",uid="{job_uid}"}} 1"#
+        )),
+        "{metrics}"
+    );
+    assert!(
+        series(
+            &metrics,
+            r#"ray_operator_reconcile_total{controller="rayjob",result="success"}"#
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{metrics}"
+    );
+
     let (status, body) = operator.probe("/livez").await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("watches making progress"), "{body}");

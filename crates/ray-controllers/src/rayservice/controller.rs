@@ -946,3 +946,33 @@ fn service_conditions(
         upgrade_in_progress: is_true(super::decide::conditions::UPGRADE_IN_PROGRESS),
     })
 }
+
+#[cfg(test)]
+mod metrics_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_service_series_follow_the_ready_and_upgrade_conditions() {
+        let service: RayService = serde_json::from_value(json!({
+            "apiVersion": "ray.io/v1", "kind": "RayService",
+            "metadata": {"name": "s", "namespace": "ns"},
+            "spec": {"rayClusterConfig": {"headGroupSpec": {"rayStartParams": {}, "template": {"spec": {
+                "containers": [{"name": "ray-head", "image": "rayproject/ray:2.60.0"}]}}}}},
+            "status": {"conditions": [
+                {"type": "Ready", "status": "True", "reason": "NonZeroServeEndpoints", "message": "",
+                 "lastTransitionTime": "2026-01-01T00:00:00Z"},
+                {"type": "UpgradeInProgress", "status": "False", "reason": "NoPendingCluster", "message": "",
+                 "lastTransitionTime": "2026-01-01T00:00:00Z"}]}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            service_conditions(&DeserializeGuard(Ok(service))),
+            Some(crate::metrics::ServiceConditions {
+                ready: true,
+                upgrade_in_progress: false
+            })
+        );
+    }
+}
