@@ -23,6 +23,7 @@ use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
 };
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Service, ServiceAccount};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::networking::v1::Ingress;
@@ -1001,35 +1002,52 @@ async fn lifecycle(
     installed: &Installed,
     admin: &Client,
     namespace: &str,
-    watch: &[&str],
+    variant: &str,
 ) -> String {
     let log = tempfile::NamedTempFile::new().unwrap_or_else(|e| panic!("{e}"));
     let stderr = log.reopen().unwrap_or_else(|e| panic!("{e}"));
-    let closed_port = ray_testenv::free_ports(1).unwrap_or_else(|e| panic!("{e}"))[0];
-    let mut args = vec![
-        "run".to_owned(),
-        "--log-format".into(),
-        "json".into(),
-        // No Ray head: the RayJob's dashboard calls fail, which the lifecycle below does not depend on.
-        "--dashboard-url-override".into(),
-        format!("http://127.0.0.1:{closed_port}"),
-    ];
-    args.extend(watch.iter().map(|s| (*s).to_owned()));
+    let ports = ray_testenv::free_ports(3).unwrap_or_else(|e| panic!("{e}"));
+    let (metrics_port, health_port, closed_port) = (ports[0], ports[1], ports[2]);
+    // The Deployment's own arguments, so the manifests' flags are checked by the real binary, with the two servers
+    // on free loopback ports instead of 0.0.0.0:8080 and :8082.
+    let docs = kustomize(variant);
+    let deployment = find(&docs, "Deployment", "ray-operator");
+    let mut args: Vec<String> = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap_or_else(|| panic!("the Deployment has args"))
+        .iter()
+        .map(|a| a.as_str().unwrap_or_default().to_owned())
+        .map(|a| match a.split_once('=') {
+            Some(("--metrics-addr", _)) => format!("--metrics-addr=127.0.0.1:{metrics_port}"),
+            Some(("--health-addr", _)) => format!("--health-addr=127.0.0.1:{health_port}"),
+            _ => a,
+        })
+        .collect();
+    assert!(args.contains(&"--leader-elect".to_owned()), "{args:?}");
+    // No Ray head: the RayJob's dashboard calls fail, which the lifecycle below does not depend on.
+    args.push(format!(
+        "--dashboard-url-override=http://127.0.0.1:{closed_port}"
+    ));
     let mut operator = tokio::process::Command::new(env!("CARGO_BIN_EXE_ray-operator"))
         .args(&args)
         .env("KUBECONFIG", installed.kubeconfig.path())
+        // What the Deployment sets from the downward API.
         .env("POD_NAMESPACE", OPERATOR_NAMESPACE)
-        // As in the manifests: leader election, so its Lease permissions are exercised too. No metrics or health
-        // servers: two operators run at once in this test binary (set by environment, as every flag can be).
-        .env("RAY_OPERATOR_LEADER_ELECT", "true")
-        .env("RAY_OPERATOR_METRICS_ADDR", "off")
-        .env("RAY_OPERATOR_HEALTH_ADDR", "off")
+        .env("POD_NAME", format!("ray-operator-{variant}"))
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(stderr)
         .kill_on_drop(true)
         .spawn()
         .unwrap_or_else(|e| panic!("starting ray-operator: {e}"));
+    until("/readyz", async || {
+        let url = format!("http://127.0.0.1:{health_port}/readyz");
+        match reqwest::get(&url).await {
+            Ok(r) if r.status().is_success() => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
 
     // A RayCluster with everything the RayCluster controller can create: autoscaler RBAC, Ingress, Services, pods.
     let clusters: Api<RayCluster> = Api::namespaced(admin.clone(), namespace);
@@ -1202,6 +1220,35 @@ async fn lifecycle(
         .filter(|e| e.reporting_controller.as_deref() == Some("ray-operator"))
         .count();
     assert!(published > 0, "no Events from the operator");
+    // It reconciled as the elected leader: the Lease it created (and renewed with "update") is there.
+    let leases: Api<Lease> = Api::namespaced(admin.clone(), OPERATOR_NAMESPACE);
+    let lease = leases
+        .get_opt(LEASE)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        lease.is_some(),
+        "the operator did not create its Lease {LEASE}"
+    );
+
+    // Not one request was refused, by the operator's own count.
+    let metrics = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        metrics.contains("ray_operator_kube_api_requests_total{"),
+        "{metrics}"
+    );
+    let refused: Vec<&str> = metrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("ray_operator_kube_api_requests_total{") && l.contains("code=\"403\"")
+        })
+        .collect();
+    assert!(refused.is_empty(), "requests refused: {refused:?}");
 
     if let Some(pid) = operator.id() {
         let _ = nix::sys::signal::kill(
@@ -1238,7 +1285,7 @@ async fn the_cluster_wide_install_grants_exactly_what_the_operator_uses() {
     let namespace = ray_testenv::create_namespace(&admin, "install-default")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let log = lifecycle(&installed, &admin, &namespace, &[]).await;
+    let log = lifecycle(&installed, &admin, &namespace, "default").await;
     assert_never_forbidden(&log);
 }
 
@@ -1255,12 +1302,7 @@ async fn the_namespaced_install_grants_exactly_what_the_operator_uses_in_its_nam
     ensure_namespace(&admin, WATCHED_NAMESPACE).await;
     let installed = install(&plane, &admin, "namespaced").await;
     check_permissions(&installed, &admin, Some(WATCHED_NAMESPACE)).await;
-    let log = lifecycle(
-        &installed,
-        &admin,
-        WATCHED_NAMESPACE,
-        &["--watch-namespace", WATCHED_NAMESPACE],
-    )
-    .await;
+    // The Deployment's args carry --watch-namespace=ray-workloads.
+    let log = lifecycle(&installed, &admin, WATCHED_NAMESPACE, "namespaced").await;
     assert_never_forbidden(&log);
 }
