@@ -41,10 +41,11 @@ pub struct Operator {
 }
 
 impl Operator {
-    /// Starts `binary run <args>` with `KUBECONFIG=kubeconfig`, its log (stderr) going to `log`.
+    /// Starts `binary run <args>` with `KUBECONFIG=kubeconfig` and `env`, its log (stderr) going to `log`.
     pub fn spawn(
         binary: &Path,
         args: &[String],
+        env: &[(&str, &str)],
         kubeconfig: &Path,
         log: &Path,
     ) -> anyhow::Result<Operator> {
@@ -54,6 +55,7 @@ impl Operator {
             .arg("run")
             .args(args)
             .env("KUBECONFIG", kubeconfig)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()

@@ -261,7 +261,7 @@ fn start_operator(plane: &ControlPlane, dashboard_url: Option<&str>) -> anyhow::
         .map(|url| format!("--dashboard-url-override={url}"))
         .into_iter()
         .collect();
-    let operator = Operator::spawn(&binary, &args, plane.kubeconfig(), &log_path)?;
+    let operator = Operator::spawn(&binary, &args, &[], plane.kubeconfig(), &log_path)?;
     eprintln!(
         "  operator running (pid {}), log {}",
         operator.pid(),

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::Client;
 use kube::runtime::events::Recorder;
 use kube::runtime::reflector::Store;
@@ -33,6 +33,9 @@ pub struct Context {
     pub recorder: Recorder,
     /// The label-selected, pruned pod cache (see [`crate::pod_cache`]).
     pub pods: Store<Pod>,
+    /// The operator's Services (label `ray.io/cluster`), so a reconcile finds an existing head Service without a
+    /// GET request; only a Service the cache does not show yet is read from or created on the API server.
+    pub services: Store<Service>,
     /// Creates and deletes not yet visible in `pods`; shared across namespaces.
     pub expectations: Arc<Expectations>,
     /// Operator-wide rendering settings.

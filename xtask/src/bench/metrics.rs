@@ -134,7 +134,8 @@ impl Snapshot {
 
     /// Total API requests.
     pub fn total_requests(&self) -> f64 {
-        self.requests.values().sum()
+        // `+ 0.0` turns the empty sum's -0.0 into 0.
+        self.requests.values().sum::<f64>() + 0.0
     }
 
     /// API requests that change something (create, update, patch, delete, deletecollection).
@@ -146,12 +147,13 @@ impl Snapshot {
                 WRITE_VERBS.contains(&verb)
             })
             .map(|(_, v)| v)
-            .sum()
+            .sum::<f64>()
+            + 0.0
     }
 
     /// Total reconciles over every controller.
     pub fn total_reconciles(&self) -> f64 {
-        self.reconciles.values().sum()
+        self.reconciles.values().sum::<f64>() + 0.0
     }
 }
 

@@ -6,6 +6,7 @@
 mod metrics;
 mod procfs;
 mod report;
+mod request_log;
 mod workload;
 
 use std::path::PathBuf;
@@ -69,9 +70,16 @@ pub struct ScaleArgs {
     /// Skip the plain-client floor measurement.
     #[arg(long)]
     no_floor: bool,
+    /// Count the operator's API requests from its own debug log (one line per request) when its /metrics has no
+    /// request counter. Logging every request costs CPU: timings of such a run are not comparable.
+    #[arg(long)]
+    trace_requests: bool,
     /// Use the debug build of the operator (quicker to build; CI's smoke run). Timings then mean little.
     #[arg(long)]
     debug: bool,
+    /// Run this operator binary instead of building one (e.g. an instrumented or older build to compare).
+    #[arg(long, value_name = "PATH")]
+    operator_binary: Option<PathBuf>,
     /// Where to write the JSON report [default: target/bench/scale-PRESET.json].
     #[arg(long)]
     out: Option<PathBuf>,
@@ -92,6 +100,7 @@ struct Plan {
     fairness_small: usize,
     floor: bool,
     release: bool,
+    trace_requests: bool,
 }
 
 impl Plan {
@@ -120,6 +129,7 @@ impl Plan {
             fairness_small: args.fairness_small,
             floor: !args.no_floor,
             release: !args.debug,
+            trace_requests: args.trace_requests,
         };
         if plan.clusters == 0 {
             bail!("--clusters must be at least 1");
@@ -156,11 +166,17 @@ pub fn scale(args: &ScaleArgs) -> anyhow::Result<()> {
             skip_ray: true,
         },
     )?;
-    eprintln!(
-        "building the operator ({})...",
-        if plan.release { "release" } else { "debug" }
-    );
-    let binary = crate::operator::build(plan.release)?;
+    if args.operator_binary.is_none() {
+        eprintln!(
+            "building the operator ({})...",
+            if plan.release { "release" } else { "debug" }
+        );
+    }
+    let binary = match &args.operator_binary {
+        Some(path) if path.is_file() => path.clone(),
+        Some(path) => bail!("--operator-binary {}: no such file", path.display()),
+        None => crate::operator::build(plan.release)?,
+    };
     let help = std::process::Command::new(&binary)
         .args(["run", "--help"])
         .output()
@@ -371,7 +387,12 @@ async fn run(
     if help.contains("--health-addr") {
         op_args.push("--health-addr=off".to_string());
     }
-    let mut operator = Operator::spawn(binary, &op_args, plane.kubeconfig(), &log)?;
+    let env: &[(&str, &str)] = if plan.trace_requests {
+        &[("RUST_LOG", request_log::RUST_LOG)]
+    } else {
+        &[]
+    };
+    let mut operator = Operator::spawn(binary, &op_args, env, plane.kubeconfig(), &log)?;
     let sampler = Sampler::start(operator.pid(), Duration::from_millis(250));
     let seen_state = workload::watch(&client);
     // Start-up (CRD check, watches listing nothing) then a rest window.
@@ -401,6 +422,7 @@ async fn run(
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let load_start = sampler.now();
+    let wall_converge_start = k8s_openapi::jiff::Timestamp::now();
     let t0 = Instant::now();
     workload::create_clusters(&client, clusters, 16).await?;
     let clusters_created = t0.elapsed().as_secs_f64();
@@ -428,6 +450,7 @@ async fn run(
     .await?;
     eprintln!("  every RayCluster is ready after {all_ready:.1} s");
     let load_end = sampler.now();
+    let wall_converge_end = k8s_openapi::jiff::Timestamp::now();
     let load_peak = sampler.peak_between(&load_start, &load_end);
     let metrics_converged = scrape(metrics_url.as_deref()).await;
 
@@ -437,16 +460,18 @@ async fn run(
         s.start_counting();
     }
     let quiet_start = sampler.now();
+    let wall_quiet_start = k8s_openapi::jiff::Timestamp::now();
     let metrics_quiet_start = scrape(metrics_url.as_deref()).await;
     tokio::time::sleep(Duration::from_secs(plan.quiet)).await;
     let metrics_quiet_end = scrape(metrics_url.as_deref()).await;
     let quiet_end = sampler.now();
+    let wall_quiet_end = k8s_openapi::jiff::Timestamp::now();
     let object_changes = seen_state
         .lock()
         .map(|mut s| s.stop_counting())
         .unwrap_or_default();
     check_operator(&mut operator, &log)?;
-    let quiet_requests = match (&metrics_quiet_start, &metrics_quiet_end) {
+    let mut quiet_requests = match (&metrics_quiet_start, &metrics_quiet_end) {
         (Ok(a), Ok(b)) => Some(b.since(a)),
         _ => None,
     };
@@ -463,10 +488,25 @@ async fn run(
     drop(sampler);
     drop(plane);
 
-    let (api, note) = match (&metrics_before, &metrics_converged) {
+    let (mut api, mut note) = match (&metrics_before, &metrics_converged) {
         (Ok(a), Ok(b)) => (Some(b.since(a)), None),
         (Err(e), _) | (_, Err(e)) => (None, Some(e.clone())),
     };
+    if api.is_none() && plan.trace_requests {
+        // The operator has stopped, so its log is complete.
+        let text = std::fs::read_to_string(&log)
+            .with_context(|| format!("reading the operator log {}", log.display()))?;
+        api = Some(request_log::count(
+            &text,
+            wall_converge_start,
+            wall_converge_end,
+        ));
+        quiet_requests = Some(request_log::count(&text, wall_quiet_start, wall_quiet_end));
+        note = Some(format!(
+            "counted from the operator's debug log (--trace-requests; {})",
+            note.unwrap_or_default()
+        ));
+    }
     let api = match api {
         Some(d) => {
             let reconciles = d.total_reconciles();

@@ -204,7 +204,7 @@ impl Report {
             name: "writes at steady state".into(),
             goal: "0".into(),
             measured: match self.quiet.operator_writes {
-                Some(w) => format!("{w} (operator metrics)"),
+                Some(w) => format!("{w} operator write requests"),
                 None => format!(
                     "metrics unavailable; object changes seen: {}",
                     self.quiet.object_changes.values().sum::<u64>()

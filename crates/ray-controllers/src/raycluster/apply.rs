@@ -6,9 +6,10 @@ use std::fmt::Debug;
 use std::time::Instant;
 
 use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::api::core::v1::{ObjectReference, Pod};
+use k8s_openapi::api::core::v1::{ObjectReference, Pod, Service};
 use kube::api::{DeleteParams, PostParams};
 use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource};
 use ray_builders::ClusterContext;
 use serde::Serialize;
@@ -21,6 +22,12 @@ use super::status::Failure;
 use crate::context::{Context, FIELD_MANAGER};
 use crate::error::{Error, api_message};
 use crate::expectations::GroupKey;
+
+/// Most pod creations one reconcile has in flight at once. Creating a big group one pod at a time makes its
+/// scale-up as slow as the API server's latency (about 20 pods/s on a loaded machine); a few in parallel make it
+/// as fast as `--kube-api-qps` allows, while other RayClusters' reconciles still get their turn at the shared
+/// request budget (each has at most this many requests waiting).
+pub const PARALLEL_CREATES: usize = 8;
 
 /// Applies changes for one RayCluster.
 pub struct Applier<'a> {
@@ -129,6 +136,21 @@ impl Applier<'_> {
         }
     }
 
+    /// [`Self::ensure`] for a Service, answered from the Service cache when it shows the Service: at steady state
+    /// a reconcile then reads nothing from the API server.
+    pub async fn ensure_service(
+        &self,
+        service: Service,
+        reasons: &Reasons,
+    ) -> Result<Result<Service, Failure>, Error> {
+        let name = service.metadata.name.clone().unwrap_or_default();
+        let key = ObjectRef::<Service>::new(&name).within(self.namespace());
+        if let Some(cached) = self.ctx.services.get(&key) {
+            return Ok(Ok(cached.as_ref().clone()));
+        }
+        self.ensure(service, reasons).await
+    }
+
     fn key(&self, group: Option<&str>) -> GroupKey {
         match group {
             None => GroupKey::head(self.namespace(), &self.cluster.name),
@@ -136,13 +158,29 @@ impl Applier<'_> {
         }
     }
 
-    /// Deletes and creates pods as decided. Stops at the first failed create of a group (the next would fail for
-    /// the same reason, typically quota) and returns the failure for the status.
+    /// Deletes and creates pods as decided. A group's creates go in slow-start batches of up to
+    /// [`PARALLEL_CREATES`]; a group stops after the batch in which a create failed (the next would fail for the
+    /// same reason, typically quota), and the failure is returned for the status.
+    ///
+    /// Creations are reported with one Event per group and reconcile ("Created 10 worker Pods of group ...")
+    /// rather than one per pod: an Event is an API request like a pod creation, so per-pod Events would halve the
+    /// pods the operator can create within its `--kube-api-qps` (client-go's event spam filter drops most of
+    /// KubeRay's per-pod Events for the same reason). Failures are still reported one by one.
     pub async fn pods(&self, actions: Vec<Action>) -> Result<Option<Failure>, Error> {
         let api: Api<Pod> = Api::namespaced(self.ctx.client.clone(), self.namespace());
         let mut failure = None;
         let mut failed_groups: Vec<Option<usize>> = Vec::new();
-        for action in actions {
+        // Names of the pods created, by group (`None`: the head), in creation order.
+        let mut created: Vec<(Option<String>, Vec<String>)> = Vec::new();
+        let mut note_created = |group: Option<String>, name: String| match created
+            .iter_mut()
+            .find(|(g, _)| *g == group)
+        {
+            Some((_, names)) => names.push(name),
+            None => created.push((group, vec![name])),
+        };
+        let mut actions = actions.into_iter().peekable();
+        while let Some(action) = actions.next() {
             match action {
                 Action::Delete {
                     name,
@@ -164,23 +202,43 @@ impl Applier<'_> {
                         what: format!("{}/{}", self.namespace(), self.cluster.name),
                         message: e.to_string(),
                     })?;
-                    if let Some(f) = self.create_pod(&api, pod, None).await {
-                        failed_groups.push(None);
-                        failure.get_or_insert(f);
+                    match self.create_pod(&api, pod, None).await {
+                        Ok(name) => note_created(None, name),
+                        Err(f) => {
+                            failed_groups.push(None);
+                            failure.get_or_insert(f);
+                        }
                     }
                 }
                 Action::CreateWorker {
                     group_index,
                     replica,
                 } => {
+                    // This group's consecutive creates, rendered up front (a render error creates nothing).
+                    let mut replicas = vec![replica];
+                    while let Some(Action::CreateWorker {
+                        group_index: next, ..
+                    }) = actions.peek()
+                        && *next == group_index
+                    {
+                        if let Some(Action::CreateWorker { replica, .. }) = actions.next() {
+                            replicas.push(replica);
+                        }
+                    }
                     if failed_groups.contains(&Some(group_index)) {
                         continue;
                     }
-                    let pod = ray_builders::worker_pod(self.cluster, group_index, &replica)
-                        .map_err(|e| Error::Render {
-                            what: format!("{}/{}", self.namespace(), self.cluster.name),
-                            message: e.to_string(),
-                        })?;
+                    let mut pending = replicas
+                        .iter()
+                        .map(|replica| {
+                            ray_builders::worker_pod(self.cluster, group_index, replica).map_err(
+                                |e| Error::Render {
+                                    what: format!("{}/{}", self.namespace(), self.cluster.name),
+                                    message: e.to_string(),
+                                },
+                            )
+                        })
+                        .collect::<Result<std::collections::VecDeque<Pod>, Error>>()?;
                     let group = self
                         .cluster
                         .cluster
@@ -188,36 +246,55 @@ impl Applier<'_> {
                         .worker_group_specs
                         .get(group_index)
                         .map(|g| g.group_name.clone());
-                    if let Some(f) = self.create_pod(&api, pod, group.as_deref()).await {
-                        failed_groups.push(Some(group_index));
-                        failure.get_or_insert(f);
+                    // Slow start, as Kubernetes' ReplicaSet controller does: batches of 1, 2, 4, ... up to
+                    // PARALLEL_CREATES, stopping after a batch with a failure (quota, admission), so a doomed
+                    // scale-up costs a request or two, not hundreds.
+                    let mut batch = 1;
+                    while !pending.is_empty() && !failed_groups.contains(&Some(group_index)) {
+                        let take = batch.min(pending.len());
+                        let results = futures::future::join_all(
+                            pending
+                                .drain(..take)
+                                .map(|pod| self.create_pod(&api, pod, group.as_deref())),
+                        )
+                        .await;
+                        for result in results {
+                            match result {
+                                Ok(name) => note_created(group.clone(), name),
+                                Err(f) => {
+                                    if !failed_groups.contains(&Some(group_index)) {
+                                        failed_groups.push(Some(group_index));
+                                    }
+                                    failure.get_or_insert(f);
+                                }
+                            }
+                        }
+                        batch = (batch * 2).min(PARALLEL_CREATES);
                     }
                 }
             }
         }
+        for (group, names) in created {
+            let (reason, note) = created_note(self.namespace(), group.as_deref(), &names);
+            self.event(EventType::Normal, reason, events::ACTION_CREATE, note)
+                .await;
+        }
         Ok(failure)
     }
 
+    /// Creates one pod; returns its name, or the failure (already reported in an Event).
     async fn create_pod(
         &self,
         api: &Api<Pod>,
         mut pod: Pod,
         group: Option<&str>,
-    ) -> Option<Failure> {
+    ) -> Result<String, Failure> {
         // The pod builders leave owner references to the caller; without one the garbage collector would keep
         // the pods after the RayCluster is deleted.
         pod.metadata.owner_references = self.cluster.owner_reference().map(|o| vec![o]);
-        let (created, failed, kind) = match group {
-            None => (
-                events::CREATED_HEAD_POD,
-                events::FAILED_TO_CREATE_HEAD_POD,
-                "head pod",
-            ),
-            Some(_) => (
-                events::CREATED_WORKER_POD,
-                events::FAILED_TO_CREATE_WORKER_POD,
-                "worker pod",
-            ),
+        let (failed, kind) = match group {
+            None => (events::FAILED_TO_CREATE_HEAD_POD, "head pod"),
+            Some(_) => (events::FAILED_TO_CREATE_WORKER_POD, "worker pod"),
         };
         let key = self.key(group);
         let ticket = self.ctx.expectations.expect_create(&key, Instant::now());
@@ -226,16 +303,7 @@ impl Applier<'_> {
                 let name = pod.metadata.name.clone().unwrap_or_default();
                 self.ctx.expectations.created(&ticket, &name);
                 info!(pod = %name, group = group.unwrap_or("head"), "created {kind}");
-                let note = match group {
-                    None => format!("Created head Pod {}/{name}", self.namespace()),
-                    Some(g) => format!(
-                        "Created worker Pod {}/{name} of group {g}",
-                        self.namespace()
-                    ),
-                };
-                self.event(EventType::Normal, created, events::ACTION_CREATE, note)
-                    .await;
-                None
+                Ok(name)
             }
             Err(error) => {
                 self.ctx.expectations.create_failed(&ticket);
@@ -254,7 +322,7 @@ impl Applier<'_> {
                     message.clone(),
                 )
                 .await;
-                Some(Failure {
+                Err(Failure {
                     reason: failed.to_string(),
                     message,
                     replica: true,
@@ -320,6 +388,37 @@ impl Applier<'_> {
     }
 }
 
+/// The reason and note of the Event reporting the pods one reconcile created in one group (`None`: the head).
+/// One pod reads as before aggregation; several are counted and named (the note is cut at 1,000 characters).
+pub fn created_note(
+    namespace: &str,
+    group: Option<&str>,
+    names: &[String],
+) -> (&'static str, String) {
+    match (group, names) {
+        (None, [name]) => (
+            events::CREATED_HEAD_POD,
+            format!("Created head Pod {namespace}/{name}"),
+        ),
+        (None, names) => (
+            events::CREATED_HEAD_POD,
+            format!("Created {} head Pods: {}", names.len(), names.join(", ")),
+        ),
+        (Some(g), [name]) => (
+            events::CREATED_WORKER_POD,
+            format!("Created worker Pod {namespace}/{name} of group {g}"),
+        ),
+        (Some(g), names) => (
+            events::CREATED_WORKER_POD,
+            format!(
+                "Created {} worker Pods of group {g} in {namespace}: {}",
+                names.len(),
+                names.join(", ")
+            ),
+        ),
+    }
+}
+
 /// The head Service's reasons.
 pub const SERVICE: Reasons = Reasons {
     kind: "Service",
@@ -350,3 +449,31 @@ pub const ROLE_BINDING: Reasons = Reasons {
     created: events::CREATED_ROLE_BINDING,
     failed: events::FAILED_TO_CREATE_ROLE_BINDING,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_created_pod_reads_as_before_and_several_are_counted() {
+        let one = vec!["c-workers-abc".to_string()];
+        assert_eq!(
+            created_note("ns", Some("workers"), &one),
+            (
+                events::CREATED_WORKER_POD,
+                "Created worker Pod ns/c-workers-abc of group workers".to_string()
+            )
+        );
+        let three: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let (reason, note) = created_note("ns", Some("workers"), &three);
+        assert_eq!(reason, events::CREATED_WORKER_POD);
+        assert_eq!(
+            note,
+            "Created 3 worker Pods of group workers in ns: a, b, c"
+        );
+        assert_eq!(
+            created_note("ns", None, &one[..1]).0,
+            events::CREATED_HEAD_POD
+        );
+    }
+}

@@ -25,7 +25,7 @@ use kube::api::{Patch, PatchParams};
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::{Action as Requeue, Config as ControllerConfig};
 use kube::runtime::events::{EventType, Recorder, Reporter};
-use kube::runtime::{Controller, watcher};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use ray_api_v1::RayCluster;
 use ray_builders::{ClusterContext, RenderOptions, labels, names};
@@ -81,6 +81,12 @@ pub async fn run(
             ),
         };
     let (pod_store, pod_stream) = pod_cache::pod_cache(pods);
+    let (service_store, service_writer) = kube::runtime::reflector::store();
+    let service_stream = watcher(services, watcher::Config::default().labels(labels::CLUSTER))
+        .default_backoff()
+        .modify(|service: &mut Service| service.metadata.managed_fields = None)
+        .reflect(service_writer)
+        .touched_objects();
     let recorder = Recorder::new(
         client.clone(),
         Reporter {
@@ -93,6 +99,7 @@ pub async fn run(
         client,
         recorder,
         pods: pod_store.clone(),
+        services: service_store,
         expectations,
         render: settings.render.clone(),
         metrics: metrics.clone(),
@@ -109,7 +116,7 @@ pub async fn run(
         .cache(format!("rayclusters and pods in {scope}"));
     let controller = Controller::new(clusters, watcher::Config::default())
         .owns_stream(pod_stream)
-        .owns(services, watcher::Config::default().labels(labels::CLUSTER))
+        .owns_stream(service_stream)
         .with_config(ControllerConfig::default().concurrency(settings.concurrency));
     let cluster_store = controller.store();
     let early_store = cluster_store.clone();
@@ -365,7 +372,7 @@ async fn reconcile_cluster(cluster: &RayCluster, ctx: &Context) -> Result<Requeu
         );
     }
     let head_service = match applier
-        .ensure::<Service>(
+        .ensure_service(
             ray_builders::service::head_service(&builder).map_err(|e| render_error(&e))?,
             &apply::SERVICE,
         )
@@ -382,7 +389,7 @@ async fn reconcile_cluster(cluster: &RayCluster, ctx: &Context) -> Result<Requeu
     {
         note_failure(
             &mut failure,
-            applier.ensure::<Service>(headless, &apply::SERVICE).await?,
+            applier.ensure_service(headless, &apply::SERVICE).await?,
         );
     }
     if let Some(serve) =
@@ -390,7 +397,7 @@ async fn reconcile_cluster(cluster: &RayCluster, ctx: &Context) -> Result<Requeu
     {
         note_failure(
             &mut failure,
-            applier.ensure::<Service>(serve, &apply::SERVICE).await?,
+            applier.ensure_service(serve, &apply::SERVICE).await?,
         );
     }
 
