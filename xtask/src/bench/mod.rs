@@ -422,6 +422,7 @@ async fn run(
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let load_start = sampler.now();
+    let plane_cpu_start = procfs::cpu_by_command(&plane.pids());
     let wall_converge_start = k8s_openapi::jiff::Timestamp::now();
     let t0 = Instant::now();
     workload::create_clusters(&client, clusters, 16).await?;
@@ -452,6 +453,14 @@ async fn run(
     let load_end = sampler.now();
     let wall_converge_end = k8s_openapi::jiff::Timestamp::now();
     let load_peak = sampler.peak_between(&load_start, &load_end);
+    let plane_cpu: std::collections::BTreeMap<String, f64> = procfs::cpu_by_command(&plane.pids())
+        .into_iter()
+        .filter(|(k, _)| k != "sh")
+        .map(|(k, v)| {
+            let before = plane_cpu_start.get(&k).copied().unwrap_or(0.0);
+            (k, v - before)
+        })
+        .collect();
     let metrics_converged = scrape(metrics_url.as_deref()).await;
 
     // Quiet period.
@@ -556,6 +565,7 @@ async fn run(
             all_pods_exist_seconds: all_pods,
             all_ready_seconds: all_ready,
             floor_ratio: floor.as_ref().map(|f| all_pods / f.seconds.max(1e-9)),
+            control_plane_cpu_seconds: plane_cpu,
         },
         floor,
         operator: Usage {

@@ -51,13 +51,28 @@ pub fn cpu_ticks(stat: &str) -> Option<f64> {
 }
 
 /// The kernel's clock ticks per second (`getconf CLK_TCK`), 100 on every Linux this runs on.
-fn ticks_per_second() -> f64 {
+pub fn ticks_per_second() -> f64 {
     nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()
         .flatten()
         .map(|t| t as f64)
         .filter(|t| *t > 0.0)
         .unwrap_or(100.0)
+}
+
+/// CPU seconds used so far by each of `pids`, summed by command name (`kube-apiserver`, `etcd`, `kwok`, ...).
+pub fn cpu_by_command(pids: &[u32]) -> std::collections::BTreeMap<String, f64> {
+    let ticks = ticks_per_second();
+    let mut out = std::collections::BTreeMap::new();
+    for pid in pids {
+        let Ok(comm) = std::fs::read_to_string(format!("/proc/{pid}/comm")) else {
+            continue;
+        };
+        if let Some((_, _, cpu)) = read(*pid, ticks) {
+            *out.entry(comm.trim().to_string()).or_insert(0.0) += cpu;
+        }
+    }
+    out
 }
 
 /// Samples a process every `interval` on a thread of its own until dropped.

@@ -90,6 +90,9 @@ pub struct Convergence {
     pub all_ready_seconds: f64,
     /// `all_pods_exist_seconds / floor.seconds`.
     pub floor_ratio: Option<f64>,
+    /// CPU seconds each control-plane component used while converging (the API server, etcd, the scheduler and
+    /// kwok share the machine with the operator; when they saturate it, they set the pace).
+    pub control_plane_cpu_seconds: BTreeMap<String, f64>,
 }
 
 /// Operator process usage from /proc.
@@ -278,6 +281,14 @@ impl Report {
                     .unwrap_or_default()
             ),
         );
+        if !v.control_plane_cpu_seconds.is_empty() {
+            let parts: Vec<String> = v
+                .control_plane_cpu_seconds
+                .iter()
+                .map(|(k, s)| format!("{k} {s:.0} s"))
+                .collect();
+            row("control plane CPU (converging)", parts.join(", "));
+        }
         let u = &self.operator;
         row(
             "operator RSS",
