@@ -73,6 +73,8 @@ async fn run_serves_the_webhooks_with_a_generated_certificate_and_stops_on_sigte
     let port = ray_testenv::free_ports(1).expect("port")[0];
     let mut child = Command::new(env!("CARGO_BIN_EXE_ray-operator"))
         .args(["run", "--webhook-addr", &format!("127.0.0.1:{port}")])
+        // Tests run operators side by side: no fixed ports for /metrics and the probes.
+        .args(["--metrics-addr", "off", "--health-addr", "off"])
         .arg("--webhook-cert-dir")
         .arg(&cert_dir)
         .env("KUBECONFIG", unreachable_kubeconfig(dir.path()))
@@ -134,6 +136,8 @@ async fn an_unusable_certificate_directory_stops_the_start_naming_the_flag() {
     let port = ray_testenv::free_ports(1).expect("port")[0];
     let output = Command::new(env!("CARGO_BIN_EXE_ray-operator"))
         .args(["run", "--webhook-addr", &format!("127.0.0.1:{port}")])
+        // Tests run operators side by side: no fixed ports for /metrics and the probes.
+        .args(["--metrics-addr", "off", "--health-addr", "off"])
         .arg("--webhook-cert-dir")
         .arg(dir.path())
         .env("KUBECONFIG", unreachable_kubeconfig(dir.path()))
