@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
+use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::{Pod, Service};
-use kube::Client;
-use kube::runtime::events::Recorder;
+use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
+use kube::{Api, Client, Resource};
 use ray_builders::RenderOptions;
 
 use crate::expectations::Expectations;
@@ -24,6 +25,35 @@ pub struct Telemetry {
 
 /// The field manager of every object and status the operator writes.
 pub const FIELD_MANAGER: &str = "ray-operator";
+
+/// The handle a controller lists and watches through: its one namespace under `--watch-namespace`, else every
+/// namespace.
+pub(crate) fn scoped_api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// How logs and readiness name what a controller watches.
+pub(crate) fn scope_label(namespace: Option<&str>) -> String {
+    namespace.unwrap_or("<all namespaces>").to_string()
+}
+
+/// The Event recorder of a controller, reporting as this operator and its `--instance`.
+pub(crate) fn event_recorder(client: &Client, instance: Option<String>) -> Recorder {
+    Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: FIELD_MANAGER.to_string(),
+            instance,
+        },
+    )
+}
 
 /// Shared state of one controller (one watched namespace, or all of them).
 pub struct Context {

@@ -24,14 +24,14 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::{Action as Requeue, Config as ControllerConfig};
-use kube::runtime::events::{EventType, Recorder, Reporter};
+use kube::runtime::events::EventType;
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use ray_api_v1::RayCluster;
 use ray_builders::{ClusterContext, RenderOptions, labels, names};
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use crate::context::{Context, FIELD_MANAGER, Telemetry};
+use crate::context::{Context, FIELD_MANAGER, Telemetry, event_recorder, scope_label, scoped_api};
 use crate::error::Error;
 use crate::expectations::{EXPECTATION_TIMEOUT, Expectations, GroupKey};
 use crate::pod_cache;
@@ -67,19 +67,10 @@ pub async fn run(
     expectations: Arc<Expectations>,
     shutdown: Shutdown,
 ) {
-    let (clusters, pods, services): (Api<DeserializeGuard<RayCluster>>, Api<Pod>, Api<Service>) =
-        match &settings.namespace {
-            Some(ns) => (
-                Api::namespaced(client.clone(), ns),
-                Api::namespaced(client.clone(), ns),
-                Api::namespaced(client.clone(), ns),
-            ),
-            None => (
-                Api::all(client.clone()),
-                Api::all(client.clone()),
-                Api::all(client.clone()),
-            ),
-        };
+    let namespace = settings.namespace.as_deref();
+    let clusters: Api<DeserializeGuard<RayCluster>> = scoped_api(&client, namespace);
+    let pods: Api<Pod> = scoped_api(&client, namespace);
+    let services: Api<Service> = scoped_api(&client, namespace);
     let (pod_store, pod_stream) = pod_cache::pod_cache(pods);
     let (service_store, service_writer) = kube::runtime::reflector::store();
     let service_stream = watcher(services, watcher::Config::default().labels(labels::CLUSTER))
@@ -87,13 +78,7 @@ pub async fn run(
         .modify(|service: &mut Service| service.metadata.managed_fields = None)
         .reflect(service_writer)
         .touched_objects();
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: FIELD_MANAGER.to_string(),
-            instance: settings.instance.clone(),
-        },
-    );
+    let recorder = event_recorder(&client, settings.instance.clone());
     let metrics = settings.telemetry.metrics.clone();
     let ctx = Arc::new(Context {
         client,
@@ -104,10 +89,7 @@ pub async fn run(
         render: settings.render.clone(),
         metrics: metrics.clone(),
     });
-    let scope = settings
-        .namespace
-        .clone()
-        .unwrap_or_else(|| "<all namespaces>".into());
+    let scope = scope_label(settings.namespace.as_deref());
     info!(namespace = %scope, concurrency = settings.concurrency, "starting the RayCluster controller");
     // Registered before the first await, so readiness waits for this controller too.
     let sync = settings

@@ -20,7 +20,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::{Action as Requeue, Config as ControllerConfig};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use ray_api_v1::raycluster::RayCluster;
@@ -33,7 +33,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use super::dashboard::{client_base_url, dashboard_url, submit_request};
 use super::decide::{Action, Observation, RayJobInfo, decide};
 use super::events;
-use crate::context::FIELD_MANAGER;
+use crate::context::{FIELD_MANAGER, event_recorder, scope_label, scoped_api};
 use crate::error::{Error, api_message};
 use crate::raycluster::{FAILURE_REQUEUE, Shutdown};
 
@@ -80,31 +80,13 @@ struct JobContext {
 
 /// Runs the RayJob controller until `shutdown` resolves.
 pub async fn run(client: Client, settings: Settings, shutdown: Shutdown) {
-    let (jobs, clusters, submitters): (Api<DeserializeGuard<RayJob>>, Api<RayCluster>, Api<Job>) =
-        match &settings.namespace {
-            Some(ns) => (
-                Api::namespaced(client.clone(), ns),
-                Api::namespaced(client.clone(), ns),
-                Api::namespaced(client.clone(), ns),
-            ),
-            None => (
-                Api::all(client.clone()),
-                Api::all(client.clone()),
-                Api::all(client.clone()),
-            ),
-        };
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: FIELD_MANAGER.to_string(),
-            instance: settings.instance.clone(),
-        },
-    );
+    let namespace = settings.namespace.as_deref();
+    let jobs: Api<DeserializeGuard<RayJob>> = scoped_api(&client, namespace);
+    let clusters: Api<RayCluster> = scoped_api(&client, namespace);
+    let submitters: Api<Job> = scoped_api(&client, namespace);
+    let recorder = event_recorder(&client, settings.instance.clone());
     let concurrency = settings.concurrency;
-    let scope = settings
-        .namespace
-        .clone()
-        .unwrap_or_else(|| "<all namespaces>".into());
+    let scope = scope_label(settings.namespace.as_deref());
     let telemetry = settings.telemetry.clone();
     let ctx = Arc::new(JobContext {
         client,
