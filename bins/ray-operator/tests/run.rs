@@ -4,33 +4,15 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{ListParams, Patch, PatchParams, PostParams};
-use kube::{Api, Client};
+use kube::Api;
+use kube::api::{Patch, PatchParams, PostParams};
 use ray_api_v1::{ClusterState, RayCluster};
 use serde_json::json;
 use tokio::process::{Child, Command};
 
-struct Setup {
-    client: Client,
-    namespace: String,
-    kubeconfig: std::path::PathBuf,
-}
+mod common;
 
-async fn setup(prefix: &str) -> Setup {
-    let plane = ray_testenv::ControlPlane::shared()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let client = plane.client().await.unwrap_or_else(|e| panic!("{e}"));
-    let namespace = ray_testenv::project_namespace(&client, prefix)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    Setup {
-        client,
-        namespace,
-        kubeconfig: plane.kubeconfig().to_path_buf(),
-    }
-}
+use common::{Setup, cluster, pod_count, setup};
 
 fn operator(setup: &Setup) -> Child {
     Command::new(env!("CARGO_BIN_EXE_ray-operator"))
@@ -53,30 +35,6 @@ fn operator(setup: &Setup) -> Child {
         .kill_on_drop(true)
         .spawn()
         .unwrap_or_else(|e| panic!("starting ray-operator: {e}"))
-}
-
-fn cluster(name: &str, replicas: i32) -> RayCluster {
-    serde_json::from_value(json!({
-        "apiVersion": "ray.io/v1", "kind": "RayCluster",
-        "metadata": {"name": name},
-        "spec": {
-            "headGroupSpec": {"rayStartParams": {}, "template": {"spec": {"containers": [
-                {"name": "ray-head", "image": "rayproject/ray:2.60.0"}]}}},
-            "workerGroupSpecs": [{"groupName": "workers", "replicas": replicas, "minReplicas": 0, "maxReplicas": 100,
-                "rayStartParams": {}, "template": {"spec": {"containers": [
-                    {"name": "ray-worker", "image": "rayproject/ray:2.60.0"}]}}}]
-        }
-    }))
-    .unwrap_or_else(|e| panic!("{e}"))
-}
-
-async fn pod_count(setup: &Setup, name: &str) -> usize {
-    let pods: Api<Pod> = Api::namespaced(setup.client.clone(), &setup.namespace);
-    pods.list(&ListParams::default().labels(&format!("ray.io/cluster={name}")))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .items
-        .len()
 }
 
 async fn until_ready(setup: &Setup, name: &str, workers: i32) {
