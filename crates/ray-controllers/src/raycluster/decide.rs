@@ -12,6 +12,11 @@
 //!   when it runs), preferring pods that are not ready, then the highest replica index.
 //! - Groups with `numOfHosts > 1` are created and deleted one whole replica (all its hosts) at a time.
 //! - A group (or the head) whose previous creates and deletes the cache does not show yet is left alone.
+//! - One reconcile creates at most [`MAX_CREATES_PER_RECONCILE`] pods over all groups (a multi-host replica is
+//!   never split, so its hosts may exceed it once). The rest follow in the next reconciles, which the new pods'
+//!   watch events trigger. Without the bound a `replicas: 2147483647` would make one decision allocate billions
+//!   of actions and crash the operator for every other cluster; with it, memory per reconcile is fixed and a huge
+//!   cluster takes turns with the others on the work queue.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -56,6 +61,11 @@ impl std::fmt::Display for DeleteReason {
         }
     }
 }
+
+/// The most pods one reconcile of one cluster creates. Large enough that ordinary scale-ups finish in one pass
+/// (the API client's rate limit, not this, sets their pace), small enough that the actions and the pods rendered
+/// for them stay a few megabytes.
+pub const MAX_CREATES_PER_RECONCILE: usize = 500;
 
 /// One change to make.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,6 +193,7 @@ pub fn decide(
         .filter(|p| !is_terminating(p))
         .collect();
     let mut actions = Vec::new();
+    let mut budget = MAX_CREATES_PER_RECONCILE;
 
     if obs.spec.suspend {
         if obs.head_settled {
@@ -213,7 +224,10 @@ pub fn decide(
         let mut heads: Vec<&Pod> = active.iter().copied().filter(|p| is_head(p)).collect();
         heads.sort_by_key(|p| (p.metadata.creation_timestamp.clone(), name(p)));
         match heads.split_first() {
-            None => actions.push(Action::CreateHead),
+            None => {
+                actions.push(Action::CreateHead);
+                budget -= 1;
+            }
             Some((head, extra)) => {
                 if let Some(why) = unhealthy(head) {
                     actions.push(Action::Delete {
@@ -249,10 +263,11 @@ pub fn decide(
                 group,
                 &pods,
                 new_replica_name,
+                &mut budget,
                 &mut actions,
             );
         } else {
-            decide_group(obs.spec, index, group, &pods, &mut actions);
+            decide_group(obs.spec, index, group, &pods, &mut budget, &mut actions);
         }
     }
     actions
@@ -288,6 +303,7 @@ fn decide_group(
     index: usize,
     group: &WorkerGroupSpec,
     pods: &[&Pod],
+    budget: &mut usize,
     actions: &mut Vec<Action>,
 ) {
     let unhealthy_pods: Vec<(&Pod, String)> = pods
@@ -312,7 +328,9 @@ fn decide_group(
     let desired = usize::try_from(desired_replicas(group)).unwrap_or(0);
     if remaining.len() < desired {
         let used: BTreeSet<i32> = remaining.iter().filter_map(|p| replica_index(p)).collect();
-        for replica_index in free_indices(&used, desired - remaining.len()) {
+        let count = (desired - remaining.len()).min(*budget);
+        *budget -= count;
+        for replica_index in free_indices(&used, count) {
             actions.push(Action::CreateWorker {
                 group_index: index,
                 replica: WorkerReplica {
@@ -335,6 +353,7 @@ fn decide_multi_host(
     group: &WorkerGroupSpec,
     pods: &[&Pod],
     new_replica_name: &mut dyn FnMut(&str) -> String,
+    budget: &mut usize,
     actions: &mut Vec<Action>,
 ) {
     let hosts_per_replica = usize::try_from(hosts(group)).unwrap_or(1);
@@ -372,7 +391,14 @@ fn decide_multi_host(
             .iter()
             .filter_map(|(_, members)| members.first().and_then(|p| replica_index(p)))
             .collect();
-        for replica_index in free_indices(&used, desired - complete.len()) {
+        // Whole replicas only: as many as the budget holds, and one even when a single replica is larger than
+        // the whole budget (validation bounds numOfHosts), so such a group still makes progress.
+        let mut count = (desired - complete.len()).min(*budget / hosts_per_replica);
+        if count == 0 && *budget == MAX_CREATES_PER_RECONCILE {
+            count = 1;
+        }
+        *budget = budget.saturating_sub(count.saturating_mul(hosts_per_replica));
+        for replica_index in free_indices(&used, count) {
             let replica_name = new_replica_name(&group.group_name);
             for host_index in 0..hosts(group) {
                 actions.push(Action::CreateWorker {

@@ -382,3 +382,67 @@ fn multi_host_scale_down_without_autoscaling_removes_whole_replicas() {
     gone.sort();
     assert_eq!(gone, ["b0", "b1"]);
 }
+
+fn big_multi_host_group(name: &str, replicas: i32, hosts: i32) -> serde_json::Value {
+    let mut g = group(name, replicas, 0, i32::MAX);
+    g["numOfHosts"] = json!(hosts);
+    g
+}
+
+#[test]
+fn a_huge_replica_count_creates_a_bounded_batch_per_reconcile() {
+    // `replicas: 2147483647` must not make one decision allocate billions of actions.
+    let s = spec(json!([group("g", i32::MAX, 0, i32::MAX)]), false, false);
+    let actions = run(&s, &[]);
+    assert_eq!(actions[0], Action::CreateHead);
+    assert_eq!(creates(&actions).len(), MAX_CREATES_PER_RECONCILE - 1);
+    // The next pass, with those pods in the cache, continues with the next free indices.
+    let mut pods = vec![head()];
+    pods.extend(workers("g", 499));
+    let next = creates(&run(&s, &pods));
+    assert_eq!(next.len(), MAX_CREATES_PER_RECONCILE);
+    assert_eq!(next.first(), Some(&499));
+}
+
+#[test]
+fn the_creation_budget_is_shared_by_all_groups() {
+    let s = spec(
+        json!([group("a", 400, 0, 1000), group("b", 400, 0, 1000)]),
+        false,
+        false,
+    );
+    let mut pods = vec![head()];
+    let actions = run(&s, &pods);
+    let per_group = |actions: &[Action], index: usize| {
+        actions
+            .iter()
+            .filter(
+                |a| matches!(a, Action::CreateWorker { group_index, .. } if *group_index == index),
+            )
+            .count()
+    };
+    assert_eq!(per_group(&actions, 0), 400);
+    assert_eq!(per_group(&actions, 1), 100);
+    // Once group a is complete, group b gets the rest.
+    pods.extend(workers("a", 400));
+    pods.extend(workers("b", 100));
+    let actions = run(&s, &pods);
+    assert_eq!(per_group(&actions, 0), 0);
+    assert_eq!(per_group(&actions, 1), 300);
+}
+
+#[test]
+fn multi_host_replicas_are_created_whole_within_the_budget() {
+    let s = spec(
+        json!([big_multi_host_group("tpu", i32::MAX, 64)]),
+        false,
+        false,
+    );
+    let actions = run(&s, &[head()]);
+    let created = creates(&actions);
+    // 500 / 64 = 7 whole replicas of 64 hosts.
+    assert_eq!(created.len(), 7 * 64);
+    // A replica larger than the whole budget is still created, one per reconcile.
+    let s = spec(json!([big_multi_host_group("big", 3, 600)]), false, false);
+    assert_eq!(creates(&run(&s, &[head()])).len(), 600);
+}
