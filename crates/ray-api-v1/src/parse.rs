@@ -244,10 +244,45 @@ fn deserialize_tracked<T: DeserializeOwned>(value: Value) -> Result<T, ParseErro
     })
 }
 
-/// Parses every non-empty document of a YAML stream into JSON values.
+/// Parses every non-empty document of a YAML stream into JSON values, within [`limits`].
 fn yaml_documents(text: &str) -> Result<Vec<Value>, ParseError> {
-    let documents: Vec<Value> = serde_saphyr::from_multiple(text).map_err(syntax_error)?;
-    Ok(documents.into_iter().filter(|doc| !doc.is_null()).collect())
+    if text.len() > limits::MAX_YAML_BYTES {
+        return Err(ParseError::Syntax {
+            line: None,
+            column: None,
+            message: format!(
+                "the YAML is {} bytes, more than the {} bytes read at most; split it into smaller files",
+                text.len(),
+                limits::MAX_YAML_BYTES
+            ),
+        });
+    }
+    let documents: Vec<Value> =
+        serde_saphyr::from_multiple_with_options(text, limits::yaml_options())
+            .map_err(syntax_error)?;
+    let documents: Vec<Value> = documents.into_iter().filter(|doc| !doc.is_null()).collect();
+    for (index, document) in documents.iter().enumerate() {
+        limits::check_strings(document).map_err(|error| {
+            if documents.len() > 1 {
+                ParseError::Document {
+                    index,
+                    source: Box::new(error),
+                }
+            } else {
+                error
+            }
+        })?;
+    }
+    Ok(documents)
+}
+
+/// Parses one YAML document (such as the text of `serveConfigV2` or `runtimeEnvYAML`) into a JSON value, within
+/// the same [`limits`] as manifests; `None` when the document is empty (or `null`).
+///
+/// Everything in the operator that reads YAML out of a string field goes through here, so a YAML bomb hidden in a
+/// field is refused the same way as one in a manifest.
+pub fn yaml_value(text: &str) -> Result<Option<Value>, ParseError> {
+    yaml_to_json(text)
 }
 
 /// Parses one YAML document into a JSON value; `None` when the document is empty (or `null`).
@@ -280,5 +315,121 @@ fn syntax_error(error: serde_saphyr::Error) -> ParseError {
         line: location.map(|l| l.line()),
         column: location.map(|l| l.column()),
         message,
+    }
+}
+
+/// The sizes the parser accepts, in one place: what a Kubernetes API server could ever hand the operator, with room
+/// to spare, and no more. Anything larger is an error that says which limit (and, for strings, which field), never
+/// a panic, a stack overflow or an out-of-memory kill.
+pub mod limits {
+    use serde_json::Value;
+
+    use super::ParseError;
+
+    /// The largest request body the Kubernetes API server accepts for one object (3 MiB); etcd stores at most
+    /// 1.5 MiB per object by default. No string in a stored object can be longer than this.
+    pub const MAX_OBJECT_BYTES: usize = 3 * 1024 * 1024;
+
+    /// The longest string value accepted anywhere in a manifest: [`MAX_OBJECT_BYTES`].
+    pub const MAX_STRING_BYTES: usize = MAX_OBJECT_BYTES;
+
+    /// The largest YAML text (a whole multi-document stream, or one string field holding YAML) read at once.
+    pub const MAX_YAML_BYTES: usize = 32 * 1024 * 1024;
+
+    /// The deepest nesting of mappings and lists in YAML. A Kubernetes manifest nests about 15 levels deep (an
+    /// affinity term inside a pod template inside a worker group); deeper input is refused before it can
+    /// overflow the stack.
+    pub const MAX_YAML_DEPTH: usize = 64;
+
+    /// The deepest nesting in JSON (webhook requests): serde_json's fixed recursion limit.
+    pub const MAX_JSON_DEPTH: usize = 128;
+
+    /// The most YAML nodes (mappings, lists and scalars) in one YAML text; a 3 MiB object of short fields has
+    /// about 150,000.
+    pub const MAX_YAML_NODES: usize = 500_000;
+
+    /// The most parser events in one YAML text (each node is one or two events).
+    pub const MAX_YAML_EVENTS: usize = 1_000_000;
+
+    /// The most events that aliases (`*name`) may replay in one YAML text. Manifests rarely use aliases at all;
+    /// this is what stops a "billion laughs" alias bomb, which expands a few lines into billions of nodes.
+    pub const MAX_YAML_ALIAS_EVENTS: usize = 100_000;
+
+    /// The most YAML documents in one stream.
+    pub const MAX_YAML_DOCUMENTS: usize = 1_024;
+
+    /// The parser options with every limit above.
+    pub(crate) fn yaml_options() -> serde_saphyr::Options {
+        serde_saphyr::options! {
+            budget: serde_saphyr::budget! {
+                max_depth: MAX_YAML_DEPTH,
+                max_nodes: MAX_YAML_NODES,
+                max_events: MAX_YAML_EVENTS,
+                max_documents: MAX_YAML_DOCUMENTS,
+                max_total_scalar_bytes: MAX_YAML_BYTES,
+                max_reader_input_bytes: Some(MAX_YAML_BYTES),
+            },
+            alias_limits: serde_saphyr::alias_limits! {
+                max_total_replayed_events: MAX_YAML_ALIAS_EVENTS,
+            },
+        }
+    }
+
+    /// Refuses a string longer than [`MAX_STRING_BYTES`], naming its field.
+    pub fn check_strings(value: &Value) -> Result<(), ParseError> {
+        let mut path = Vec::new();
+        walk(value, &mut path)
+    }
+
+    enum Segment<'a> {
+        Key(&'a str),
+        Index(usize),
+    }
+
+    fn walk<'a>(value: &'a Value, path: &mut Vec<Segment<'a>>) -> Result<(), ParseError> {
+        match value {
+            Value::String(text) if text.len() > MAX_STRING_BYTES => Err(ParseError::Field {
+                path: display(path),
+                message: format!(
+                    "the value is {} bytes long, more than the {MAX_STRING_BYTES} bytes Kubernetes accepts for a \
+                     whole object; keep large data in a ConfigMap, a volume or the image",
+                    text.len()
+                ),
+            }),
+            Value::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    path.push(Segment::Index(index));
+                    walk(item, path)?;
+                    path.pop();
+                }
+                Ok(())
+            }
+            Value::Object(map) => {
+                for (key, item) in map {
+                    path.push(Segment::Key(key));
+                    walk(item, path)?;
+                    path.pop();
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// `spec.workerGroupSpecs[0].rayStartParams.num-cpus`, like `serde_path_to_error`.
+    fn display(path: &[Segment<'_>]) -> String {
+        let mut text = String::new();
+        for segment in path {
+            match segment {
+                Segment::Key(key) => {
+                    if !text.is_empty() {
+                        text.push('.');
+                    }
+                    text.push_str(key);
+                }
+                Segment::Index(index) => text.push_str(&format!("[{index}]")),
+            }
+        }
+        text
     }
 }

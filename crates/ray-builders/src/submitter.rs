@@ -83,14 +83,15 @@ pub fn runtime_env_json(yaml: &str) -> Result<Option<String>, SubmitterError> {
     if yaml.trim().is_empty() {
         return Ok(None);
     }
-    let value: Value =
-        serde_saphyr::from_str(yaml).map_err(|e| SubmitterError::InvalidRuntimeEnv {
+    // The same budgeted parser as manifests: a YAML bomb in runtimeEnvYAML is an error, not an OOM.
+    let value =
+        ray_api_v1::parse::yaml_value(yaml).map_err(|e| SubmitterError::InvalidRuntimeEnv {
             reason: e.to_string(),
         })?;
     match value {
-        Value::Null => Ok(None),
-        Value::Object(_) => Ok(Some(canonical_json(&value))),
-        other => Err(SubmitterError::InvalidRuntimeEnv {
+        None | Some(Value::Null) => Ok(None),
+        Some(value @ Value::Object(_)) => Ok(Some(canonical_json(&value))),
+        Some(other) => Err(SubmitterError::InvalidRuntimeEnv {
             reason: format!("expected a mapping such as `pip: [requests]`, found {other}"),
         }),
     }
@@ -309,4 +310,29 @@ pub fn submitter_job(job: &RayJob, inputs: &SubmitterInputs<'_>) -> Result<Job, 
         }),
         status: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_yaml_bomb_in_the_runtime_env_is_refused_not_expanded() {
+        let mut bomb = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for level in 1..10 {
+            let list = vec![format!("*a{}", level - 1); 10].join(", ");
+            bomb.push_str(&format!("a{level}: &a{level} [{list}]\n"));
+        }
+        let error = runtime_env_json(&bomb).expect_err("an alias bomb");
+        assert!(
+            error.to_string().contains("too large or too complex"),
+            "{error}"
+        );
+        let deep = format!("{}{}", "{a: ".repeat(100_000), "}".repeat(100_000));
+        runtime_env_json(&deep).expect_err("too deep");
+        assert_eq!(
+            runtime_env_json("pip: [requests]\nenv_vars: {A: b}\n").expect("a mapping"),
+            Some(r#"{"env_vars":{"A":"b"},"pip":["requests"]}"#.to_owned())
+        );
+    }
 }

@@ -256,8 +256,10 @@ pub fn serve_config_json(service: &RayService) -> Result<Option<serde_json::Valu
     else {
         return Ok(None);
     };
-    let value: serde_json::Value = serde_saphyr::from_str(text)
-        .map_err(|e| format!("spec.serveConfigV2: not valid YAML: {e}"))?;
+    // The same budgeted parser as manifests: a YAML bomb in the Serve config is an error, not an OOM.
+    let value = ray_api_v1::parse::yaml_value(text)
+        .map_err(|e| format!("spec.serveConfigV2: not valid YAML: {e}"))?
+        .unwrap_or(serde_json::Value::Null);
     if !value.is_object() {
         return Err(
             "spec.serveConfigV2: must be a YAML mapping with an `applications` list".into(),

@@ -732,3 +732,24 @@ fn an_unreachable_dashboard_is_reported_and_changes_no_traffic() {
                 && n.message.contains("connection refused"))
     );
 }
+
+/// Nine levels of ten aliases: 10^9 strings if expanded.
+fn billion_laughs() -> String {
+    let mut text = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for level in 1..10 {
+        let list = vec![format!("*a{}", level - 1); 10].join(", ");
+        text.push_str(&format!("a{level}: &a{level} [{list}]\n"));
+    }
+    text
+}
+
+#[test]
+fn a_yaml_bomb_in_the_serve_config_is_refused_not_expanded() {
+    let svc = service(&billion_laughs(), "ray:1", None);
+    let error = serve_config_json(&svc).expect_err("an alias bomb");
+    assert!(error.starts_with("spec.serveConfigV2:"), "{error}");
+    assert!(error.contains("too large or too complex"), "{error}");
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let error = serve_config_json(&service(&deep, "ray:1", None)).expect_err("too deep");
+    assert!(error.starts_with("spec.serveConfigV2:"), "{error}");
+}
