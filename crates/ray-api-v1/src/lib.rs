@@ -26,6 +26,7 @@
 
 pub mod common;
 pub mod parse;
+pub mod quantity;
 pub mod raycluster;
 pub mod rayjob;
 pub mod rayservice;

@@ -31,6 +31,11 @@
 //! # Ok::<(), serde_json::Error>(())
 //! ```
 //!
+//! What the operator turns into Pods, Jobs and Services (pod templates, the autoscaler container, custom Services,
+//! numeric `rayStartParams`) is held to the API server's own rules for those objects, so a mistake such as a
+//! container without an image or `nvidia.com/gpu: 0.5` is reported here, naming the field, instead of surfacing
+//! later as a failed Pod create.
+//!
 //! Rules that the API server can check itself are also part of the generated CRDs (OpenAPI bounds and CEL
 //! `x-kubernetes-validations`), so a cluster without the operator's webhook still rejects those mistakes at
 //! `kubectl apply` time; [`crd_rules`] holds them. `docs/api/validation.md` lists every rule and where it is enforced.
@@ -42,8 +47,14 @@
 pub(crate) mod cluster;
 pub mod crd_rules;
 pub(crate) mod job;
+mod kube_service;
+mod metadata;
 mod names;
+mod pod;
+mod resources;
 pub(crate) mod service;
+mod start_params;
+mod workloads;
 mod yaml;
 
 use std::fmt;
@@ -55,6 +66,7 @@ use crate::rayjob::{RayJob, RayJobSpec};
 use crate::rayservice::{RayService, RayServiceSpec};
 
 pub use cluster::GroupContext;
+pub use metadata::MAX_ANNOTATIONS_BYTES;
 pub use names::{MAX_CLUSTER_NAME_LENGTH, MAX_JOB_NAME_LENGTH, MAX_SERVICE_NAME_LENGTH};
 
 /// One problem found in an object: the JSON path of the field and what is wrong with it.
@@ -220,6 +232,7 @@ pub enum ClusterOwner {
 pub fn validate_cluster(cluster: &RayCluster) -> Result<(), ValidationErrors> {
     let mut errors = ValidationErrors(Vec::new());
     names::check_object_name(&cluster.metadata, names::NameRule::RAY_CLUSTER, &mut errors);
+    workloads::check_object_metadata(&cluster.metadata, &mut errors.0);
     errors.extend(validate_cluster_spec(
         &cluster.spec,
         "spec",
@@ -233,6 +246,7 @@ pub fn validate_cluster(cluster: &RayCluster) -> Result<(), ValidationErrors> {
 pub fn validate_job(job: &RayJob) -> Result<(), ValidationErrors> {
     let mut errors = ValidationErrors(Vec::new());
     names::check_object_name(&job.metadata, names::NameRule::RAY_JOB, &mut errors);
+    workloads::check_object_metadata(&job.metadata, &mut errors.0);
     errors.extend(validate_job_spec(&job.spec, "spec"));
     errors.into_result()
 }
@@ -242,6 +256,7 @@ pub fn validate_job(job: &RayJob) -> Result<(), ValidationErrors> {
 pub fn validate_service(service: &RayService) -> Result<(), ValidationErrors> {
     let mut errors = ValidationErrors(Vec::new());
     names::check_object_name(&service.metadata, names::NameRule::RAY_SERVICE, &mut errors);
+    workloads::check_object_metadata(&service.metadata, &mut errors.0);
     errors.extend(validate_service_spec(&service.spec, "spec"));
     errors.into_result()
 }
@@ -257,6 +272,7 @@ pub fn validate_cluster_spec(
     if let Err(report) = spec.validate_with(&owner) {
         errors.extend_report(path, report);
     }
+    workloads::check_cluster_spec(spec, path, &mut errors.0);
     errors.into_result()
 }
 
@@ -266,6 +282,7 @@ pub fn validate_job_spec(spec: &RayJobSpec, path: &str) -> Result<(), Validation
     if let Err(report) = spec.validate() {
         errors.extend_report(path, report);
     }
+    workloads::check_job_spec(spec, path, &mut errors.0);
     errors.into_result()
 }
 
@@ -275,6 +292,7 @@ pub fn validate_service_spec(spec: &RayServiceSpec, path: &str) -> Result<(), Va
     if let Err(report) = spec.validate() {
         errors.extend_report(path, report);
     }
+    workloads::check_service_spec(spec, path, &mut errors.0);
     errors.into_result()
 }
 

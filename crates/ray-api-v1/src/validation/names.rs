@@ -126,6 +126,144 @@ pub(crate) fn group_name_problem(value: &str) -> Option<&'static str> {
     None
 }
 
+/// Why `value` is not a DNS-1123 label (at most 63 lowercase letters, digits and `-`, starting and ending with a
+/// letter or digit), the format of container, volume and port-less object names; `None` when it is one.
+pub(crate) fn dns1123_label_problem(value: &str) -> Option<&'static str> {
+    if value.len() > MAX_LABEL_LENGTH {
+        return Some("it must be at most 63 characters");
+    }
+    label_problem(value, true)
+}
+
+/// Why `value` is not a DNS-1123 subdomain (at most 253 characters: DNS-1123 labels joined by `.`), the format
+/// of ConfigMap and Secret names and of label prefixes; `None` when it is one.
+pub(crate) fn dns1123_subdomain_problem(value: &str) -> Option<&'static str> {
+    if value.is_empty() {
+        return Some("it must not be empty");
+    }
+    if value.len() > 253 {
+        return Some("it must be at most 253 characters");
+    }
+    if value
+        .split('.')
+        .any(|part| label_problem(part, true).is_some())
+    {
+        return Some(
+            "use only lowercase letters, digits, '-' and '.', with a letter or digit at the start, at the end and around each '.'",
+        );
+    }
+    None
+}
+
+/// Why `value` is not a qualified name (`name` or `prefix/name`, where the prefix is a DNS-1123 subdomain and the
+/// name at most 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit), the format of
+/// label and annotation keys and resource names; `None` when it is one.
+pub(crate) fn qualified_name_problem(value: &str) -> Option<String> {
+    let mut parts = value.split('/');
+    let (prefix, name) = match (parts.next(), parts.next(), parts.next()) {
+        (Some(name), None, None) => (None, name),
+        (Some(prefix), Some(name), None) => (Some(prefix), name),
+        _ => return Some("it may contain at most one '/' (prefix/name)".to_owned()),
+    };
+    if let Some(prefix) = prefix {
+        if prefix.is_empty() {
+            return Some("the prefix before '/' must not be empty".to_owned());
+        }
+        if let Some(problem) = dns1123_subdomain_problem(prefix) {
+            return Some(format!(
+                "the prefix before '/' must be a DNS subdomain: {problem}"
+            ));
+        }
+    }
+    if name.is_empty() {
+        return Some("the name must not be empty".to_owned());
+    }
+    if name.len() > MAX_LABEL_LENGTH {
+        return Some("the name (after any '/') must be at most 63 characters".to_owned());
+    }
+    label_value_problem(name).map(|problem| format!("the name {problem}"))
+}
+
+/// Why `value` is not a label value (empty, or at most 63 letters, digits, `-`, `_` and `.`, starting and ending
+/// with a letter or digit); `None` when it is one.
+pub(crate) fn label_value_problem(value: &str) -> Option<&'static str> {
+    if value.is_empty() {
+        return None;
+    }
+    if value.len() > MAX_LABEL_LENGTH {
+        return Some("must be at most 63 characters");
+    }
+    if !value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Some("may contain only letters, digits, '-', '_' and '.'");
+    }
+    if !value.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || !value.ends_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        return Some("must start and end with a letter or digit");
+    }
+    None
+}
+
+/// Why `value` is not a port name (an IANA service name: at most 15 lowercase letters, digits and `-`, with at
+/// least one letter, no `-` at either end and no `--`); `None` when it is one.
+pub(crate) fn port_name_problem(value: &str) -> Option<&'static str> {
+    if value.is_empty() {
+        return Some("it must not be empty");
+    }
+    if value.len() > 15 {
+        return Some("it must be at most 15 characters");
+    }
+    if !value
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Some("use only lowercase letters, digits and '-'");
+    }
+    if !value.chars().any(|c| c.is_ascii_lowercase()) {
+        return Some("it must contain at least one letter");
+    }
+    if value.starts_with('-') || value.ends_with('-') || value.contains("--") {
+        return Some("'-' may not be at either end or next to another '-'");
+    }
+    None
+}
+
+/// Why `value` is not an environment variable name (Kubernetes 1.34 and later: not empty, printable ASCII
+/// characters other than `=`); `None` when it is one.
+pub(crate) fn env_var_name_problem(value: &str) -> Option<&'static str> {
+    if value.is_empty() {
+        return Some("it must not be empty");
+    }
+    if !value.chars().all(|c| (' '..='~').contains(&c) && c != '=') {
+        return Some("use only printable ASCII characters other than '='");
+    }
+    None
+}
+
+/// Why `value` is not a ConfigMap or Secret key (at most 253 letters, digits, `-`, `_` and `.`, not `.`, `..` or
+/// starting with `..`); `None` when it is one.
+pub(crate) fn config_key_problem(value: &str) -> Option<&'static str> {
+    if value.is_empty() {
+        return Some("it must not be empty");
+    }
+    if value.len() > 253 {
+        return Some("it must be at most 253 characters");
+    }
+    if !value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Some("use only letters, digits, '-', '_' and '.'");
+    }
+    if value == "." || value.starts_with("..") {
+        return Some("it must not be '.' or start with '..'");
+    }
+    None
+}
+
 fn label_problem(value: &str, may_start_with_digit: bool) -> Option<&'static str> {
     let Some(first) = value.chars().next() else {
         return Some("it must not be empty");
@@ -187,6 +325,65 @@ mod tests {
         ] {
             let problem = group_name_problem(bad).unwrap_or_default();
             assert!(problem.contains(why), "{bad}: {problem}");
+        }
+    }
+
+    #[test]
+    fn kubernetes_formats() {
+        assert_eq!(dns1123_label_problem("ray-head"), None);
+        assert_eq!(dns1123_label_problem("1abc"), None);
+        assert!(dns1123_label_problem("Ray").is_some());
+        assert!(dns1123_label_problem(&"a".repeat(64)).is_some());
+        assert_eq!(dns1123_subdomain_problem("example.com"), None);
+        assert!(dns1123_subdomain_problem("example..com").is_some());
+        assert!(dns1123_subdomain_problem("-a.com").is_some());
+        for good in ["app", "ray.io/cluster", "a_b.c-d", "A", "example.com/X_1"] {
+            assert_eq!(qualified_name_problem(good), None, "{good}");
+        }
+        for bad in [
+            "",
+            "/a",
+            "a/",
+            "a/b/c",
+            "-a",
+            "a b",
+            "Example.com/a",
+            &"a".repeat(64),
+        ] {
+            assert!(qualified_name_problem(bad).is_some(), "{bad}");
+        }
+        for good in ["", "v1", "a.b_c-d"] {
+            assert_eq!(label_value_problem(good), None, "{good}");
+        }
+        for bad in ["-a", "a b", "a/b", &"a".repeat(64)] {
+            assert!(label_value_problem(bad).is_some(), "{bad}");
+        }
+        for good in ["http", "dashboard", "gcs-server", "a1", "client-8265"] {
+            assert_eq!(port_name_problem(good), None, "{good}");
+        }
+        for bad in [
+            "",
+            "8265",
+            "a--b",
+            "-a",
+            "a-",
+            "Http",
+            "a_b",
+            "sixteen-chars-xx",
+        ] {
+            assert!(port_name_problem(bad).is_some(), "{bad}");
+        }
+        for good in ["PATH", "my.env-name", "1A", "a b", "~!@#"] {
+            assert_eq!(env_var_name_problem(good), None, "{good}");
+        }
+        for bad in ["", "A=B", "caf\u{e9}", "tab\there"] {
+            assert!(env_var_name_problem(bad).is_some(), "{bad}");
+        }
+        for good in ["key", "a.b", "config_1-x"] {
+            assert_eq!(config_key_problem(good), None, "{good}");
+        }
+        for bad in ["", ".", "..a", "a/b"] {
+            assert!(config_key_problem(bad).is_some(), "{bad}");
         }
     }
 }

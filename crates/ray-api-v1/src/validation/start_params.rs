@@ -1,0 +1,73 @@
+//! `rayStartParams` values that `ray start` parses as numbers: a value it cannot parse makes every pod of the
+//! group fail at start, so it is reported on the object instead.
+
+use std::collections::BTreeMap;
+
+use super::FieldError;
+
+/// Parameters that are amounts of CPUs or GPUs: non-negative numbers.
+const AMOUNTS: [&str; 2] = ["num-cpus", "num-gpus"];
+/// Parameters that are byte counts: non-negative integers.
+const BYTES: [&str; 2] = ["memory", "object-store-memory"];
+/// Ports the operator also exposes or Ray needs fixed: 1-65535.
+const PORTS: [&str; 9] = [
+    "port",
+    "gcs-server-port",
+    "dashboard-port",
+    "dashboard-grpc-port",
+    "dashboard-agent-listen-port",
+    "dashboard-agent-grpc-port",
+    "ray-client-server-port",
+    "metrics-export-port",
+    "runtime-env-agent-port",
+];
+/// Ports where Ray reads 0 as "choose one": 0-65535.
+const PORTS_OR_ZERO: [&str; 4] = [
+    "node-manager-port",
+    "object-manager-port",
+    "min-worker-port",
+    "max-worker-port",
+];
+
+/// Checks the numeric `rayStartParams` of a group at `path` (for example `spec.workerGroupSpecs[0]`).
+///
+/// A value that starts with `$` (`$(NUM_CPUS)`, `$NUM_CPUS`, `${NUM_CPUS}`) is expanded from the container's
+/// environment when the pod starts, so it is not checked here.
+pub(crate) fn check_start_params(
+    params: &BTreeMap<String, String>,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) {
+    for (key, value) in params {
+        if value.starts_with('$') {
+            continue;
+        }
+        let key = key.as_str();
+        let problem = if AMOUNTS.contains(&key) {
+            (!value
+                .parse::<f64>()
+                .is_ok_and(|n| n.is_finite() && n >= 0.0))
+            .then_some("must be a non-negative number, for example \"2\"")
+        } else if BYTES.contains(&key) {
+            value.parse::<u64>().is_err().then_some(
+                "must be a whole, non-negative number of bytes, for example \"4294967296\"",
+            )
+        } else if PORTS.contains(&key) {
+            (!value.parse::<u16>().is_ok_and(|port| port >= 1))
+                .then_some("must be a port number between 1 and 65535")
+        } else if PORTS_OR_ZERO.contains(&key) {
+            value
+                .parse::<u16>()
+                .is_err()
+                .then_some("must be a port number between 0 (Ray chooses one) and 65535")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            errors.push(FieldError::new(
+                format!("{path}.rayStartParams[\"{key}\"]"),
+                format!("{key} {problem}, but it is \"{value}\": ray start would refuse it; fix the value"),
+            ));
+        }
+    }
+}
