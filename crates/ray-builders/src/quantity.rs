@@ -4,7 +4,7 @@
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 /// Nano-units per unit: quantities are held as an exact integer count of 10^-9 units.
-const NANO: i128 = 1_000_000_000;
+const NANO: i128 = ray_api_v1::quantity::NANOS_PER_UNIT;
 
 /// A quantity that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,69 +79,9 @@ impl Nanos {
     }
 }
 
+/// Kubernetes' quantity syntax, shared with validation so that what validation accepts always renders.
 fn parse(s: &str) -> Option<Nanos> {
-    let (sign, rest) = match s.as_bytes().first()? {
-        b'-' => (-1i128, &s[1..]),
-        b'+' => (1, &s[1..]),
-        _ => (1, s),
-    };
-    let num_end = rest
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(rest.len());
-    let (number, suffix) = rest.split_at(num_end);
-    if number.is_empty() || number == "." || number.matches('.').count() > 1 {
-        return None;
-    }
-    let (int_part, frac_part) = number.split_once('.').unwrap_or((number, ""));
-    // mantissa = digits as integer, scaled by 10^-frac_len.
-    let digits = format!("{int_part}{frac_part}");
-    if digits.len() > 30 {
-        return None;
-    }
-    let mantissa: i128 = if digits.is_empty() {
-        0
-    } else {
-        digits.parse().ok()?
-    };
-    let mut exp10: i32 = -(frac_part.len() as i32);
-    let mut binary_shift: u32 = 0;
-    match suffix {
-        "" => {}
-        "n" => exp10 -= 9,
-        "u" => exp10 -= 6,
-        "m" => exp10 -= 3,
-        "k" => exp10 += 3,
-        "M" => exp10 += 6,
-        "G" => exp10 += 9,
-        "T" => exp10 += 12,
-        "P" => exp10 += 15,
-        "E" => exp10 += 18,
-        "Ki" => binary_shift = 10,
-        "Mi" => binary_shift = 20,
-        "Gi" => binary_shift = 30,
-        "Ti" => binary_shift = 40,
-        "Pi" => binary_shift = 50,
-        "Ei" => binary_shift = 60,
-        other => {
-            let exp = other.strip_prefix(['e', 'E'])?;
-            let e: i32 = exp.parse().ok()?;
-            if !(-40..=40).contains(&e) {
-                return None;
-            }
-            exp10 += e;
-        }
-    }
-    // nanos = mantissa * 2^shift * 10^(exp10 + 9), rounded up.
-    let mut value = mantissa.checked_mul(1i128.checked_shl(binary_shift)?)?;
-    let e = exp10 + 9;
-    if e >= 0 {
-        value = value.checked_mul(10i128.checked_pow(e as u32)?)?;
-    } else {
-        let div = 10i128.checked_pow((-e) as u32)?;
-        let q = value / div;
-        value = if value % div == 0 { q } else { q + 1 };
-    }
-    Some(Nanos(sign * value))
+    ray_api_v1::quantity::parse_nanos(s).ok().map(Nanos)
 }
 
 #[cfg(test)]
