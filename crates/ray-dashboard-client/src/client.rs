@@ -2,15 +2,11 @@
 
 use std::time::Duration;
 
-use reqwest::{Method, Url};
-use serde::de::DeserializeOwned;
-
-use crate::error::{Error, ray_message, truncate};
-use crate::jobs::{
-    DeleteResponse, JobDetails, JobSubmitRequest, LogsResponse, StopResponse, SubmitOutcome,
-    SubmitResponse, VersionInfo,
-};
+use crate::decode::{self, MAX_RESPONSE_BYTES, is_already_exists};
+use crate::error::Error;
+use crate::jobs::{JobDetails, JobSubmitRequest, SubmitOutcome, VersionInfo};
 use crate::serve::ServeInstanceDetails;
+use reqwest::{Method, Url};
 
 /// The default per-request timeout. Short on purpose: a reconcile that waits on a head must not hold up the others,
 /// and the next reconcile simply asks again.
@@ -63,7 +59,8 @@ impl DashboardClient {
 
     /// `GET /api/version`: the head's Ray version. Also a cheap way to ask whether the dashboard is up.
     pub async fn version(&self) -> Result<VersionInfo, Error> {
-        self.json(Method::GET, &["api", "version"], None).await
+        let (_, url, text) = self.send(Method::GET, &["api", "version"], None).await?;
+        decode::version(url.as_str(), &text)
     }
 
     /// `POST /api/jobs/`: submits a job.
@@ -76,18 +73,14 @@ impl DashboardClient {
             url: self.url(&["api", "jobs", ""]).to_string(),
             detail: format!("cannot encode the request: {e}"),
         })?;
-        match self
-            .json::<SubmitResponse>(Method::POST, &["api", "jobs", ""], Some(body))
+        let answer = self
+            .send(Method::POST, &["api", "jobs", ""], Some(body))
             .await
-        {
-            Ok(response) => {
-                let submission_id = response
-                    .submission_id
-                    .or(response.job_id)
-                    .or_else(|| request.submission_id.clone())
-                    .unwrap_or_default();
-                Ok(SubmitOutcome::Submitted { submission_id })
-            }
+            .and_then(|(_, url, text)| {
+                decode::submitted_id(url.as_str(), &text, request.submission_id.as_deref())
+            });
+        match answer {
+            Ok(submission_id) => Ok(SubmitOutcome::Submitted { submission_id }),
             Err(error) => match (&error, &request.submission_id) {
                 (
                     Error::Status {
@@ -107,43 +100,48 @@ impl DashboardClient {
     /// `GET /api/jobs/{id}`: one job. A job Ray does not know is an error for which
     /// [`Error::is_not_found`] is true.
     pub async fn get_job(&self, submission_id: &str) -> Result<JobDetails, Error> {
-        self.json(Method::GET, &["api", "jobs", submission_id], None)
-            .await
+        let (_, url, text) = self
+            .send(Method::GET, &["api", "jobs", submission_id], None)
+            .await?;
+        decode::job(url.as_str(), &text)
     }
 
     /// `GET /api/jobs/`: every job the head knows, submitted or plain drivers.
     pub async fn list_jobs(&self) -> Result<Vec<JobDetails>, Error> {
-        self.json(Method::GET, &["api", "jobs", ""], None).await
+        let (_, url, text) = self.send(Method::GET, &["api", "jobs", ""], None).await?;
+        decode::jobs(url.as_str(), &text)
     }
 
     /// `POST /api/jobs/{id}/stop`: asks Ray to stop a job. `false` means the job was not running any more.
     pub async fn stop_job(&self, submission_id: &str) -> Result<bool, Error> {
-        let response: StopResponse = self
-            .json(Method::POST, &["api", "jobs", submission_id, "stop"], None)
+        let (_, url, text) = self
+            .send(Method::POST, &["api", "jobs", submission_id, "stop"], None)
             .await?;
-        Ok(response.stopped)
+        decode::stopped(url.as_str(), &text)
     }
 
     /// `DELETE /api/jobs/{id}`: forgets a finished job and its logs. Ray refuses (500) while the job runs.
     pub async fn delete_job(&self, submission_id: &str) -> Result<bool, Error> {
-        let response: DeleteResponse = self
-            .json(Method::DELETE, &["api", "jobs", submission_id], None)
+        let (_, url, text) = self
+            .send(Method::DELETE, &["api", "jobs", submission_id], None)
             .await?;
-        Ok(response.deleted)
+        decode::deleted(url.as_str(), &text)
     }
 
     /// `GET /api/jobs/{id}/logs`: the driver's whole log so far.
     pub async fn job_logs(&self, submission_id: &str) -> Result<String, Error> {
-        let response: LogsResponse = self
-            .json(Method::GET, &["api", "jobs", submission_id, "logs"], None)
+        let (_, url, text) = self
+            .send(Method::GET, &["api", "jobs", submission_id, "logs"], None)
             .await?;
-        Ok(response.logs)
+        decode::logs(url.as_str(), &text)
     }
 
     /// `GET /api/serve/applications/`: the Serve applications and their deployments' statuses.
     pub async fn serve_applications(&self) -> Result<ServeInstanceDetails, Error> {
-        self.json(Method::GET, &["api", "serve", "applications", ""], None)
-            .await
+        let (_, url, text) = self
+            .send(Method::GET, &["api", "serve", "applications", ""], None)
+            .await?;
+        decode::serve_applications(url.as_str(), &text)
     }
 
     /// `PUT /api/serve/applications/`: applies a whole Serve config (`serveConfigV2` as JSON). Declarative:
@@ -166,20 +164,6 @@ impl DashboardClient {
             path.pop_if_empty().extend(segments);
         }
         url
-    }
-
-    async fn json<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        segments: &[&str],
-        body: Option<serde_json::Value>,
-    ) -> Result<T, Error> {
-        let (method_name, url, text) = self.send(method, segments, body).await?;
-        serde_json::from_str(&text).map_err(|e| Error::Decode {
-            method: method_name,
-            url: url.to_string(),
-            detail: format!("{e}; the body starts with {:?}", truncate(&text, 200)),
-        })
     }
 
     /// Sends one request and returns the body of a 2xx answer; anything else becomes an [`Error`].
@@ -212,23 +196,48 @@ impl DashboardClient {
         };
         let response = request.send().await.map_err(transport)?;
         let status = response.status();
-        let text = response.text().await.map_err(transport)?;
+        let text = read_body(response, method_name, &url, transport).await?;
         if !status.is_success() {
-            return Err(Error::Status {
-                method: method_name,
-                url: url.to_string(),
-                status: status.as_u16(),
-                message: ray_message(&text),
-                body: text,
-            });
+            return Err(decode::status_error(
+                method_name,
+                url.as_str(),
+                status.as_u16(),
+                text,
+            ));
         }
         Ok((method_name, url, text))
     }
 }
 
 /// Whether an error body is Ray's "a job with this submission id already exists" for `submission_id`.
-fn is_already_exists(body: &str, submission_id: &str) -> bool {
-    body.contains("already exists") && body.contains(submission_id)
+/// Reads the body as text, refusing one larger than [`MAX_RESPONSE_BYTES`] before it is all in memory.
+async fn read_body(
+    mut response: reqwest::Response,
+    method: &'static str,
+    url: &Url,
+    transport: impl Fn(reqwest::Error) -> Error,
+) -> Result<String, Error> {
+    let too_large = || Error::Decode {
+        method,
+        url: url.to_string(),
+        detail: format!(
+            "the response is larger than {MAX_RESPONSE_BYTES} bytes; a Ray dashboard never sends that much"
+        ),
+    };
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_RESPONSE_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(&transport)? {
+        if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn method_name(method: &Method) -> &'static str {

@@ -22,6 +22,7 @@
 //! ```
 
 mod client;
+pub mod decode;
 mod error;
 mod jobs;
 mod serve;

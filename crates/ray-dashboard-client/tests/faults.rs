@@ -202,3 +202,73 @@ async fn get_job_parses_a_pending_job_with_nulls() {
             .starts_with("GET /api/jobs/a HTTP/1.1")
     );
 }
+
+/// Starts a one-request dashboard that sends `head` and then up to `chunks` MiB of `x` without a length.
+async fn flooding_dashboard(head: &'static str, chunks: usize) -> DashboardClient {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.expect("accept");
+        read_request(&mut socket).await;
+        if socket.write_all(head.as_bytes()).await.is_err() {
+            return;
+        }
+        let chunk = vec![b'x'; 1024 * 1024];
+        for _ in 0..chunks {
+            if socket.write_all(&chunk).await.is_err() {
+                return; // the client stopped reading: what we want
+            }
+        }
+    });
+    DashboardClient::new(&url)
+        .expect("valid url")
+        .with_timeout(Duration::from_secs(20))
+}
+
+#[tokio::test]
+async fn an_endless_response_is_cut_off_at_the_limit() {
+    use ray_dashboard_client::decode::MAX_RESPONSE_BYTES;
+    let limit_mib = MAX_RESPONSE_BYTES / (1024 * 1024);
+    // A declared length over the limit is refused before reading.
+    let client = flooding_dashboard(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 999999999999\r\n\r\n",
+        1,
+    )
+    .await;
+    let error = client.job_logs("a").await.expect_err("too large");
+    assert!(error.to_string().contains("larger than"), "{error}");
+    // A body without a length is read up to the limit, then refused.
+    let client = flooding_dashboard(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n",
+        limit_mib + 8,
+    )
+    .await;
+    let error = client.job_logs("a").await.expect_err("too large");
+    assert!(matches!(error, Error::Decode { .. }), "{error:?}");
+    assert!(error.to_string().contains("larger than"), "{error}");
+}
+
+#[test]
+fn bodies_decode_without_a_network() {
+    use ray_dashboard_client::decode;
+    let url = "http://127.0.0.1:8265/api/jobs/a";
+    let job = decode::job(url, r#"{"status":"RUNNING","submission_id":"a"}"#).expect("a job");
+    assert_eq!(job.status, JobStatus::Running);
+    let error = decode::job(url, "<html>").expect_err("not JSON");
+    assert!(error.to_string().contains(url), "{error}");
+    assert_eq!(
+        decode::submitted_id(url, r#"{"job_id":"old"}"#, Some("mine")).expect("ok"),
+        "old"
+    );
+    assert_eq!(
+        decode::submitted_id(url, "{}", Some("mine")).expect("ok"),
+        "mine"
+    );
+    let error = decode::status_error("GET", url, 500, TRACEBACK_EXISTS.to_owned());
+    assert!(
+        error
+            .to_string()
+            .ends_with("Please use a different submission_id."),
+        "{error}"
+    );
+}
