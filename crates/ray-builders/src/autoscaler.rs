@@ -16,8 +16,10 @@ pub const LOG_VOLUME: &str = "ray-logs";
 /// Where Ray writes its logs (and the autoscaler reads them).
 pub const LOG_PATH: &str = "/tmp/ray";
 
-/// The autoscaler's command: `$(VAR)` references are expanded by the kubelet from the container's environment.
-pub const AUTOSCALER_COMMAND: &str = "ray kuberay-autoscaler --cluster-name $(RAY_CLUSTER_NAME) --cluster-namespace $(RAY_CLUSTER_NAMESPACE)";
+/// The autoscaler's command. The cluster name and namespace are read by bash from the container's environment, in
+/// double quotes, so they are data: KubeRay's `$(RAY_CLUSTER_NAME)` is substituted by the kubelet into the
+/// command text, where an `autoscalerOptions.env` entry of that name would run as code.
+pub const AUTOSCALER_COMMAND: &str = "ray kuberay-autoscaler --cluster-name \"${RAY_CLUSTER_NAME}\" --cluster-namespace \"${RAY_CLUSTER_NAMESPACE}\"";
 
 /// The default resources of the autoscaler: 500m CPU and 512Mi memory, requested and limited alike.
 pub fn default_resources() -> ResourceRequirements {

@@ -5,6 +5,15 @@
 //! shell word that bash passes through as data. Values that need no quoting (`2`, `0.0.0.0`, `8265`) are written
 //! bare, so the common command line reads exactly like KubeRay's, and `$KUBERAY_GEN_RAY_START_CMD` expands to the
 //! same words as with KubeRay for such values.
+//!
+//! Before bash runs, the kubelet replaces `$(NAME)` in a container's `command` and `args` (and in `env` values) by
+//! the value of the container's variable `NAME` (see [`kubelet_tokens`]). Single quotes mean nothing to the
+//! kubelet, so a quoted `'--redis-password=$(REDIS_PASSWORD)'` would let a `'` in the Secret end the quotes and run
+//! the rest as code. [`quote`] therefore writes every word so that the kubelet's expansion leaves exactly the
+//! quoted word: each literal `$` is written `$$` (which the kubelet turns back into `$`), and a reference
+//! `$(NAME)` becomes `"${NAME}"`, which bash expands as data inside double quotes. The meaning is the kubelet's
+//! with one edge: a variable the container does not define expands to nothing, where the kubelet would leave the
+//! text `$(NAME)` (which KubeRay's unquoted command line then ran as a command substitution).
 
 use std::borrow::Cow;
 
@@ -34,20 +43,120 @@ fn is_safe(c: char) -> bool {
     c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c)
 }
 
-/// Quotes `value` as one shell word, leaving it bare when it consists only of characters that bash never
-/// interprets (letters, digits and `_@%+=:,./-`), so `--num-cpus=2` stays as KubeRay writes it. Anything else is
-/// wrapped in single quotes, with each `'` written as `'"'"'`: inside single quotes bash interprets nothing, not
-/// even newlines.
+/// Whether `name` is a shell variable name (`[A-Za-z_][A-Za-z0-9_]*`), so `"${name}"` reads that variable.
+pub fn is_shell_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A piece of a string as the kubelet's `$(VAR)` expansion reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KubeletToken<'a> {
+    /// Text the kubelet passes on as it is (after turning `$$` into `$`).
+    Text(String),
+    /// `$(NAME)`: replaced by the container's variable `NAME` if it has one, else left as the text `$(NAME)`.
+    Ref(&'a str),
+}
+
+/// Reads `value` as the kubelet's expansion does (Kubernetes `third_party/forked/golang/expansion`), left to
+/// right: `$$` is a literal `$`; `$(` up to the first `)` is a reference to the name in between; a `$(` without a
+/// closing `)` is literal text, and so is `$` followed by anything else or at the end.
+pub fn kubelet_tokens(value: &str) -> Vec<KubeletToken<'_>> {
+    let bytes = value.as_bytes();
+    let mut tokens = Vec::new();
+    let mut text = String::new();
+    let mut checkpoint = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'$' || i + 1 == bytes.len() {
+            i += 1;
+            continue;
+        }
+        text.push_str(&value[checkpoint..i]);
+        match bytes[i + 1] {
+            b'$' => {
+                text.push('$');
+                i += 2;
+            }
+            b'(' => match value[i + 2..].find(')') {
+                Some(len) => {
+                    if !text.is_empty() {
+                        tokens.push(KubeletToken::Text(std::mem::take(&mut text)));
+                    }
+                    tokens.push(KubeletToken::Ref(&value[i + 2..i + 2 + len]));
+                    i += 2 + len + 1;
+                }
+                None => {
+                    text.push_str("$(");
+                    i += 2;
+                }
+            },
+            // `$x`: literal; `x` (never `$` or `(` here) is read again as ordinary text.
+            _ => {
+                text.push('$');
+                i += 1;
+            }
+        }
+        checkpoint = i;
+    }
+    text.push_str(&value[checkpoint..]);
+    if !text.is_empty() {
+        tokens.push(KubeletToken::Text(text));
+    }
+    tokens
+}
+
+/// Quotes literal text as one bash word: bare when it consists only of characters bash never interprets, else in
+/// single quotes with each `'` written as `'"'"'` (inside single quotes bash interprets nothing, not even
+/// newlines).
+fn bash_quote(text: &str) -> Cow<'_, str> {
+    if !text.is_empty() && text.chars().all(is_safe) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(format!("'{}'", text.replace('\'', "'\"'\"'")))
+}
+
+/// Quotes `value` as one shell word of a container command, such that the kubelet's `$(VAR)` expansion followed by
+/// bash delivers it as data.
+///
+/// A value of only letters, digits and `_@%+=:,./-` stays bare, so `--num-cpus=2` reads as KubeRay writes it;
+/// other text is single-quoted. Every literal `$` is written `$$`, which the kubelet turns back into `$`. A kubelet
+/// reference `$(NAME)` whose name is a shell variable name keeps its meaning as `"${NAME}"` (the variable's
+/// content, as data); any other `$(...)` stays literal text.
 pub fn quote<'a>(value: &'a str, field: &str) -> Result<Cow<'a, str>, ShellError> {
     if value.contains('\0') {
         return Err(ShellError::Nul {
             field: field.to_string(),
         });
     }
-    if !value.is_empty() && value.chars().all(is_safe) {
-        return Ok(Cow::Borrowed(value));
+    if !value.contains('$') {
+        return Ok(bash_quote(value));
     }
-    Ok(Cow::Owned(format!("'{}'", value.replace('\'', "'\"'\"'"))))
+    let mut out = String::new();
+    let mut text = String::new();
+    for token in kubelet_tokens(value) {
+        match token {
+            KubeletToken::Ref(name) if is_shell_identifier(name) => {
+                if !text.is_empty() {
+                    out.push_str(&bash_quote(&std::mem::take(&mut text)).replace('$', "$$"));
+                }
+                out.push_str(&format!("\"${{{name}}}\""));
+            }
+            KubeletToken::Ref(name) => {
+                text.push_str("$(");
+                text.push_str(name);
+                text.push(')');
+            }
+            KubeletToken::Text(t) => text.push_str(&t),
+        }
+    }
+    if !text.is_empty() || out.is_empty() {
+        out.push_str(&bash_quote(&text).replace('$', "$$"));
+    }
+    Ok(Cow::Owned(out))
 }
 
 /// Splits a shell command line into words the way bash would, but without any expansion: `$VAR`, `$(...)`,
@@ -80,11 +189,7 @@ fn env_ref(value: &str) -> Option<&str> {
         .strip_prefix("${")
         .and_then(|v| v.strip_suffix('}'))
         .or_else(|| value.strip_prefix('$'))?;
-    let mut chars = name.chars();
-    let first = chars.next()?;
-    ((first.is_ascii_alphabetic() || first == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_'))
-    .then_some(name)
+    is_shell_identifier(name).then_some(name)
 }
 
 impl ParamValue {
@@ -157,6 +262,38 @@ mod tests {
         let q = quote("1; rm -rf /", "f").unwrap();
         assert_ne!(q, "1; rm -rf /");
         assert_eq!(split_words(&q, "f").unwrap(), vec!["1; rm -rf /"]);
+    }
+
+    #[test]
+    fn kubelet_tokens_follow_the_kubelet() {
+        use KubeletToken::{Ref, Text};
+        let t = |s: &str| Text(s.to_string());
+        assert_eq!(kubelet_tokens("$(A)-x"), vec![Ref("A"), t("-x")]);
+        assert_eq!(kubelet_tokens("$$(A)_$(B)"), vec![t("$(A)_"), Ref("B")]);
+        assert_eq!(kubelet_tokens("f-$$A $? $"), vec![t("f-$A $? $")]);
+        assert_eq!(kubelet_tokens("$(A$(B))"), vec![Ref("A$(B"), t(")")]);
+        assert_eq!(kubelet_tokens("--$($($("), vec![t("--$($($(")]);
+        assert_eq!(kubelet_tokens("$$$(A)"), vec![t("$"), Ref("A")]);
+        assert_eq!(kubelet_tokens("${A}"), vec![t("${A}")]);
+        assert_eq!(kubelet_tokens(""), vec![]);
+    }
+
+    #[test]
+    fn quote_survives_the_kubelet() {
+        // Without `$` the output is exactly the plain shell quoting.
+        assert_eq!(quote("a b", "f").unwrap(), "'a b'");
+        assert_eq!(quote("", "f").unwrap(), "''");
+        assert_eq!(quote("$", "f").unwrap(), "'$$'");
+        assert_eq!(
+            quote("--redis-password=$(REDIS_PASSWORD)", "f").unwrap(),
+            "--redis-password=\"${REDIS_PASSWORD}\""
+        );
+        assert_eq!(quote("$(A)", "f").unwrap(), "\"${A}\"");
+        assert_eq!(
+            quote("x $(A)$(b c)$$", "f").unwrap(),
+            "'x '\"${A}\"'$$(b c)$$'"
+        );
+        assert_eq!(quote("$(touch x)", "f").unwrap(), "'$$(touch x)'");
     }
 
     #[test]

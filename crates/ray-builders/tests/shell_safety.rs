@@ -4,110 +4,46 @@
 //! `bash` with stub `ray` and `python` programs on `PATH` that record their arguments, and checks that `ray`
 //! received exactly the intended arguments and that nothing else ran.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use common::kubelet;
+use common::sandbox::Sandbox;
 use k8s_openapi::api::core::v1::Container;
 use ray_api_v1::{RayCluster, RayJob};
 use ray_builders::{ClusterContext, RenderOptions, WorkerReplica, head_pod, worker_pod};
 
-/// A scratch directory with stub programs; every `ray` call appends its arguments (NUL-separated, one call per
-/// record ending in an extra NUL) to `calls`.
-struct Sandbox {
-    dir: tempfile::TempDir,
-}
-
-impl Sandbox {
-    fn new() -> Sandbox {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let bin = dir.path().join("bin");
-        std::fs::create_dir(&bin).expect("bin dir");
-        let calls = dir.path().join("calls");
-        write_script(
-            &bin.join("ray"),
-            &format!(
-                "#!/bin/bash\nfor a in \"$@\"; do printf '%s\\0' \"$a\" >> {calls:?}; done\nprintf '\\0' >> {calls:?}\n# `ray job status` reports an unknown job, so the submitter submits.\n[ \"$1 $2\" = 'job status' ] && exit 1\nexit 0\n"
-            ),
-        );
-        write_script(&bin.join("python"), "#!/bin/bash\nexit 0\n");
-        Sandbox { dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// Runs `bash -c -- script` in the sandbox with the given extra environment.
-    fn run(&self, script: &str, env: &[(&str, &str)]) {
-        let path = format!(
-            "{}:{}",
-            self.path().join("bin").display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        let status = Command::new("bash")
-            .arg("-c")
-            .arg("--")
-            .arg(script)
-            .current_dir(self.path())
-            .env("PATH", path)
-            .env("RAY_START_ULIMIT_OPEN_FILES", "256")
-            .envs(env.iter().copied())
-            .status()
-            .expect("bash runs");
-        assert!(status.success(), "script failed: {script}");
-    }
-
-    /// The recorded `ray` calls, each as its argument list.
-    fn calls(&self) -> Vec<Vec<String>> {
-        let raw = std::fs::read(self.path().join("calls")).unwrap_or_default();
-        let mut calls = Vec::new();
-        let mut current = Vec::new();
-        for field in raw
-            .split(|b| *b == 0)
-            .collect::<Vec<_>>()
-            .split_last()
-            .map(|(_, rest)| rest.to_vec())
-            .unwrap_or_default()
-        {
-            if field.is_empty() {
-                calls.push(std::mem::take(&mut current));
-            } else {
-                current.push(String::from_utf8(field.to_vec()).expect("utf-8"));
-            }
-        }
-        calls
-    }
-
-    /// Files created in the sandbox other than our own: proof that an injected command ran.
-    fn stray_files(&self) -> Vec<PathBuf> {
-        std::fs::read_dir(self.path())
-            .expect("read sandbox")
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| {
-                !matches!(
-                    p.file_name().and_then(|n| n.to_str()),
-                    Some("bin" | "calls")
-                )
-            })
-            .collect()
-    }
-}
-
-fn write_script(path: &Path, text: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, text).expect("write stub");
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod stub");
-}
-
-/// Runs the Ray container command of a rendered pod.
-fn run_container(sandbox: &Sandbox, container: &Container, env: &[(&str, &str)]) {
+/// Runs a container as the kubelet starts it (its `$(VAR)` references expanded from its environment) and checks
+/// that it succeeded.
+fn run_container(sandbox: &Sandbox, container: &Container) {
     let command = container.command.clone().unwrap_or_default();
-    assert_eq!(command, ["/bin/bash", "-c", "--"]);
-    let args = container.args.clone().unwrap_or_default();
-    assert_eq!(args.len(), 1);
-    sandbox.run(&args[0], env);
+    assert!(
+        command == ["/bin/bash", "-c", "--"] || command == ["/bin/bash", "-ce", "--"],
+        "{command:?}"
+    );
+    assert_eq!(container.args.clone().unwrap_or_default().len(), 1);
+    assert!(
+        sandbox.run_process(&kubelet::process(container)),
+        "the container command failed: {:?}",
+        container.args
+    );
+}
+
+/// Runs the `KUBERAY_GEN_RAY_START_CMD` of a container as a user would (`bash -c "$KUBERAY_GEN_RAY_START_CMD"`),
+/// with the variable's value as the kubelet sets it.
+fn run_generated_command(sandbox: &Sandbox, container: &Container) {
+    let env = kubelet::environment(container.env.as_deref().unwrap_or_default());
+    let generated = env
+        .get(b"KUBERAY_GEN_RAY_START_CMD".as_slice())
+        .expect("generated command in env")
+        .clone();
+    let process = kubelet::Process {
+        argv: vec![b"bash".to_vec(), b"-c".to_vec(), generated],
+        env,
+    };
+    assert!(sandbox.run_process(&process));
 }
 
 fn hostile_params() -> BTreeMap<String, String> {
@@ -131,6 +67,7 @@ fn hostile_params() -> BTreeMap<String, String> {
 
 fn hostile_cluster() -> RayCluster {
     let params = hostile_params();
+    let env = serde_json::json!([{ "name": "REDIS_PASSWORD", "value": PASSWORD }]);
     serde_json::from_value(serde_json::json!({
         "apiVersion": "ray.io/v1",
         "kind": "RayCluster",
@@ -138,13 +75,13 @@ fn hostile_cluster() -> RayCluster {
         "spec": {
             "headGroupSpec": {
                 "rayStartParams": params,
-                "template": { "spec": { "containers": [{ "name": "ray-head", "image": "ray" }] } }
+                "template": { "spec": { "containers": [{ "name": "ray-head", "image": "ray", "env": env }] } }
             },
             "workerGroupSpecs": [{
                 "groupName": "g",
                 "replicas": 1,
                 "rayStartParams": params,
-                "template": { "spec": { "containers": [{ "name": "ray-worker", "image": "ray" }] } }
+                "template": { "spec": { "containers": [{ "name": "ray-worker", "image": "ray", "env": env }] } }
             }]
         }
     }))
@@ -189,7 +126,7 @@ fn head_ray_start_receives_hostile_params_as_data() {
     let container = &pod.spec.as_ref().expect("spec").containers[0];
 
     let sandbox = Sandbox::new();
-    run_container(&sandbox, container, &[("REDIS_PASSWORD", PASSWORD)]);
+    run_container(&sandbox, container);
 
     let mut expected = vec!["start".to_string(), "--head".to_string()];
     expected.extend(expected_flags(&[
@@ -201,15 +138,8 @@ fn head_ray_start_receives_hostile_params_as_data() {
     assert_eq!(sandbox.stray_files(), Vec::<PathBuf>::new());
 
     // The same words come out of `KUBERAY_GEN_RAY_START_CMD` for users who run it themselves.
-    let generated = container
-        .env
-        .iter()
-        .flatten()
-        .find(|e| e.name == "KUBERAY_GEN_RAY_START_CMD")
-        .and_then(|e| e.value.clone())
-        .expect("generated command in env");
     let again = Sandbox::new();
-    again.run(&generated, &[("REDIS_PASSWORD", PASSWORD)]);
+    run_generated_command(&again, container);
     assert_eq!(again.calls(), vec![expected]);
     assert_eq!(again.stray_files(), Vec::<PathBuf>::new());
 }
@@ -221,11 +151,7 @@ fn worker_ray_start_receives_hostile_params_as_data() {
     let ctx = ClusterContext::new(&cluster, &options).expect("context");
     let pod = worker_pod(&ctx, 0, &WorkerReplica::default()).expect("worker pod");
     let sandbox = Sandbox::new();
-    run_container(
-        &sandbox,
-        &pod.spec.as_ref().expect("spec").containers[0],
-        &[("REDIS_PASSWORD", PASSWORD)],
-    );
+    run_container(&sandbox, &pod.spec.as_ref().expect("spec").containers[0]);
     let mut expected = vec!["start".to_string()];
     expected.extend(expected_flags(&[
         "--address=hostile-head-svc.ns.svc.cluster.local:6379",
@@ -277,7 +203,7 @@ fn submitter_passes_entrypoint_and_json_as_data() {
         ["/bin/bash", "-ce", "--"]
     );
     let sandbox = Sandbox::new();
-    sandbox.run(&container.args.clone().unwrap_or_default()[0], &[]);
+    run_container(&sandbox, container);
 
     let cluster = objects
         .iter()
@@ -346,4 +272,148 @@ fn submitter_passes_entrypoint_and_json_as_data() {
         ]
     );
     assert_eq!(sandbox.stray_files(), Vec::<PathBuf>::new());
+}
+
+/// A value that would end single quotes and run `touch` if the kubelet pasted it into quoted command text.
+const BREAKOUT: &str = "x' ; touch PWNED-breakout ; echo '";
+
+fn ray_calls_of(container: &Container) -> (Vec<Vec<String>>, Vec<PathBuf>) {
+    let sandbox = Sandbox::new();
+    run_container(&sandbox, container);
+    (sandbox.calls(), sandbox.stray_files())
+}
+
+/// Regression: `redis-password: $(REDIS_PASSWORD)` (KubeRay's kubelet-style reference) with a Secret value that
+/// contains a quote used to run the rest of the value as code.
+#[test]
+fn kubelet_reference_in_ray_start_params_is_data() {
+    let cluster: RayCluster = serde_json::from_value(serde_json::json!({
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "metadata": { "name": "ref", "namespace": "ns" },
+        "spec": {
+            "headGroupSpec": {
+                "rayStartParams": { "redis-password": "$(REDIS_PASSWORD)", "node-ip-address": "$$(touch PWNED-escaped)" },
+                "template": { "spec": { "containers": [{
+                    "name": "ray-head", "image": "ray",
+                    "env": [{ "name": "REDIS_PASSWORD", "value": BREAKOUT }]
+                }] } }
+            }
+        }
+    }))
+    .expect("valid cluster");
+    let options = RenderOptions::default();
+    let ctx = ClusterContext::new(&cluster, &options).expect("context");
+    let pod = head_pod(&ctx).expect("head pod");
+    let container = &pod.spec.as_ref().expect("spec").containers[0];
+    let (calls, stray) = ray_calls_of(container);
+    assert_eq!(stray, Vec::<PathBuf>::new());
+    assert_eq!(calls.len(), 1);
+    assert!(
+        calls[0].contains(&format!("--redis-password={BREAKOUT}")),
+        "{calls:?}"
+    );
+    // `$$` is the kubelet's escape for a literal `$`: the text reaches Ray as `$(touch ...)`, never run.
+    assert!(
+        calls[0].contains(&"--node-ip-address=$(touch PWNED-escaped)".to_string()),
+        "{calls:?}"
+    );
+    let again = Sandbox::new();
+    run_generated_command(&again, container);
+    assert_eq!(again.calls(), calls);
+    assert_eq!(again.stray_files(), Vec::<PathBuf>::new());
+}
+
+/// Regression: a RayJob entrypoint referring to a variable of the submitter container (`$(TOKEN)`).
+#[test]
+fn kubelet_reference_in_entrypoint_is_data() {
+    let job: RayJob = serde_json::from_value(serde_json::json!({
+        "apiVersion": "ray.io/v1",
+        "kind": "RayJob",
+        "metadata": { "name": "ref-job", "namespace": "ns" },
+        "spec": {
+            "entrypoint": "python run.py --token $(TOKEN) --id=$(RAY_JOB_SUBMISSION_ID)",
+            "jobId": "job-1",
+            "submitterPodTemplate": { "spec": { "containers": [{
+                "name": "submit", "image": "ray",
+                "env": [{ "name": "TOKEN", "value": BREAKOUT }]
+            }] } },
+            "rayClusterSpec": {
+                "headGroupSpec": {
+                    "rayStartParams": {},
+                    "template": { "spec": { "containers": [{ "name": "ray-head", "image": "ray" }] } }
+                }
+            }
+        }
+    }))
+    .expect("valid job");
+    let objects = ray_builders::render_job(&job, &RenderOptions::default()).expect("renders");
+    let submitter = objects
+        .iter()
+        .find_map(|o| match &o.object {
+            ray_builders::Object::Job(job) => Some(job.clone()),
+            _ => None,
+        })
+        .expect("submitter job");
+    let container = &submitter
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .expect("pod spec")
+        .containers[0];
+    let (calls, stray) = ray_calls_of(container);
+    assert_eq!(stray, Vec::<PathBuf>::new());
+    let submit = calls
+        .iter()
+        .find(|c| c.get(1).map(String::as_str) == Some("submit"))
+        .expect("ray job submit ran");
+    let separator = submit.iter().position(|a| a == "--").expect("--");
+    assert_eq!(
+        submit[separator + 1..],
+        ["python", "run.py", "--token", BREAKOUT, "--id=job-1"]
+    );
+}
+
+/// Regression: an `autoscalerOptions.env` entry named `RAY_CLUSTER_NAME` overrides the cluster name the
+/// autoscaler command reads; KubeRay's `$(RAY_CLUSTER_NAME)` pasted it into the command text.
+#[test]
+fn autoscaler_command_reads_cluster_name_as_data() {
+    let cluster: RayCluster = serde_json::from_value(serde_json::json!({
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "metadata": { "name": "auto", "namespace": "ns" },
+        "spec": {
+            "enableInTreeAutoscaling": true,
+            "autoscalerOptions": { "env": [{ "name": "RAY_CLUSTER_NAME", "value": BREAKOUT }] },
+            "headGroupSpec": {
+                "rayStartParams": {},
+                "template": { "spec": { "containers": [{ "name": "ray-head", "image": "ray" }] } }
+            }
+        }
+    }))
+    .expect("valid cluster");
+    let options = RenderOptions::default();
+    let ctx = ClusterContext::new(&cluster, &options).expect("context");
+    let pod = head_pod(&ctx).expect("head pod");
+    let autoscaler = pod
+        .spec
+        .as_ref()
+        .expect("spec")
+        .containers
+        .iter()
+        .find(|c| c.name == ray_builders::autoscaler::CONTAINER_NAME)
+        .expect("autoscaler container");
+    let (calls, stray) = ray_calls_of(autoscaler);
+    assert_eq!(stray, Vec::<PathBuf>::new());
+    assert_eq!(
+        calls,
+        [[
+            "kuberay-autoscaler",
+            "--cluster-name",
+            BREAKOUT,
+            "--cluster-namespace",
+            // The kubelet reads metadata.namespace; the test's stand-in for a field reference.
+            "from:RAY_CLUSTER_NAMESPACE",
+        ]]
+    );
 }

@@ -2,6 +2,9 @@
 
 #![allow(dead_code)]
 
+pub mod kubelet;
+pub mod sandbox;
+
 use std::path::{Path, PathBuf};
 
 use ray_builders::{RenderOptions, Rendered};
