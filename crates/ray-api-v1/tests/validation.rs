@@ -188,6 +188,12 @@ const J: Kind = Kind::Job;
 const S: Kind = Kind::Service;
 
 fn cases() -> Vec<Case> {
+    let mut all = rule_cases();
+    all.extend(pod_cases());
+    all
+}
+
+fn rule_cases() -> Vec<Case> {
     let long = |n: usize| Value::String("a".repeat(n));
     vec![
         // --- names ---
@@ -988,6 +994,757 @@ fn cases() -> Vec<Case> {
                 &["at least one container"],
             )],
             Crd::Cel("spec.rayClusterConfig.workerGroupSpecs[0].template"),
+        ),
+    ]
+}
+
+/// The API server's rules for what the operator turns into Pods and Services (issue #13): each case would
+/// otherwise pass `kubectl apply` and fail only when the operator creates the Pod or Service.
+fn pod_cases() -> Vec<Case> {
+    const HEAD: &str = "/spec/headGroupSpec/template/spec/containers/0";
+    let head =
+        |field: &str| -> &'static str { Box::leak(format!("{HEAD}/{field}").into_boxed_str()) };
+    let resources =
+        |limits: Value, requests: Value| json!({ "limits": limits, "requests": requests });
+    let big = Value::String("x".repeat(262_144));
+    vec![
+        // --- containers ---
+        case(
+            "container without an image",
+            C,
+            vec![(head("image"), Value::Null)],
+            vec![(
+                "spec.headGroupSpec.template.spec.containers[0].image",
+                &["needs an image", "set image"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "container with an empty image",
+            C,
+            vec![(
+                "/spec/workerGroupSpecs/0/template/spec/containers/0/image",
+                json!(""),
+            )],
+            vec![(
+                "spec.workerGroupSpecs[0].template.spec.containers[0].image",
+                &["needs an image"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "image with surrounding whitespace",
+            C,
+            vec![(head("image"), json!(" rayproject/ray:2.9.0"))],
+            vec![(
+                "spec.headGroupSpec.template.spec.containers[0].image",
+                &["whitespace"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "container name not a DNS-1123 label",
+            C,
+            vec![(head("name"), json!("Ray_Head"))],
+            vec![(
+                "spec.headGroupSpec.template.spec.containers[0].name",
+                &["not a valid container name", "lowercase"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "init container named like a container",
+            C,
+            vec![(
+                "/spec/workerGroupSpecs/0/template/spec/initContainers",
+                json!([{ "name": "ray-worker", "image": "busybox" }]),
+            )],
+            vec![(
+                "spec.workerGroupSpecs[0].template.spec.initContainers[0].name",
+                &[
+                    "spec.workerGroupSpecs[0].template.spec.containers[0] is also named \"ray-worker\"",
+                    "unique",
+                ],
+            )],
+            Crd::No,
+        ),
+        case(
+            "init container without an image",
+            C,
+            vec![(
+                "/spec/workerGroupSpecs/0/template/spec/initContainers",
+                json!([{ "name": "init" }]),
+            )],
+            vec![(
+                "spec.workerGroupSpecs[0].template.spec.initContainers[0].image",
+                &["needs an image"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "container named like the autoscaler sidecar",
+            C,
+            vec![
+                ("/spec/enableInTreeAutoscaling", json!(true)),
+                (
+                    "/spec/headGroupSpec/template/spec/containers/1",
+                    json!({ "name": "autoscaler", "image": "busybox" }),
+                ),
+            ],
+            vec![(
+                "spec.headGroupSpec.template.spec.containers[1].name",
+                &["operator adds a container named \"autoscaler\""],
+            )],
+            Crd::No,
+        ),
+        ok(
+            "a container may be named autoscaler without autoscaling",
+            C,
+            vec![(
+                "/spec/headGroupSpec/template/spec/containers/1",
+                json!({ "name": "autoscaler", "image": "busybox" }),
+            )],
+        ),
+        // --- ports ---
+        case(
+            "containerPort above 65535",
+            C,
+            vec![(head("ports"), json!([{ "containerPort": 70000 }]))],
+            vec![(
+                "spec.headGroupSpec.template.spec.containers[0].ports[0].containerPort",
+                &["between 1 and 65535", "70000"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "containerPort 0",
+            C,
+            vec![(head("ports"), json!([{ "containerPort": 0 }]))],
+            vec![(
+                "spec.headGroupSpec.template.spec.containers[0].ports[0].containerPort",
+                &["between 1 and 65535"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "negative hostPort",
+            C,
+            vec![(
+                head("ports"),
+                json!([{ "containerPort": 8265, "hostPort": -1 }]),
+            )],
+            vec![(
+                "spec.headGroupSpec.template.spec.containers[0].ports[0].hostPort",
+                &["hostPort must be between"],
+            )],
+            Crd::No,
+        ),
+        ok(
+            "hostPort 0 means none",
+            C,
+            vec![(
+                head("ports"),
+                json!([{ "containerPort": 8265, "hostPort": 0 }]),
+            )],
+        ),
+        case(
+            "port name not an IANA service name",
+            C,
+            vec![(
+                head("ports"),
+                json!([{ "name": "Dashboard", "containerPort": 8265 }, { "name": "my--port", "containerPort": 1 }, { "name": "1234", "containerPort": 2 }, { "name": "a-very-long-port-name", "containerPort": 3 }]),
+            )],
+            vec![
+                (
+                    "spec.headGroupSpec.template.spec.containers[0].ports[0].name",
+                    &["not a valid port name", "lowercase"],
+                ),
+                (
+                    "spec.headGroupSpec.template.spec.containers[0].ports[1].name",
+                    &["next to another '-'"],
+                ),
+                (
+                    "spec.headGroupSpec.template.spec.containers[0].ports[2].name",
+                    &["at least one letter"],
+                ),
+                (
+                    "spec.headGroupSpec.template.spec.containers[0].ports[3].name",
+                    &["at most 15"],
+                ),
+            ],
+            Crd::No,
+        ),
+        case(
+            "duplicate port names in a container, unknown protocol",
+            C,
+            vec![(
+                head("ports"),
+                json!([{ "name": "dashboard", "containerPort": 8265 }, { "name": "dashboard", "containerPort": 8266, "protocol": "HTTP" }]),
+            )],
+            vec![
+                (
+                    "spec.headGroupSpec.template.spec.containers[0].ports[1].name",
+                    &["also named \"dashboard\"", "unique"],
+                ),
+                (
+                    "spec.headGroupSpec.template.spec.containers[0].ports[1].protocol",
+                    &["\"HTTP\" is not a protocol", "TCP, UDP or SCTP"],
+                ),
+            ],
+            Crd::No,
+        ),
+        case(
+            "one host port used by two containers",
+            C,
+            vec![
+                (
+                    head("ports"),
+                    json!([{ "containerPort": 8265, "hostPort": 8265 }]),
+                ),
+                (
+                    "/spec/headGroupSpec/template/spec/containers/1",
+                    json!({ "name": "sidecar", "image": "busybox", "ports": [{ "containerPort": 80, "hostPort": 8265 }] }),
+                ),
+            ],
+            vec![(
+                "spec.headGroupSpec.template.spec.containers[1].ports[0].hostPort",
+                &["already uses hostPort 8265/TCP"],
+            )],
+            Crd::No,
+        ),
+        // --- environment ---
+        case(
+            "env var name with '='",
+            C,
+            vec![(
+                head("env"),
+                json!([{ "name": "A=B", "value": "1" }, { "name": "", "value": "2" }]),
+            )],
+            vec![
+                (
+                    "spec.headGroupSpec.template.spec.containers[0].env[0].name",
+                    &["not a valid environment variable name", "'='"],
+                ),
+                (
+                    "spec.headGroupSpec.template.spec.containers[0].env[1].name",
+                    &["must not be empty"],
+                ),
+            ],
+            Crd::No,
+        ),
+        ok(
+            "env var names: any printable ASCII but '=' (Kubernetes 1.34+)",
+            C,
+            vec![(
+                head("env"),
+                json!([{ "name": "my.env-name", "value": "1" }, { "name": "1ST", "value": "2" }]),
+            )],
+        ),
+        case(
+            "valueFrom with two sources, with none, and beside a value",
+            C,
+            vec![(
+                head("env"),
+                json!([
+                    { "name": "A", "valueFrom": { "fieldRef": { "fieldPath": "status.podIP" }, "secretKeyRef": { "name": "s", "key": "k" } } },
+                    { "name": "B", "valueFrom": {} },
+                    { "name": "C", "value": "x", "valueFrom": { "configMapKeyRef": { "name": "cm", "key": "k" } } }
+                ]),
+            )],
+            vec![
+                (
+                    "spec.headGroupSpec.template.spec.containers[0].env[0].valueFrom",
+                    &["only one source"],
+                ),
+                (
+                    "spec.headGroupSpec.template.spec.containers[0].env[1].valueFrom",
+                    &["needs a source"],
+                ),
+                (
+                    "spec.headGroupSpec.template.spec.containers[0].env[2].valueFrom",
+                    &["value and valueFrom cannot both be set"],
+                ),
+            ],
+            Crd::No,
+        ),
+        case(
+            "secretKeyRef with a bad key and no name",
+            C,
+            vec![(
+                head("env"),
+                json!([{ "name": "A", "valueFrom": { "secretKeyRef": { "name": "", "key": "a/b" } } }]),
+            )],
+            vec![
+                (
+                    "spec.headGroupSpec.template.spec.containers[0].env[0].valueFrom.secretKeyRef.name",
+                    &["not a valid Secret name"],
+                ),
+                (
+                    "spec.headGroupSpec.template.spec.containers[0].env[0].valueFrom.secretKeyRef.key",
+                    &["not a valid Secret key"],
+                ),
+            ],
+            Crd::No,
+        ),
+        case(
+            "envFrom with a bad prefix and without a source",
+            C,
+            vec![(
+                head("envFrom"),
+                json!([{ "prefix": "A=", "configMapRef": { "name": "cm" } }, { "prefix": "B_" }]),
+            )],
+            vec![
+                (
+                    "spec.headGroupSpec.template.spec.containers[0].envFrom[0].prefix",
+                    &["cannot start environment variable names"],
+                ),
+                (
+                    "spec.headGroupSpec.template.spec.containers[0].envFrom[1]",
+                    &["needs a source"],
+                ),
+            ],
+            Crd::No,
+        ),
+        // --- resources ---
+        case(
+            "malformed quantity",
+            C,
+            vec![(
+                head("resources"),
+                resources(json!({ "memory": "12Gb" }), json!({})),
+            )],
+            vec![(
+                "spec.headGroupSpec.template.spec.containers[0].resources.limits[\"memory\"]",
+                &["\"12Gb\" is not a Kubernetes quantity", "1.5Gi"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "negative CPU",
+            C,
+            vec![(
+                head("resources"),
+                resources(json!({ "cpu": "-1" }), json!({})),
+            )],
+            vec![(
+                "spec.headGroupSpec.template.spec.containers[0].resources.limits[\"cpu\"]",
+                &["must not be negative", "-1"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "fractional GPU",
+            C,
+            vec![(
+                "/spec/workerGroupSpecs/0/template/spec/containers/0/resources",
+                resources(
+                    json!({ "nvidia.com/gpu": "0.5" }),
+                    json!({ "nvidia.com/gpu": "0.5" }),
+                ),
+            )],
+            vec![
+                (
+                    "spec.workerGroupSpecs[0].template.spec.containers[0].resources.limits[\"nvidia.com/gpu\"]",
+                    &["whole number", "use 1"],
+                ),
+                (
+                    "spec.workerGroupSpecs[0].template.spec.containers[0].resources.requests[\"nvidia.com/gpu\"]",
+                    &["whole number"],
+                ),
+            ],
+            Crd::No,
+        ),
+        case(
+            "unqualified GPU resource",
+            C,
+            vec![(
+                "/spec/workerGroupSpecs/0/template/spec/containers/0/resources",
+                resources(json!({ "gpu": 1 }), json!({})),
+            )],
+            vec![(
+                "spec.workerGroupSpecs[0].template.spec.containers[0].resources.limits[\"gpu\"]",
+                &["not a container resource", "nvidia.com/gpu"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "request above limit",
+            C,
+            vec![(
+                head("resources"),
+                resources(json!({ "cpu": "1" }), json!({ "cpu": "1500m" })),
+            )],
+            vec![(
+                "spec.headGroupSpec.template.spec.containers[0].resources.requests[\"cpu\"]",
+                &["must not be greater than the limit (1)"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "extended resource request without or unlike its limit",
+            C,
+            vec![(
+                head("resources"),
+                resources(
+                    json!({ "example.com/fpga": "2" }),
+                    json!({ "nvidia.com/gpu": "1", "example.com/fpga": "1" }),
+                ),
+            )],
+            vec![
+                (
+                    "spec.headGroupSpec.template.spec.containers[0].resources.requests[\"nvidia.com/gpu\"]",
+                    &["cannot be overcommitted", "needs an equal limit"],
+                ),
+                (
+                    "spec.headGroupSpec.template.spec.containers[0].resources.requests[\"example.com/fpga\"]",
+                    &["must equal its limit (2)"],
+                ),
+            ],
+            Crd::No,
+        ),
+        ok(
+            "usual resources",
+            C,
+            vec![(
+                "/spec/workerGroupSpecs/0/template/spec/containers/0/resources",
+                resources(
+                    json!({ "cpu": "2", "memory": "4Gi", "nvidia.com/gpu": 1, "ephemeral-storage": "10G" }),
+                    json!({ "cpu": "500m", "memory": "2Gi", "nvidia.com/gpu": "1" }),
+                ),
+            )],
+        ),
+        // --- volumes ---
+        case(
+            "volume mount of an undeclared volume, duplicate volumes",
+            C,
+            vec![
+                (
+                    "/spec/headGroupSpec/template/spec/volumes",
+                    json!([
+                        { "name": "data", "emptyDir": {} },
+                        { "name": "data", "emptyDir": {} },
+                        { "name": "Bad_Name", "emptyDir": {} },
+                        { "name": "nothing" },
+                        { "name": "two", "emptyDir": {}, "configMap": { "name": "cm" } }
+                    ]),
+                ),
+                (
+                    head("volumeMounts"),
+                    json!([
+                        { "name": "data", "mountPath": "/data" },
+                        { "name": "missing", "mountPath": "/missing" },
+                        { "name": "data", "mountPath": "/data" },
+                        { "name": "shared-mem", "mountPath": "/dev/shm" }
+                    ]),
+                ),
+            ],
+            vec![
+                (
+                    "spec.headGroupSpec.template.spec.volumes[1].name",
+                    &["also named \"data\""],
+                ),
+                (
+                    "spec.headGroupSpec.template.spec.volumes[2].name",
+                    &["not a valid volume name"],
+                ),
+                (
+                    "spec.headGroupSpec.template.spec.volumes[3]",
+                    &["needs a source"],
+                ),
+                (
+                    "spec.headGroupSpec.template.spec.volumes[4]",
+                    &["only one source", "has 2"],
+                ),
+                (
+                    "spec.headGroupSpec.template.spec.containers[0].volumeMounts[1].name",
+                    &["no volume of this pod is named \"missing\""],
+                ),
+                (
+                    "spec.headGroupSpec.template.spec.containers[0].volumeMounts[2].mountPath",
+                    &["mount paths must be unique"],
+                ),
+            ],
+            Crd::No,
+        ),
+        // --- labels and annotations ---
+        case(
+            "pod template labels and annotation keys",
+            C,
+            vec![(
+                "/spec/workerGroupSpecs/0/template/metadata",
+                json!({ "labels": { "-bad": "ok", "app": "not valid!" }, "annotations": { "a/b/c": "x" } }),
+            )],
+            vec![
+                (
+                    "spec.workerGroupSpecs[0].template.metadata.labels",
+                    &["label key \"-bad\""],
+                ),
+                (
+                    "spec.workerGroupSpecs[0].template.metadata.labels",
+                    &["value of label \"app\""],
+                ),
+                (
+                    "spec.workerGroupSpecs[0].template.metadata.annotations",
+                    &["annotation key \"a/b/c\"", "at most one '/'"],
+                ),
+            ],
+            Crd::No,
+        ),
+        case(
+            "pod template annotations over 256 KiB",
+            C,
+            vec![(
+                "/spec/headGroupSpec/template/metadata",
+                json!({ "annotations": { "a": big.clone() } }),
+            )],
+            vec![(
+                "spec.headGroupSpec.template.metadata.annotations",
+                &["262145 bytes", "at most 262144"],
+            )],
+            Crd::No,
+        ),
+        ok(
+            "pod template annotations of exactly 256 KiB",
+            C,
+            vec![(
+                "/spec/headGroupSpec/template/metadata",
+                json!({ "annotations": { "a": "x".repeat(262_143) } }),
+            )],
+        ),
+        case(
+            "object annotations over 256 KiB and a bad label",
+            S,
+            vec![
+                ("/metadata/annotations", json!({ "example.com/big": big })),
+                ("/metadata/labels", json!({ "bad key": "v" })),
+            ],
+            vec![
+                ("metadata.labels", &["label key \"bad key\""]),
+                ("metadata.annotations", &["at most 262144"]),
+            ],
+            Crd::No,
+        ),
+        // --- Services ---
+        case(
+            "duplicate port names in a custom head Service",
+            C,
+            vec![(
+                "/spec/headGroupSpec/headService",
+                json!({ "spec": { "ports": [{ "name": "http", "port": 80 }, { "name": "http", "port": 81 }] } }),
+            )],
+            vec![(
+                "spec.headGroupSpec.headService.spec.ports[1].name",
+                &["also named \"http\"", "unique"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "custom head Service ports: unnamed, out of range, duplicate number, bad targetPort, nodePort on ClusterIP",
+            C,
+            vec![(
+                "/spec/headGroupSpec/headService",
+                json!({ "spec": { "ports": [
+                    { "port": 80 },
+                    { "name": "big", "port": 70000 },
+                    { "name": "again", "port": 80, "targetPort": "Not_A_Name" },
+                    { "name": "node", "port": 90, "nodePort": 30090, "protocol": "ICMP" }
+                ] } }),
+            )],
+            vec![
+                (
+                    "spec.headGroupSpec.headService.spec.ports[0].name",
+                    &["needs a name for each"],
+                ),
+                (
+                    "spec.headGroupSpec.headService.spec.ports[1].port",
+                    &["between 1 and 65535"],
+                ),
+                (
+                    "spec.headGroupSpec.headService.spec.ports[2].port",
+                    &["ports[0] already exposes 80/TCP"],
+                ),
+                (
+                    "spec.headGroupSpec.headService.spec.ports[2].targetPort",
+                    &["neither a port number nor"],
+                ),
+                (
+                    "spec.headGroupSpec.headService.spec.ports[3].protocol",
+                    &["\"ICMP\" is not a protocol"],
+                ),
+                (
+                    "spec.headGroupSpec.headService.spec.ports[3].nodePort",
+                    &["only applies to Services of type NodePort"],
+                ),
+            ],
+            Crd::No,
+        ),
+        ok(
+            "nodePort on a head Service whose group asks for NodePort",
+            C,
+            vec![
+                ("/spec/headGroupSpec/serviceType", json!("NodePort")),
+                (
+                    "/spec/headGroupSpec/headService",
+                    json!({ "spec": { "ports": [{ "name": "dashboard", "port": 8265, "nodePort": 30265 }] } }),
+                ),
+            ],
+        ),
+        case(
+            "duplicate port names in serveService",
+            S,
+            vec![(
+                "/spec/serveService",
+                json!({ "metadata": { "name": "Serve_Svc" }, "spec": { "ports": [{ "name": "serve", "port": 8000 }, { "name": "serve", "port": 8001 }] } }),
+            )],
+            vec![
+                (
+                    "spec.serveService.metadata.name",
+                    &["not a valid Service name"],
+                ),
+                (
+                    "spec.serveService.spec.ports[1].name",
+                    &["also named \"serve\""],
+                ),
+            ],
+            Crd::No,
+        ),
+        // --- rayStartParams ---
+        case(
+            "numeric rayStartParams",
+            C,
+            vec![
+                ("/spec/headGroupSpec/rayStartParams/num-cpus", json!("-1")),
+                ("/spec/headGroupSpec/rayStartParams/memory", json!("1.5")),
+                ("/spec/headGroupSpec/rayStartParams/port", json!("70000")),
+                (
+                    "/spec/workerGroupSpecs/0/rayStartParams/num-gpus",
+                    json!("two"),
+                ),
+                (
+                    "/spec/workerGroupSpecs/0/rayStartParams/min-worker-port",
+                    json!("0"),
+                ),
+            ],
+            vec![
+                (
+                    "spec.headGroupSpec.rayStartParams[\"memory\"]",
+                    &["whole, non-negative number of bytes", "\"1.5\""],
+                ),
+                (
+                    "spec.headGroupSpec.rayStartParams[\"num-cpus\"]",
+                    &["non-negative number", "\"-1\""],
+                ),
+                (
+                    "spec.headGroupSpec.rayStartParams[\"port\"]",
+                    &["between 1 and 65535"],
+                ),
+                (
+                    "spec.workerGroupSpecs[0].rayStartParams[\"num-gpus\"]",
+                    &["non-negative number"],
+                ),
+            ],
+            Crd::No,
+        ),
+        ok(
+            "rayStartParams from environment variables",
+            C,
+            vec![
+                (
+                    "/spec/headGroupSpec/rayStartParams/num-cpus",
+                    json!("$(NUM_CPUS)"),
+                ),
+                (
+                    "/spec/headGroupSpec/rayStartParams/memory",
+                    json!("${MEMORY}"),
+                ),
+                ("/spec/headGroupSpec/rayStartParams/num-gpus", json!("0.5")),
+            ],
+        ),
+        // --- autoscaler container ---
+        case(
+            "autoscaler options: empty image, bad quantity, env name, unknown volume",
+            C,
+            vec![(
+                "/spec/autoscalerOptions",
+                json!({
+                    "image": "",
+                    "resources": { "limits": { "cpu": "lots" } },
+                    "env": [{ "name": "" , "value": "1" }],
+                    "volumeMounts": [{ "name": "nope", "mountPath": "/x" }, { "name": "ray-logs", "mountPath": "/tmp/ray" }]
+                }),
+            )],
+            vec![
+                ("spec.autoscalerOptions.image", &["needs an image"]),
+                (
+                    "spec.autoscalerOptions.resources.limits[\"cpu\"]",
+                    &["not a Kubernetes quantity"],
+                ),
+                ("spec.autoscalerOptions.env[0].name", &["must not be empty"]),
+                (
+                    "spec.autoscalerOptions.volumeMounts[0].name",
+                    &["no volume of this pod is named \"nope\""],
+                ),
+            ],
+            Crd::No,
+        ),
+        // --- RayJob and RayService templates ---
+        case(
+            "submitter pod template: no image, restartPolicy Always",
+            J,
+            vec![(
+                "/spec/submitterPodTemplate",
+                json!({ "spec": { "restartPolicy": "Always", "containers": [{ "name": "submitter" }] } }),
+            )],
+            vec![
+                (
+                    "spec.submitterPodTemplate.spec.containers[0].image",
+                    &["needs an image"],
+                ),
+                (
+                    "spec.submitterPodTemplate.spec.restartPolicy",
+                    &["Never or OnFailure"],
+                ),
+            ],
+            Crd::No,
+        ),
+        case(
+            "submitter pod template without containers",
+            J,
+            vec![(
+                "/spec/submitterPodTemplate",
+                json!({ "spec": { "containers": [] } }),
+            )],
+            vec![(
+                "spec.submitterPodTemplate.spec.containers",
+                &["needs a container"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "RayJob cluster spec: port out of range",
+            J,
+            vec![(
+                "/spec/rayClusterSpec/headGroupSpec/template/spec/containers/0/ports",
+                json!([{ "containerPort": 65536 }]),
+            )],
+            vec![(
+                "spec.rayClusterSpec.headGroupSpec.template.spec.containers[0].ports[0].containerPort",
+                &["between 1 and 65535"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "RayService cluster config: fractional GPU",
+            S,
+            vec![(
+                "/spec/rayClusterConfig/workerGroupSpecs/0/template/spec/containers/0/resources",
+                json!({ "limits": { "nvidia.com/gpu": "500m" } }),
+            )],
+            vec![(
+                "spec.rayClusterConfig.workerGroupSpecs[0].template.spec.containers[0].resources.limits[\"nvidia.com/gpu\"]",
+                &["whole number"],
+            )],
+            Crd::No,
         ),
     ]
 }
