@@ -103,6 +103,7 @@ where
     T: DeserializeOwned + kube::Resource<DynamicType = ()>,
 {
     check_type_meta(&value, &T::api_version(&()), &T::kind(&()))?;
+    limits::check_strings(&value)?;
     deserialize_tracked(value)
 }
 
@@ -170,6 +171,7 @@ impl RayObject {
                 },
             });
         }
+        limits::check_strings(&value)?;
         match value.get("kind").and_then(Value::as_str) {
             Some("RayCluster") => deserialize_tracked(value).map(Self::Cluster),
             Some("RayJob") => deserialize_tracked(value).map(Self::Job),
@@ -354,6 +356,14 @@ pub mod limits {
     /// The most events that aliases (`*name`) may replay in one YAML text. Manifests rarely use aliases at all;
     /// this is what stops a "billion laughs" alias bomb, which expands a few lines into billions of nodes.
     pub const MAX_YAML_ALIAS_EVENTS: usize = 100_000;
+
+    /// The largest `AdmissionReview` the webhook reads: the object (at most [`MAX_OBJECT_BYTES`] as the API server
+    /// accepts it), the old object of an update, and room for the review around them.
+    pub const MAX_ADMISSION_REVIEW_BYTES: usize = 2 * MAX_OBJECT_BYTES + 1024 * 1024;
+
+    /// The largest `ConversionReview` the webhook reads. The API server converts a whole list in one review (a
+    /// `kubectl get rayclusters -A` through the other version), so this is far more than one object.
+    pub const MAX_CONVERSION_REVIEW_BYTES: usize = 64 * 1024 * 1024;
 
     /// The most YAML documents in one stream.
     pub const MAX_YAML_DOCUMENTS: usize = 1_024;

@@ -268,6 +268,31 @@ mod tests {
     }
 
     #[test]
+    fn hostile_sizes_are_denied_or_refused_not_crashed_on() {
+        // A string longer than any object Kubernetes stores: denied, naming the field.
+        let mut object = cluster(1, 2);
+        object["spec"]["rayVersion"] = json!("x".repeat(5 * 1024 * 1024));
+        let response = response(&review_body("CREATE", object, None));
+        assert!(!response.allowed);
+        let causes = response.result.details.expect("details").causes;
+        assert_eq!(causes[0].field, "spec.rayVersion");
+        assert!(
+            causes[0].message.contains("5242880 bytes"),
+            "{}",
+            causes[0].message
+        );
+        // Nesting deeper than serde_json reads: a malformed review (400), not a stack overflow.
+        let mut object = cluster(1, 2);
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        object["spec"]["rayVersion"] = json!("placeholder");
+        let body = String::from_utf8(review_body("CREATE", object, None))
+            .expect("utf-8")
+            .replace("\"placeholder\"", &deep);
+        let error = review(body.as_bytes()).expect_err("too deep");
+        assert!(error.0.contains("recursion limit"), "{error}");
+    }
+
+    #[test]
     fn every_problem_is_listed() {
         let mut object = cluster(3, 2);
         object["metadata"]["name"] = json!("Not_A_Valid_Name");

@@ -46,9 +46,13 @@ pub const VALIDATE_PATH: &str = "/validate";
 /// The path the API server posts `ConversionReview`s to (the one the CRDs name, [`ray_crd::CONVERSION_PATH`]).
 pub const CONVERT_PATH: &str = ray_crd::CONVERSION_PATH;
 
-/// The largest request body accepted, in bytes. The API server converts a whole list in one `ConversionReview`,
-/// so a `kubectl get rayclusters -o yaml --all-namespaces` through the other version can be large.
-pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// The largest `AdmissionReview` body accepted, in bytes; a larger one is answered with `413 Payload Too Large`.
+pub const MAX_ADMISSION_BODY_BYTES: usize = ray_api_v1::parse::limits::MAX_ADMISSION_REVIEW_BYTES;
+
+/// The largest `ConversionReview` body accepted, in bytes. The API server converts a whole list in one review, so
+/// a `kubectl get rayclusters -o yaml --all-namespaces` through the other version can be large; a larger one is
+/// answered with `413 Payload Too Large`.
+pub const MAX_BODY_BYTES: usize = ray_api_v1::parse::limits::MAX_CONVERSION_REVIEW_BYTES;
 
 /// A request body that is not a review the API server would send: not JSON, not the expected kind, or without its
 /// `request`. The server answers it with `400 Bad Request` and this text; the API server never sends one, so it

@@ -23,7 +23,7 @@ use tokio_rustls::rustls::ServerConfig;
 use tracing::{debug, info, warn};
 
 use crate::certs::{CertError, Certificates, Origin, Reload};
-use crate::{MAX_BODY_BYTES, MalformedReview, admission, conversion};
+use crate::{MAX_ADMISSION_BODY_BYTES, MAX_BODY_BYTES, MalformedReview, admission, conversion};
 
 /// How long a client may take to complete the TLS handshake before the connection is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -265,20 +265,49 @@ async fn watch_certificates(certificates: Arc<Certificates>, interval: Duration)
     }
 }
 
-/// The routes, without TLS: `POST /validate` and `POST /convert`, bodies up to [`MAX_BODY_BYTES`].
+/// The routes, without TLS: `POST /validate` (bodies up to [`MAX_ADMISSION_BODY_BYTES`]) and `POST /convert` (up
+/// to [`MAX_BODY_BYTES`]).
 pub(crate) fn router() -> Router {
     Router::new()
         .route(crate::VALIDATE_PATH, post(validate))
         .route(crate::CONVERT_PATH, post(convert))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Each handler enforces its own limit, with a message that says which.
+        .layer(DefaultBodyLimit::disable())
 }
 
-async fn validate(body: Bytes) -> Response {
-    answer(move || admission::review(&body).map(|review| serde_json::to_vec(&review))).await
+async fn validate(body: Body) -> Response {
+    match read_body(body, MAX_ADMISSION_BODY_BYTES, "AdmissionReview").await {
+        Ok(body) => {
+            answer(move || admission::review(&body).map(|review| serde_json::to_vec(&review))).await
+        }
+        Err(refused) => refused,
+    }
 }
 
-async fn convert(body: Bytes) -> Response {
-    answer(move || conversion::review(&body).map(|review| serde_json::to_vec(&review))).await
+async fn convert(body: Body) -> Response {
+    match read_body(body, MAX_BODY_BYTES, "ConversionReview").await {
+        Ok(body) => {
+            answer(move || conversion::review(&body).map(|review| serde_json::to_vec(&review)))
+                .await
+        }
+        Err(refused) => refused,
+    }
+}
+
+/// Reads at most `limit` bytes of a request body; a larger body is answered with 413 and the limit, without
+/// reading the rest into memory.
+async fn read_body(body: Body, limit: usize, what: &str) -> Result<Bytes, Response> {
+    axum::body::to_bytes(body, limit).await.map_err(|error| {
+        debug!(%error, limit, "webhook server: request body refused");
+        response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "text/plain; charset=utf-8",
+            format!(
+                "the {what} is larger than {limit} bytes, the most this webhook reads; refused unread\n"
+            )
+            .into_bytes(),
+        )
+    })
 }
 
 /// Runs a review off the async threads (a large list conversion is CPU work) and turns it into a response: the
@@ -365,6 +394,36 @@ mod tests {
         assert_eq!(review["kind"], "ConversionReview");
         assert_eq!(review["response"]["uid"], "u");
         assert_eq!(review["response"]["result"]["status"], "Success");
+    }
+
+    async fn post_owned(path: &str, body: Vec<u8>) -> (StatusCode, String) {
+        let response = router()
+            .oneshot(Request::post(path).body(Body::from(body)).expect("request"))
+            .await
+            .expect("infallible");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[tokio::test]
+    async fn bodies_over_the_limit_get_413_naming_the_limit() {
+        let (status, text) =
+            post_owned("/validate", vec![b' '; MAX_ADMISSION_BODY_BYTES + 1]).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(
+            text.contains("AdmissionReview")
+                && text.contains(&MAX_ADMISSION_BODY_BYTES.to_string()),
+            "{text}"
+        );
+        // At the limit the body is read (and, being no review, refused as malformed).
+        let (status, _) = post_owned("/validate", vec![b' '; MAX_ADMISSION_BODY_BYTES]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, text) = post_owned("/convert", vec![b' '; MAX_BODY_BYTES + 1]).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(text.contains("ConversionReview"), "{text}");
     }
 
     #[tokio::test]
