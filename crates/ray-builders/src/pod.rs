@@ -503,8 +503,14 @@ fn inject_ray_env(ctx: &ClusterContext<'_>, node_type: NodeType, ray: &mut Conta
 /// crash-loop while the head starts. It uses the Ray container's image, environment and mounts as the user
 /// wrote them.
 fn wait_gcs_ready(ctx: &ClusterContext<'_>, ray: &Container) -> Result<Container, ShellError> {
-    let address = format!("{}:{}", ctx.head_fqdn, ctx.gcs_port);
-    let address = shell::quote(&address, "metadata.name")?;
+    let raw_address = format!("{}:{}", ctx.head_fqdn, ctx.gcs_port);
+    let address = shell::quote(&raw_address, "metadata.namespace")?;
+    // Inside the double-quoted messages a quoted word needs the double quotes closed around it.
+    let quoted_in_text = if *address == raw_address {
+        raw_address.clone()
+    } else {
+        format!("\"{address}\"")
+    };
     let script = format!(
         r#"SECONDS=0
 while true; do
@@ -513,13 +519,13 @@ while true; do
       echo "GCS is ready."
       break
     fi
-    echo "$SECONDS seconds elapsed: waiting for the GCS of the head at {address}."
+    echo "$SECONDS seconds elapsed: waiting for the GCS of the head at {quoted_in_text}."
   else
     if ray health-check --address {address}; then
       echo "GCS is ready. Errors printed above can be ignored."
       break
     fi
-    echo "$SECONDS seconds elapsed: still waiting for the GCS of the head at {address}. Check that the head pod runs and that network policies let workers reach it."
+    echo "$SECONDS seconds elapsed: still waiting for the GCS of the head at {quoted_in_text}. Check that the head pod runs and that network policies let workers reach it."
   fi
   sleep 5
 done"#

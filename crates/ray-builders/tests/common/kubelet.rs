@@ -11,8 +11,21 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Container, EnvVar};
 
+/// A container environment: names to values, as bytes.
+pub type Map = BTreeMap<Vec<u8>, Vec<u8>>;
+
 /// Expands `$(NAME)` references in `input`; `mapping` returns a name's value, or `None` to leave `$(NAME)`.
 pub fn expand_with(input: &[u8], mapping: &dyn Fn(&[u8]) -> Option<Vec<u8>>) -> Vec<u8> {
+    scan(input, mapping, true)
+}
+
+/// Reads `input` as the kubelet does, but keeps `$` followed by any other byte as it is (the kubelet's Latin-1
+/// quirk left out): the meaning a user gives a value.
+pub fn read_references(input: &[u8], mapping: &dyn Fn(&[u8]) -> Option<Vec<u8>>) -> Vec<u8> {
+    scan(input, mapping, false)
+}
+
+fn scan(input: &[u8], mapping: &dyn Fn(&[u8]) -> Option<Vec<u8>>, latin1: bool) -> Vec<u8> {
     let mut out = Vec::new();
     let mut checkpoint = 0;
     let mut cursor = 0;
@@ -45,8 +58,12 @@ pub fn expand_with(input: &[u8], mapping: &dyn Fn(&[u8]) -> Option<Vec<u8>>) -> 
                 },
                 other => {
                     out.push(b'$');
-                    let mut buf = [0u8; 4];
-                    out.extend_from_slice(char::from(other).encode_utf8(&mut buf).as_bytes());
+                    if latin1 {
+                        let mut buf = [0u8; 4];
+                        out.extend_from_slice(char::from(other).encode_utf8(&mut buf).as_bytes());
+                    } else {
+                        out.push(other);
+                    }
                     1
                 }
             };
@@ -60,7 +77,7 @@ pub fn expand_with(input: &[u8], mapping: &dyn Fn(&[u8]) -> Option<Vec<u8>>) -> 
 }
 
 /// Expands with the variables of `env`: a defined name gives its value, an undefined one stays `$(NAME)`.
-pub fn expand(input: &[u8], env: &BTreeMap<Vec<u8>, Vec<u8>>) -> Vec<u8> {
+pub fn expand(input: &[u8], env: &Map) -> Vec<u8> {
     expand_with(input, &|name| env.get(name).cloned())
 }
 
@@ -71,7 +88,7 @@ pub fn value_from_stand_in(var: &EnvVar) -> Vec<u8> {
 }
 
 /// The container's environment as the kubelet builds it.
-pub fn environment(env: &[EnvVar]) -> BTreeMap<Vec<u8>, Vec<u8>> {
+pub fn environment(env: &[EnvVar]) -> Map {
     let mut map = BTreeMap::new();
     for var in env {
         let value = match &var.value {
@@ -89,7 +106,7 @@ pub struct Process {
     /// `command` followed by `args`, after expansion.
     pub argv: Vec<Vec<u8>>,
     /// The environment.
-    pub env: BTreeMap<Vec<u8>, Vec<u8>>,
+    pub env: Map,
 }
 
 /// Builds the process of `container`.
