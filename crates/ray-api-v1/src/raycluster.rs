@@ -177,6 +177,7 @@ pub struct AutoscalerOptions {
     pub resources: Option<ResourceRequirements>,
     /// The autoscaler's image. Defaults to the image of the head's Ray container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minLength" = 1))]
     #[garde(skip)]
     pub image: Option<String>,
     /// The autoscaler's image pull policy. Defaults to `IfNotPresent`.

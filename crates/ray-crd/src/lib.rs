@@ -7,7 +7,8 @@
 //! which keeps the fields only v1 has when an object is written back through v1alpha1 (see [`conversion`]).
 //!
 //! Every CRD stays below [`SIZE_BUDGET`] bytes of compact JSON, so that plain client-side `kubectl apply -f` works;
-//! see [`shrink`] for how that is done without dropping anything a user writes.
+//! see [`shrink`] for how that is done without dropping anything a user writes. [`bounds`] adds the API server's
+//! cheapest Pod and Service rules (an image is required, ports are in range) to the embedded Kubernetes types.
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -25,6 +26,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 use kube::CustomResourceExt;
 use serde_json::Value;
 
+pub mod bounds;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod conversion;
@@ -76,6 +78,15 @@ pub enum CrdError {
         /// The mismatch.
         #[source]
         source: shrink::ShrinkError,
+    },
+    /// The bounds table does not fit the generated schema.
+    #[error("adding bounds to the {kind} CRD: {source}")]
+    Bounds {
+        /// The kind.
+        kind: RayKind,
+        /// The mismatch.
+        #[source]
+        source: bounds::BoundsError,
     },
     /// A CRD could not be converted between its typed and its JSON form.
     #[error("converting the {kind} CRD to or from JSON: {source}")]
@@ -229,6 +240,7 @@ pub fn crd_at_level(
             serde_json::to_value(&*schema).map_err(|source| CrdError::Json { kind, source })?;
         shrink::shrink_schema_to(&mut json, level)
             .map_err(|source| CrdError::Shrink { kind, source })?;
+        bounds::add_bounds(&mut json).map_err(|source| CrdError::Bounds { kind, source })?;
         *schema = serde_json::from_value(json).map_err(|source| CrdError::Json { kind, source })?;
     }
     Ok(merged)

@@ -221,6 +221,48 @@ async fn fields_that_cannot_carry_data_are_rejected_not_dropped() {
     );
 }
 
+/// The bounds of `ray_crd::bounds`: the API server itself rejects a container without an image, a port out of
+/// range and an unknown protocol at apply time, naming each field.
+#[tokio::test]
+async fn pod_and_service_bounds_are_enforced_at_apply() {
+    let client = client_with_crds().await;
+    let namespace = create_namespace(&client, "crd-bounds")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let jobs = api(&client, &namespace, RayKind::RayJob, "v1");
+    let mut manifest = rayjob("ray.io/v1", "bounds");
+    let cluster = &mut manifest["spec"]["rayClusterSpec"];
+    cluster["headGroupSpec"]["template"]["spec"]["containers"][0]
+        .as_object_mut()
+        .expect("a container")
+        .remove("image");
+    cluster["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]["ports"] =
+        json!([{ "containerPort": 70000 }]);
+    cluster["headGroupSpec"]["headService"] =
+        json!({ "spec": { "ports": [{ "name": "http", "port": 0, "protocol": "HTTP" }] } });
+    let object: DynamicObject = serde_json::from_value(manifest).expect("a dynamic object");
+    let error = jobs
+        .patch(
+            "bounds",
+            &PatchParams::apply(MANAGER),
+            &Patch::Apply(&object),
+        )
+        .await
+        .expect_err("the API server rejects it");
+    let message = error.to_string();
+    for field in [
+        "spec.rayClusterSpec.headGroupSpec.template.spec.containers[0].image",
+        "spec.rayClusterSpec.workerGroupSpecs[0].template.spec.containers[0].ports[0].containerPort",
+        "spec.rayClusterSpec.headGroupSpec.headService.spec.ports[0].port",
+        "spec.rayClusterSpec.headGroupSpec.headService.spec.ports[0].protocol",
+    ] {
+        assert!(
+            message.contains(field),
+            "the rejection names {field}: {message}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn v1alpha1_objects_are_served_and_stored_as_v1() {
     let client = client_with_crds().await;
