@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod crd;
+mod fuzz;
 mod operator;
 mod test;
 mod testenv;
@@ -39,6 +40,9 @@ enum Command {
     Up(up::UpArgs),
     /// Stop the session a `cargo xtask up` (usually `--detach`) started.
     Down,
+    /// Build the fuzz targets (nightly, cargo-fuzz) and run each for a while; fails on any finding, naming its
+    /// reproducer.
+    Fuzz(fuzz::FuzzArgs),
     /// Benchmarks of the operator (see docs/performance.md).
     Bench {
         #[command(subcommand)]
@@ -84,6 +88,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Up(args) => up::up(&args),
         Command::Down => up::down(),
+        Command::Fuzz(args) => fuzz::run(&args),
         Command::Bench {
             command: BenchCommand::Scale(args),
         } => bench::scale(&args),

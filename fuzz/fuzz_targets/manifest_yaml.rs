@@ -1,0 +1,8 @@
+#![no_main]
+//! See `ray_fuzz::TARGETS`.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    (ray_fuzz::target("manifest_yaml")
+        .expect("a known target")
+        .run)(data);
+});
