@@ -23,6 +23,10 @@ pub struct RenderArgs {
     /// The cluster's DNS domain, used in the head Service's address.
     #[arg(long, default_value = "cluster.local")]
     pub cluster_domain: String,
+    /// The most pods to render for one cluster; a manifest asking for more is an error naming the field (so a
+    /// `replicas: 2147483647` cannot exhaust memory).
+    #[arg(long, default_value_t = ray_builders::DEFAULT_MAX_RENDERED_PODS, value_name = "PODS")]
+    pub max_pods: u64,
 }
 
 fn read(path: &PathBuf) -> anyhow::Result<String> {
@@ -64,14 +68,14 @@ fn render_document(
         doc
     };
     let object = RayObject::from_json_value(doc).map_err(|e| vec![format!("{what}: {e}")])?;
-    if let RayObject::Job(job) = &object
-        && job.spec.ray_cluster_spec.is_none()
-        && job.spec.submission_mode.unwrap_or_default() == ray_api_v1::JobSubmissionMode::K8sJobMode
-        && job.spec.submitter_pod_template.is_none()
-    {
-        eprintln!(
-            "note: {what} runs on an existing RayCluster; its default submitter Job uses that cluster's head image, which render cannot read, so it is not shown"
-        );
+    // What the operator ignores or does not create yet, so the output is not mistaken for the whole story.
+    let notes = match &object {
+        RayObject::Cluster(cluster) => ray_builders::cluster_notes(cluster),
+        RayObject::Job(job) => ray_builders::job_notes(job),
+        RayObject::Service(service) => ray_builders::service_notes(service),
+    };
+    for note in notes {
+        eprintln!("note: {what}: {note}");
     }
     object.validate().map_err(|errors| {
         errors
@@ -93,6 +97,7 @@ pub fn render_to_string(args: &RenderArgs) -> anyhow::Result<Result<String, Vec<
     let options = RenderOptions {
         default_namespace: args.namespace.clone(),
         cluster_domain: args.cluster_domain.clone(),
+        max_rendered_pods: args.max_pods,
         ..RenderOptions::default()
     };
     let mut out = String::new();

@@ -145,3 +145,77 @@ spec:
     assert!(out.contains("# Source: RayCluster/old"));
     assert!(out.contains("name: old-head-svc"));
 }
+
+const HUGE_CLUSTER: &str = r#"
+apiVersion: ray.io/v1
+kind: RayCluster
+metadata: {name: huge}
+spec:
+  headGroupSpec:
+    rayStartParams: {}
+    template: {spec: {containers: [{name: ray-head, image: "rayproject/ray:2.9.0"}]}}
+  workerGroupSpecs:
+  - groupName: cpu
+    replicas: 2147483647
+    minReplicas: 0
+    maxReplicas: 2147483647
+    rayStartParams: {}
+    template: {spec: {containers: [{name: ray-worker, image: "rayproject/ray:2.9.0"}]}}
+"#;
+
+#[test]
+fn refuses_more_pods_than_max_pods_naming_the_field() {
+    let (code, out, err) = render(&["-f", "-"], Some(HUGE_CLUSTER));
+    assert_eq!(code, 1, "{err}");
+    assert!(out.is_empty());
+    assert!(
+        err.contains(
+            "spec.workerGroupSpecs[0].replicas: 2147483647 replicas x 1 hosts = 2147483647 pods"
+        ) && err.contains("render shows at most 10000 pods per cluster")
+            && err.contains("--max-pods"),
+        "{err}"
+    );
+    let small = HUGE_CLUSTER.replace("replicas: 2147483647\n", "replicas: 3\n");
+    let (code, _, err) = render(&["--max-pods", "3", "-f", "-"], Some(&small));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("at most 3 pods"), "{err}");
+    let (code, out, err) = render(&["--max-pods", "4", "-f", "-"], Some(&small));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.matches("\nkind: Pod\n").count(), 4);
+}
+
+#[test]
+fn follows_the_operator_for_suspended_clusters_and_cluster_selectors() {
+    let suspended = HUGE_CLUSTER.replace(
+        "spec:\n  headGroupSpec",
+        "spec:\n  suspend: true\n  headGroupSpec",
+    );
+    let (code, out, err) = render(&["-f", "-"], Some(&suspended));
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("kind: Pod"), "{out}");
+    assert!(out.contains("name: huge-head-svc"));
+    assert!(
+        err.contains("note: RayCluster/huge: spec.suspend is true"),
+        "{err}"
+    );
+
+    let both = r#"
+apiVersion: ray.io/v1
+kind: RayJob
+metadata: {name: both}
+spec:
+  entrypoint: python x.py
+  clusterSelector: {ray.io/cluster: shared}
+  rayClusterSpec:
+    headGroupSpec:
+      rayStartParams: {}
+      template: {spec: {containers: [{name: ray-head, image: "rayproject/ray:2.9.0"}]}}
+"#;
+    let (code, out, err) = render(&["-f", "-"], Some(both));
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("kind: RayCluster"), "{out}");
+    assert!(
+        err.contains("note: RayJob/both: spec.rayClusterSpec is ignored"),
+        "{err}"
+    );
+}

@@ -40,7 +40,14 @@ pub struct RenderOptions {
     pub inject_probes: bool,
     /// Add the `wait-gcs-ready` init container to workers (KubeRay's `ENABLE_INIT_CONTAINER_INJECTION`).
     pub inject_wait_gcs_ready: bool,
+    /// The most pods [`crate::render_cluster`], [`crate::render_job`] and [`crate::render_service`] render for
+    /// one cluster (`ray-operator render --max-pods`): a spec asking for more is an error naming the field, so
+    /// `replicas: 2147483647` cannot exhaust memory. The operator's reconcile does not read it.
+    pub max_rendered_pods: u64,
 }
+
+/// The default of [`RenderOptions::max_rendered_pods`].
+pub const DEFAULT_MAX_RENDERED_PODS: u64 = 10_000;
 
 impl Default for RenderOptions {
     fn default() -> Self {
@@ -51,6 +58,7 @@ impl Default for RenderOptions {
             head_service_cluster_ip: false,
             inject_probes: true,
             inject_wait_gcs_ready: true,
+            max_rendered_pods: DEFAULT_MAX_RENDERED_PODS,
         }
     }
 }

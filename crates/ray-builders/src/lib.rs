@@ -59,8 +59,11 @@ pub mod spec_hash;
 pub mod start_command;
 pub mod submitter;
 
-pub use context::{ClusterContext, OPERATOR_VERSION, Origin, RenderOptions};
+pub use context::{
+    ClusterContext, DEFAULT_MAX_RENDERED_PODS, OPERATOR_VERSION, Origin, RenderOptions,
+};
 pub use objects::{
-    Object, RenderError, Rendered, render_cluster, render_job, render_service, to_yaml_stream,
+    Object, RenderError, Rendered, cluster_notes, job_notes, render_cluster, render_job,
+    render_service, service_notes, to_yaml_stream,
 };
 pub use pod::{MultiHostReplica, WorkerReplica, head_pod, worker_pod};

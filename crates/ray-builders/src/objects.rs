@@ -46,6 +46,24 @@ pub enum RenderError {
     /// A RayService's cluster or Services cannot be rendered.
     #[error(transparent)]
     ServiceCluster(#[from] ServiceClusterError),
+    /// The cluster asks for more pods than `render` shows.
+    #[error(
+        "{field}: {replicas} replicas x {hosts} hosts = {pods} pods{so_far}; render shows at most {max} pods per cluster: lower the field, or raise the limit with --max-pods"
+    )]
+    TooManyPods {
+        /// The field to lower (`spec.workerGroupSpecs[0].replicas`, `...minReplicas` or `...numOfHosts`).
+        field: String,
+        /// The group's desired replicas.
+        replicas: i32,
+        /// The group's pods per replica.
+        hosts: i32,
+        /// The group's pods.
+        pods: u64,
+        /// `, N with the head and the groups before it` when that differs from `pods`.
+        so_far: String,
+        /// The limit.
+        max: u64,
+    },
 }
 
 /// One rendered Kubernetes object.
@@ -119,12 +137,9 @@ pub struct Rendered {
     pub object: Object,
 }
 
-/// The RBAC objects, Ingress, Services, head pod and worker pods of a cluster.
-///
-/// Worker pods are rendered at their desired count (replicas clamped into the group's bounds, times
-/// `numOfHosts`). Multi-host replicas get names derived from the cluster, group and replica index, standing in
-/// for the random names the operator picks.
-pub fn cluster_objects(ctx: &ClusterContext<'_>) -> Result<Vec<Object>, RenderError> {
+/// The objects of a cluster other than pods: autoscaler RBAC, Ingress and Services, in the order the operator
+/// creates them. The operator keeps them while the cluster is suspended.
+pub fn cluster_support_objects(ctx: &ClusterContext<'_>) -> Result<Vec<Object>, RenderError> {
     let mut out = Vec::new();
     if let Some(rbac) = rbac::autoscaler_rbac(ctx)? {
         if let Some(account) = rbac.service_account {
@@ -143,16 +158,29 @@ pub fn cluster_objects(ctx: &ClusterContext<'_>) -> Result<Vec<Object>, RenderEr
     if let Some(serve) = service::cluster_serve_service(ctx)? {
         out.push(Object::Service(Box::new(serve)));
     }
+    Ok(out)
+}
+
+/// The stand-in name of multi-host replica `replica` of a group (the operator picks random names).
+fn replica_name(ctx: &ClusterContext<'_>, group: &str, replica: i32) -> String {
+    let seed = format!("{}/{group}/{replica}", ctx.name);
+    names::with_suffix(group, &names::random_suffix_from(seed.as_bytes()))
+}
+
+/// The RBAC objects, Ingress, Services, head pod and worker pods of a cluster.
+///
+/// Worker pods are rendered at their desired count (replicas clamped into the group's bounds, times
+/// `numOfHosts`), however large: callers with untrusted counts check [`check_pod_count`] first or use
+/// [`check_cluster_renders`]. Multi-host replicas get names derived from the cluster, group and replica index,
+/// standing in for the random names the operator picks.
+pub fn cluster_objects(ctx: &ClusterContext<'_>) -> Result<Vec<Object>, RenderError> {
+    let mut out = cluster_support_objects(ctx)?;
     out.push(Object::Pod(Box::new(pod::head_pod(ctx)?)));
     for (index, group) in ctx.cluster.spec.worker_group_specs.iter().enumerate() {
         let hosts = resources::hosts(group);
         for replica in 0..resources::desired_replicas(group) {
             if hosts > 1 {
-                let seed = format!("{}/{}/{replica}", ctx.name, group.group_name);
-                let name = names::with_suffix(
-                    &group.group_name,
-                    &names::random_suffix_from(seed.as_bytes()),
-                );
+                let name = replica_name(ctx, &group.group_name, replica);
                 for host in 0..hosts {
                     let identity = WorkerReplica {
                         index: replica,
@@ -177,6 +205,83 @@ pub fn cluster_objects(ctx: &ClusterContext<'_>) -> Result<Vec<Object>, RenderEr
         }
     }
     Ok(out)
+}
+
+/// Checks that every object of the cluster renders, in memory independent of the replica counts: the objects
+/// other than pods, the head pod and one pod of each worker group (pods of a group differ only in their replica
+/// labels, which are checked with the longest values they can take).
+pub fn check_cluster_renders(ctx: &ClusterContext<'_>) -> Result<(), RenderError> {
+    cluster_support_objects(ctx)?;
+    pod::head_pod(ctx)?;
+    for (index, group) in ctx.cluster.spec.worker_group_specs.iter().enumerate() {
+        let hosts = resources::hosts(group);
+        let identity = WorkerReplica {
+            index: i32::MAX,
+            multi_host: (hosts > 1).then(|| MultiHostReplica {
+                name: replica_name(ctx, &group.group_name, 0),
+                host_index: hosts - 1,
+            }),
+        };
+        pod::worker_pod(ctx, index, &identity)?;
+    }
+    Ok(())
+}
+
+/// Counts the pods a cluster asks for (the head, and each group's desired replicas × `numOfHosts`) without
+/// overflow and without rendering them, and fails naming the field once the count exceeds `max`.
+pub fn check_pod_count(ctx: &ClusterContext<'_>, max: u64) -> Result<u64, RenderError> {
+    let mut total: u64 = 1;
+    for (index, group) in ctx.cluster.spec.worker_group_specs.iter().enumerate() {
+        let replicas = resources::desired_replicas(group);
+        let hosts = resources::hosts(group);
+        let pods = u64::try_from(replicas)
+            .unwrap_or(0)
+            .saturating_mul(u64::try_from(hosts).unwrap_or(1));
+        total = total.saturating_add(pods);
+        if total > max {
+            let field = if hosts > 1 && hosts >= replicas {
+                "numOfHosts"
+            } else if group.replicas.is_some_and(|r| r >= replicas) {
+                "replicas"
+            } else {
+                "minReplicas"
+            };
+            return Err(RenderError::TooManyPods {
+                field: ctx.group_field(index, field),
+                replicas,
+                hosts,
+                pods,
+                so_far: if total == pods {
+                    String::new()
+                } else {
+                    format!(", {total} with the head and the groups before it")
+                },
+                max,
+            });
+        }
+    }
+    if total > max {
+        // Only the head, with a limit of zero.
+        return Err(RenderError::TooManyPods {
+            field: ctx.field("headGroupSpec"),
+            replicas: 1,
+            hosts: 1,
+            pods: 1,
+            so_far: String::new(),
+            max,
+        });
+    }
+    Ok(total)
+}
+
+/// What `render` shows of a cluster: everything, except that a suspended cluster has no pods (the operator
+/// deletes them and keeps the rest), and a cluster asking for more than `max_rendered_pods` pods is an error.
+fn rendered_cluster_objects(ctx: &ClusterContext<'_>) -> Result<Vec<Object>, RenderError> {
+    if ctx.cluster.spec.suspend {
+        return cluster_support_objects(ctx);
+    }
+    check_pod_count(ctx, ctx.options.max_rendered_pods)?;
+    cluster_objects(ctx)
 }
 
 fn rendered(source: &str, objects: Vec<Object>) -> Vec<Rendered> {
@@ -208,7 +313,7 @@ pub fn render_cluster(
     let ctx = ClusterContext::new(cluster, options)?;
     Ok(rendered(
         &format!("RayCluster/{}", ctx.name),
-        cluster_objects(&ctx)?,
+        rendered_cluster_objects(&ctx)?,
     ))
 }
 
@@ -218,10 +323,24 @@ pub fn render_cluster_name(owner: &str) -> String {
     names::with_suffix(owner, &names::random_suffix_from(owner.as_bytes()))
 }
 
+/// The RayCluster a RayJob runs on when it names one with `clusterSelector` (`ray.io/cluster`). The operator then
+/// uses that cluster and ignores `rayClusterSpec`, as KubeRay does.
+fn selected_cluster(job: &RayJob) -> Option<&str> {
+    job.spec
+        .cluster_selector
+        .get(labels::CLUSTER)
+        .map(String::as_str)
+        .filter(|c| !c.is_empty())
+}
+
 /// Renders everything the operator creates for a RayJob: its RayCluster and the cluster's objects, the RayJob's
-/// head Service, and in `K8sJobMode` the submitter Job. With `clusterSelector` only the submitter is rendered, and
-/// only when it has its own `submitterPodTemplate` (the default one runs the existing cluster's head image, which
-/// render cannot read).
+/// head Service, and in `K8sJobMode` the submitter Job.
+///
+/// It follows the operator: a suspended RayJob gets nothing; with `clusterSelector` the named cluster is used
+/// (any `rayClusterSpec` is ignored) and only the submitter is rendered, and only when it has its own
+/// `submitterPodTemplate` (the default one runs the existing cluster's head image, which render cannot read); a
+/// RayCluster with `suspend: true` has no pods and never becomes ready, so no submitter is created for it.
+/// [`job_notes`] says which of these applies.
 pub fn render_job(job: &RayJob, options: &RenderOptions) -> Result<Vec<Rendered>, RenderError> {
     let mut job = job.clone();
     job.metadata = with_namespace(&job.metadata, options);
@@ -232,6 +351,9 @@ pub fn render_job(job: &RayJob, options: &RenderOptions) -> Result<Vec<Rendered>
         .filter(|n| !n.is_empty())
         .ok_or(JobClusterError::MissingName)?;
     let source = format!("RayJob/{name}");
+    if job.spec.suspend {
+        return Ok(Vec::new());
+    }
     let namespace = job.metadata.namespace.clone().unwrap_or_default();
     let job_id = job
         .spec
@@ -245,45 +367,50 @@ pub fn render_job(job: &RayJob, options: &RenderOptions) -> Result<Vec<Rendered>
             )
         });
     let mut out = Vec::new();
-    let (dashboard, head_image) =
-        match job_cluster::ray_cluster_for_job(&job, &render_cluster_name(&name))? {
-            Some(cluster) => {
-                let ctx = ClusterContext::new(&cluster, options)?;
-                let objects = cluster_objects(&ctx)?;
-                let dashboard = service::dashboard_address(&ctx)?;
-                let image = ctx.head_ray_container().and_then(|c| c.image.clone());
-                let head =
-                    service_cluster::owner_head_service(&ctx, labels::CRD_RAY_JOB, &job.metadata)?;
-                out.push(Object::RayCluster(Box::new(cluster.clone())));
-                out.extend(objects);
-                out.push(Object::Service(Box::new(head)));
-                (dashboard, image)
-            }
-            None => {
-                let selected = job
-                    .spec
-                    .cluster_selector
-                    .get(labels::CLUSTER)
-                    .cloned()
-                    .unwrap_or_default();
-                let head = names::head_service_name(
-                    &selected,
-                    "spec.clusterSelector[\"ray.io/cluster\"]",
-                )?;
-                (
-                    format!(
-                        "{head}.{namespace}.svc.{}:{}",
-                        options.cluster_domain,
-                        crate::context::DEFAULT_DASHBOARD_PORT
-                    ),
-                    None,
-                )
-            }
-        };
+    let new_cluster = match selected_cluster(&job) {
+        Some(_) => None,
+        None => job_cluster::ray_cluster_for_job(&job, &render_cluster_name(&name))?,
+    };
+    let mut cluster_suspended = false;
+    let (dashboard, head_image) = match new_cluster {
+        Some(cluster) => {
+            cluster_suspended = cluster.spec.suspend;
+            let ctx = ClusterContext::new(&cluster, options)?;
+            let objects = rendered_cluster_objects(&ctx)?;
+            let dashboard = service::dashboard_address(&ctx)?;
+            let image = ctx.head_ray_container().and_then(|c| c.image.clone());
+            let head =
+                service_cluster::owner_head_service(&ctx, labels::CRD_RAY_JOB, &job.metadata)?;
+            out.push(Object::RayCluster(Box::new(cluster.clone())));
+            out.extend(objects);
+            out.push(Object::Service(Box::new(head)));
+            (dashboard, image)
+        }
+        None => {
+            let selected = selected_cluster(&job).unwrap_or_default();
+            let head =
+                names::head_service_name(selected, "spec.clusterSelector[\"ray.io/cluster\"]")?;
+            (
+                format!(
+                    "{head}.{namespace}.svc.{}:{}",
+                    options.cluster_domain,
+                    crate::context::DEFAULT_DASHBOARD_PORT
+                ),
+                None,
+            )
+        }
+    };
     let k8s_job_mode =
         job.spec.submission_mode.unwrap_or_default() == JobSubmissionMode::K8sJobMode;
-    let can_render_submitter = head_image.is_some() || job.spec.submitter_pod_template.is_some();
-    if k8s_job_mode && (can_render_submitter || job.spec.ray_cluster_spec.is_some()) {
+    let creates_cluster = selected_cluster(&job).is_none() && job.spec.ray_cluster_spec.is_some();
+    // With a new cluster the submitter uses its head image (an error naming the field if it has none); with a
+    // selected cluster only a submitter with its own template can be shown.
+    let shows_submitter = if creates_cluster {
+        !cluster_suspended
+    } else {
+        job.spec.submitter_pod_template.is_some()
+    };
+    if k8s_job_mode && shows_submitter {
         let inputs = SubmitterInputs {
             job_id: &job_id,
             dashboard_address: &dashboard,
@@ -294,6 +421,73 @@ pub fn render_job(job: &RayJob, options: &RenderOptions) -> Result<Vec<Rendered>
         )?)));
     }
     Ok(rendered(&source, out))
+}
+
+/// What a user should know about how [`render_cluster`] shows a RayCluster.
+pub fn cluster_notes(cluster: &RayCluster) -> Vec<String> {
+    let mut notes = Vec::new();
+    if cluster.spec.suspend {
+        notes.push(
+            "spec.suspend is true: the operator deletes every pod of a suspended RayCluster (its Services and other objects stay), so no pods are shown"
+                .to_string(),
+        );
+    }
+    notes
+}
+
+/// What a user should know about how [`render_job`] shows a RayJob: what the operator ignores or does not create
+/// yet, and why.
+pub fn job_notes(job: &RayJob) -> Vec<String> {
+    let mut notes = Vec::new();
+    if job.spec.suspend {
+        notes.push(
+            "spec.suspend is true: the operator creates nothing for a suspended RayJob, so nothing is shown"
+                .to_string(),
+        );
+        return notes;
+    }
+    let k8s_job_mode =
+        job.spec.submission_mode.unwrap_or_default() == JobSubmissionMode::K8sJobMode;
+    match selected_cluster(job) {
+        Some(selected) => {
+            if job.spec.ray_cluster_spec.is_some() {
+                notes.push(format!(
+                    "spec.rayClusterSpec is ignored: spec.clusterSelector names the existing RayCluster {selected:?}, which the job runs on (as with KubeRay); remove one of the two"
+                ));
+            }
+            if k8s_job_mode && job.spec.submitter_pod_template.is_none() {
+                notes.push(format!(
+                    "the job runs on the existing RayCluster {selected:?}; its default submitter Job uses that cluster's head image, which render cannot read, so it is not shown"
+                ));
+            }
+        }
+        None => {
+            if job
+                .spec
+                .ray_cluster_spec
+                .as_ref()
+                .is_some_and(|c| c.suspend)
+            {
+                notes.push(
+                    "spec.rayClusterSpec.suspend is true: the RayCluster is created without pods and never becomes ready, so no pods and no submitter are shown"
+                        .to_string(),
+                );
+            }
+        }
+    }
+    notes
+}
+
+/// What a user should know about how [`render_service`] shows a RayService.
+pub fn service_notes(service: &RayService) -> Vec<String> {
+    let mut notes = Vec::new();
+    if service.spec.ray_cluster_config.suspend {
+        notes.push(
+            "spec.rayClusterConfig.suspend is true: the RayCluster is created without pods, so no pods are shown"
+                .to_string(),
+        );
+    }
+    notes
 }
 
 /// Renders everything the operator creates for a RayService: its RayCluster and the cluster's objects, and the
@@ -314,7 +508,7 @@ pub fn render_service(
         service_cluster::ray_cluster_for_service(&service, &render_cluster_name(&name), options)?;
     let ctx = ClusterContext::new(&cluster, options)?;
     let mut out = vec![Object::RayCluster(Box::new(cluster.clone()))];
-    out.extend(cluster_objects(&ctx)?);
+    out.extend(rendered_cluster_objects(&ctx)?);
     out.push(Object::Service(Box::new(
         service_cluster::owner_head_service(&ctx, labels::CRD_RAY_SERVICE, &service.metadata)?,
     )));
