@@ -312,6 +312,85 @@ mod tests {
         );
     }
 
+    /// What becomes a Pod or Service is held to the API server's rules at admission (issue #13), so the mistake is
+    /// reported on `kubectl apply` instead of as a failed Pod create.
+    #[test]
+    fn pod_and_service_mistakes_are_denied_naming_the_field() {
+        let head = "/spec/headGroupSpec/template/spec/containers/0";
+        let cases: [(&str, Value, &str); 9] = [
+            (
+                "image",
+                Value::Null,
+                "spec.headGroupSpec.template.spec.containers[0].image",
+            ),
+            (
+                "ports",
+                json!([{ "containerPort": 70000 }]),
+                "spec.headGroupSpec.template.spec.containers[0].ports[0].containerPort",
+            ),
+            (
+                "env",
+                json!([{ "name": "A=B", "value": "1" }]),
+                "spec.headGroupSpec.template.spec.containers[0].env[0].name",
+            ),
+            (
+                "resources",
+                json!({ "limits": { "memory": "12Gb" } }),
+                "spec.headGroupSpec.template.spec.containers[0].resources.limits[\"memory\"]",
+            ),
+            (
+                "resources",
+                json!({ "limits": { "cpu": "-1" } }),
+                "spec.headGroupSpec.template.spec.containers[0].resources.limits[\"cpu\"]",
+            ),
+            (
+                "resources",
+                json!({ "limits": { "nvidia.com/gpu": "0.5" } }),
+                "spec.headGroupSpec.template.spec.containers[0].resources.limits[\"nvidia.com/gpu\"]",
+            ),
+            (
+                "resources",
+                json!({ "limits": { "gpu": 1 } }),
+                "spec.headGroupSpec.template.spec.containers[0].resources.limits[\"gpu\"]",
+            ),
+            (
+                "/spec/headGroupSpec/headService",
+                json!({ "spec": { "ports": [{ "name": "http", "port": 80 }, { "name": "http", "port": 81 }] } }),
+                "spec.headGroupSpec.headService.spec.ports[1].name",
+            ),
+            (
+                "/metadata/annotations",
+                json!({ "a": "x".repeat(262_144) }),
+                "metadata.annotations",
+            ),
+        ];
+        for (field, value, path) in cases {
+            let mut object = cluster(1, 2);
+            let pointer = if field.starts_with('/') {
+                field.to_owned()
+            } else {
+                format!("{head}/{field}")
+            };
+            let (parent, key) = pointer.rsplit_once('/').expect("a parent");
+            let target = object
+                .pointer_mut(parent)
+                .and_then(Value::as_object_mut)
+                .expect("the parent object");
+            if value.is_null() {
+                target.remove(key);
+            } else {
+                target.insert(key.to_owned(), value);
+            }
+            let response = response(&review_body("CREATE", object, None));
+            assert!(!response.allowed, "{path}");
+            let causes = response.result.details.expect("details").causes;
+            assert!(
+                causes.iter().any(|cause| cause.field == path),
+                "{path} not among {causes:?}"
+            );
+        }
+    }
+
     #[test]
     fn a_type_error_names_the_field() {
         let mut object = cluster(1, 2);
