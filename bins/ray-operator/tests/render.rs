@@ -219,3 +219,55 @@ spec:
         "{err}"
     );
 }
+
+/// What would only fail when the operator creates the Pod or Service is refused before anything is rendered.
+#[test]
+fn refuses_pod_and_service_mistakes_naming_the_field() {
+    let bad = r#"
+apiVersion: ray.io/v1
+kind: RayCluster
+metadata:
+  name: pods
+spec:
+  headGroupSpec:
+    rayStartParams:
+      num-cpus: "-1"
+    headService:
+      spec:
+        ports: [{name: http, port: 80}, {name: http, port: 81}]
+    template:
+      spec:
+        containers:
+        - name: ray-head
+          ports: [{containerPort: 70000}]
+          env: [{name: "A=B", value: "1"}]
+          resources:
+            limits: {memory: 12Gb, cpu: "-1"}
+  workerGroupSpecs:
+  - groupName: gpu
+    template:
+      spec:
+        containers:
+        - name: ray-worker
+          image: rayproject/ray:2.9.0
+          resources:
+            limits: {nvidia.com/gpu: "0.5", gpu: 1}
+"#;
+    let (code, out, err) = render(&["-f", "-"], Some(bad));
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(out, "", "nothing is rendered when anything is invalid");
+    let head = "<stdin> (document 1): RayCluster/pods: spec.headGroupSpec";
+    for line in [
+        format!("{head}.template.spec.containers[0].image: a container needs an image"),
+        format!("{head}.template.spec.containers[0].ports[0].containerPort: containerPort must be between 1 and 65535"),
+        format!("{head}.template.spec.containers[0].env[0].name: \"A=B\" is not a valid environment variable name"),
+        format!("{head}.template.spec.containers[0].resources.limits[\"memory\"]: \"12Gb\" is not a Kubernetes quantity"),
+        format!("{head}.template.spec.containers[0].resources.limits[\"cpu\"]: cpu must not be negative"),
+        format!("{head}.rayStartParams[\"num-cpus\"]: num-cpus must be a non-negative number"),
+        format!("{head}.headService.spec.ports[1].name: another port of this Service is also named \"http\""),
+        "RayCluster/pods: spec.workerGroupSpecs[0].template.spec.containers[0].resources.limits[\"nvidia.com/gpu\"]: nvidia.com/gpu is an extended resource and must be a whole number".to_owned(),
+        "RayCluster/pods: spec.workerGroupSpecs[0].template.spec.containers[0].resources.limits[\"gpu\"]: \"gpu\" is not a container resource".to_owned(),
+    ] {
+        assert!(err.contains(&line), "missing {line:?} in:\n{err}");
+    }
+}
