@@ -333,8 +333,8 @@ fn selected_cluster(job: &RayJob) -> Option<&str> {
         .filter(|c| !c.is_empty())
 }
 
-/// Renders everything the operator creates for a RayJob: its RayCluster and the cluster's objects, the RayJob's
-/// head Service, and in `K8sJobMode` the submitter Job.
+/// Renders everything the operator creates for a RayJob: its RayCluster and the cluster's objects, and in
+/// `K8sJobMode` the submitter Job.
 ///
 /// It follows the operator: a suspended RayJob gets nothing; with `clusterSelector` the named cluster is used
 /// (any `rayClusterSpec` is ignored) and only the submitter is rendered, and only when it has its own
@@ -379,11 +379,10 @@ pub fn render_job(job: &RayJob, options: &RenderOptions) -> Result<Vec<Rendered>
             let objects = rendered_cluster_objects(&ctx)?;
             let dashboard = service::dashboard_address(&ctx)?;
             let image = ctx.head_ray_container().and_then(|c| c.image.clone());
-            let head =
-                service_cluster::owner_head_service(&ctx, labels::CRD_RAY_JOB, &job.metadata)?;
+            // KubeRay also creates a `<rayjob>-head-svc` owned by the RayJob; this operator does not (yet), and
+            // render shows only what the operator creates.
             out.push(Object::RayCluster(Box::new(cluster.clone())));
             out.extend(objects);
-            out.push(Object::Service(Box::new(head)));
             (dashboard, image)
         }
         None => {
