@@ -819,3 +819,113 @@ async fn a_gcs_ft_cluster_whose_cleanup_cannot_run_is_released_at_the_deadline()
     );
     env.stop().await;
 }
+
+/// One hostile RayCluster (`replicas: 2147483647`) in a namespace must neither crash the controller nor stop it
+/// from scaling the other clusters there. Its workers run at a PriorityClass that a scoped ResourceQuota caps at a
+/// few pods, as a namespace quota would in a real cluster, so the test's control plane is not flooded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poisoned_cluster_does_not_stop_the_others_scaling_up() {
+    use k8s_openapi::api::scheduling::v1::PriorityClass;
+    let env = Env::start("rc-poison").await;
+    let class_name = format!("{}-poison", env.namespace);
+    let classes: Api<PriorityClass> = Api::all(env.client.clone());
+    let class: PriorityClass = serde_json::from_value(json!({
+        "metadata": {"name": class_name}, "value": 0
+    }))
+    .unwrap_or_else(|e| panic!("{e}"));
+    classes
+        .create(&PostParams::default(), &class)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let quotas: Api<ResourceQuota> = Api::namespaced(env.client.clone(), &env.namespace);
+    let quota: ResourceQuota = serde_json::from_value(json!({
+        "metadata": {"name": "poison-pods"},
+        "spec": {
+            "hard": {"pods": "5"},
+            "scopeSelector": {"matchExpressions": [
+                {"scopeName": "PriorityClass", "operator": "In", "values": [class_name]}
+            ]}
+        }
+    }))
+    .unwrap_or_else(|e| panic!("{e}"));
+    quotas
+        .create(&PostParams::default(), &quota)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    env.until("quota status", || async {
+        let q = quotas.get("poison-pods").await.map_err(|e| e.to_string())?;
+        q.status
+            .and_then(|s| s.used)
+            .map(|_| ())
+            .ok_or_else(|| "no usage yet".into())
+    })
+    .await;
+
+    let mut poisoned = small_cluster("poisoned", i32::MAX, false);
+    let group = &mut poisoned.spec.worker_group_specs[0];
+    group.max_replicas = Some(i32::MAX);
+    if let Some(spec) = group.template.spec.as_mut() {
+        spec.priority_class_name = Some(class_name.clone());
+    }
+    env.create(poisoned).await;
+    for name in ["healthy-a", "healthy-b", "healthy-c"] {
+        env.create(small_cluster(name, 1, false)).await;
+    }
+    for name in ["healthy-a", "healthy-b", "healthy-c"] {
+        env.until_ready(name, 1).await;
+    }
+    // Scale the healthy clusters up while the poisoned one keeps failing to create its workers.
+    for name in ["healthy-a", "healthy-b", "healthy-c"] {
+        env.patch_spec(
+            name,
+            json!({"workerGroupSpecs": [{"groupName": "workers", "replicas": 5, "minReplicas": 0, "maxReplicas": 5,
+                "rayStartParams": {}, "template": {"spec": {"containers": [
+                    {"name": "ray-worker", "image": "rayproject/ray:2.60.0"}]}}}]}),
+        )
+        .await;
+    }
+    for name in ["healthy-a", "healthy-b", "healthy-c"] {
+        env.until_ready(name, 5).await;
+    }
+    // The poisoned cluster got its head and no more workers than the quota allows, and says why.
+    let condition = env
+        .until("ReplicaFailure on the poisoned cluster", || async {
+            let c = env
+                .clusters()
+                .get("poisoned")
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = c.status.unwrap_or_default();
+            let pods = env.cluster_pods("poisoned").await.len();
+            status
+                .conditions
+                .iter()
+                .find(|c| c.type_ == "ReplicaFailure" && c.status == "True")
+                .cloned()
+                .ok_or_else(|| format!("{pods} pods, status {status:?}"))
+        })
+        .await;
+    assert!(
+        condition.message.contains("exceeded quota"),
+        "{}",
+        condition.message
+    );
+    let pods = env.cluster_pods("poisoned").await;
+    let workers = pods
+        .iter()
+        .filter(|p| label(p, "ray.io/node-type") == "worker")
+        .count();
+    assert!(workers <= 5, "{workers} workers despite the quota of 5");
+    assert_eq!(
+        pods.iter()
+            .filter(|p| label(p, "ray.io/node-type") == "head")
+            .count(),
+        1
+    );
+    assert!(
+        env.task.as_ref().is_some_and(|t| !t.is_finished()),
+        "the controller stopped"
+    );
+    let _ = classes.delete(&class_name, &DeleteParams::default()).await;
+    env.stop().await;
+}

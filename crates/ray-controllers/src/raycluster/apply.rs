@@ -214,7 +214,9 @@ impl Applier<'_> {
                     group_index,
                     replica,
                 } => {
-                    // This group's consecutive creates, rendered up front (a render error creates nothing).
+                    // This group's consecutive creates. Each pod is rendered just before its batch is sent, so memory
+                    // stays at one batch of pods however many are created (the reconcile rendered one pod of every
+                    // group before deciding, so a template that cannot render has already stopped it).
                     let mut replicas = vec![replica];
                     while let Some(Action::CreateWorker {
                         group_index: next, ..
@@ -228,17 +230,7 @@ impl Applier<'_> {
                     if failed_groups.contains(&Some(group_index)) {
                         continue;
                     }
-                    let mut pending = replicas
-                        .iter()
-                        .map(|replica| {
-                            ray_builders::worker_pod(self.cluster, group_index, replica).map_err(
-                                |e| Error::Render {
-                                    what: format!("{}/{}", self.namespace(), self.cluster.name),
-                                    message: e.to_string(),
-                                },
-                            )
-                        })
-                        .collect::<Result<std::collections::VecDeque<Pod>, Error>>()?;
+                    let mut pending = replicas.into_iter();
                     let group = self
                         .cluster
                         .cluster
@@ -250,11 +242,22 @@ impl Applier<'_> {
                     // PARALLEL_CREATES, stopping after a batch with a failure (quota, admission), so a doomed
                     // scale-up costs a request or two, not hundreds.
                     let mut batch = 1;
-                    while !pending.is_empty() && !failed_groups.contains(&Some(group_index)) {
-                        let take = batch.min(pending.len());
+                    while !pending.as_slice().is_empty()
+                        && !failed_groups.contains(&Some(group_index))
+                    {
+                        let pods = pending
+                            .by_ref()
+                            .take(batch)
+                            .map(|replica| {
+                                ray_builders::worker_pod(self.cluster, group_index, &replica)
+                                    .map_err(|e| Error::Render {
+                                        what: format!("{}/{}", self.namespace(), self.cluster.name),
+                                        message: e.to_string(),
+                                    })
+                            })
+                            .collect::<Result<Vec<Pod>, Error>>()?;
                         let results = futures::future::join_all(
-                            pending
-                                .drain(..take)
+                            pods.into_iter()
                                 .map(|pod| self.create_pod(&api, pod, group.as_deref())),
                         )
                         .await;

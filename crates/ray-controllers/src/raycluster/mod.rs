@@ -270,15 +270,16 @@ async fn reconcile_cluster(cluster: &RayCluster, ctx: &Context) -> Result<Requeu
     let mut render_options = ctx.render.clone();
     render_options.default_namespace = namespace.clone();
     let builder = ClusterContext::new(cluster, &render_options);
-    // Render every object once before creating anything, so an invalid template creates nothing.
+    // Render each kind of object once before creating anything, so an invalid template creates nothing. One pod
+    // per group, not every desired pod: the cost must not grow with `replicas` (2147483647 is a valid value).
     let prepared = match (&invalid, &builder) {
         (Some(message), _) => Err(message.clone()),
         (None, Err(error)) => Err(error.to_string()),
-        (None, Ok(b)) => ray_builders::objects::cluster_objects(b).map_err(|e| e.to_string()),
+        (None, Ok(b)) => ray_builders::objects::check_cluster_renders(b).map_err(|e| e.to_string()),
     };
     let reference = cluster.object_ref(&());
-    let (builder, _objects) = match (builder, prepared) {
-        (Ok(builder), Ok(objects)) => (builder, objects),
+    let builder = match (builder, prepared) {
+        (Ok(builder), Ok(())) => builder,
         (_, Err(message)) => {
             warn!(%message, "the RayCluster spec is invalid; nothing is created");
             let event = kube::runtime::events::Event {
