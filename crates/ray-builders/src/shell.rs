@@ -119,13 +119,22 @@ fn bash_quote(text: &str) -> Cow<'_, str> {
     Cow::Owned(format!("'{}'", text.replace('\'', "'\"'\"'")))
 }
 
+/// The bash text for a kubelet reference `$(NAME)` (NAME a shell variable name) that means what the kubelet
+/// means, but as data: `"${NAME-\$$(NAME)}"`. The kubelet leaves it alone except for turning `$$` into `$`; bash
+/// then gives the variable's content when the container defines it, and the literal text `$(NAME)` when it does
+/// not, as the kubelet would have. Either way the result is one word of data, never code.
+fn kubelet_reference(name: &str) -> String {
+    format!("\"${{{name}-\\$$({name})}}\"")
+}
+
 /// Quotes `value` as one shell word of a container command, such that the kubelet's `$(VAR)` expansion followed by
 /// bash delivers it as data.
 ///
 /// A value of only letters, digits and `_@%+=:,./-` stays bare, so `--num-cpus=2` reads as KubeRay writes it;
 /// other text is single-quoted. Every literal `$` is written `$$`, which the kubelet turns back into `$`. A kubelet
-/// reference `$(NAME)` whose name is a shell variable name keeps its meaning as `"${NAME}"` (the variable's
-/// content, as data); any other `$(...)` stays literal text.
+/// reference `$(NAME)` whose name is a shell variable name keeps its meaning through bash (the variable's content
+/// as data, or the text `$(NAME)` when the container does not define it; see [`kubelet_reference`]); any other
+/// `$(...)` stays literal text.
 pub fn quote<'a>(value: &'a str, field: &str) -> Result<Cow<'a, str>, ShellError> {
     if value.contains('\0') {
         return Err(ShellError::Nul {
@@ -143,7 +152,7 @@ pub fn quote<'a>(value: &'a str, field: &str) -> Result<Cow<'a, str>, ShellError
                 if !text.is_empty() {
                     out.push_str(&bash_quote(&std::mem::take(&mut text)).replace('$', "$$"));
                 }
-                out.push_str(&format!("\"${{{name}}}\""));
+                out.push_str(&kubelet_reference(name));
             }
             KubeletToken::Ref(name) => {
                 text.push_str("$(");
@@ -286,12 +295,12 @@ mod tests {
         assert_eq!(quote("$", "f").unwrap(), "'$$'");
         assert_eq!(
             quote("--redis-password=$(REDIS_PASSWORD)", "f").unwrap(),
-            "--redis-password=\"${REDIS_PASSWORD}\""
+            "--redis-password=\"${REDIS_PASSWORD-\\$$(REDIS_PASSWORD)}\""
         );
-        assert_eq!(quote("$(A)", "f").unwrap(), "\"${A}\"");
+        assert_eq!(quote("$(A)", "f").unwrap(), "\"${A-\\$$(A)}\"");
         assert_eq!(
             quote("x $(A)$(b c)$$", "f").unwrap(),
-            "'x '\"${A}\"'$$(b c)$$'"
+            "'x '\"${A-\\$$(A)}\"'$$(b c)$$'"
         );
         assert_eq!(quote("$(touch x)", "f").unwrap(), "'$$(touch x)'");
     }

@@ -5,7 +5,8 @@
 //! themselves), the rendered pods and submitter Job are started as the kubelet starts them (a port of its
 //! expansion, `common/kubelet.rs`) under real bash with a stub `ray`. The checks: no injected command ran, and
 //! `ray` received exactly the intended arguments: each value as the kubelet reads it, a reference to a shell
-//! variable name giving that variable's content (nothing when undefined), anything else literal.
+//! variable name giving that variable's content (its text `$(NAME)` when undefined, as the kubelet leaves it),
+//! anything else literal.
 
 mod common;
 
@@ -104,7 +105,11 @@ fn is_shell_identifier(name: &[u8]) -> bool {
 /// What a value means once the kubelet and bash have read it as data.
 fn intended(value: &str, env: &Map) -> Vec<u8> {
     kubelet::read_references(value.as_bytes(), &|name| {
-        is_shell_identifier(name).then(|| env.get(name).cloned().unwrap_or_default())
+        if is_shell_identifier(name) {
+            env.get(name).cloned()
+        } else {
+            None
+        }
     })
 }
 
