@@ -48,6 +48,8 @@ pub(crate) mod cluster;
 pub mod crd_rules;
 pub(crate) mod job;
 mod kube_service;
+#[cfg(test)]
+mod kubernetes_parity;
 mod metadata;
 mod names;
 mod pod;
