@@ -428,6 +428,24 @@ fn rule_cases() -> Vec<Case> {
             C,
             vec![("/spec/workerGroupSpecs/0/groupName", long(63))],
         ),
+        case(
+            "more hosts per replica than the operator creates together",
+            C,
+            vec![("/spec/workerGroupSpecs/0/numOfHosts", json!(i32::MAX))],
+            vec![(
+                "spec.workerGroupSpecs[0].numOfHosts",
+                &["at most 4096", "2147483647"],
+            )],
+            Crd::No,
+        ),
+        ok(
+            "replicas 2147483647 is valid (created in bounded batches)",
+            C,
+            vec![
+                ("/spec/workerGroupSpecs/0/replicas", json!(i32::MAX)),
+                ("/spec/workerGroupSpecs/0/maxReplicas", json!(i32::MAX)),
+            ],
+        ),
         // --- replicas ---
         case(
             "negative replicas",
@@ -1624,6 +1642,8 @@ fn pod_cases() -> Vec<Case> {
                     "/spec/workerGroupSpecs/0/rayStartParams/min-worker-port",
                     json!("0"),
                 ),
+                // `ray start --num-gpus` is an INTEGER option: 0.5 fails in every pod.
+                ("/spec/headGroupSpec/rayStartParams/num-gpus", json!("0.5")),
             ],
             vec![
                 (
@@ -1637,6 +1657,10 @@ fn pod_cases() -> Vec<Case> {
                 (
                     "spec.headGroupSpec.rayStartParams[\"port\"]",
                     &["between 1 and 65535"],
+                ),
+                (
+                    "spec.headGroupSpec.rayStartParams[\"num-gpus\"]",
+                    &["whole, non-negative number", "\"0.5\""],
                 ),
                 (
                     "spec.workerGroupSpecs[0].rayStartParams[\"num-gpus\"]",
@@ -1657,7 +1681,7 @@ fn pod_cases() -> Vec<Case> {
                     "/spec/headGroupSpec/rayStartParams/memory",
                     json!("${MEMORY}"),
                 ),
-                ("/spec/headGroupSpec/rayStartParams/num-gpus", json!("0.5")),
+                ("/spec/headGroupSpec/rayStartParams/num-gpus", json!("2")),
             ],
         ),
         // --- autoscaler container ---

@@ -13,6 +13,10 @@ use super::ClusterOwner;
 use super::names::group_name_problem;
 use crate::raycluster::{HeadGroupSpec, MAX_REPLICAS_DEFAULT, RayClusterSpec, WorkerGroupSpec};
 
+/// The most pods one multi-host replica may have (`numOfHosts`). The operator creates a replica's pods together in
+/// one reconcile, so the bound keeps that reconcile's work finite; the largest TPU slices have about 2,000 hosts.
+pub const MAX_NUM_OF_HOSTS: i32 = 4096;
+
 /// The environment variable that switches the Ray autoscaler to its v2 implementation.
 pub(crate) const AUTOSCALER_V2_ENV: &str = "RAY_enable_autoscaler_v2";
 /// The environment variable the operator sets on the autoscaler container itself.
@@ -186,6 +190,17 @@ impl garde::Validate for WorkerGroupSpec {
                 path.join("numOfHosts"),
                 garde::Error::new(format!(
                     "numOfHosts is the number of pods per replica and must be at least 1, but it is {hosts}"
+                )),
+            );
+        }
+        if let Some(hosts) = self.num_of_hosts
+            && hosts > MAX_NUM_OF_HOSTS
+        {
+            report.append(
+                path.join("numOfHosts"),
+                garde::Error::new(format!(
+                    "numOfHosts is the number of pods per replica, created together; it must be at most \
+                     {MAX_NUM_OF_HOSTS} (more hosts than the largest TPU slice), but it is {hosts}"
                 )),
             );
         }

@@ -67,7 +67,7 @@ use crate::raycluster::{RayCluster, RayClusterSpec};
 use crate::rayjob::{RayJob, RayJobSpec};
 use crate::rayservice::{RayService, RayServiceSpec};
 
-pub use cluster::GroupContext;
+pub use cluster::{GroupContext, MAX_NUM_OF_HOSTS};
 pub use metadata::MAX_ANNOTATIONS_BYTES;
 pub use names::{MAX_CLUSTER_NAME_LENGTH, MAX_JOB_NAME_LENGTH, MAX_SERVICE_NAME_LENGTH};
 

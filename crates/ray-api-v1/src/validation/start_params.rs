@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use super::FieldError;
 
-/// Parameters that are amounts of CPUs or GPUs: non-negative numbers.
+/// Parameters that `ray start` declares as integers (`--num-cpus INTEGER`, `--num-gpus INTEGER`, `--memory INTEGER`
+/// in bytes, `--object-store-memory INTEGER`): whole, non-negative numbers. Fractional CPUs or GPUs are Ray
+/// custom resources or `resources`, not these flags.
 const AMOUNTS: [&str; 2] = ["num-cpus", "num-gpus"];
 /// Parameters that are byte counts: non-negative integers.
 const BYTES: [&str; 2] = ["memory", "object-store-memory"];
@@ -44,10 +46,10 @@ pub(crate) fn check_start_params(
         }
         let key = key.as_str();
         let problem = if AMOUNTS.contains(&key) {
-            (!value
-                .parse::<f64>()
-                .is_ok_and(|n| n.is_finite() && n >= 0.0))
-            .then_some("must be a non-negative number, for example \"2\"")
+            value
+                .parse::<u64>()
+                .is_err()
+                .then_some("must be a whole, non-negative number, for example \"2\"")
         } else if BYTES.contains(&key) {
             value.parse::<u64>().is_err().then_some(
                 "must be a whole, non-negative number of bytes, for example \"4294967296\"",
