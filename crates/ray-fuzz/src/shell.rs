@@ -20,13 +20,16 @@ fn kubelet_expand(quoted: &str) -> String {
 }
 
 /// The word bash receives for `value`, written without expansion: the value as the kubelet reads it, with each
-/// reference to a shell variable name as the `${NAME}` bash expands as data.
+/// reference to a shell variable name as the `${NAME-$(NAME)}` bash expands as data (the variable, or the text
+/// `$(NAME)` the kubelet leaves when the container has no such variable).
 fn expected(value: &str) -> String {
     kubelet_tokens(value)
         .into_iter()
         .map(|token| match token {
             KubeletToken::Text(text) => text,
-            KubeletToken::Ref(name) if is_shell_identifier(name) => format!("${{{name}}}"),
+            KubeletToken::Ref(name) if is_shell_identifier(name) => {
+                format!("${{{name}-$({name})}}")
+            }
             KubeletToken::Ref(name) => format!("$({name})"),
         })
         .collect()

@@ -8,11 +8,14 @@ pub(crate) fn admission(data: &[u8]) {
         return;
     };
     let answer = serde_json::to_value(&review).expect("the answer serializes");
-    let request: Value = serde_json::from_slice(data).expect("the review was JSON");
-    assert_eq!(
-        answer["response"]["uid"], request["request"]["uid"],
-        "the answer is for another request"
-    );
+    // The typed review skips fields it does not know without checking them (a lone surrogate `\ud800` in one is
+    // accepted), so the body is not always a valid JSON value.
+    if let Ok(request) = serde_json::from_slice::<Value>(data) {
+        assert_eq!(
+            answer["response"]["uid"], request["request"]["uid"],
+            "the answer is for another request"
+        );
+    }
     if answer["response"]["allowed"] == Value::Bool(false) {
         let message = answer["response"]["status"]["message"]
             .as_str()
@@ -28,7 +31,9 @@ pub(crate) fn conversion(data: &[u8]) {
         return;
     };
     let answer = serde_json::to_value(&review).expect("the answer serializes");
-    let request: Value = serde_json::from_slice(data).expect("the review was JSON");
+    let Ok(request) = serde_json::from_slice::<Value>(data) else {
+        return; // see `admission`
+    };
     let response = &answer["response"];
     assert_eq!(
         response["uid"], request["request"]["uid"],
