@@ -22,10 +22,16 @@ pub(crate) fn json<T: DeserializeOwned>(
     url: &str,
     body: &str,
 ) -> Result<T, Error> {
+    // serde_json quotes a mistyped value whole in its message; a huge one must not make a huge message (it ends
+    // up in status conditions and events).
     serde_json::from_str(body).map_err(|e| Error::Decode {
         method,
         url: url.to_owned(),
-        detail: format!("{e}; the body starts with {:?}", truncate(body, 200)),
+        detail: format!(
+            "{}; the body starts with {:?}",
+            truncate(&e.to_string(), 300),
+            truncate(body, 200)
+        ),
     })
 }
 
