@@ -80,10 +80,9 @@ pub struct SubmitterInputs<'a> {
 
 /// Converts `runtimeEnvYAML` to the JSON `ray job submit --runtime-env-json` takes (keys sorted).
 pub fn runtime_env_json(yaml: &str) -> Result<Option<String>, SubmitterError> {
-    if yaml.trim().is_empty() {
-        return Ok(None);
-    }
-    // The same budgeted parser as manifests: a YAML bomb in runtimeEnvYAML is an error, not an OOM.
+    // The same budgeted parser as manifests (and validation): a YAML bomb is an error, not an OOM, and what counts
+    // as empty is what YAML says (spaces, comments), not Rust's `trim` (which also drops a vertical tab, a YAML
+    // syntax error that validation rejects).
     let value =
         ray_api_v1::parse::yaml_value(yaml).map_err(|e| SubmitterError::InvalidRuntimeEnv {
             reason: e.to_string(),
@@ -330,6 +329,9 @@ mod tests {
         );
         let deep = format!("{}{}", "{a: ".repeat(100_000), "}".repeat(100_000));
         runtime_env_json(&deep).expect_err("too deep");
+        // Found by fuzzing (embedded_yaml): empty is what YAML says, as in validation.
+        assert_eq!(runtime_env_json("  \n# nothing\n").expect("empty"), None);
+        runtime_env_json("\u{b} ").expect_err("a vertical tab is not YAML whitespace");
         assert_eq!(
             runtime_env_json("pip: [requests]\nenv_vars: {A: b}\n").expect("a mapping"),
             Some(r#"{"env_vars":{"A":"b"},"pip":["requests"]}"#.to_owned())
