@@ -113,17 +113,14 @@ fn selected(names: &[String]) -> anyhow::Result<Vec<&'static ray_fuzz::Target>> 
         .collect()
 }
 
-/// `cargo +nightly fuzz build`, with cargo-fuzz's default sanitizer (address) and debug assertions.
+/// `cargo +nightly fuzz build -O` (optimized, without debug assertions: the build the recorded runs used), or
+/// `--dev`; with cargo-fuzz's default sanitizer (address).
 fn build(fuzz_dir: &Path, dev: bool) -> anyhow::Result<()> {
     let mut command = nightly_cargo();
     command.args(["fuzz", "build", "--fuzz-dir"]).arg(fuzz_dir);
-    if dev {
-        command.arg("--dev");
-    }
-    eprintln!(
-        "==> building the fuzz targets: cargo +nightly fuzz build{}",
-        if dev { " --dev" } else { "" }
-    );
+    let mode = if dev { "--dev" } else { "-O" };
+    command.arg(mode);
+    eprintln!("==> building the fuzz targets: cargo +nightly fuzz build {mode}");
     let status = command
         .current_dir(fuzz_dir.parent().unwrap_or(fuzz_dir))
         .status()
