@@ -58,7 +58,7 @@ fn renders_files_as_a_yaml_stream_with_sources() {
             "# Source: RayCluster/raycluster-sample",
             "# Source: RayCluster/raycluster-sample",
             "# Source: RayCluster/raycluster-sample",
-            "# Source: RayJob/http-job",
+            // The RayCluster, its head Service and head pod (no RayJob head Service: the operator creates none).
             "# Source: RayJob/http-job",
             "# Source: RayJob/http-job",
             "# Source: RayJob/http-job",
@@ -263,7 +263,7 @@ spec:
         format!("{head}.template.spec.containers[0].env[0].name: \"A=B\" is not a valid environment variable name"),
         format!("{head}.template.spec.containers[0].resources.limits[\"memory\"]: \"12Gb\" is not a Kubernetes quantity"),
         format!("{head}.template.spec.containers[0].resources.limits[\"cpu\"]: cpu must not be negative"),
-        format!("{head}.rayStartParams[\"num-cpus\"]: num-cpus must be a non-negative number"),
+        format!("{head}.rayStartParams[\"num-cpus\"]: num-cpus must be a whole, non-negative number"),
         format!("{head}.headService.spec.ports[1].name: another port of this Service is also named \"http\""),
         "RayCluster/pods: spec.workerGroupSpecs[0].template.spec.containers[0].resources.limits[\"nvidia.com/gpu\"]: nvidia.com/gpu is an extended resource and must be a whole number".to_owned(),
         "RayCluster/pods: spec.workerGroupSpecs[0].template.spec.containers[0].resources.limits[\"gpu\"]: \"gpu\" is not a container resource".to_owned(),
