@@ -410,19 +410,7 @@ fn check_job(case: &JobCase) -> Result<(), TestCaseError> {
             _ => None,
         })
         .expect("cluster");
-    let submitter = objects
-        .iter()
-        .find_map(|o| match &o.object {
-            Object::Job(job) => Some(job.clone()),
-            _ => None,
-        })
-        .expect("submitter");
-    let container = &submitter
-        .spec
-        .as_ref()
-        .and_then(|s| s.template.spec.as_ref())
-        .expect("pod spec")
-        .containers[0];
+    let container = &common::submitter_container(&objects);
     let env = kubelet::environment(container.env.as_deref().unwrap_or_default());
     let (calls, stray) = start(container);
     prop_assert_eq!(&stray, &Vec::<PathBuf>::new());

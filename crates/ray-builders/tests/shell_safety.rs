@@ -185,19 +185,7 @@ fn submitter_passes_entrypoint_and_json_as_data() {
     }))
     .expect("valid job");
     let objects = ray_builders::render_job(&job, &RenderOptions::default()).expect("renders");
-    let submitter = objects
-        .iter()
-        .find_map(|o| match &o.object {
-            ray_builders::Object::Job(job) => Some(job.clone()),
-            _ => None,
-        })
-        .expect("submitter job");
-    let container = &submitter
-        .spec
-        .as_ref()
-        .and_then(|s| s.template.spec.as_ref())
-        .expect("pod spec")
-        .containers[0];
+    let container = &common::submitter_container(&objects);
     assert_eq!(
         container.command.clone().unwrap_or_default(),
         ["/bin/bash", "-ce", "--"]
@@ -348,19 +336,7 @@ fn kubelet_reference_in_entrypoint_is_data() {
     }))
     .expect("valid job");
     let objects = ray_builders::render_job(&job, &RenderOptions::default()).expect("renders");
-    let submitter = objects
-        .iter()
-        .find_map(|o| match &o.object {
-            ray_builders::Object::Job(job) => Some(job.clone()),
-            _ => None,
-        })
-        .expect("submitter job");
-    let container = &submitter
-        .spec
-        .as_ref()
-        .and_then(|s| s.template.spec.as_ref())
-        .expect("pod spec")
-        .containers[0];
+    let container = &common::submitter_container(&objects);
     let (calls, stray) = ray_calls_of(container);
     assert_eq!(stray, Vec::<PathBuf>::new());
     let submit = calls

@@ -181,6 +181,26 @@ impl Env {
             .collect()
     }
 
+    /// Creates a ResourceQuota and waits until the quota controller has computed its usage (before that, new
+    /// objects are not counted against it).
+    async fn create_quota(&self, quota: serde_json::Value) {
+        let quotas: Api<ResourceQuota> = Api::namespaced(self.client.clone(), &self.namespace);
+        let quota: ResourceQuota = serde_json::from_value(quota).unwrap_or_else(|e| panic!("{e}"));
+        let name = quota.metadata.name.clone().unwrap_or_default();
+        quotas
+            .create(&PostParams::default(), &quota)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        self.until("quota status", || async {
+            let q = quotas.get(&name).await.map_err(|e| e.to_string())?;
+            q.status
+                .and_then(|s| s.used)
+                .map(|_| ())
+                .ok_or_else(|| "no usage yet".into())
+        })
+        .await;
+    }
+
     async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
@@ -529,24 +549,8 @@ async fn an_invalid_spec_creates_nothing_and_reports_the_field_until_fixed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quota_rejection_is_reported_in_events_and_status() {
     let env = Env::start("rc-quota").await;
-    let quotas: Api<ResourceQuota> = Api::namespaced(env.client.clone(), &env.namespace);
-    let quota: ResourceQuota = serde_json::from_value(
-        json!({"metadata": {"name": "two-pods"}, "spec": {"hard": {"pods": "2"}}}),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    quotas
-        .create(&PostParams::default(), &quota)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    // The quota controller must have computed usage before pods are counted against it.
-    env.until("quota status", || async {
-        let q = quotas.get("two-pods").await.map_err(|e| e.to_string())?;
-        q.status
-            .and_then(|s| s.used)
-            .map(|_| ())
-            .ok_or_else(|| "no usage yet".into())
-    })
-    .await;
+    env.create_quota(json!({"metadata": {"name": "two-pods"}, "spec": {"hard": {"pods": "2"}}}))
+        .await;
     env.create(small_cluster("quota", 3, false)).await;
     let condition = env
         .until("ReplicaFailure", || async {
@@ -777,22 +781,9 @@ async fn a_gcs_ft_cluster_whose_cleanup_cannot_run_is_released_at_the_deadline()
     env.create(ft_cluster("stuck")).await;
     env.until_ready("stuck", 1).await;
     // No Job may be created in this namespace (like an admission policy rejecting the cleanup Job).
-    let quotas: Api<ResourceQuota> = Api::namespaced(env.client.clone(), &env.namespace);
-    let quota: ResourceQuota = serde_json::from_value(
+    env.create_quota(
         json!({"metadata": {"name": "no-jobs"}, "spec": {"hard": {"count/jobs.batch": "0"}}}),
     )
-    .unwrap_or_else(|e| panic!("{e}"));
-    quotas
-        .create(&PostParams::default(), &quota)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    env.until("quota status", || async {
-        let q = quotas.get("no-jobs").await.map_err(|e| e.to_string())?;
-        q.status
-            .and_then(|s| s.hard)
-            .map(|_| ())
-            .ok_or_else(|| "no status yet".into())
-    })
     .await;
     env.clusters()
         .delete("stuck", &DeleteParams::default())
@@ -837,8 +828,7 @@ async fn a_poisoned_cluster_does_not_stop_the_others_scaling_up() {
         .create(&PostParams::default(), &class)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let quotas: Api<ResourceQuota> = Api::namespaced(env.client.clone(), &env.namespace);
-    let quota: ResourceQuota = serde_json::from_value(json!({
+    env.create_quota(json!({
         "metadata": {"name": "poison-pods"},
         "spec": {
             "hard": {"pods": "5"},
@@ -847,18 +837,6 @@ async fn a_poisoned_cluster_does_not_stop_the_others_scaling_up() {
             ]}
         }
     }))
-    .unwrap_or_else(|e| panic!("{e}"));
-    quotas
-        .create(&PostParams::default(), &quota)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    env.until("quota status", || async {
-        let q = quotas.get("poison-pods").await.map_err(|e| e.to_string())?;
-        q.status
-            .and_then(|s| s.used)
-            .map(|_| ())
-            .ok_or_else(|| "no usage yet".into())
-    })
     .await;
 
     let mut poisoned = small_cluster("poisoned", i32::MAX, false);

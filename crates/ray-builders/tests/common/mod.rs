@@ -156,3 +156,18 @@ pub fn limit_violations(object: &ray_builders::Object) -> Vec<String> {
     }
     problems
 }
+
+/// The first container of the submitter Job among rendered objects (panics when there is none: a test expects one).
+pub fn submitter_container(objects: &[Rendered]) -> k8s_openapi::api::core::v1::Container {
+    objects
+        .iter()
+        .find_map(|o| match &o.object {
+            ray_builders::Object::Job(job) => job
+                .spec
+                .as_ref()
+                .and_then(|s| s.template.spec.as_ref())
+                .and_then(|s| s.containers.first().cloned()),
+            _ => None,
+        })
+        .expect("a submitter Job with a container")
+}
