@@ -356,9 +356,13 @@ mod tests {
     use axum::http::Request;
     use tower::ServiceExt;
 
-    async fn post(path: &str, body: &'static [u8]) -> (StatusCode, String) {
+    async fn post(path: &str, body: impl AsRef<[u8]>) -> (StatusCode, String) {
         let response = router()
-            .oneshot(Request::post(path).body(Body::from(body)).expect("request"))
+            .oneshot(
+                Request::post(path)
+                    .body(Body::from(body.as_ref().to_vec()))
+                    .expect("request"),
+            )
             .await
             .expect("infallible");
         let status = response.status();
@@ -396,22 +400,9 @@ mod tests {
         assert_eq!(review["response"]["result"]["status"], "Success");
     }
 
-    async fn post_owned(path: &str, body: Vec<u8>) -> (StatusCode, String) {
-        let response = router()
-            .oneshot(Request::post(path).body(Body::from(body)).expect("request"))
-            .await
-            .expect("infallible");
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .expect("body");
-        (status, String::from_utf8_lossy(&bytes).into_owned())
-    }
-
     #[tokio::test]
     async fn bodies_over_the_limit_get_413_naming_the_limit() {
-        let (status, text) =
-            post_owned("/validate", vec![b' '; MAX_ADMISSION_BODY_BYTES + 1]).await;
+        let (status, text) = post("/validate", vec![b' '; MAX_ADMISSION_BODY_BYTES + 1]).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
         assert!(
             text.contains("AdmissionReview")
@@ -419,9 +410,9 @@ mod tests {
             "{text}"
         );
         // At the limit the body is read (and, being no review, refused as malformed).
-        let (status, _) = post_owned("/validate", vec![b' '; MAX_ADMISSION_BODY_BYTES]).await;
+        let (status, _) = post("/validate", vec![b' '; MAX_ADMISSION_BODY_BYTES]).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        let (status, text) = post_owned("/convert", vec![b' '; MAX_BODY_BYTES + 1]).await;
+        let (status, text) = post("/convert", vec![b' '; MAX_BODY_BYTES + 1]).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
         assert!(text.contains("ConversionReview"), "{text}");
     }

@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::FieldError;
 use super::metadata::check_metadata;
 use super::names::port_name_problem;
-use super::pod::{PROTOCOLS, port_number_problem};
+use super::pod::{PROTOCOLS, check_port_name, port_number_problem};
 
 /// The Service types Kubernetes knows.
 const SERVICE_TYPES: [&str; 4] = ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"];
@@ -56,21 +56,7 @@ pub(crate) fn check_service(
                 format!("{at}.name"),
                 "the operator adds its own named ports to this Service, and a Service with more than one port needs a name for each: set name, for example \"http\"",
             )),
-            Some(name) => {
-                if let Some(problem) = port_name_problem(name) {
-                    errors.push(FieldError::new(
-                        format!("{at}.name"),
-                        format!("\"{name}\" is not a valid port name: {problem}"),
-                    ));
-                } else if !names.insert(name) {
-                    errors.push(FieldError::new(
-                        format!("{at}.name"),
-                        format!(
-                            "another port of this Service is also named \"{name}\": port names must be unique; rename one of them"
-                        ),
-                    ));
-                }
-            }
+            Some(name) => check_port_name(name, &at, "Service", &mut names, errors),
         }
         if let Some(problem) = port_number_problem(port.port) {
             errors.push(FieldError::new(

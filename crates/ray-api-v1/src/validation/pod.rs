@@ -32,6 +32,30 @@ pub(crate) struct Additions<'a> {
     pub containers: &'a [&'a str],
 }
 
+/// Checks a port's name at `at` (`...ports[i].name`): a valid IANA service name, and unique among `names`, the
+/// names already seen on the same `owner` ("container" or "Service").
+pub(crate) fn check_port_name<'a>(
+    name: &'a str,
+    at: &str,
+    owner: &str,
+    names: &mut BTreeSet<&'a str>,
+    errors: &mut Vec<FieldError>,
+) {
+    if let Some(problem) = port_name_problem(name) {
+        errors.push(FieldError::new(
+            format!("{at}.name"),
+            format!("\"{name}\" is not a valid port name: {problem}"),
+        ));
+    } else if !names.insert(name) {
+        errors.push(FieldError::new(
+            format!("{at}.name"),
+            format!(
+                "another port of this {owner} is also named \"{name}\": port names must be unique; rename one of them"
+            ),
+        ));
+    }
+}
+
 /// Why `port` is not a port number (1-65535), or `None`.
 pub(crate) fn port_number_problem(port: i32) -> Option<String> {
     (!(1..=65535).contains(&port)).then(|| format!("must be between 1 and 65535, but it is {port}"))
@@ -171,19 +195,7 @@ fn check_ports(ports: &[ContainerPort], at: &str, errors: &mut Vec<FieldError>) 
     for (i, port) in ports.iter().enumerate() {
         let at = format!("{at}.ports[{i}]");
         if let Some(name) = port.name.as_deref().filter(|name| !name.is_empty()) {
-            if let Some(problem) = port_name_problem(name) {
-                errors.push(FieldError::new(
-                    format!("{at}.name"),
-                    format!("\"{name}\" is not a valid port name: {problem}"),
-                ));
-            } else if !names.insert(name) {
-                errors.push(FieldError::new(
-                    format!("{at}.name"),
-                    format!(
-                        "another port of this container is also named \"{name}\": port names must be unique; rename one of them"
-                    ),
-                ));
-            }
+            check_port_name(name, &at, "container", &mut names, errors);
         }
         if let Some(problem) = port_number_problem(port.container_port) {
             errors.push(FieldError::new(
