@@ -28,8 +28,11 @@ pub struct FuzzArgs {
     #[arg(long)]
     dev: bool,
     /// Only build the targets.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_build")]
     build_only: bool,
+    /// Run the targets as last built, without building.
+    #[arg(long)]
+    no_build: bool,
 }
 
 /// libFuzzer's limits: a finding is an input that takes more than 10 s or 2 GiB.
@@ -49,9 +52,11 @@ pub fn run(args: &FuzzArgs) -> anyhow::Result<()> {
     let fuzz_dir = root.join("fuzz");
     let targets = selected(&args.targets)?;
 
-    let started = Instant::now();
-    build(&fuzz_dir, args.dev)?;
-    eprintln!("==> built the fuzz targets in {:.0?}", started.elapsed());
+    if !args.no_build {
+        let started = Instant::now();
+        build(&fuzz_dir, args.dev)?;
+        eprintln!("==> built the fuzz targets in {:.0?}", started.elapsed());
+    }
     if args.build_only {
         return Ok(());
     }
