@@ -281,8 +281,19 @@ fn a_huge_mistyped_value_gives_a_bounded_message() {
     let url = "http://127.0.0.1:8265/api/jobs/";
     let body = format!(r#"[{{"type": "{}", "status": 7}}]"#, "x".repeat(100_000));
     let error = decode::jobs(url, &body).expect_err("status is not a string");
-    assert!(error.to_string().len() < 1_000, "{} bytes", error.to_string().len());
-    let body = format!(r#"{{"status": "RUNNING", "start_time": "{}"}}"#, "é".repeat(50_000));
+    assert!(
+        error.to_string().len() < 1_000,
+        "{} bytes",
+        error.to_string().len()
+    );
+    let body = format!(
+        r#"{{"status": "RUNNING", "start_time": "{}"}}"#,
+        "é".repeat(50_000)
+    );
     let error = decode::job(url, &body).expect_err("start_time is not a number");
-    assert!(error.to_string().len() < 1_000, "{} bytes", error.to_string().len());
+    assert!(
+        error.to_string().len() < 1_000,
+        "{} bytes",
+        error.to_string().len()
+    );
 }
