@@ -29,7 +29,8 @@ enum Command {
         #[command(flatten)]
         conversion: ray_crd::cli::ConversionArgs,
     },
-    /// Run every check CI runs: formatting, CRD freshness, clippy, docs and the whole test suite.
+    /// Run every check CI runs: formatting, CRD freshness, clippy, docs, the whole test suite, a short run of every
+    /// fuzz target and a small scale benchmark.
     Test,
     /// The local test environment: Kubernetes control-plane binaries and the Ray venv (see docs/testenv.md).
     Testenv {

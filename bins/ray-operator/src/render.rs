@@ -29,16 +29,28 @@ pub struct RenderArgs {
     pub max_pods: u64,
 }
 
+/// Reads a manifest file (`-`: standard input), refusing one larger than the YAML limit before reading it whole, so
+/// a huge file or an endless pipe cannot exhaust memory.
 fn read(path: &PathBuf) -> anyhow::Result<String> {
-    if path.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("reading standard input")?;
-        Ok(text)
+    let limit = ray_api_v1::parse::limits::MAX_YAML_BYTES;
+    let (name, reader): (String, Box<dyn std::io::Read>) = if path.as_os_str() == "-" {
+        ("standard input".to_string(), Box::new(std::io::stdin()))
     } else {
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+        let file =
+            std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+        (path.display().to_string(), Box::new(file))
+    };
+    let mut bytes = Vec::new();
+    reader
+        .take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1))
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {name}"))?;
+    if bytes.len() > limit {
+        anyhow::bail!(
+            "{name}: larger than {limit} bytes, the most render reads; split it into several files"
+        );
     }
+    String::from_utf8(bytes).with_context(|| format!("{name}: not UTF-8 text"))
 }
 
 /// Reads, validates and renders one manifest document; `Ok(None)` for an empty document. Errors are lines of

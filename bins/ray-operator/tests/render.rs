@@ -271,3 +271,20 @@ spec:
         assert!(err.contains(&line), "missing {line:?} in:\n{err}");
     }
 }
+
+#[test]
+fn a_file_over_the_yaml_limit_is_refused_before_it_is_read_whole() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("huge.yaml");
+    let file = std::fs::File::create(&path).expect("create");
+    // A sparse file one byte over the limit: nothing is written to disk.
+    file.set_len(u64::try_from(ray_api_v1::parse::limits::MAX_YAML_BYTES).expect("fits") + 1)
+        .expect("set_len");
+    let (code, out, err) = render(&["-f", path.to_str().expect("utf-8 path")], None);
+    assert_ne!(code, 0);
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains("huge.yaml: larger than 33554432 bytes"),
+        "{err}"
+    );
+}
