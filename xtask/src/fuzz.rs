@@ -118,7 +118,7 @@ fn selected(names: &[String]) -> anyhow::Result<Vec<&'static ray_fuzz::Target>> 
         .collect()
 }
 
-/// Where the fuzz targets are built: in the test environment's cache (`~/.cache/ray-operator-rs/fuzz-target`),
+/// Where the fuzz targets are built: in the test environment's cache (`~/.cache/ray-operator-rs/testenv/fuzz-target`),
 /// outside the checkout, so a fresh clone (CI) reuses the dependencies built before instead of spending minutes of
 /// CPU on them again.
 fn target_dir() -> anyhow::Result<PathBuf> {
