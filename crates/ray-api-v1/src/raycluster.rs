@@ -140,9 +140,9 @@ pub struct WorkerGroupSpec {
     #[schemars(extend("default" = 2147483647), extend("minimum" = 0))]
     pub max_replicas: Option<i32>,
     /// The number of pods (hosts) in each replica, for multi-host workers such as TPU slices. A replica is
-    /// created and deleted as a whole. Defaults to 1.
+    /// created and deleted as a whole. Defaults to 1; at most 4096.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("default" = 1), extend("minimum" = 1))]
+    #[schemars(extend("default" = 1), extend("minimum" = 1), extend("maximum" = 4096))]
     pub num_of_hosts: Option<i32>,
     /// Parameters of the workers' `ray start` command, without the leading dashes (`num-cpus`, `resources`, ...).
     /// Every value is passed to `ray start` as data, never interpreted by a shell.

@@ -1928,6 +1928,10 @@ fn crd_bounds() {
             "{field}"
         );
     }
+    assert_eq!(
+        at(&cluster, &format!("{group}.numOfHosts"))["maximum"].as_f64(),
+        Some(f64::from(ray_api_v1::validation::MAX_NUM_OF_HOSTS))
+    );
     let name = at(&cluster, &format!("{group}.groupName"));
     assert_eq!(
         (name["minLength"].clone(), name["maxLength"].clone()),
