@@ -133,7 +133,7 @@ fn kubelet_reference(name: &str) -> String {
 /// A value of only letters, digits and `_@%+=:,./-` stays bare, so `--num-cpus=2` reads as KubeRay writes it;
 /// other text is single-quoted. Every literal `$` is written `$$`, which the kubelet turns back into `$`. A kubelet
 /// reference `$(NAME)` whose name is a shell variable name keeps its meaning through bash (the variable's content
-/// as data, or the text `$(NAME)` when the container does not define it; see [`kubelet_reference`]); any other
+/// as data, or the text `$(NAME)` when the container does not define it; see `kubelet_reference`); any other
 /// `$(...)` stays literal text.
 pub fn quote<'a>(value: &'a str, field: &str) -> Result<Cow<'a, str>, ShellError> {
     if value.contains('\0') {
