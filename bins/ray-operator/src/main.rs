@@ -5,7 +5,6 @@ use std::io::Write;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-mod endpoints;
 mod render;
 mod run;
 

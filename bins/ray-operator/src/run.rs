@@ -6,16 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use futures::FutureExt;
 use kube::api::ListParams;
 use kube::{Api, Client};
+use operator_runtime::{Shutdown, endpoints, leader};
 use ray_api_v1::RayCluster;
-use ray_controllers::raycluster::{self, Settings, Shutdown};
+use ray_controllers::raycluster::{self, Settings};
 use ray_controllers::rayjob;
 use ray_controllers::rayservice;
-use ray_controllers::{Expectations, Telemetry, leader};
+use ray_controllers::{Expectations, Telemetry};
 
-use crate::endpoints;
 use tracing::{error, info, warn};
 
 /// Flags of the `run` command. Every flag can also be set through the environment variable named in `--help`.
@@ -118,7 +117,7 @@ pub struct RunArgs {
     #[arg(long, env = "RAY_OPERATOR_LEADER_ELECTION_NAMESPACE")]
     pub leader_election_namespace: Option<String>,
     /// The leader Lease's name. Replicas with the same name and namespace elect one leader.
-    #[arg(long, env = "RAY_OPERATOR_LEADER_ELECTION_ID", default_value = ray_controllers::leader::DEFAULT_LEASE_NAME)]
+    #[arg(long, env = "RAY_OPERATOR_LEADER_ELECTION_ID", default_value = operator_runtime::leader::DEFAULT_LEASE_NAME)]
     pub leader_election_id: String,
     /// How long a Lease that the leader stopped renewing stays valid; a standby takes over after this.
     #[arg(
@@ -243,37 +242,6 @@ fn init_logging(format: LogFormat) {
             .with_span_list(false)
             .init(),
     }
-}
-
-/// Resolves on the first SIGTERM or SIGINT.
-fn shutdown_signal() -> Shutdown {
-    async {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            match (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-            ) {
-                (Ok(mut term), Ok(mut int)) => {
-                    tokio::select! {
-                        _ = term.recv() => info!("SIGTERM received; finishing running reconciles"),
-                        _ = int.recv() => info!("SIGINT received; finishing running reconciles"),
-                    }
-                }
-                _ => {
-                    warn!("cannot listen for SIGTERM; stopping on Ctrl-C only");
-                    let _ = tokio::signal::ctrl_c().await;
-                }
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-    .boxed()
-    .shared()
 }
 
 /// Waits until the RayCluster API is served, saying what to do while it is not.
@@ -453,61 +421,9 @@ async fn run_controllers(settings: &ControllerSettings, shutdown: Shutdown) {
     .await;
 }
 
-/// Runs the controllers while this instance holds the Lease; after losing it, stops them and competes again.
-/// Returns on shutdown, after releasing the Lease.
-async fn lead_when_elected(
-    mut elector: leader::Elector,
-    settings: &ControllerSettings,
-    shutdown: Shutdown,
-) {
-    let telemetry = &settings.telemetry;
-    loop {
-        telemetry.health.standby();
-        telemetry.metrics.set_leader(false);
-        info!(lease = %elector.settings().name, namespace = %elector.settings().namespace,
-              identity = %elector.settings().identity, "standby: waiting for the leader Lease");
-        tokio::select! {
-            () = elector.acquire() => {}
-            () = shutdown.clone() => return,
-        }
-        telemetry.health.leading();
-        telemetry.metrics.set_leader(true);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let term: Shutdown = futures::future::select(shutdown.clone(), stopped)
-            .map(|_| ())
-            .boxed()
-            .shared();
-        let mut controllers = std::pin::pin!(run_controllers(settings, term));
-        let lost = tokio::select! {
-            () = &mut controllers => None,
-            lost = elector.keep() => Some(lost),
-        };
-        match lost {
-            None => {
-                // Shutdown: the controllers finished their reconciles; let a standby take over at once.
-                elector.release().await;
-                return;
-            }
-            Some(lost) => {
-                warn!(reason = %lost, "lost the leader Lease; stopping the controllers and going back to standby");
-                let _ = stop.send(());
-                // Until the Lease can expire for the others, running reconciles may finish; then they are
-                // cancelled, so two instances never reconcile at the same time.
-                let grace = elector
-                    .settings()
-                    .lease_duration
-                    .saturating_sub(elector.settings().renew_deadline);
-                if tokio::time::timeout(grace, &mut controllers).await.is_err() {
-                    warn!("reconciles still running after {grace:?}; cancelling them");
-                }
-            }
-        }
-    }
-}
-
 async fn run_async(args: RunArgs) -> anyhow::Result<()> {
     // Every flag is checked before anything is contacted or bound.
-    let rate_limit = ray_controllers::RateLimitLayer::new(args.kube_api_qps, args.kube_api_burst)?;
+    let rate_limit = operator_runtime::RateLimitLayer::new(args.kube_api_qps, args.kube_api_burst)?;
     let lease = lease_settings(&args)?;
     let metrics_listener = bind("--metrics-addr", args.metrics_addr).await?;
     let health_listener = bind("--health-addr", args.health_addr).await?;
@@ -518,7 +434,7 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
     )?;
     let client: Client = kube::client::ClientBuilder::try_from(config)
         .context("setting up the Kubernetes client")?
-        .with_layer(&ray_controllers::ApiRequestLayer::new(
+        .with_layer(&operator_runtime::ApiRequestLayer::new(
             telemetry.metrics.clone(),
             telemetry.health.clone(),
         ))
@@ -538,7 +454,7 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
         }
     };
     info!(version = env!("CARGO_PKG_VERSION"), namespaces = ?namespaces, "ray-operator starting");
-    let shutdown = shutdown_signal();
+    let shutdown = operator_runtime::shutdown::signal();
     // The webhooks serve before the CRDs exist (the API server needs the conversion webhook to serve the CRDs), and on
     // every replica, leader or not: the API server calls whichever pod its Service picks.
     let webhook = match args.webhook_addr {
@@ -599,15 +515,14 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
         ),
         telemetry: telemetry.clone(),
     };
+    let (metrics, health) = (&telemetry.metrics, &telemetry.health);
     match lease {
         Some(lease) => {
-            lead_when_elected(leader::Elector::new(client, lease), &settings, shutdown).await;
+            let elector = leader::Elector::new(client, lease);
+            let controllers = |term| run_controllers(&settings, term);
+            leader::lead_when_elected(elector, metrics, health, controllers, shutdown).await;
         }
-        None => {
-            telemetry.health.leading();
-            telemetry.metrics.set_leader(true);
-            run_controllers(&settings, shutdown).await;
-        }
+        None => leader::lead_alone(metrics, health, run_controllers(&settings, shutdown)).await,
     }
     if let Some(webhook) = webhook {
         let _ = webhook.await;

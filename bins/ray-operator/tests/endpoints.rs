@@ -106,7 +106,7 @@ async fn readyz_waits_for_the_caches_and_metrics_show_requests_reconciles_and_cl
         r#"ray_operator_kube_api_requests_total{verb="watch",resource="rayclusters",code="200"}"#,
         r#"ray_operator_kube_api_requests_total{verb="create",resource="pods",code="201"}"#,
         r#"ray_operator_kube_api_requests_total{verb="patch",resource="rayclusters/status",code="200"}"#,
-        r#"ray_operator_reconcile_total{controller="raycluster",result="success"}"#,
+        r#"ray_operator_reconcile_total{controller="raycluster",result="success",category=""}"#,
         r#"ray_operator_reconcile_duration_seconds_count{controller="raycluster"}"#,
         r#"ray_operator_kube_api_request_duration_seconds_count{verb="create"}"#,
     ] {
@@ -185,7 +185,7 @@ async fn readyz_waits_for_the_caches_and_metrics_show_requests_reconciles_and_cl
         || async {
             series(
                 &operator.scrape().await,
-                r#"ray_operator_reconcile_total{controller="rayjob",result="success"}"#,
+                r#"ray_operator_reconcile_total{controller="rayjob",result="success",category=""}"#,
             )
             .filter(|n| *n >= 1.0)
         },

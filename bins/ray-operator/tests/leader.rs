@@ -103,7 +103,7 @@ async fn only_the_leader_reconciles_and_a_standby_takes_over_when_it_dies() {
         || async {
             series(
                 &leader.scrape().await,
-                r#"ray_operator_reconcile_total{controller="raycluster",result="success"}"#,
+                r#"ray_operator_reconcile_total{controller="raycluster",result="success",category=""}"#,
             )
             .filter(|n| *n >= 1.0)
         },

@@ -50,10 +50,14 @@ pub enum Error {
     },
 }
 
-/// The message of an API error as the API server wrote it (quota, admission, validation), or the client's text.
-pub fn api_message(error: &kube::Error) -> String {
-    match error {
-        kube::Error::Api(status) => status.message.clone(),
-        other => other.to_string(),
+impl operator_runtime::ReconcileError for Error {
+    fn category(&self) -> &'static str {
+        match self {
+            Error::Read { .. } | Error::Write { .. } | Error::Status { .. } => "kube-api",
+            Error::Render { .. } => "render",
+            Error::Dashboard { .. } => "dashboard",
+        }
     }
 }
+
+pub use operator_runtime::api_message;

@@ -1,42 +1,27 @@
-//! The operator's Prometheus metrics: one [`Metrics`] per process, served as text on `--metrics-addr`.
+//! KubeRay's `kuberay_*` series, with KubeRay's names and labels, so existing dashboards keep working. The `*_info`
+//! and condition series are computed at scrape time from the controllers' caches, the way KubeRay does; the duration
+//! gauges are recorded when a RayCluster becomes provisioned or a RayJob finishes, and disappear with their object.
 //!
-//! Two families of series:
-//! - the operator's own health: API requests by verb, resource and status code (recorded by
-//!   [`crate::api_requests::ApiRequestLayer`] on the Kubernetes client), reconciles per controller, and whether
-//!   this instance leads;
-//! - KubeRay's `kuberay_*` series with KubeRay's names and labels, so existing dashboards keep working. The
-//!   `*_info` and condition series are computed at scrape time from the controllers' caches, the way KubeRay does;
-//!   the duration gauges are recorded when a RayCluster becomes provisioned or a RayJob finishes, and disappear
-//!   with their object.
-//!
-//! Every controller records through [`Metrics`]: [`Metrics::observe_reconcile`] around each reconcile, and one
-//! `watch_*` registration for its cache (dropped when the controller stops). The RayService controller registers
-//! with [`Metrics::watch_rayservices`], giving a function that reads the `Ready` and `UpgradeInProgress`
-//! conditions from its own type.
+//! [`KubeRayMetrics`] is a scrape-time collector added to the operator's registry
+//! ([`operator_runtime::metrics::Metrics::with_collector`]); the operator's own series (API requests, reconciles,
+//! leadership) live in `operator-runtime`. Each controller registers its cache with one `watch_*` call (dropped when
+//! the controller stops). The RayService controller registers with [`KubeRayMetrics::watch_rayservices`], giving a
+//! function that reads the `Ready` and `UpgradeInProgress` conditions from its own type.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use kube::core::DeserializeGuard;
 use kube::runtime::reflector::Store;
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::metrics::gauge::ConstGauge;
 use ray_api_v1::RayCluster;
 use ray_api_v1::rayjob::{JobDeploymentStatus, RayJob};
-
-/// The HTTP `Content-Type` of [`Metrics::encode`]'s output (Prometheus text format 0.0.4).
-pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
 /// The `controller` label of the RayCluster controller's reconcile series.
 pub const RAYCLUSTER: &str = "raycluster";
@@ -44,45 +29,6 @@ pub const RAYCLUSTER: &str = "raycluster";
 pub const RAYJOB: &str = "rayjob";
 /// The `controller` label of the RayService controller's reconcile series.
 pub const RAYSERVICE: &str = "rayservice";
-
-/// The labels of `ray_operator_kube_api_requests_total`.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ApiRequestLabels {
-    verb: String,
-    resource: String,
-    code: String,
-}
-
-/// The labels of `ray_operator_kube_api_request_duration_seconds`.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct VerbLabels {
-    verb: String,
-}
-
-/// The labels of `ray_operator_reconcile_total`.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ReconcileLabels {
-    controller: String,
-    result: String,
-}
-
-/// The labels of `ray_operator_reconcile_duration_seconds`.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ControllerLabels {
-    controller: String,
-}
-
-type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
-
-fn api_histogram() -> Histogram {
-    // 1 ms .. ~16 s.
-    Histogram::new(exponential_buckets(0.001, 2.0, 15))
-}
-
-fn reconcile_histogram() -> Histogram {
-    // 5 ms .. ~80 s.
-    Histogram::new(exponential_buckets(0.005, 2.0, 15))
-}
 
 /// What the RayService controller reports about one RayService for KubeRay's `kuberay_service_*` series.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -290,136 +236,17 @@ impl Collector for Inventory {
     }
 }
 
-/// The operator's metrics registry and every series in it. Cheap to share (`Arc<Metrics>`).
-pub struct Metrics {
-    registry: Registry,
-    api_requests: Family<ApiRequestLabels, Counter>,
-    api_duration: HistogramFamily<VerbLabels>,
-    reconciles: Family<ReconcileLabels, Counter>,
-    reconcile_duration: HistogramFamily<ControllerLabels>,
-    leader: Gauge,
+/// The `kuberay_*` series: the registered caches and the recorded durations. Cheap to share
+/// (`Arc<KubeRayMetrics>`); [`KubeRayMetrics::collector`] adds it to the operator's registry.
+#[derive(Debug, Default)]
+pub struct KubeRayMetrics {
     inventory: Arc<Inventory>,
 }
 
-impl std::fmt::Debug for Metrics {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Metrics").finish_non_exhaustive()
-    }
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Metrics {
-    /// A registry with every series described in docs/metrics.md.
-    pub fn new() -> Self {
-        let mut registry = Registry::default();
-        let api_requests = Family::<ApiRequestLabels, Counter>::default();
-        registry.register(
-            "ray_operator_kube_api_requests",
-            "Requests the operator sent to the Kubernetes API server, by verb, resource and HTTP status code \
-             (code=\"error\" when no response arrived).",
-            api_requests.clone(),
-        );
-        let api_duration: HistogramFamily<VerbLabels> =
-            Family::new_with_constructor(api_histogram as fn() -> Histogram);
-        registry.register(
-            "ray_operator_kube_api_request_duration_seconds",
-            "Seconds until the Kubernetes API server's response headers arrived, by verb (for watches: until the \
-             watch was open).",
-            api_duration.clone(),
-        );
-        let reconciles = Family::<ReconcileLabels, Counter>::default();
-        registry.register(
-            "ray_operator_reconcile",
-            "Reconciles per controller and result (success or error).",
-            reconciles.clone(),
-        );
-        let reconcile_duration: HistogramFamily<ControllerLabels> =
-            Family::new_with_constructor(reconcile_histogram as fn() -> Histogram);
-        registry.register(
-            "ray_operator_reconcile_duration_seconds",
-            "Seconds one reconcile took, per controller.",
-            reconcile_duration.clone(),
-        );
-        let leader = Gauge::default();
-        registry.register(
-            "ray_operator_is_leader",
-            "1 while this instance runs the controllers (it holds the leader Lease, or leader election is off), \
-             else 0.",
-            leader.clone(),
-        );
-        let inventory = Arc::new(Inventory::default());
-        registry.register_collector(Box::new(inventory.clone()));
-        Metrics {
-            registry,
-            api_requests,
-            api_duration,
-            reconciles,
-            reconcile_duration,
-            leader,
-            inventory,
-        }
-    }
-
-    /// Every series in the Prometheus text format ([`CONTENT_TYPE`]).
-    pub fn encode(&self) -> String {
-        let mut out = String::new();
-        // Writing into a String cannot fail; an error would only come from a collector, and then the series
-        // written so far are still worth serving.
-        let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry);
-        out
-    }
-
-    /// Counts one API request (`code` is the HTTP status, or `error` when none arrived) and how long it took.
-    pub fn record_api_request(&self, verb: &str, resource: &str, code: &str, elapsed: Duration) {
-        self.api_requests
-            .get_or_create(&ApiRequestLabels {
-                verb: verb.to_string(),
-                resource: resource.to_string(),
-                code: code.to_string(),
-            })
-            .inc();
-        self.api_duration
-            .get_or_create(&VerbLabels {
-                verb: verb.to_string(),
-            })
-            .observe(elapsed.as_secs_f64());
-    }
-
-    /// Counts one reconcile of `controller` ([`RAYCLUSTER`], [`RAYJOB`], [`RAYSERVICE`]) and its duration.
-    pub fn record_reconcile(&self, controller: &str, success: bool, elapsed: Duration) {
-        self.reconciles
-            .get_or_create(&ReconcileLabels {
-                controller: controller.to_string(),
-                result: if success { "success" } else { "error" }.to_string(),
-            })
-            .inc();
-        self.reconcile_duration
-            .get_or_create(&ControllerLabels {
-                controller: controller.to_string(),
-            })
-            .observe(elapsed.as_secs_f64());
-    }
-
-    /// Runs one reconcile and records it with [`Metrics::record_reconcile`].
-    pub async fn observe_reconcile<T, E>(
-        &self,
-        controller: &str,
-        reconcile: impl Future<Output = Result<T, E>>,
-    ) -> Result<T, E> {
-        let start = Instant::now();
-        let result = reconcile.await;
-        self.record_reconcile(controller, result.is_ok(), start.elapsed());
-        result
-    }
-
-    /// Sets `ray_operator_is_leader`.
-    pub fn set_leader(&self, leading: bool) {
-        self.leader.set(i64::from(leading));
+impl KubeRayMetrics {
+    /// The collector that writes these series at every scrape.
+    pub fn collector(&self) -> Box<dyn Collector> {
+        Box::new(self.inventory.clone())
     }
 
     fn register(&self, source: Source) -> CacheRegistration {
@@ -599,43 +426,14 @@ mod tests {
         Time(s.parse().unwrap_or_else(|e| panic!("{e}")))
     }
 
-    #[test]
-    fn api_requests_and_reconciles_appear_with_their_labels() {
-        let metrics = Metrics::new();
-        metrics.record_api_request("list", "pods", "200", Duration::from_millis(3));
-        metrics.record_api_request("list", "pods", "200", Duration::from_millis(3));
-        metrics.record_api_request("create", "pods", "403", Duration::from_millis(3));
-        metrics.record_reconcile(RAYCLUSTER, true, Duration::from_millis(20));
-        metrics.record_reconcile(RAYCLUSTER, false, Duration::from_millis(20));
-        metrics.set_leader(true);
-        let text = metrics.encode();
-        assert!(
-            text.contains(
-                r#"ray_operator_kube_api_requests_total{verb="list",resource="pods",code="200"} 2"#
-            ),
-            "{text}"
-        );
-        assert!(text.contains(
-            r#"ray_operator_kube_api_requests_total{verb="create",resource="pods",code="403"} 1"#
-        ));
-        assert!(text.contains(
-            r#"ray_operator_reconcile_total{controller="raycluster",result="success"} 1"#
-        ));
-        assert!(
-            text.contains(
-                r#"ray_operator_reconcile_total{controller="raycluster",result="error"} 1"#
-            )
-        );
-        assert!(text.contains(
-            r#"ray_operator_reconcile_duration_seconds_count{controller="raycluster"} 2"#
-        ));
-        assert!(text.contains("ray_operator_is_leader 1"));
-        assert!(text.contains("# TYPE ray_operator_kube_api_requests_total counter"));
+    /// The text a scrape of these series returns.
+    fn scrape(metrics: &KubeRayMetrics) -> String {
+        operator_runtime::metrics::Metrics::with_collector(metrics.collector()).encode()
     }
 
     #[test]
     fn cluster_series_come_from_the_cache_and_vanish_with_it() {
-        let metrics = Metrics::new();
+        let metrics = KubeRayMetrics::default();
         let (store, mut writer) = reflector::store::<DeserializeGuard<RayCluster>>();
         writer.apply_watcher_event(&Event::Apply(DeserializeGuard(Ok(cluster(
             "a", "uid-a", true,
@@ -648,7 +446,7 @@ mod tests {
             &cluster("a", "uid-a", true),
             &time("2026-01-01T00:01:30Z"),
         );
-        let text = metrics.encode();
+        let text = scrape(&metrics);
         assert!(
             text.contains(
                 r#"kuberay_cluster_info{name="a",namespace="ns",uid="uid-a",owner_kind="None"} 1"#
@@ -671,17 +469,17 @@ mod tests {
         writer.apply_watcher_event(&Event::Delete(DeserializeGuard(Ok(cluster(
             "a", "uid-a", true,
         )))));
-        let text = metrics.encode();
+        let text = scrape(&metrics);
         assert!(!text.contains("uid-a"), "{text}");
         assert!(text.contains("uid-b"));
         drop(registration);
-        let text = metrics.encode();
+        let text = scrape(&metrics);
         assert!(!text.contains("kuberay_cluster_info"), "{text}");
     }
 
     #[test]
     fn job_series_report_the_deployment_status_and_the_execution_time() {
-        let metrics = Metrics::new();
+        let metrics = KubeRayMetrics::default();
         let job: RayJob = serde_json::from_value(json!({
             "apiVersion": "ray.io/v1", "kind": "RayJob",
             "metadata": {"name": "j", "namespace": "ns", "uid": "uid-j"},
@@ -699,7 +497,7 @@ mod tests {
             0,
             &time("2026-01-01T00:00:42.5Z"),
         );
-        let text = metrics.encode();
+        let text = scrape(&metrics);
         assert!(
             text.contains(r#"kuberay_job_info{name="j",namespace="ns",uid="uid-j"} 1"#),
             "{text}"
@@ -714,7 +512,7 @@ mod tests {
 
     #[test]
     fn service_series_use_the_controllers_reading_of_the_conditions() {
-        let metrics = Metrics::new();
+        let metrics = KubeRayMetrics::default();
         let (store, mut writer) = reflector::store::<ray_api_v1::RayService>();
         let service: ray_api_v1::RayService = serde_json::from_value(json!({
             "apiVersion": "ray.io/v1", "kind": "RayService",
@@ -730,7 +528,7 @@ mod tests {
                 upgrade_in_progress: false,
             })
         });
-        let text = metrics.encode();
+        let text = scrape(&metrics);
         assert!(
             text.contains(r#"kuberay_service_info{name="s",namespace="ns",uid="uid-s"} 1"#),
             "{text}"

@@ -74,8 +74,20 @@ pub fn pod_cache(
     Store<Pod>,
     impl Stream<Item = Result<Pod, watcher::Error>> + Send + 'static,
 ) {
+    selected_pod_cache(api, SELECTOR)
+}
+
+/// The same pruned pod cache for the pods matching `selector` (a label selector narrower than [`SELECTOR`], such
+/// as head pods only); the stream must be polled for the store to fill.
+pub fn selected_pod_cache(
+    api: Api<Pod>,
+    selector: &str,
+) -> (
+    Store<Pod>,
+    impl Stream<Item = Result<Pod, watcher::Error>> + Send + 'static,
+) {
     let (store, writer) = reflector::store();
-    let stream = watcher(api, watcher::Config::default().labels(SELECTOR))
+    let stream = watcher(api, watcher::Config::default().labels(selector))
         .default_backoff()
         .modify(prune)
         .reflect(writer)

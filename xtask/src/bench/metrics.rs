@@ -1,7 +1,7 @@
 //! Reading the operator's Prometheus endpoint: API requests by verb and resource, and reconcile counts.
 //!
 //! Only the two series the benchmark needs are read (see docs/performance.md):
-//! `ray_operator_kube_api_requests_total{verb,resource,code}` and `ray_operator_reconcile_total{controller,result}`. The text format is simple enough to read line by line.
+//! `ray_operator_kube_api_requests_total{verb,resource,code}` and `ray_operator_reconcile_total{controller,result,category}`. The text format is simple enough to read line by line.
 
 use std::collections::BTreeMap;
 

@@ -297,7 +297,7 @@ async fn limited_client(plane: &ControlPlane, qps: f64, burst: u32) -> anyhow::R
         &kube::config::KubeConfigOptions::default(),
     )
     .await?;
-    let layer = ray_controllers::RateLimitLayer::new(qps, burst)?;
+    let layer = operator_runtime::RateLimitLayer::new(qps, burst)?;
     Ok(kube::client::ClientBuilder::try_from(config)?
         .with_layer(&layer)
         .build())

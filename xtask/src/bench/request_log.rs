@@ -1,6 +1,6 @@
 //! API requests counted from the operator's own log, for operators without the request counter in /metrics (or to
 //! cross-check it): with `--trace-requests` the operator runs with
-//! `RUST_LOG=info,kube_client::client::builder=debug,ray_controllers=debug` and JSON logs, so kube-client logs one
+//! `RUST_LOG=info,kube_client::client::builder=debug,ray_controllers=debug,operator_runtime=debug` and JSON logs, so kube-client logs one
 //! `requesting` line per request sent (after the rate limiter), carrying the method and URL, and the controllers log
 //! one `reconciled` line per finished reconcile. Tracing costs the operator some CPU, so timings of such a run are
 //! not comparable with an untraced one.
@@ -10,7 +10,8 @@ use serde_json::Value;
 use super::metrics::Snapshot;
 
 /// The `RUST_LOG` that makes the operator log every request and reconcile.
-pub const RUST_LOG: &str = "info,kube_client::client::builder=debug,ray_controllers=debug";
+pub const RUST_LOG: &str =
+    "info,kube_client::client::builder=debug,ray_controllers=debug,operator_runtime=debug";
 
 /// The Kubernetes verb and resource (with subresource, e.g. `rayclusters/status`) of a request.
 pub fn verb_and_resource(method: &str, url: &str) -> (String, String) {
@@ -99,10 +100,17 @@ pub fn count(
                     .or_default() += 1.0;
             }
             "reconciled" => {
+                // The runner names the controller in a field; older logs only in the target.
                 let controller = value
-                    .get("target")
+                    .get("fields")
+                    .and_then(|f| f.get("controller"))
                     .and_then(Value::as_str)
-                    .and_then(|t| t.split("::").nth(1))
+                    .or_else(|| {
+                        value
+                            .get("target")
+                            .and_then(Value::as_str)
+                            .and_then(|t| t.split("::").nth(1))
+                    })
                     .unwrap_or("unknown")
                     .to_string();
                 *snapshot.reconciles.entry(controller).or_default() += 1.0;
@@ -178,7 +186,7 @@ mod tests {
     fn counts_only_lines_in_the_window() {
         let log = r#"{"timestamp":"2026-01-01T00:00:01.000000Z","level":"DEBUG","fields":{"message":"requesting"},"target":"kube_client::client::builder","span":{"http.method":"POST","http.url":"/api/v1/namespaces/a/pods","name":"HTTP"}}
 {"timestamp":"2026-01-01T00:00:02.000000Z","level":"DEBUG","fields":{"message":"requesting"},"target":"kube_client::client::builder","span":{"http.method":"POST","http.url":"/api/v1/namespaces/a/pods","name":"HTTP"}}
-{"timestamp":"2026-01-01T00:00:02.500000Z","level":"DEBUG","fields":{"message":"reconciled","name":"rc"},"target":"ray_controllers::raycluster"}
+{"timestamp":"2026-01-01T00:00:02.500000Z","level":"DEBUG","fields":{"message":"reconciled","controller":"raycluster","name":"rc"},"target":"operator_runtime::runner"}
 not json
 {"timestamp":"2026-01-01T00:00:09.000000Z","level":"DEBUG","fields":{"message":"requesting"},"target":"kube_client::client::builder","span":{"http.method":"GET","http.url":"/api/v1/namespaces/a/services/s","name":"HTTP"}}"#;
         let from: k8s_openapi::jiff::Timestamp = "2026-01-01T00:00:01.5Z".parse().expect("time");

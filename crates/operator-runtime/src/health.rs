@@ -4,7 +4,7 @@
 //! **Readiness.** An instance is ready once it can do its job: without leader election, when every controller's
 //! caches have finished their first list; with leader election, a standby (waiting for the Lease) is ready too,
 //! so a rolling update can proceed and a webhook served by every replica stays reachable, while the leader is
-//! ready once its caches are synced. Before the API server answered and the ray.io CRDs were found, nobody is
+//! ready once its caches are synced. Before the API server answered and the CRDs were found, nobody is
 //! ready.
 //!
 //! **Liveness.** Rust operators have a known failure mode: a watch stops delivering events (a half-dead
@@ -31,7 +31,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// What this instance is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
-    /// Waiting for the API server and the ray.io CRDs.
+    /// Waiting for the API server and the CRDs the controllers need.
     Starting,
     /// Waiting for the leader Lease; the controllers are not running.
     Standby,
@@ -130,7 +130,7 @@ impl Health {
     pub fn readiness(&self) -> Result<String, String> {
         let state = lock(&self.state);
         match state.role {
-            Role::Starting => Err("waiting for the API server and the ray.io CRDs".into()),
+            Role::Starting => Err("waiting for the API server and the CRDs".into()),
             Role::Standby => Ok("standby: waiting for the leader Lease".into()),
             Role::Leading if state.caches.is_empty() => Err("the controllers are starting".into()),
             Role::Leading => {

@@ -25,11 +25,16 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::PostParams;
 use kube::{Api, Client};
 use tracing::{debug, info, warn};
+
+use crate::health::Health;
+use crate::metrics::Metrics;
+use crate::shutdown::Shutdown;
 
 /// The Lease's name when `--leader-election-id` is not given.
 pub const DEFAULT_LEASE_NAME: &str = "ray-operator-rs-leader";
@@ -418,6 +423,71 @@ impl Elector {
             }
         }
     }
+}
+
+/// Runs `controllers` while this instance holds the Lease; after losing it, stops them and competes again.
+/// Returns on `shutdown`, after releasing the Lease. `controllers` gets a [`Shutdown`] for one term (one stretch
+/// of leadership) and must build fresh caches each time, since the world changed while another instance led.
+pub async fn lead_when_elected<F, Fut>(
+    mut elector: Elector,
+    metrics: &Metrics,
+    health: &Health,
+    controllers: F,
+    shutdown: Shutdown,
+) where
+    F: Fn(Shutdown) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    loop {
+        health.standby();
+        metrics.set_leader(false);
+        info!(lease = %elector.settings().name, namespace = %elector.settings().namespace,
+              identity = %elector.settings().identity, "standby: waiting for the leader Lease");
+        tokio::select! {
+            () = elector.acquire() => {}
+            () = shutdown.clone() => return,
+        }
+        health.leading();
+        metrics.set_leader(true);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let term =
+            crate::shutdown::on(futures::future::select(shutdown.clone(), stopped).map(|_| ()));
+        let mut running = std::pin::pin!(controllers(term));
+        let lost = tokio::select! {
+            () = &mut running => None,
+            lost = elector.keep() => Some(lost),
+        };
+        match lost {
+            None => {
+                // Shutdown: the controllers finished their reconciles; let a standby take over at once.
+                elector.release().await;
+                return;
+            }
+            Some(lost) => {
+                warn!(reason = %lost, "lost the leader Lease; stopping the controllers and going back to standby");
+                let _ = stop.send(());
+                // Until the Lease can expire for the others, running reconciles may finish; then they are
+                // cancelled, so two instances never reconcile at the same time.
+                let grace = elector
+                    .settings()
+                    .lease_duration
+                    .saturating_sub(elector.settings().renew_deadline);
+                if tokio::time::timeout(grace, &mut running).await.is_err() {
+                    warn!("reconciles still running after {grace:?}; cancelling them");
+                }
+            }
+        }
+    }
+}
+
+/// Runs `controllers` without leader election: this instance leads from the start.
+pub async fn lead_alone<Fut>(metrics: &Metrics, health: &Health, controllers: Fut)
+where
+    Fut: std::future::Future<Output = ()>,
+{
+    health.leading();
+    metrics.set_leader(true);
+    controllers.await;
 }
 
 #[cfg(test)]

@@ -4,15 +4,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::health::{Health, Liveness, liveness};
+use crate::metrics::{CONTENT_TYPE, Metrics};
+use crate::shutdown::Shutdown;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use kube::Client;
-use ray_controllers::health::{Health, Liveness, liveness};
-use ray_controllers::metrics::{CONTENT_TYPE, Metrics};
-use ray_controllers::raycluster::Shutdown;
 use tracing::{info, warn};
 
 /// How long `/livez` waits for the API server when deciding whether a stalled watch is the operator's fault.
