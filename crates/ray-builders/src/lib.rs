@@ -40,6 +40,7 @@
 
 pub mod autoscaler;
 pub mod context;
+pub mod desired;
 pub mod env;
 pub mod gcs_ft;
 pub mod ingress;
@@ -62,8 +63,11 @@ pub mod submitter;
 pub use context::{
     ClusterContext, DEFAULT_MAX_RENDERED_PODS, OPERATOR_VERSION, Origin, RenderOptions,
 };
+pub use desired::{DesiredCluster, SupportObjects};
 pub use objects::{
     Object, RenderError, Rendered, cluster_notes, job_notes, render_cluster, render_job,
     render_service, service_notes, to_yaml_stream,
 };
-pub use pod::{MultiHostReplica, WorkerReplica, head_pod, worker_pod};
+pub use pod::{
+    MultiHostReplica, WorkerReplica, WorkerTemplate, head_pod, worker_pod, worker_template,
+};

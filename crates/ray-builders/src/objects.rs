@@ -1,7 +1,7 @@
 //! Every object the operator creates for a RayCluster, RayJob or RayService, in the order it creates them.
 //!
-//! This is what `ray-operator render` prints. The controllers create the same objects one by one, calling the
-//! per-object builders directly (they choose random names and replica identities themselves).
+//! This is what `ray-operator render` prints. The RayCluster controller creates the same objects from the same
+//! [`DesiredCluster`], choosing random names and replica identities itself.
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Pod, Service, ServiceAccount};
@@ -11,12 +11,11 @@ use ray_api_v1::{JobSubmissionMode, RayCluster, RayJob, RayService};
 use serde::Serialize;
 
 use crate::context::{ClusterContext, ContextError, RenderOptions};
-use crate::ingress;
+use crate::desired::{DesiredCluster, SupportObjects, replica_name};
 use crate::job_cluster::{self, JobClusterError};
 use crate::labels;
 use crate::names::{self, NameError};
-use crate::pod::{self, MultiHostReplica, PodError, WorkerReplica};
-use crate::rbac;
+use crate::pod::{MultiHostReplica, PodError, WorkerReplica};
 use crate::resources;
 use crate::service::{self, ServiceError};
 use crate::service_cluster::{self, ServiceClusterError};
@@ -140,91 +139,49 @@ pub struct Rendered {
 /// The objects of a cluster other than pods: autoscaler RBAC, Ingress and Services, in the order the operator
 /// creates them. The operator keeps them while the cluster is suspended.
 pub fn cluster_support_objects(ctx: &ClusterContext<'_>) -> Result<Vec<Object>, RenderError> {
-    let mut out = Vec::new();
-    if let Some(rbac) = rbac::autoscaler_rbac(ctx)? {
-        if let Some(account) = rbac.service_account {
-            out.push(Object::ServiceAccount(Box::new(account)));
-        }
-        out.push(Object::Role(Box::new(rbac.role)));
-        out.push(Object::RoleBinding(Box::new(rbac.role_binding)));
-    }
-    if let Some(ingress) = ingress::head_ingress(ctx)? {
-        out.push(Object::Ingress(Box::new(ingress)));
-    }
-    out.push(Object::Service(Box::new(service::head_service(ctx)?)));
-    if let Some(headless) = service::headless_worker_service(ctx)? {
-        out.push(Object::Service(Box::new(headless)));
-    }
-    if let Some(serve) = service::cluster_serve_service(ctx)? {
-        out.push(Object::Service(Box::new(serve)));
-    }
-    Ok(out)
+    Ok(SupportObjects::build(ctx)?.into_objects())
 }
 
-/// The stand-in name of multi-host replica `replica` of a group (the operator picks random names).
-fn replica_name(ctx: &ClusterContext<'_>, group: &str, replica: i32) -> String {
-    let seed = format!("{}/{group}/{replica}", ctx.name);
-    names::with_suffix(group, &names::random_suffix_from(seed.as_bytes()))
-}
-
-/// The RBAC objects, Ingress, Services, head pod and worker pods of a cluster.
+/// The RBAC objects, Ingress, Services, head pod and worker pods of a cluster: its [`DesiredCluster`] with every
+/// desired replica stamped.
 ///
-/// Worker pods are rendered at their desired count (replicas clamped into the group's bounds, times
-/// `numOfHosts`), however large: callers with untrusted counts check [`check_pod_count`] first or use
-/// [`check_cluster_renders`]. Multi-host replicas get names derived from the cluster, group and replica index,
-/// standing in for the random names the operator picks.
+/// Worker pods are stamped at their desired count (replicas clamped into the group's bounds, times
+/// `numOfHosts`), however large: callers with untrusted counts check [`check_pod_count`] first. Multi-host
+/// replicas get names derived from the cluster, group and replica index, standing in for the random names the
+/// operator picks.
 pub fn cluster_objects(ctx: &ClusterContext<'_>) -> Result<Vec<Object>, RenderError> {
-    let mut out = cluster_support_objects(ctx)?;
-    out.push(Object::Pod(Box::new(pod::head_pod(ctx)?)));
-    for (index, group) in ctx.cluster.spec.worker_group_specs.iter().enumerate() {
+    let DesiredCluster {
+        support,
+        head_pod,
+        workers,
+    } = DesiredCluster::build(ctx)?;
+    let mut out = support.into_objects();
+    out.push(Object::Pod(Box::new(head_pod)));
+    for (template, group) in workers.iter().zip(&ctx.cluster.spec.worker_group_specs) {
         let hosts = resources::hosts(group);
         for replica in 0..resources::desired_replicas(group) {
             if hosts > 1 {
                 let name = replica_name(ctx, &group.group_name, replica);
-                for host in 0..hosts {
+                for host_index in 0..hosts {
                     let identity = WorkerReplica {
                         index: replica,
                         multi_host: Some(MultiHostReplica {
                             name: name.clone(),
-                            host_index: host,
+                            host_index,
                         }),
                     };
-                    out.push(Object::Pod(Box::new(pod::worker_pod(
-                        ctx, index, &identity,
-                    )?)));
+                    out.push(Object::Pod(Box::new(template.stamp(&identity)?)));
                 }
             } else {
                 let identity = WorkerReplica {
                     index: replica,
                     multi_host: None,
                 };
-                out.push(Object::Pod(Box::new(pod::worker_pod(
-                    ctx, index, &identity,
-                )?)));
+                out.push(Object::Pod(Box::new(template.stamp(&identity)?)));
             }
         }
     }
     Ok(out)
-}
-
-/// Checks that every object of the cluster renders, in memory independent of the replica counts: the objects
-/// other than pods, the head pod and one pod of each worker group (pods of a group differ only in their replica
-/// labels, which are checked with the longest values they can take).
-pub fn check_cluster_renders(ctx: &ClusterContext<'_>) -> Result<(), RenderError> {
-    cluster_support_objects(ctx)?;
-    pod::head_pod(ctx)?;
-    for (index, group) in ctx.cluster.spec.worker_group_specs.iter().enumerate() {
-        let hosts = resources::hosts(group);
-        let identity = WorkerReplica {
-            index: i32::MAX,
-            multi_host: (hosts > 1).then(|| MultiHostReplica {
-                name: replica_name(ctx, &group.group_name, 0),
-                host_index: hosts - 1,
-            }),
-        };
-        pod::worker_pod(ctx, index, &identity)?;
-    }
-    Ok(())
 }
 
 /// Counts the pods a cluster asks for (the head, and each group's desired replicas × `numOfHosts`) without

@@ -106,15 +106,22 @@ pub fn head_pod(ctx: &ClusterContext<'_>) -> Result<Pod, PodError> {
         path: ctx.field("headGroupSpec"),
         generate_name: names::head_pod_generate_name(&ctx.name, "metadata.name")?,
     };
-    build(ctx, &group, None)
+    build(ctx, &group)
 }
 
-/// Renders one pod of worker group `index` for the given replica.
+/// Renders one pod of worker group `index` for the given replica: [`worker_template`] stamped with `replica`.
 pub fn worker_pod(
     ctx: &ClusterContext<'_>,
     index: usize,
     replica: &WorkerReplica,
 ) -> Result<Pod, PodError> {
+    worker_template(ctx, index)?.stamp(replica)
+}
+
+/// Renders the pod every replica of worker group `index` is created from. Pods of a group differ only in their
+/// replica labels, so a group is rendered once and each pod stamped from it ([`WorkerTemplate::stamp`]): the
+/// cost of rendering does not grow with `replicas`.
+pub fn worker_template(ctx: &ClusterContext<'_>, index: usize) -> Result<WorkerTemplate, PodError> {
     let spec = ctx
         .cluster
         .spec
@@ -136,14 +143,85 @@ pub fn worker_pod(
             &group_field,
         )?,
     };
-    build(ctx, &group, Some(replica))
+    Ok(WorkerTemplate {
+        group_index: index,
+        group_name: spec.group_name.clone(),
+        group_name_field: group_field,
+        pod: build(ctx, &group)?,
+    })
 }
 
-fn build(
-    ctx: &ClusterContext<'_>,
-    group: &Group<'_>,
-    replica: Option<&WorkerReplica>,
-) -> Result<Pod, PodError> {
+/// The rendered pod of one worker group, without the labels that tell its replicas apart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerTemplate {
+    group_index: usize,
+    group_name: String,
+    group_name_field: String,
+    pod: Pod,
+}
+
+impl WorkerTemplate {
+    /// The group's index in `workerGroupSpecs`.
+    pub fn group_index(&self) -> usize {
+        self.group_index
+    }
+
+    /// The group's name.
+    pub fn group_name(&self) -> &str {
+        &self.group_name
+    }
+
+    /// The rendered pod, without replica labels.
+    pub fn pod(&self) -> &Pod {
+        &self.pod
+    }
+
+    /// Checks that `replica`'s labels are valid label values, without building the pod.
+    pub fn check(&self, replica: &WorkerReplica) -> Result<(), PodError> {
+        if let Some(multi) = &replica.multi_host {
+            names::check_label_value(
+                &multi.name,
+                "ray.io/worker-group-replica-name label value",
+                &self.group_name_field,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The pod of `replica`: the template with the `ray.io/worker-group-replica-*` and `ray.io/replica-host-index`
+    /// labels. Copies the template; renders nothing.
+    pub fn stamp(&self, replica: &WorkerReplica) -> Result<Pod, PodError> {
+        self.check(replica)?;
+        let mut pod = self.pod.clone();
+        let labels = pod.metadata.labels.get_or_insert_with(BTreeMap::new);
+        labels.insert(
+            labels::WORKER_GROUP_REPLICA_INDEX.to_string(),
+            replica.index.to_string(),
+        );
+        if let Some(multi) = &replica.multi_host {
+            labels.insert(
+                labels::WORKER_GROUP_REPLICA_NAME.to_string(),
+                multi.name.clone(),
+            );
+            labels.insert(
+                labels::REPLICA_HOST_INDEX.to_string(),
+                multi.host_index.to_string(),
+            );
+        }
+        Ok(pod)
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many pods this thread rendered: tests show that a group is rendered once, not once per replica.
+    pub(crate) static RENDERED_PODS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Renders a group's pod. Worker replica labels are left to [`WorkerTemplate::stamp`].
+fn build(ctx: &ClusterContext<'_>, group: &Group<'_>) -> Result<Pod, PodError> {
+    #[cfg(test)]
+    RENDERED_PODS.with(|count| count.set(count.get() + 1));
     let node_type = group.node_type;
     let mut spec: PodSpec = group.template.spec.clone().unwrap_or_default();
     if spec.containers.is_empty() {
@@ -155,6 +233,8 @@ fn build(
     meta.name = None;
     meta.generate_name = Some(group.generate_name.clone());
     meta.namespace = Some(ctx.namespace.clone());
+    // Without an owner reference the garbage collector would keep the pods after the RayCluster is deleted.
+    meta.owner_references = ctx.owner_reference().map(|o| vec![o]);
 
     // Labels.
     let labels_field = format!("{}.template.metadata.labels", group.path);
@@ -183,27 +263,6 @@ fn build(
         // by their readiness probe instead.
         let serving = node_type == NodeType::Worker;
         pod_labels.insert(labels::SERVE.to_string(), serving.to_string());
-    }
-    if let Some(replica) = replica {
-        pod_labels.insert(
-            labels::WORKER_GROUP_REPLICA_INDEX.to_string(),
-            replica.index.to_string(),
-        );
-        if let Some(multi) = &replica.multi_host {
-            names::check_label_value(
-                &multi.name,
-                "ray.io/worker-group-replica-name label value",
-                &group.group_label_field,
-            )?;
-            pod_labels.insert(
-                labels::WORKER_GROUP_REPLICA_NAME.to_string(),
-                multi.name.clone(),
-            );
-            pod_labels.insert(
-                labels::REPLICA_HOST_INDEX.to_string(),
-                multi.host_index.to_string(),
-            );
-        }
     }
     meta.labels = Some(pod_labels);
 

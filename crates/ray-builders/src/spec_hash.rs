@@ -129,6 +129,8 @@ pub struct PodTemplateHashes {
 }
 
 fn pod_hash(mut pod: k8s_openapi::api::core::v1::Pod) -> Result<String, HashError> {
+    // The owner reference names the cluster's UID, which is not part of its spec.
+    pod.metadata.owner_references = None;
     if let Some(spec) = pod.spec.as_mut() {
         spec.tolerations = None;
         spec.scheduling_gates = None;

@@ -2,7 +2,7 @@
 //! suspended clusters and RayJobs that select an existing cluster.
 
 use ray_api_v1::{RayCluster, RayJob, RayService};
-use ray_builders::objects::{RenderError, check_cluster_renders, check_pod_count};
+use ray_builders::objects::{RenderError, check_pod_count};
 use ray_builders::resources::{desired_replicas, desired_resources, hosts, replica_counts};
 use ray_builders::spec_hash::{pod_template_hashes, rayservice_cluster_hash};
 use ray_builders::{
@@ -144,7 +144,7 @@ fn counts_and_resources_of_huge_groups_saturate_without_panicking() {
         rayservice_cluster_hash(spec).expect("hash");
         let options = RenderOptions::default();
         let ctx = ClusterContext::new(&cluster, &options).expect("context");
-        check_cluster_renders(&ctx).expect("renders");
+        ray_builders::DesiredCluster::build(&ctx).expect("renders");
         let total = u64::try_from(replicas).expect("positive")
             * u64::try_from(num_hosts).expect("positive")
             * 2
