@@ -7,8 +7,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use ray_api_v1::RayCluster;
-use ray_builders::{ClusterContext, RenderOptions, WorkerReplica, head_pod, worker_pod};
-use ray_controllers::raycluster::decide::{Observation, decide};
+use ray_builders::{ClusterContext, DesiredCluster, RenderOptions, WorkerReplica};
+use ray_controllers::raycluster::scaling::{Observation, pod_changes};
 use ray_controllers::raycluster::status::{StatusInputs, compute};
 
 const WORKERS: usize = 1000;
@@ -40,6 +40,7 @@ fn cluster() -> RayCluster {
 fn pods(cluster: &RayCluster) -> Vec<Pod> {
     let options = RenderOptions::default();
     let ctx = ClusterContext::new(cluster, &options).expect("context");
+    let desired = DesiredCluster::build(&ctx).expect("renders");
     let running = |mut pod: Pod, name: String| {
         pod.metadata.name = Some(name);
         pod.status = serde_json::from_value(serde_json::json!({
@@ -50,13 +51,13 @@ fn pods(cluster: &RayCluster) -> Vec<Pod> {
         .expect("status");
         pod
     };
-    let mut pods = vec![running(head_pod(&ctx).expect("head"), "bench-head".into())];
+    let mut pods = vec![running(desired.head_pod.clone(), "bench-head".into())];
     for i in 0..WORKERS {
         let replica = WorkerReplica {
             index: i32::try_from(i).expect("small"),
             multi_host: None,
         };
-        let pod = worker_pod(&ctx, 0, &replica).expect("worker");
+        let pod = desired.workers[0].stamp(&replica).expect("worker");
         pods.push(running(pod, format!("bench-workers-{i:05}")));
     }
     pods
@@ -87,7 +88,7 @@ fn bench(c: &mut Criterion) {
                 head_settled: true,
                 unsettled_groups: &unsettled,
             };
-            let actions = decide(&obs, &mut |g| format!("{g}-new"));
+            let actions = pod_changes(&obs, &mut |g| format!("{g}-new"));
             assert!(actions.is_empty());
         });
     });
@@ -101,7 +102,7 @@ fn bench(c: &mut Criterion) {
                 head_settled: true,
                 unsettled_groups: &unsettled,
             };
-            let actions = decide(&obs, &mut |g| {
+            let actions = pod_changes(&obs, &mut |g| {
                 n += 1;
                 format!("{g}-{n}")
             });

@@ -3,8 +3,10 @@
 //! exactly the pods the controllers' pure decisions create, starting from nothing.
 //!
 //! The operator side is driven through `rayjob::decide` (does the RayJob create a cluster?) and
-//! `raycluster::decide`, repeated until it creates nothing more (one decision creates at most
-//! `MAX_CREATES_PER_RECONCILE` pods), with the pods it asked for added to the observation.
+//! `raycluster::scaling`, repeated until it creates nothing more (one decision creates at most
+//! `MAX_CREATES_PER_RECONCILE` pods), with the pods it asked for added to the observation. The pods are made as the
+//! controller makes them: from the cluster's `DesiredCluster`, the head as rendered and workers stamped from their
+//! group's template.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -13,8 +15,8 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use ray_api_v1::parse::RayObject;
 use ray_api_v1::{RayCluster, RayJob};
-use ray_builders::{ClusterContext, Object, RenderOptions, labels};
-use ray_controllers::raycluster::decide::{self as cluster_decide, Action};
+use ray_builders::{ClusterContext, DesiredCluster, Object, RenderOptions, labels};
+use ray_controllers::raycluster::scaling::{self, PodChange};
 use ray_controllers::rayjob::decide::{self as job_decide, RayJobInfo};
 use serde_json::{Value, json};
 
@@ -56,22 +58,23 @@ fn rendered_counts(objects: &[ray_builders::Rendered]) -> (Counts, BTreeSet<Stri
     (counts, clusters)
 }
 
-/// The pods `raycluster::decide` creates for `cluster`, starting from none, until it creates nothing more.
+/// The pods `raycluster::scaling` creates for `cluster`, starting from none, until it creates nothing more.
 fn operator_pods(cluster: &RayCluster, options: &RenderOptions, counts: &mut Counts) {
     let name = cluster.metadata.name.clone().unwrap_or_default();
     let ctx = ClusterContext::new(cluster, options).expect("the cluster renders");
+    let desired = DesiredCluster::build(&ctx).expect("the cluster renders");
     let mut pods: Vec<Pod> = Vec::new();
     let mut replica_names = 0usize;
     for _pass in 0..1000 {
         let refs: Vec<&Pod> = pods.iter().collect();
         let unsettled = BTreeSet::new();
-        let obs = cluster_decide::Observation {
+        let obs = scaling::Observation {
             spec: &cluster.spec,
             pods: &refs,
             head_settled: true,
             unsettled_groups: &unsettled,
         };
-        let actions = cluster_decide::decide(&obs, &mut |group| {
+        let actions = scaling::pod_changes(&obs, &mut |group| {
             replica_names += 1;
             format!("{group}-r{replica_names}")
         });
@@ -80,12 +83,16 @@ fn operator_pods(cluster: &RayCluster, options: &RenderOptions, counts: &mut Cou
         }
         for action in actions {
             let mut pod = match action {
-                Action::CreateHead => ray_builders::head_pod(&ctx).expect("head pod"),
-                Action::CreateWorker {
+                PodChange::CreateHead => desired.head_pod.clone(),
+                PodChange::CreateWorker {
                     group_index,
                     replica,
-                } => ray_builders::worker_pod(&ctx, group_index, &replica).expect("worker pod"),
-                Action::Delete { name, .. } => {
+                } => desired
+                    .worker(group_index)
+                    .expect("a template per group")
+                    .stamp(&replica)
+                    .expect("worker pod"),
+                PodChange::Delete { name, .. } => {
                     pods.retain(|p| p.metadata.name.as_deref() != Some(name.as_str()));
                     continue;
                 }

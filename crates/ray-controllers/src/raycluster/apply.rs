@@ -1,26 +1,30 @@
-//! Carries out decisions against the API server, in a fixed order: autoscaler RBAC, Ingress, Services, then pods
-//! (deletes before creates, head before workers). Each create and delete is recorded in the expectations
-//! *before* the call, and every outcome becomes an Event.
+//! Carries out a [`Decision`](super::decide::Decision) against the API server: its Events first, then every action in order — finalizers,
+//! missing children (autoscaler RBAC, Ingress, Services), then pods (deletes before creates, head before
+//! workers). Each pod create and delete is recorded in the expectations *before* the call, and every outcome
+//! becomes an Event.
 
 use std::fmt::Debug;
 use std::time::Instant;
 
 use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ObjectReference, Pod, Service};
 use kube::api::{DeleteParams, PostParams};
-use kube::runtime::events::{Event, EventType};
-use kube::runtime::reflector::ObjectRef;
-use kube::{Api, Resource};
-use ray_builders::ClusterContext;
+use kube::{Api, Resource, ResourceExt};
+use operator_runtime::{Notice, api_message};
+use ray_api_v1::RayCluster;
+use ray_builders::{DesiredCluster, RenderError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::{info, warn};
 
-use super::decide::{Action, DeleteReason};
+use super::decide::{Action, Child};
+use super::error::Error;
 use super::events;
+use super::gcs_ft::FINALIZER;
+use super::scaling::{DeleteReason, PodChange};
 use super::status::Failure;
 use crate::context::{Context, FIELD_MANAGER};
-use crate::error::{Error, api_message};
 use crate::expectations::GroupKey;
 
 /// Most pod creations one reconcile has in flight at once. Creating a big group one pod at a time makes its
@@ -29,14 +33,81 @@ use crate::expectations::GroupKey;
 /// request budget (each has at most this many requests waiting).
 pub const PARALLEL_CREATES: usize = 8;
 
+/// What applying met that the status reports.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// The first failure the user or the cluster must fix (quota, admission), already reported in an Event.
+    pub failure: Option<Failure>,
+    /// The head Service, when this reconcile created it (or found it created meanwhile).
+    pub head_service: Option<Service>,
+}
+
+/// Publishes the decision's Events and applies its actions, in order. A failure the user or the cluster must fix
+/// is reported (Event, [`Outcome::failure`]) and the remaining actions still run; an error the reconcile cannot go
+/// on from ends it.
+pub async fn apply(
+    ctx: &Context,
+    cluster: &RayCluster,
+    notices: Vec<Notice>,
+    actions: Vec<Action<'_>>,
+) -> Result<Outcome, Error> {
+    let applier = Applier {
+        ctx,
+        cluster,
+        namespace: cluster.namespace().unwrap_or_default(),
+        name: cluster.name_any(),
+        reference: cluster.object_ref(&()),
+    };
+    for notice in notices {
+        applier.publish(notice).await;
+    }
+    let mut outcome = Outcome::default();
+    for action in actions {
+        match action {
+            Action::ForgetExpectations => ctx
+                .expectations
+                .forget_cluster(&applier.namespace, &applier.name),
+            Action::AddFinalizer => {
+                applier.add_finalizer().await?;
+                info!("added the GCS fault-tolerance cleanup finalizer");
+            }
+            Action::RemoveFinalizer { because } => {
+                info!(
+                    because,
+                    "removing the GCS fault-tolerance cleanup finalizer"
+                );
+                applier.remove_finalizer().await?;
+            }
+            Action::Create(child) => {
+                if let Err(failure) = applier.create_child(child, &mut outcome).await? {
+                    outcome.failure.get_or_insert(failure);
+                }
+            }
+            Action::ChangePods { changes, desired } => {
+                if !changes.is_empty() {
+                    info!(actions = changes.len(), "changing pods");
+                }
+                if let Some(failure) = applier.pods(changes, desired).await? {
+                    outcome.failure.get_or_insert(failure);
+                }
+            }
+            Action::DeletePodsForCleanup { pods } => applier.delete_for_cleanup(&pods).await?,
+            Action::CreateCleanupJob { job, deadline_in } => {
+                applier.create_cleanup_job(job, deadline_in).await;
+            }
+        }
+    }
+    Ok(outcome)
+}
+
 /// Applies changes for one RayCluster.
-pub struct Applier<'a> {
-    /// Shared controller state.
-    pub ctx: &'a Context,
-    /// The cluster's rendering context.
-    pub cluster: &'a ClusterContext<'a>,
+struct Applier<'a> {
+    ctx: &'a Context,
+    cluster: &'a RayCluster,
+    namespace: String,
+    name: String,
     /// The cluster, as the subject of Events.
-    pub reference: ObjectReference,
+    reference: ObjectReference,
 }
 
 fn params() -> PostParams {
@@ -47,6 +118,7 @@ fn params() -> PostParams {
 }
 
 /// The reasons to report for creating one kind of child.
+#[derive(Debug)]
 pub struct Reasons {
     /// The kind, for messages.
     pub kind: &'static str,
@@ -57,28 +129,71 @@ pub struct Reasons {
 }
 
 impl Applier<'_> {
-    /// Publishes an Event about the cluster. A failure to publish is logged, never fatal: the reconcile's own
-    /// result matters more than its report.
-    pub async fn event(&self, type_: EventType, reason: &str, action: &str, note: String) {
-        let event = Event {
-            type_,
-            reason: reason.to_string(),
-            note: Some(events::note(&note)),
-            action: action.to_string(),
-            secondary: None,
-        };
-        if let Err(error) = self.ctx.recorder.publish(&event, &self.reference).await {
-            warn!(%error, reason, "could not publish an event");
-        }
+    /// Publishes an Event about the cluster (never fails: the reconcile's own result matters more than its
+    /// report).
+    async fn publish(&self, notice: Notice) {
+        self.ctx.events.publish(&self.reference, notice).await;
     }
 
     fn namespace(&self) -> &str {
-        &self.cluster.namespace
+        &self.namespace
     }
 
-    /// Creates `object` unless an object of its name exists; returns what exists afterwards. Children are
-    /// create-only, as in KubeRay: a user's edits to a Service are not fought over.
-    pub async fn ensure<K>(&self, object: K, reasons: &Reasons) -> Result<Result<K, Failure>, Error>
+    fn clusters(&self) -> Api<RayCluster> {
+        Api::namespaced(self.ctx.client.clone(), &self.namespace)
+    }
+
+    fn finalizer_error(&self, source: kube::Error) -> Error {
+        Error::Write {
+            action: "updating the finalizers of",
+            what: format!("RayCluster {}/{}", self.namespace, self.name),
+            source,
+        }
+    }
+
+    async fn add_finalizer(&self) -> Result<(), Error> {
+        operator_runtime::finalizer::add(&self.clusters(), self.cluster, FINALIZER, FIELD_MANAGER)
+            .await
+            .map(drop)
+            .map_err(|source| self.finalizer_error(source))
+    }
+
+    async fn remove_finalizer(&self) -> Result<(), Error> {
+        operator_runtime::finalizer::remove(
+            &self.clusters(),
+            self.cluster,
+            FINALIZER,
+            FIELD_MANAGER,
+        )
+        .await
+        .map(drop)
+        .map_err(|source| self.finalizer_error(source))
+    }
+
+    /// Creates a child the cache and the API server did not show; the head Service goes into `outcome` for the
+    /// status.
+    async fn create_child(
+        &self,
+        child: Child<'_>,
+        outcome: &mut Outcome,
+    ) -> Result<Result<(), Failure>, Error> {
+        Ok(match child {
+            Child::ServiceAccount(account) => {
+                self.create(account, &SERVICE_ACCOUNT).await?.map(drop)
+            }
+            Child::Role(role) => self.create(role, &ROLE).await?.map(drop),
+            Child::RoleBinding(binding) => self.create(binding, &ROLE_BINDING).await?.map(drop),
+            Child::Ingress(ingress) => self.create(ingress, &INGRESS).await?.map(drop),
+            Child::HeadService(service) => self.create(service, &SERVICE).await?.map(|created| {
+                outcome.head_service = Some(created);
+            }),
+            Child::Service(service) => self.create(service, &SERVICE).await?.map(drop),
+        })
+    }
+
+    /// Creates `object`; one that appeared since it was read counts as created (and is returned as it exists).
+    /// Children are create-only, as in KubeRay: a user's edits to a Service are not fought over.
+    async fn create<K>(&self, object: &K, reasons: &Reasons) -> Result<Result<K, Failure>, Error>
     where
         K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
             + Clone
@@ -88,30 +203,23 @@ impl Applier<'_> {
     {
         let api: Api<K> = Api::namespaced(self.ctx.client.clone(), self.namespace());
         let name = object.meta().name.clone().unwrap_or_default();
-        let what = format!("{} {}/{name}", reasons.kind, self.namespace());
-        if let Some(existing) = api.get_opt(&name).await.map_err(|source| Error::Read {
-            what: what.clone(),
-            source,
-        })? {
-            return Ok(Ok(existing));
-        }
-        match api.create(&params(), &object).await {
+        match api.create(&params(), object).await {
             Ok(created) => {
                 info!(kind = reasons.kind, child = %name, "created");
-                self.event(
-                    EventType::Normal,
+                self.publish(Notice::normal(
                     reasons.created,
                     events::ACTION_CREATE,
                     format!("Created {} {}/{name}", reasons.kind, self.namespace()),
-                )
+                ))
                 .await;
                 Ok(Ok(created))
             }
-            Err(kube::Error::Api(status)) if status.is_already_exists() => api
-                .get(&name)
-                .await
-                .map(Ok)
-                .map_err(|source| Error::Read { what, source }),
+            Err(kube::Error::Api(status)) if status.is_already_exists() => {
+                api.get(&name).await.map(Ok).map_err(|source| Error::Read {
+                    what: format!("{} {}/{name}", reasons.kind, self.namespace()),
+                    source,
+                })
+            }
             Err(error) => {
                 let message = format!(
                     "Failed to create {} {}/{name}: {}",
@@ -120,12 +228,11 @@ impl Applier<'_> {
                     api_message(&error)
                 );
                 warn!(%error, kind = reasons.kind, child = %name, "create failed");
-                self.event(
-                    EventType::Warning,
+                self.publish(Notice::warning(
                     reasons.failed,
                     events::ACTION_CREATE,
                     message.clone(),
-                )
+                ))
                 .await;
                 Ok(Err(Failure {
                     reason: reasons.failed.to_string(),
@@ -136,25 +243,60 @@ impl Applier<'_> {
         }
     }
 
-    /// [`Self::ensure`] for a Service, answered from the Service cache when it shows the Service: at steady state
-    /// a reconcile then reads nothing from the API server.
-    pub async fn ensure_service(
-        &self,
-        service: Service,
-        reasons: &Reasons,
-    ) -> Result<Result<Service, Failure>, Error> {
-        let name = service.metadata.name.clone().unwrap_or_default();
-        let key = ObjectRef::<Service>::new(&name).within(self.namespace());
-        if let Some(cached) = self.ctx.services.get(&key) {
-            return Ok(Ok(cached.as_ref().clone()));
+    /// Deletes the pods of a deleted cluster before its GCS cleanup. A pod the API server refuses to delete (or
+    /// that is gone) is looked at again on the next pass.
+    async fn delete_for_cleanup(&self, pods: &[String]) -> Result<(), Error> {
+        let api: Api<Pod> = Api::namespaced(self.ctx.client.clone(), self.namespace());
+        for name in pods {
+            match api.delete(name, &DeleteParams::default()).await {
+                Ok(_) | Err(kube::Error::Api(_)) => {}
+                Err(source) => {
+                    return Err(Error::Write {
+                        action: "deleting",
+                        what: format!("Pod {}/{name}", self.namespace()),
+                        source,
+                    });
+                }
+            }
         }
-        self.ensure(service, reasons).await
+        Ok(())
+    }
+
+    /// Creates the Redis cleanup Job; a failure is reported and waited out (the deadline removes the finalizer).
+    async fn create_cleanup_job(&self, job: &Job, deadline_in: std::time::Duration) {
+        let jobs: Api<Job> = Api::namespaced(self.ctx.client.clone(), self.namespace());
+        let job_name = job.name_any();
+        let namespace = self.namespace();
+        match jobs.create(&params(), job).await {
+            Ok(_) => {
+                self.publish(Notice::normal(
+                    events::CREATED_REDIS_CLEANUP_JOB,
+                    events::ACTION_CLEANUP,
+                    format!("Created Redis cleanup Job {namespace}/{job_name}"),
+                ))
+                .await;
+            }
+            Err(error) => {
+                warn!(%error, "creating the Redis cleanup Job failed");
+                self.publish(Notice::warning(
+                    events::FAILED_TO_CREATE_REDIS_CLEANUP_JOB,
+                    events::ACTION_CLEANUP,
+                    format!(
+                        "Failed to create Redis cleanup Job {namespace}/{job_name}: {}; the finalizer is removed at \
+                         the deadline in {} s",
+                        api_message(&error),
+                        deadline_in.as_secs()
+                    ),
+                ))
+                .await;
+            }
+        }
     }
 
     fn key(&self, group: Option<&str>) -> GroupKey {
         match group {
-            None => GroupKey::head(self.namespace(), &self.cluster.name),
-            Some(g) => GroupKey::worker(self.namespace(), &self.cluster.name, g),
+            None => GroupKey::head(self.namespace(), &self.name),
+            Some(g) => GroupKey::worker(self.namespace(), &self.name, g),
         }
     }
 
@@ -166,7 +308,11 @@ impl Applier<'_> {
     /// rather than one per pod: an Event is an API request like a pod creation, so per-pod Events would halve the
     /// pods the operator can create within its `--kube-api-qps` (client-go's event spam filter drops most of
     /// KubeRay's per-pod Events for the same reason). Failures are still reported one by one.
-    pub async fn pods(&self, actions: Vec<Action>) -> Result<Option<Failure>, Error> {
+    async fn pods(
+        &self,
+        changes: Vec<PodChange>,
+        desired: &DesiredCluster,
+    ) -> Result<Option<Failure>, Error> {
         let api: Api<Pod> = Api::namespaced(self.ctx.client.clone(), self.namespace());
         let mut failure = None;
         let mut failed_groups: Vec<Option<usize>> = Vec::new();
@@ -179,10 +325,10 @@ impl Applier<'_> {
             Some((_, names)) => names.push(name),
             None => created.push((group, vec![name])),
         };
-        let mut actions = actions.into_iter().peekable();
-        while let Some(action) = actions.next() {
-            match action {
-                Action::Delete {
+        let mut changes = changes.into_iter().peekable();
+        while let Some(change) = changes.next() {
+            match change {
+                PodChange::Delete {
                     name,
                     group,
                     reason,
@@ -194,15 +340,11 @@ impl Applier<'_> {
                         failure.get_or_insert(f);
                     }
                 }
-                Action::CreateHead => {
+                PodChange::CreateHead => {
                     if failed_groups.contains(&None) {
                         continue;
                     }
-                    let pod = ray_builders::head_pod(self.cluster).map_err(|e| Error::Render {
-                        what: format!("{}/{}", self.namespace(), self.cluster.name),
-                        message: e.to_string(),
-                    })?;
-                    match self.create_pod(&api, pod, None).await {
+                    match self.create_pod(&api, &desired.head_pod, None).await {
                         Ok(name) => note_created(None, name),
                         Err(f) => {
                             failed_groups.push(None);
@@ -210,34 +352,30 @@ impl Applier<'_> {
                         }
                     }
                 }
-                Action::CreateWorker {
+                PodChange::CreateWorker {
                     group_index,
                     replica,
                 } => {
-                    // This group's consecutive creates. Each pod is rendered just before its batch is sent, so memory
-                    // stays at one batch of pods however many are created (the reconcile rendered one pod of every
-                    // group before deciding, so a template that cannot render has already stopped it).
+                    // This group's consecutive creates. Each pod is stamped from the group's template just before
+                    // its batch is sent, so memory stays at one batch of pods however many are created.
                     let mut replicas = vec![replica];
-                    while let Some(Action::CreateWorker {
+                    while let Some(PodChange::CreateWorker {
                         group_index: next, ..
-                    }) = actions.peek()
+                    }) = changes.peek()
                         && *next == group_index
                     {
-                        if let Some(Action::CreateWorker { replica, .. }) = actions.next() {
+                        if let Some(PodChange::CreateWorker { replica, .. }) = changes.next() {
                             replicas.push(replica);
                         }
                     }
                     if failed_groups.contains(&Some(group_index)) {
                         continue;
                     }
+                    let template = desired.worker(group_index).ok_or(RenderError::Pod(
+                        ray_builders::pod::PodError::NoSuchGroup { index: group_index },
+                    ))?;
                     let mut pending = replicas.into_iter();
-                    let group = self
-                        .cluster
-                        .cluster
-                        .spec
-                        .worker_group_specs
-                        .get(group_index)
-                        .map(|g| g.group_name.clone());
+                    let group = Some(template.group_name().to_string());
                     // Slow start, as Kubernetes' ReplicaSet controller does: batches of 1, 2, 4, ... up to
                     // PARALLEL_CREATES, stopping after a batch with a failure (quota, admission), so a doomed
                     // scale-up costs a request or two, not hundreds.
@@ -248,16 +386,10 @@ impl Applier<'_> {
                         let pods = pending
                             .by_ref()
                             .take(batch)
-                            .map(|replica| {
-                                ray_builders::worker_pod(self.cluster, group_index, &replica)
-                                    .map_err(|e| Error::Render {
-                                        what: format!("{}/{}", self.namespace(), self.cluster.name),
-                                        message: e.to_string(),
-                                    })
-                            })
-                            .collect::<Result<Vec<Pod>, Error>>()?;
+                            .map(|replica| template.stamp(&replica).map_err(RenderError::from))
+                            .collect::<Result<Vec<Pod>, RenderError>>()?;
                         let results = futures::future::join_all(
-                            pods.into_iter()
+                            pods.iter()
                                 .map(|pod| self.create_pod(&api, pod, group.as_deref())),
                         )
                         .await;
@@ -279,7 +411,7 @@ impl Applier<'_> {
         }
         for (group, names) in created {
             let (reason, note) = created_note(self.namespace(), group.as_deref(), &names);
-            self.event(EventType::Normal, reason, events::ACTION_CREATE, note)
+            self.publish(Notice::normal(reason, events::ACTION_CREATE, note))
                 .await;
         }
         Ok(failure)
@@ -289,19 +421,16 @@ impl Applier<'_> {
     async fn create_pod(
         &self,
         api: &Api<Pod>,
-        mut pod: Pod,
+        pod: &Pod,
         group: Option<&str>,
     ) -> Result<String, Failure> {
-        // The pod builders leave owner references to the caller; without one the garbage collector would keep
-        // the pods after the RayCluster is deleted.
-        pod.metadata.owner_references = self.cluster.owner_reference().map(|o| vec![o]);
         let (failed, kind) = match group {
             None => (events::FAILED_TO_CREATE_HEAD_POD, "head pod"),
             Some(_) => (events::FAILED_TO_CREATE_WORKER_POD, "worker pod"),
         };
         let key = self.key(group);
         let ticket = self.ctx.expectations.expect_create(&key, Instant::now());
-        match api.create(&params(), &pod).await {
+        match api.create(&params(), pod).await {
             Ok(pod) => {
                 let name = pod.metadata.name.clone().unwrap_or_default();
                 self.ctx.expectations.created(&ticket, &name);
@@ -318,12 +447,11 @@ impl Applier<'_> {
                     ),
                 };
                 warn!(%error, group = group.unwrap_or("head"), "creating a {kind} failed");
-                self.event(
-                    EventType::Warning,
+                self.publish(Notice::warning(
                     failed,
                     events::ACTION_CREATE,
                     message.clone(),
-                )
+                ))
                 .await;
                 Err(Failure {
                     reason: failed.to_string(),
@@ -355,12 +483,11 @@ impl Applier<'_> {
         match api.delete(name, &DeleteParams::default()).await {
             Ok(_) => {
                 info!(pod = %name, %reason, "deleted pod");
-                self.event(
-                    EventType::Normal,
+                self.publish(Notice::normal(
                     deleted,
                     events::ACTION_DELETE,
                     format!("Deleted Pod {}/{name}: {reason}", self.namespace()),
-                )
+                ))
                 .await;
                 None
             }
@@ -374,12 +501,11 @@ impl Applier<'_> {
                     api_message(&error)
                 );
                 warn!(%error, pod = %name, "delete failed");
-                self.event(
-                    EventType::Warning,
+                self.publish(Notice::warning(
                     failed,
                     events::ACTION_DELETE,
                     message.clone(),
-                )
+                ))
                 .await;
                 Some(Failure {
                     reason: failed.to_string(),
@@ -392,7 +518,7 @@ impl Applier<'_> {
 }
 
 /// The reason and note of the Event reporting the pods one reconcile created in one group (`None`: the head).
-/// One pod reads as before aggregation; several are counted and named (the note is cut at 1,000 characters).
+/// One pod reads as before aggregation; several are counted and named (the publisher cuts long notes).
 pub fn created_note(
     namespace: &str,
     group: Option<&str>,

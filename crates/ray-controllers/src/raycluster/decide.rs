@@ -1,432 +1,226 @@
-//! What to create and delete, given the spec and the pods the cache shows: a pure function, so every scaling rule
-//! is unit-tested without an API server.
+//! What one reconcile does, decided from its [`Facts`] by a pure function: the actions to apply (in order), the
+//! Events to publish, whether to report a status, and when to look again. Every rule is unit-tested without an
+//! API server.
 //!
-//! The rules (KubeRay's `reconcilePods`, with its lessons applied):
-//! - `suspend: true`: delete every pod.
-//! - Head: none → create one; unhealthy → delete it (it is recreated on the next pass); more than one (only after
-//!   a crash between create and cache update) → keep the oldest, delete the rest.
-//! - Worker group: desired = `replicas` clamped into `[minReplicas, maxReplicas]` × `numOfHosts`. Unhealthy pods
-//!   are deleted first and nothing is created for that group in the same pass. Then exactly the pods named in
-//!   `scaleStrategy.workersToDelete` are deleted. Missing pods are created with the lowest free replica indices.
-//!   Surplus pods are deleted only when autoscaling is off (the autoscaler is the only one allowed to pick victims
-//!   when it runs), preferring pods that are not ready, then the highest replica index.
-//! - Groups with `numOfHosts > 1` are created and deleted one whole replica (all its hosts) at a time.
-//! - A group (or the head) whose previous creates and deletes the cache does not show yet is left alone.
-//! - One reconcile creates at most [`MAX_CREATES_PER_RECONCILE`] pods over all groups (a multi-host replica is
-//!   never split, so its hosts may exceed it once). The rest follow in the next reconciles, which the new pods'
-//!   watch events trigger. Without the bound a `replicas: 2147483647` would make one decision allocate billions
-//!   of actions and crash the operator for every other cluster; with it, memory per reconcile is fixed and a huge
-//!   cluster takes turns with the others on the work queue.
+//! - A deleted cluster: its expectations are forgotten; with the GCS cleanup finalizer, the cleanup runs
+//!   ([`gcs_ft::cleanup`]); without it, the garbage collector removes the children.
+//! - A fault-tolerant cluster without the finalizer gets it first, and nothing else until the update comes back.
+//! - An invalid spec creates nothing: one `InvalidRayClusterSpec` Warning, and the status says why.
+//! - Otherwise the missing children are created (autoscaler RBAC, Ingress, then Services: create-only, so a
+//!   user's edits are not fought over), then pods are changed as [`scaling`] decides.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Pod;
-use ray_api_v1::{RayClusterSpec, WorkerGroupSpec};
-use ray_builders::labels;
-use ray_builders::resources::{desired_replicas, hosts};
-use ray_builders::{MultiHostReplica, WorkerReplica};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Pod, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::runtime::controller::Action as Requeue;
+use operator_runtime::Notice;
+use ray_builders::DesiredCluster;
 
-/// Why a pod is deleted; shown in the event.
+use super::observe::{Facts, Phase, Running};
+use super::scaling::{self, Observation, PodChange};
+use super::status::Failure;
+use super::{events, gcs_ft};
+use crate::expectations::EXPECTATION_TIMEOUT;
+
+/// Everything one reconcile does, in order: publish [`Decision::events`], apply [`Decision::actions`], report
+/// the status if [`Decision::status`] says so, and requeue.
+#[derive(Debug)]
+pub struct Decision<'f> {
+    /// The changes, in the order they are applied.
+    pub actions: Vec<Action<'f>>,
+    /// Events decided before anything is applied (an invalid spec, a cleanup deadline). The outcomes of the
+    /// actions are reported by [`super::apply`] as they happen.
+    pub events: Vec<Notice>,
+    /// `Some` when this reconcile computes and writes the status (after the actions).
+    pub status: Option<StatusReport>,
+    /// When to look again if every action succeeds; a failure met while applying requeues after
+    /// [`super::FAILURE_REQUEUE`] instead.
+    pub requeue: Requeue,
+}
+
+/// What the status step is told beyond what the cache shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeleteReason {
-    /// The cluster is suspended.
-    Suspended,
-    /// The pod finished or its Ray container terminated and will not restart (the text says which).
-    Unhealthy(String),
-    /// The pod is named in `scaleStrategy.workersToDelete`.
-    WorkersToDelete,
-    /// The group has more pods than desired and autoscaling is off.
-    ScaleDown,
-    /// A second head pod.
-    ExtraHead,
-    /// A multi-host replica is missing hosts or one of its hosts is deleted, so the whole replica goes.
-    IncompleteReplica,
+pub struct StatusReport {
+    /// A failure decided before anything was applied (an invalid spec). Failures met while applying are
+    /// reported when this is `None`.
+    pub failure: Option<Failure>,
 }
-
-impl std::fmt::Display for DeleteReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            DeleteReason::Suspended => f.write_str("the RayCluster is suspended"),
-            DeleteReason::Unhealthy(why) => write!(f, "{why}"),
-            DeleteReason::WorkersToDelete => {
-                f.write_str("it is listed in scaleStrategy.workersToDelete")
-            }
-            DeleteReason::ScaleDown => {
-                f.write_str("the group has more pods than desired and autoscaling is off")
-            }
-            DeleteReason::ExtraHead => f.write_str("the cluster has more than one head pod"),
-            DeleteReason::IncompleteReplica => {
-                f.write_str("its multi-host replica is incomplete and is replaced as a whole")
-            }
-        }
-    }
-}
-
-/// The most pods one reconcile of one cluster creates. Large enough that ordinary scale-ups finish in one pass
-/// (the API client's rate limit, not this, sets their pace), small enough that the actions and the pods rendered
-/// for them stay a few megabytes.
-pub const MAX_CREATES_PER_RECONCILE: usize = 500;
 
 /// One change to make.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    /// Delete a pod.
-    Delete {
-        /// The pod's name.
-        name: String,
-        /// The worker group's name, or `None` for the head.
-        group: Option<String>,
-        /// Why.
-        reason: DeleteReason,
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action<'f> {
+    /// Forget the cluster's expectations: it is being deleted and its pods with it.
+    ForgetExpectations,
+    /// Add the GCS cleanup finalizer; its update brings the next reconcile.
+    AddFinalizer,
+    /// Remove the GCS cleanup finalizer, letting the deletion finish.
+    RemoveFinalizer {
+        /// Why, for the log.
+        because: &'static str,
     },
-    /// Create the head pod.
-    CreateHead,
-    /// Create a worker pod of the group at `group_index` in `workerGroupSpecs`.
-    CreateWorker {
-        /// Index into `workerGroupSpecs`.
-        group_index: usize,
-        /// The replica (and host) the pod is.
-        replica: WorkerReplica,
+    /// Create a child that does not exist.
+    Create(Child<'f>),
+    /// Delete and create pods, in order, creating from the cluster's rendered head pod and worker templates.
+    ChangePods {
+        /// The changes, as [`scaling::pod_changes`] decided them.
+        changes: Vec<PodChange>,
+        /// What the pods are created from.
+        desired: &'f DesiredCluster,
+    },
+    /// Delete the pods of a deleted cluster, which must be gone before its GCS data is cleaned up.
+    DeletePodsForCleanup {
+        /// The pods not terminating yet.
+        pods: Vec<String>,
+    },
+    /// Create the Job that deletes the cluster's GCS data from Redis.
+    CreateCleanupJob {
+        /// The Job.
+        job: &'f Job,
+        /// How long until the finalizer is removed anyway, for the failure message.
+        deadline_in: Duration,
     },
 }
 
-/// What the controller knows when it decides.
-pub struct Observation<'a> {
-    /// The cluster's spec.
-    pub spec: &'a RayClusterSpec,
-    /// Every pod of the cluster in the cache (label `ray.io/cluster`), terminating ones included.
-    pub pods: &'a [&'a Pod],
-    /// Whether the head's previous creates and deletes are visible in the cache.
-    pub head_settled: bool,
-    /// Worker groups whose previous creates and deletes are not visible yet.
-    pub unsettled_groups: &'a BTreeSet<String>,
+/// A child of the cluster other than a pod, as rendered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Child<'f> {
+    /// The autoscaler's ServiceAccount.
+    ServiceAccount(&'f ServiceAccount),
+    /// The autoscaler's Role.
+    Role(&'f Role),
+    /// The autoscaler's RoleBinding.
+    RoleBinding(&'f RoleBinding),
+    /// The dashboard Ingress.
+    Ingress(&'f Ingress),
+    /// The head Service (the status reports its endpoints).
+    HeadService(&'f Service),
+    /// The headless worker Service or the serve Service.
+    Service(&'f Service),
 }
 
-fn label<'p>(pod: &'p Pod, key: &str) -> Option<&'p str> {
-    pod.metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(key))
-        .map(String::as_str)
-}
-
-fn name(pod: &Pod) -> String {
-    pod.metadata.name.clone().unwrap_or_default()
-}
-
-/// Whether a pod is being deleted already (it no longer counts).
-pub fn is_terminating(pod: &Pod) -> bool {
-    pod.metadata.deletion_timestamp.is_some()
-}
-
-/// Whether a pod is a head pod.
-pub fn is_head(pod: &Pod) -> bool {
-    label(pod, labels::NODE_TYPE) == Some(labels::NODE_TYPE_HEAD)
-}
-
-/// Whether a pod is a worker of the named group.
-pub fn is_worker_of(pod: &Pod, group: &str) -> bool {
-    label(pod, labels::NODE_TYPE) == Some(labels::NODE_TYPE_WORKER)
-        && label(pod, labels::GROUP) == Some(group)
-}
-
-/// Whether a pod is `Running` with condition `Ready=True`.
-pub fn is_running_and_ready(pod: &Pod) -> bool {
-    let Some(status) = pod.status.as_ref() else {
-        return false;
-    };
-    status.phase.as_deref() == Some("Running")
-        && status
-            .conditions
-            .iter()
-            .flatten()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
-}
-
-/// Why a pod must be replaced, if it must: it finished (`Failed`/`Succeeded`), or it is `Running` but its Ray
-/// container (the first container) terminated and `restartPolicy: Never` means it never comes back.
-pub fn unhealthy(pod: &Pod) -> Option<String> {
-    let status = pod.status.as_ref()?;
-    match status.phase.as_deref() {
-        Some(phase @ ("Failed" | "Succeeded")) => Some(format!("the pod is {phase}")),
-        Some("Running") => {
-            let spec = pod.spec.as_ref()?;
-            if spec.restart_policy.as_deref() != Some("Never") {
-                return None;
-            }
-            let ray = spec.containers.first()?.name.as_str();
-            let terminated = status
-                .container_statuses
-                .iter()
-                .flatten()
-                .find(|c| c.name == ray)
-                .and_then(|c| c.state.as_ref())
-                .and_then(|s| s.terminated.as_ref())?;
-            Some(format!(
-                "its Ray container {ray:?} terminated (exit code {}) and restartPolicy is Never",
-                terminated.exit_code
-            ))
+impl Decision<'_> {
+    /// A decision that only waits.
+    pub fn wait(requeue: Requeue) -> Self {
+        Decision {
+            actions: Vec::new(),
+            events: Vec::new(),
+            status: None,
+            requeue,
         }
-        _ => None,
     }
 }
 
-fn replica_index(pod: &Pod) -> Option<i32> {
-    label(pod, labels::WORKER_GROUP_REPLICA_INDEX).and_then(|v| v.parse().ok())
-}
-
-/// The lowest `count` replica indices not used by `used`.
-fn free_indices(used: &BTreeSet<i32>, count: usize) -> Vec<i32> {
-    (0..).filter(|i| !used.contains(i)).take(count).collect()
-}
-
-/// Decides the changes for one reconcile. `new_replica_name` gives a fresh name for a multi-host replica of the
-/// named group (the controller uses random suffixes; tests use a counter).
-pub fn decide(
-    obs: &Observation<'_>,
+/// Decides one reconcile. `new_replica_name` gives a fresh name for a multi-host replica of the named group (the
+/// controller uses random suffixes; tests use a counter).
+pub fn decide<'f>(
+    facts: &'f Facts<'_>,
     new_replica_name: &mut dyn FnMut(&str) -> String,
-) -> Vec<Action> {
-    let active: Vec<&Pod> = obs
-        .pods
-        .iter()
-        .copied()
-        .filter(|p| !is_terminating(p))
-        .collect();
+) -> Decision<'f> {
+    match &facts.phase {
+        Phase::Deleted => Decision {
+            actions: vec![Action::ForgetExpectations],
+            ..Decision::wait(Requeue::await_change())
+        },
+        Phase::CleaningUp(job) => {
+            let mut decision = gcs_ft::cleanup(facts.cluster, &facts.pods, job, facts.now);
+            decision.actions.insert(0, Action::ForgetExpectations);
+            decision
+        }
+        Phase::NeedsFinalizer => Decision {
+            actions: vec![Action::AddFinalizer],
+            ..Decision::wait(Requeue::await_change())
+        },
+        Phase::Invalid(invalid) => {
+            let message = format!("Invalid RayCluster spec: {invalid}");
+            Decision {
+                actions: Vec::new(),
+                events: vec![Notice::warning(
+                    events::INVALID_SPEC,
+                    events::ACTION_VALIDATE,
+                    message.clone(),
+                )],
+                status: Some(StatusReport {
+                    failure: Some(Failure {
+                        reason: events::INVALID_SPEC.to_string(),
+                        message,
+                        replica: false,
+                    }),
+                }),
+                requeue: Requeue::await_change(),
+            }
+        }
+        Phase::Running(running) => decide_running(facts, running, new_replica_name),
+    }
+}
+
+fn decide_running<'f>(
+    facts: &'f Facts<'_>,
+    running: &'f Running,
+    new_replica_name: &mut dyn FnMut(&str) -> String,
+) -> Decision<'f> {
+    let desired = &running.desired;
+    let support = &desired.support;
+    let existing = &running.existing;
     let mut actions = Vec::new();
-    let mut budget = MAX_CREATES_PER_RECONCILE;
-
-    if obs.spec.suspend {
-        if obs.head_settled {
-            for pod in active.iter().filter(|p| is_head(p)) {
-                actions.push(Action::Delete {
-                    name: name(pod),
-                    group: None,
-                    reason: DeleteReason::Suspended,
-                });
-            }
+    if let Some(rbac) = &support.rbac {
+        if let Some(account) = &rbac.service_account
+            && !existing.service_account
+        {
+            actions.push(Action::Create(Child::ServiceAccount(account)));
         }
-        for group in &obs.spec.worker_group_specs {
-            if obs.unsettled_groups.contains(&group.group_name) {
-                continue;
-            }
-            for pod in active.iter().filter(|p| is_worker_of(p, &group.group_name)) {
-                actions.push(Action::Delete {
-                    name: name(pod),
-                    group: Some(group.group_name.clone()),
-                    reason: DeleteReason::Suspended,
-                });
-            }
+        if !existing.role {
+            actions.push(Action::Create(Child::Role(&rbac.role)));
         }
-        return actions;
-    }
-
-    if obs.head_settled {
-        let mut heads: Vec<&Pod> = active.iter().copied().filter(|p| is_head(p)).collect();
-        heads.sort_by_key(|p| (p.metadata.creation_timestamp.clone(), name(p)));
-        match heads.split_first() {
-            None => {
-                actions.push(Action::CreateHead);
-                budget -= 1;
-            }
-            Some((head, extra)) => {
-                if let Some(why) = unhealthy(head) {
-                    actions.push(Action::Delete {
-                        name: name(head),
-                        group: None,
-                        reason: DeleteReason::Unhealthy(why),
-                    });
-                }
-                for pod in extra {
-                    actions.push(Action::Delete {
-                        name: name(pod),
-                        group: None,
-                        reason: DeleteReason::ExtraHead,
-                    });
-                }
-            }
+        if !existing.role_binding {
+            actions.push(Action::Create(Child::RoleBinding(&rbac.role_binding)));
         }
     }
+    if let Some(ingress) = &support.ingress
+        && !existing.ingress
+    {
+        actions.push(Action::Create(Child::Ingress(ingress)));
+    }
+    if existing.head_service.is_none() {
+        actions.push(Action::Create(Child::HeadService(&support.head_service)));
+    }
+    if let Some(headless) = &support.headless_service
+        && !existing.headless_service
+    {
+        actions.push(Action::Create(Child::Service(headless)));
+    }
+    if let Some(serve) = &support.serve_service
+        && !existing.serve_service
+    {
+        actions.push(Action::Create(Child::Service(serve)));
+    }
 
-    for (index, group) in obs.spec.worker_group_specs.iter().enumerate() {
-        if obs.unsettled_groups.contains(&group.group_name) {
-            continue;
-        }
-        let pods: Vec<&Pod> = active
-            .iter()
-            .copied()
-            .filter(|p| is_worker_of(p, &group.group_name))
-            .collect();
-        if hosts(group) > 1 {
-            decide_multi_host(
-                obs.spec,
-                index,
-                group,
-                &pods,
-                new_replica_name,
-                &mut budget,
-                &mut actions,
-            );
+    let pods: Vec<&Pod> = facts.pods.iter().map(AsRef::as_ref).collect();
+    let changes = scaling::pod_changes(
+        &Observation {
+            spec: &facts.cluster.spec,
+            pods: &pods,
+            head_settled: running.head_settled,
+            unsettled_groups: &running.unsettled_groups,
+        },
+        new_replica_name,
+    );
+    let acted = !changes.is_empty();
+    if acted {
+        actions.push(Action::ChangePods { changes, desired });
+    }
+    Decision {
+        actions,
+        events: Vec::new(),
+        status: Some(StatusReport { failure: None }),
+        requeue: if acted || !running.head_settled || !running.unsettled_groups.is_empty() {
+            // The pod watch brings the next reconcile; this only matters if an expected change never shows up.
+            Requeue::requeue(EXPECTATION_TIMEOUT)
         } else {
-            decide_group(obs.spec, index, group, &pods, &mut budget, &mut actions);
-        }
-    }
-    actions
-}
-
-fn delete(pod: &Pod, group: &WorkerGroupSpec, reason: DeleteReason) -> Action {
-    Action::Delete {
-        name: name(pod),
-        group: Some(group.group_name.clone()),
-        reason,
-    }
-}
-
-fn workers_to_delete(group: &WorkerGroupSpec) -> BTreeSet<&str> {
-    group
-        .scale_strategy
-        .iter()
-        .flat_map(|s| s.workers_to_delete.iter())
-        .map(String::as_str)
-        .collect()
-}
-
-/// Scale-down victims in a deterministic order: not ready first, then the highest replica index, then name.
-fn victim_order(a: &&Pod, b: &&Pod) -> std::cmp::Ordering {
-    is_running_and_ready(a)
-        .cmp(&is_running_and_ready(b))
-        .then_with(|| replica_index(b).cmp(&replica_index(a)))
-        .then_with(|| name(b).cmp(&name(a)))
-}
-
-fn decide_group(
-    spec: &RayClusterSpec,
-    index: usize,
-    group: &WorkerGroupSpec,
-    pods: &[&Pod],
-    budget: &mut usize,
-    actions: &mut Vec<Action>,
-) {
-    let unhealthy_pods: Vec<(&Pod, String)> = pods
-        .iter()
-        .filter_map(|p| unhealthy(p).map(|why| (*p, why)))
-        .collect();
-    if !unhealthy_pods.is_empty() {
-        for (pod, why) in unhealthy_pods {
-            actions.push(delete(pod, group, DeleteReason::Unhealthy(why)));
-        }
-        return;
-    }
-    let named = workers_to_delete(group);
-    let mut remaining = Vec::new();
-    for pod in pods {
-        if named.contains(name(pod).as_str()) {
-            actions.push(delete(pod, group, DeleteReason::WorkersToDelete));
-        } else {
-            remaining.push(*pod);
-        }
-    }
-    let desired = usize::try_from(desired_replicas(group)).unwrap_or(0);
-    if remaining.len() < desired {
-        let used: BTreeSet<i32> = remaining.iter().filter_map(|p| replica_index(p)).collect();
-        let count = (desired - remaining.len()).min(*budget);
-        *budget -= count;
-        for replica_index in free_indices(&used, count) {
-            actions.push(Action::CreateWorker {
-                group_index: index,
-                replica: WorkerReplica {
-                    index: replica_index,
-                    multi_host: None,
-                },
-            });
-        }
-    } else if remaining.len() > desired && !spec.enable_in_tree_autoscaling {
-        remaining.sort_by(victim_order);
-        for pod in &remaining[..remaining.len() - desired] {
-            actions.push(delete(pod, group, DeleteReason::ScaleDown));
-        }
-    }
-}
-
-fn decide_multi_host(
-    spec: &RayClusterSpec,
-    index: usize,
-    group: &WorkerGroupSpec,
-    pods: &[&Pod],
-    new_replica_name: &mut dyn FnMut(&str) -> String,
-    budget: &mut usize,
-    actions: &mut Vec<Action>,
-) {
-    let hosts_per_replica = usize::try_from(hosts(group)).unwrap_or(1);
-    let mut replicas: BTreeMap<String, Vec<&Pod>> = BTreeMap::new();
-    for pod in pods {
-        let replica = label(pod, labels::WORKER_GROUP_REPLICA_NAME)
-            .unwrap_or_default()
-            .to_string();
-        replicas.entry(replica).or_default().push(pod);
-    }
-    let named = workers_to_delete(group);
-    let mut complete: Vec<(String, Vec<&Pod>)> = Vec::new();
-    for (replica, members) in replicas {
-        let reason = if members.len() != hosts_per_replica || replica.is_empty() {
-            Some(DeleteReason::IncompleteReplica)
-        } else if let Some(why) = members.iter().find_map(|p| unhealthy(p)) {
-            Some(DeleteReason::Unhealthy(why))
-        } else if members.iter().any(|p| named.contains(name(p).as_str())) {
-            Some(DeleteReason::WorkersToDelete)
-        } else {
-            None
-        };
-        match reason {
-            Some(reason) => {
-                for pod in members {
-                    actions.push(delete(pod, group, reason.clone()));
-                }
-            }
-            None => complete.push((replica, members)),
-        }
-    }
-    let desired = usize::try_from(desired_replicas(group)).unwrap_or(0);
-    if complete.len() < desired {
-        let used: BTreeSet<i32> = complete
-            .iter()
-            .filter_map(|(_, members)| members.first().and_then(|p| replica_index(p)))
-            .collect();
-        // Whole replicas only: as many as the budget holds, and one even when a single replica is larger than
-        // the whole budget (validation bounds numOfHosts), so such a group still makes progress.
-        let mut count = (desired - complete.len()).min(*budget / hosts_per_replica);
-        if count == 0 && *budget == MAX_CREATES_PER_RECONCILE {
-            count = 1;
-        }
-        *budget = budget.saturating_sub(count.saturating_mul(hosts_per_replica));
-        for replica_index in free_indices(&used, count) {
-            let replica_name = new_replica_name(&group.group_name);
-            for host_index in 0..hosts(group) {
-                actions.push(Action::CreateWorker {
-                    group_index: index,
-                    replica: WorkerReplica {
-                        index: replica_index,
-                        multi_host: Some(MultiHostReplica {
-                            name: replica_name.clone(),
-                            host_index,
-                        }),
-                    },
-                });
-            }
-        }
-    } else if complete.len() > desired && !spec.enable_in_tree_autoscaling {
-        complete.sort_by(|(an, a), (bn, b)| {
-            let ready = |m: &Vec<&Pod>| m.iter().all(|p| is_running_and_ready(p));
-            let idx = |m: &Vec<&Pod>| m.first().and_then(|p| replica_index(p));
-            ready(a)
-                .cmp(&ready(b))
-                .then_with(|| idx(b).cmp(&idx(a)))
-                .then_with(|| bn.cmp(an))
-        });
-        for (_, members) in &complete[..complete.len() - desired] {
-            for pod in members {
-                actions.push(delete(pod, group, DeleteReason::ScaleDown));
-            }
-        }
+            Requeue::await_change()
+        },
     }
 }
 

@@ -1,448 +1,258 @@
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Pod;
-use ray_api_v1::RayClusterSpec;
+use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::jiff::Timestamp;
+use ray_api_v1::RayCluster;
+use ray_builders::RenderOptions;
 use serde_json::json;
 
 use super::*;
+use crate::raycluster::desired;
+use crate::raycluster::gcs_ft::CleanupJob;
+use crate::raycluster::observe::Existing;
 
-fn spec(workers: serde_json::Value, autoscaling: bool, suspend: bool) -> RayClusterSpec {
+fn cluster(extra_spec: serde_json::Value) -> RayCluster {
     let mut value = json!({
-        "headGroupSpec": {
-            "rayStartParams": {},
-            "template": {"spec": {"containers": [{"name": "ray-head", "image": "rayproject/ray:2.9.0"}]}}
-        },
-        "workerGroupSpecs": workers,
+        "apiVersion": "ray.io/v1", "kind": "RayCluster",
+        "metadata": { "name": "c", "namespace": "ns", "uid": "u-1" },
+        "spec": {
+            "headGroupSpec": {
+                "rayStartParams": {},
+                "template": {"spec": {"containers": [{"name": "ray-head", "image": "rayproject/ray:2.9.0"}]}}
+            },
+            "workerGroupSpecs": [{
+                "groupName": "w", "replicas": 2, "minReplicas": 0, "maxReplicas": 5, "rayStartParams": {},
+                "template": {"spec": {"containers": [{"name": "ray-worker", "image": "rayproject/ray:2.9.0"}]}}
+            }]
+        }
     });
-    if autoscaling {
-        value["enableInTreeAutoscaling"] = json!(true);
-    }
-    if suspend {
-        value["suspend"] = json!(true);
+    if let (Some(spec), Some(extra)) = (value["spec"].as_object_mut(), extra_spec.as_object()) {
+        for (k, v) in extra {
+            spec.insert(k.clone(), v.clone());
+        }
     }
     serde_json::from_value(value).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn group(name: &str, replicas: i32, min: i32, max: i32) -> serde_json::Value {
-    json!({
-        "groupName": name, "replicas": replicas, "minReplicas": min, "maxReplicas": max,
-        "rayStartParams": {},
-        "template": {"spec": {"containers": [{"name": "ray-worker", "image": "rayproject/ray:2.9.0"}]}}
-    })
+fn pod(name: &str, node_type: &str, index: i32) -> Arc<Pod> {
+    Arc::new(
+        serde_json::from_value(json!({
+            "metadata": {
+                "name": name,
+                "labels": {
+                    "ray.io/cluster": "c", "ray.io/node-type": node_type,
+                    "ray.io/group": if node_type == "head" { "headgroup" } else { "w" },
+                    "ray.io/worker-group-replica-index": index.to_string(),
+                }
+            },
+            "spec": {"containers": [{"name": "ray"}]},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+        }))
+        .unwrap_or_else(|e| panic!("{e}")),
+    )
 }
 
-fn pod(name: &str, node_type: &str, group: &str, index: i32, phase: &str) -> Pod {
-    serde_json::from_value(json!({
-        "metadata": {
-            "name": name,
-            "labels": {
-                "ray.io/cluster": "c",
-                "ray.io/node-type": node_type,
-                "ray.io/group": group,
-                "ray.io/worker-group-replica-index": index.to_string(),
-            }
-        },
-        "spec": {"containers": [{"name": "ray"}]},
-        "status": {
-            "phase": phase,
-            "conditions": [{"type": "Ready", "status": if phase == "Running" { "True" } else { "False" }}]
-        }
+fn steady_pods() -> Vec<Arc<Pod>> {
+    vec![
+        pod("c-head-x", "head", 0),
+        pod("c-w-0", "worker", 0),
+        pod("c-w-1", "worker", 1),
+    ]
+}
+
+fn facts<'c>(cluster: &'c RayCluster, pods: Vec<Arc<Pod>>, phase: Phase) -> Facts<'c> {
+    Facts {
+        cluster,
+        now: Timestamp::UNIX_EPOCH,
+        pods,
+        phase,
+    }
+}
+
+fn running(cluster: &RayCluster, existing: Existing) -> Phase {
+    let desired =
+        desired::build(cluster, &RenderOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    Phase::Running(Box::new(Running {
+        desired,
+        existing,
+        head_settled: true,
+        unsettled_groups: BTreeSet::new(),
     }))
-    .unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn head() -> Pod {
-    pod("c-head-x", "head", "headgroup", 0, "Running")
+fn everything_exists() -> Existing {
+    Existing {
+        service_account: true,
+        role: true,
+        role_binding: true,
+        ingress: true,
+        head_service: Some(Service::default()),
+        headless_service: true,
+        serve_service: true,
+    }
 }
 
-fn workers(group: &str, n: i32) -> Vec<Pod> {
-    (0..n)
-        .map(|i| pod(&format!("{group}-{i}"), "worker", group, i, "Running"))
-        .collect()
-}
-
-fn run(spec: &RayClusterSpec, pods: &[Pod]) -> Vec<Action> {
-    run_with(spec, pods, true, &BTreeSet::new())
-}
-
-fn run_with(
-    spec: &RayClusterSpec,
-    pods: &[Pod],
-    head_settled: bool,
-    unsettled: &BTreeSet<String>,
-) -> Vec<Action> {
-    let refs: Vec<&Pod> = pods.iter().collect();
-    let obs = Observation {
-        spec,
-        pods: &refs,
-        head_settled,
-        unsettled_groups: unsettled,
-    };
+fn run<'f>(facts: &'f Facts<'_>) -> Decision<'f> {
     let mut n = 0;
-    decide(&obs, &mut |g| {
+    decide(facts, &mut |group| {
         n += 1;
-        format!("{g}-r{n}")
+        format!("{group}-{n}")
     })
 }
 
-fn creates(actions: &[Action]) -> Vec<i32> {
-    actions
+fn created_kinds(decision: &Decision<'_>) -> Vec<&'static str> {
+    decision
+        .actions
         .iter()
         .filter_map(|a| match a {
-            Action::CreateWorker { replica, .. } => Some(replica.index),
+            Action::Create(Child::ServiceAccount(_)) => Some("ServiceAccount"),
+            Action::Create(Child::Role(_)) => Some("Role"),
+            Action::Create(Child::RoleBinding(_)) => Some("RoleBinding"),
+            Action::Create(Child::Ingress(_)) => Some("Ingress"),
+            Action::Create(Child::HeadService(_)) => Some("HeadService"),
+            Action::Create(Child::Service(_)) => Some("Service"),
             _ => None,
         })
         .collect()
 }
 
-fn deleted(actions: &[Action]) -> Vec<String> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Delete { name, .. } => Some(name.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
-fn an_empty_cluster_gets_a_head_and_its_workers() {
-    let s = spec(json!([group("g", 3, 1, 5)]), false, false);
-    let actions = run(&s, &[]);
-    assert_eq!(actions[0], Action::CreateHead);
-    assert_eq!(creates(&actions), [0, 1, 2]);
-}
-
-#[test]
-fn a_steady_cluster_needs_nothing() {
-    let s = spec(json!([group("g", 2, 1, 5)]), false, false);
-    let mut pods = vec![head()];
-    pods.extend(workers("g", 2));
-    assert_eq!(run(&s, &pods), []);
-}
-
-#[test]
-fn scale_up_uses_the_lowest_free_indices() {
-    let s = spec(json!([group("g", 4, 0, 5)]), false, false);
-    let mut pods = vec![head()];
-    pods.push(pod("g-a", "worker", "g", 1, "Running"));
-    pods.push(pod("g-b", "worker", "g", 3, "Running"));
-    assert_eq!(creates(&run(&s, &pods)), [0, 2]);
-}
-
-#[test]
-fn replicas_are_clamped_into_min_and_max() {
-    let above = spec(json!([group("g", 9, 1, 3)]), false, false);
-    assert_eq!(creates(&run(&above, &[head()])).len(), 3);
-    let below = spec(json!([group("g", 0, 2, 3)]), false, false);
-    assert_eq!(creates(&run(&below, &[head()])).len(), 2);
-}
-
-#[test]
-fn scale_down_without_autoscaling_is_deterministic_and_prefers_unready_pods() {
-    let s = spec(json!([group("g", 2, 0, 5)]), false, false);
-    let mut pods = vec![head()];
-    pods.extend(workers("g", 3));
-    pods.push(pod("g-pending", "worker", "g", 7, "Pending"));
-    let first = run(&s, &pods);
-    assert_eq!(deleted(&first), ["g-pending", "g-2"]);
-    pods.reverse();
+fn a_new_cluster_gets_its_children_in_order_then_its_pods_from_the_rendered_objects() {
+    let c = cluster(json!({ "enableInTreeAutoscaling": true }));
+    let mut c = c;
+    c.spec.head_group_spec.enable_ingress = true;
+    let f = facts(&c, Vec::new(), running(&c, Existing::default()));
+    let decision = run(&f);
     assert_eq!(
-        deleted(&run(&s, &pods)),
-        ["g-pending", "g-2"],
-        "list order does not matter"
-    );
-}
-
-#[test]
-fn with_autoscaling_the_operator_never_picks_victims() {
-    let s = spec(json!([group("g", 1, 0, 5)]), true, false);
-    let mut pods = vec![head()];
-    pods.extend(workers("g", 3));
-    assert_eq!(run(&s, &pods), []);
-}
-
-#[test]
-fn workers_to_delete_deletes_exactly_those_pods() {
-    for autoscaling in [true, false] {
-        let mut g = group("g", 2, 0, 5);
-        g["scaleStrategy"] = json!({"workersToDelete": ["g-0", "not-a-pod"]});
-        let s = spec(json!([g]), autoscaling, false);
-        let mut pods = vec![head()];
-        pods.extend(workers("g", 3));
-        let actions = run(&s, &pods);
-        assert_eq!(deleted(&actions), ["g-0"], "autoscaling={autoscaling}");
-        assert_eq!(creates(&actions), Vec::<i32>::new());
-    }
-}
-
-#[test]
-fn workers_to_delete_below_replicas_is_refilled() {
-    let mut g = group("g", 3, 0, 5);
-    g["scaleStrategy"] = json!({"workersToDelete": ["g-1"]});
-    let s = spec(json!([g]), true, false);
-    let mut pods = vec![head()];
-    pods.extend(workers("g", 3));
-    let actions = run(&s, &pods);
-    assert_eq!(deleted(&actions), ["g-1"]);
-    assert_eq!(creates(&actions), [1]);
-}
-
-#[test]
-fn failed_and_succeeded_workers_are_replaced_in_a_later_pass() {
-    let s = spec(json!([group("g", 3, 0, 5)]), false, false);
-    let mut pods = vec![head()];
-    pods.extend(workers("g", 1));
-    pods.push(pod("g-failed", "worker", "g", 1, "Failed"));
-    pods.push(pod("g-done", "worker", "g", 2, "Succeeded"));
-    let actions = run(&s, &pods);
-    assert_eq!(deleted(&actions), ["g-failed", "g-done"]);
-    assert!(
-        creates(&actions).is_empty(),
-        "no creation in the pass that deletes unhealthy pods"
-    );
-    let healthy: Vec<Pod> = pods
-        .into_iter()
-        .filter(|p| unhealthy(p).is_none())
-        .collect();
-    assert_eq!(creates(&run(&s, &healthy)), [1, 2]);
-}
-
-#[test]
-fn a_terminated_ray_container_with_restart_policy_never_is_replaced() {
-    let mut p = pod("g-0", "worker", "g", 0, "Running");
-    let patch: Pod = serde_json::from_value(json!({
-        "metadata": {},
-        "spec": {"restartPolicy": "Never", "containers": [{"name": "ray"}]},
-        "status": {"phase": "Running", "containerStatuses": [{
-            "name": "ray", "image": "", "imageID": "", "ready": false, "restartCount": 0,
-            "state": {"terminated": {"exitCode": 1}}
-        }]}
-    }))
-    .unwrap_or_else(|e| panic!("{e}"));
-    p.spec = patch.spec.clone();
-    p.status = patch.status.clone();
-    assert!(unhealthy(&p).is_some());
-    let mut always = p.clone();
-    if let Some(s) = always.spec.as_mut() {
-        s.restart_policy = Some("Always".into());
-    }
-    assert!(unhealthy(&always).is_none(), "the kubelet restarts it");
-    let s = spec(json!([group("g", 1, 0, 5)]), false, false);
-    assert_eq!(deleted(&run(&s, &[head(), p])), ["g-0"]);
-}
-
-#[test]
-fn a_missing_head_is_created_and_a_failed_head_deleted() {
-    let s = spec(json!([]), false, false);
-    assert_eq!(run(&s, &[]), [Action::CreateHead]);
-    let failed = pod("c-head-x", "head", "headgroup", 0, "Failed");
-    assert_eq!(deleted(&run(&s, &[failed])), ["c-head-x"]);
-}
-
-#[test]
-fn an_extra_head_is_deleted_keeping_the_oldest() {
-    let s = spec(json!([]), false, false);
-    let mut old = pod("c-head-b", "head", "headgroup", 0, "Running");
-    old.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-        k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
-    ));
-    let mut new = pod("c-head-a", "head", "headgroup", 0, "Running");
-    new.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-        k8s_openapi::jiff::Timestamp::now(),
-    ));
-    assert_eq!(deleted(&run(&s, &[new, old])), ["c-head-a"]);
-}
-
-#[test]
-fn terminating_pods_do_not_count() {
-    let s = spec(json!([group("g", 1, 0, 5)]), false, false);
-    let mut gone = pod("g-0", "worker", "g", 0, "Running");
-    gone.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-        k8s_openapi::jiff::Timestamp::now(),
-    ));
-    let actions = run(&s, &[head(), gone]);
-    assert_eq!(creates(&actions), [0]);
-    assert!(deleted(&actions).is_empty());
-}
-
-#[test]
-fn suspend_deletes_every_pod_and_creates_nothing() {
-    let s = spec(json!([group("g", 2, 0, 5)]), false, true);
-    let mut pods = vec![head()];
-    pods.extend(workers("g", 2));
-    let actions = run(&s, &pods);
-    assert_eq!(deleted(&actions), ["c-head-x", "g-0", "g-1"]);
-    assert!(actions.iter().all(|a| matches!(
-        a,
-        Action::Delete {
-            reason: DeleteReason::Suspended,
-            ..
-        }
-    )));
-    assert_eq!(run(&s, &[]), []);
-}
-
-#[test]
-fn unsettled_groups_and_heads_are_left_alone() {
-    let s = spec(
-        json!([group("a", 2, 0, 5), group("b", 1, 0, 5)]),
-        false,
-        false,
-    );
-    let unsettled: BTreeSet<String> = ["a".to_string()].into();
-    let actions = run_with(&s, &[], false, &unsettled);
-    assert!(!actions.contains(&Action::CreateHead));
-    assert_eq!(
-        actions,
-        [Action::CreateWorker {
-            group_index: 1,
-            replica: WorkerReplica {
-                index: 0,
-                multi_host: None
-            }
-        }]
-    );
-}
-
-fn multi_host_group(replicas: i32) -> serde_json::Value {
-    let mut g = group("tpu", replicas, 0, 4);
-    g["numOfHosts"] = json!(2);
-    g
-}
-
-fn host(name: &str, replica: &str, index: i32) -> Pod {
-    let mut p = pod(name, "worker", "tpu", index, "Running");
-    if let Some(l) = p.metadata.labels.as_mut() {
-        l.insert("ray.io/worker-group-replica-name".into(), replica.into());
-    }
-    p
-}
-
-#[test]
-fn multi_host_groups_are_created_as_whole_replicas() {
-    let s = spec(json!([multi_host_group(2)]), false, false);
-    let actions = run(&s, &[head()]);
-    let hosts: Vec<(i32, String, i32)> = actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::CreateWorker { replica, .. } => replica
-                .multi_host
-                .as_ref()
-                .map(|m| (replica.index, m.name.clone(), m.host_index)),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(
-        hosts,
+        created_kinds(&decision),
         [
-            (0, "tpu-r1".to_string(), 0),
-            (0, "tpu-r1".to_string(), 1),
-            (1, "tpu-r2".to_string(), 0),
-            (1, "tpu-r2".to_string(), 1)
+            "ServiceAccount",
+            "Role",
+            "RoleBinding",
+            "Ingress",
+            "HeadService"
         ]
     );
-}
-
-#[test]
-fn multi_host_replicas_are_deleted_whole() {
-    let mut g = multi_host_group(2);
-    g["scaleStrategy"] = json!({"workersToDelete": ["a0"]});
-    let s = spec(json!([g]), true, false);
-    let pods = vec![
-        head(),
-        host("a0", "tpu-a", 0),
-        host("a1", "tpu-a", 0),
-        host("b0", "tpu-b", 1),
-        host("b1", "tpu-b", 1),
-        host("c0", "tpu-c", 2), // incomplete: its second host is gone
-    ];
-    let actions = run(&s, &pods);
-    let mut gone = deleted(&actions);
-    gone.sort();
-    assert_eq!(gone, ["a0", "a1", "c0"]);
-    assert_eq!(
-        creates(&actions),
-        [0, 0],
-        "one replica (two hosts) refills replica index 0"
-    );
-}
-
-#[test]
-fn multi_host_scale_down_without_autoscaling_removes_whole_replicas() {
-    let s = spec(json!([multi_host_group(1)]), false, false);
-    let pods = vec![
-        head(),
-        host("a0", "tpu-a", 0),
-        host("a1", "tpu-a", 0),
-        host("b0", "tpu-b", 1),
-        host("b1", "tpu-b", 1),
-    ];
-    let mut gone = deleted(&run(&s, &pods));
-    gone.sort();
-    assert_eq!(gone, ["b0", "b1"]);
-}
-
-fn big_multi_host_group(name: &str, replicas: i32, hosts: i32) -> serde_json::Value {
-    let mut g = group(name, replicas, 0, i32::MAX);
-    g["numOfHosts"] = json!(hosts);
-    g
-}
-
-#[test]
-fn a_huge_replica_count_creates_a_bounded_batch_per_reconcile() {
-    // `replicas: 2147483647` must not make one decision allocate billions of actions.
-    let s = spec(json!([group("g", i32::MAX, 0, i32::MAX)]), false, false);
-    let actions = run(&s, &[]);
-    assert_eq!(actions[0], Action::CreateHead);
-    assert_eq!(creates(&actions).len(), MAX_CREATES_PER_RECONCILE - 1);
-    // The next pass, with those pods in the cache, continues with the next free indices.
-    let mut pods = vec![head()];
-    pods.extend(workers("g", 499));
-    let next = creates(&run(&s, &pods));
-    assert_eq!(next.len(), MAX_CREATES_PER_RECONCILE);
-    assert_eq!(next.first(), Some(&499));
-}
-
-#[test]
-fn the_creation_budget_is_shared_by_all_groups() {
-    let s = spec(
-        json!([group("a", 400, 0, 1000), group("b", 400, 0, 1000)]),
-        false,
-        false,
-    );
-    let mut pods = vec![head()];
-    let actions = run(&s, &pods);
-    let per_group = |actions: &[Action], index: usize| {
-        actions
-            .iter()
-            .filter(
-                |a| matches!(a, Action::CreateWorker { group_index, .. } if *group_index == index),
-            )
-            .count()
+    let Some(Action::ChangePods { changes, desired }) = decision.actions.last() else {
+        panic!("{:?}", decision.actions);
     };
-    assert_eq!(per_group(&actions, 0), 400);
-    assert_eq!(per_group(&actions, 1), 100);
-    // Once group a is complete, group b gets the rest.
-    pods.extend(workers("a", 400));
-    pods.extend(workers("b", 100));
-    let actions = run(&s, &pods);
-    assert_eq!(per_group(&actions, 0), 0);
-    assert_eq!(per_group(&actions, 1), 300);
+    assert_eq!(changes.len(), 3, "the head and two workers");
+    assert_eq!(changes[0], PodChange::CreateHead);
+    // The pods are created from the objects the build rendered, not rendered again.
+    let Phase::Running(r) = &f.phase else {
+        panic!("running");
+    };
+    assert!(std::ptr::eq(*desired, &r.desired));
+    assert_eq!(decision.status, Some(StatusReport { failure: None }));
+    assert_eq!(decision.requeue, Requeue::requeue(EXPECTATION_TIMEOUT));
+    assert!(decision.events.is_empty());
 }
 
 #[test]
-fn multi_host_replicas_are_created_whole_within_the_budget() {
-    let s = spec(
-        json!([big_multi_host_group("tpu", i32::MAX, 64)]),
-        false,
-        false,
+fn children_that_exist_are_left_alone() {
+    let mut c = cluster(json!({ "enableInTreeAutoscaling": true }));
+    c.spec.head_group_spec.enable_ingress = true;
+    let f = facts(&c, steady_pods(), running(&c, everything_exists()));
+    let decision = run(&f);
+    assert!(decision.actions.is_empty(), "{:?}", decision.actions);
+    assert_eq!(decision.requeue, Requeue::await_change());
+    assert_eq!(decision.status, Some(StatusReport { failure: None }));
+}
+
+#[test]
+fn only_the_missing_child_is_created() {
+    let c = cluster(json!({}));
+    let existing = Existing {
+        head_service: None,
+        ..everything_exists()
+    };
+    let f = facts(&c, steady_pods(), running(&c, existing));
+    assert_eq!(created_kinds(&run(&f)), ["HeadService"]);
+}
+
+#[test]
+fn unsettled_expectations_look_again_after_the_expectation_timeout() {
+    let c = cluster(json!({}));
+    let mut phase = running(&c, everything_exists());
+    if let Phase::Running(r) = &mut phase {
+        r.unsettled_groups.insert("w".into());
+    }
+    let f = facts(&c, steady_pods(), phase);
+    let decision = run(&f);
+    assert!(decision.actions.is_empty());
+    assert_eq!(decision.requeue, Requeue::requeue(EXPECTATION_TIMEOUT));
+}
+
+#[test]
+fn an_invalid_spec_creates_nothing_and_reports_why() {
+    let c = cluster(json!({}));
+    let f = facts(
+        &c,
+        Vec::new(),
+        Phase::Invalid(desired::InvalidSpec::Render(
+            ray_builders::RenderError::Pod(ray_builders::pod::PodError::MissingContainer {
+                field: "spec.headGroupSpec.template.spec.containers".into(),
+            }),
+        )),
     );
-    let actions = run(&s, &[head()]);
-    let created = creates(&actions);
-    // 500 / 64 = 7 whole replicas of 64 hosts.
-    assert_eq!(created.len(), 7 * 64);
-    // A replica larger than the whole budget is still created, one per reconcile.
-    let s = spec(json!([big_multi_host_group("big", 3, 600)]), false, false);
-    assert_eq!(creates(&run(&s, &[head()])).len(), 600);
+    let decision = run(&f);
+    assert!(decision.actions.is_empty());
+    let [event] = decision.events.as_slice() else {
+        panic!("{:?}", decision.events);
+    };
+    assert_eq!(event.reason, events::INVALID_SPEC);
+    assert_eq!(event.action, events::ACTION_VALIDATE);
+    assert_eq!(event.severity, operator_runtime::events::Severity::Warning);
+    assert!(
+        event
+            .note
+            .starts_with("Invalid RayCluster spec: spec.headGroupSpec.template.spec.containers"),
+        "{}",
+        event.note
+    );
+    let failure = decision
+        .status
+        .and_then(|s| s.failure)
+        .unwrap_or_else(|| panic!("a failure"));
+    assert_eq!(failure.reason, events::INVALID_SPEC);
+    assert_eq!(failure.message, event.note);
+    assert!(!failure.replica);
+    assert_eq!(decision.requeue, Requeue::await_change());
+}
+
+#[test]
+fn a_fault_tolerant_cluster_gets_the_finalizer_first() {
+    let c = cluster(json!({}));
+    let f = facts(&c, Vec::new(), Phase::NeedsFinalizer);
+    let decision = run(&f);
+    assert_eq!(decision.actions, [Action::AddFinalizer]);
+    assert_eq!(decision.status, None);
+    assert_eq!(decision.requeue, Requeue::await_change());
+}
+
+#[test]
+fn a_deleted_cluster_forgets_its_expectations_and_leaves_the_rest_to_the_garbage_collector() {
+    let c = cluster(json!({}));
+    let f = facts(&c, steady_pods(), Phase::Deleted);
+    let decision = run(&f);
+    assert_eq!(decision.actions, [Action::ForgetExpectations]);
+    assert_eq!(decision.status, None);
+    assert_eq!(decision.requeue, Requeue::await_change());
+}
+
+#[test]
+fn a_deleted_cluster_with_the_finalizer_is_cleaned_up() {
+    let mut c = cluster(json!({}));
+    c.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        Timestamp::UNIX_EPOCH,
+    ));
+    let f = facts(&c, steady_pods(), Phase::CleaningUp(CleanupJob::Unread));
+    let decision = run(&f);
+    assert_eq!(decision.actions[0], Action::ForgetExpectations);
+    assert!(matches!(
+        &decision.actions[1],
+        Action::DeletePodsForCleanup { pods } if pods.len() == 3
+    ));
+    assert_eq!(decision.status, None);
 }

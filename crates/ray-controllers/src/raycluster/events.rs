@@ -42,34 +42,18 @@ pub const CREATED_ROLE_BINDING: &str = "CreatedRoleBinding";
 /// Creating the autoscaler's RoleBinding failed.
 pub const FAILED_TO_CREATE_ROLE_BINDING: &str = "FailedToCreateRoleBinding";
 
+/// The GCS cleanup of a deleted cluster did not finish by its deadline; the finalizer was removed anyway.
+pub const FORCE_DELETED_STUCK_CLUSTER: &str = "ForceDeletedStuckCluster";
+/// The Job that deletes a deleted cluster's GCS data from Redis was created.
+pub const CREATED_REDIS_CLEANUP_JOB: &str = "CreatedRedisCleanupJob";
+/// Creating the Redis cleanup Job failed; the finalizer is removed at the deadline.
+pub const FAILED_TO_CREATE_REDIS_CLEANUP_JOB: &str = "FailedToCreateRedisCleanupJob";
+
 /// Action: creating an object.
 pub const ACTION_CREATE: &str = "Create";
 /// Action: deleting an object.
 pub const ACTION_DELETE: &str = "Delete";
 /// Action: validating the spec.
 pub const ACTION_VALIDATE: &str = "Validate";
-
-/// Event notes are limited to 1 KiB by the API server; longer notes are cut at a character boundary.
-pub fn note(text: &str) -> String {
-    const MAX: usize = 1000;
-    if text.len() <= MAX {
-        return text.to_string();
-    }
-    let mut end = MAX;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn long_notes_are_cut_on_a_character_boundary() {
-        let text = "é".repeat(800);
-        let cut = super::note(&text);
-        assert!(cut.len() <= 1004);
-        assert!(cut.ends_with('…'));
-        assert_eq!(super::note("short"), "short");
-    }
-}
+/// Action: cleaning up after a deleted cluster.
+pub const ACTION_CLEANUP: &str = "Cleanup";

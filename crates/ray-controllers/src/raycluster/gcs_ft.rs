@@ -6,22 +6,21 @@
 //! removed after a hard deadline (annotation `ray.io/gcs-ft-deletion-timeout`, seconds, default 300) with a Warning
 //! event naming the Redis storage namespace to clean by hand.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
 use kube::runtime::controller::Action as Requeue;
-use kube::runtime::events::EventType;
-use kube::{Api, ResourceExt};
+use operator_runtime::Notice;
 use ray_api_v1::RayCluster;
-use ray_builders::{ClusterContext, gcs_ft};
-use tracing::{info, warn};
+use ray_builders::{ClusterContext, RenderError, RenderOptions, gcs_ft};
 
-use super::decide::is_terminating;
+use super::decide::{Action, Decision};
 use super::events;
-use crate::context::{Context, FIELD_MANAGER};
-use crate::error::{Error, api_message};
+use super::scaling::{is_head, is_terminating};
 
 /// The finalizer KubeRay uses, so clusters created under KubeRay are cleaned up the same way.
 pub const FINALIZER: &str = "ray.io/gcs-ft-redis-cleanup-finalizer";
@@ -32,7 +31,14 @@ pub const DEFAULT_DELETION_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Whether the cluster carries the cleanup finalizer.
 pub fn has_finalizer(cluster: &RayCluster) -> bool {
-    cluster.finalizers().iter().any(|f| f == FINALIZER)
+    operator_runtime::finalizer::has(cluster, FINALIZER)
+}
+
+/// Whether a live fault-tolerant cluster still lacks the cleanup finalizer.
+pub fn needs_finalizer(cluster: &RayCluster) -> bool {
+    gcs_ft::ft_enabled(cluster)
+        && !has_finalizer(cluster)
+        && cluster.metadata.deletion_timestamp.is_none()
 }
 
 /// The cleanup deadline: the annotation if it is a positive number of seconds, else 300 s.
@@ -46,45 +52,9 @@ pub fn deletion_timeout(cluster: &RayCluster) -> Duration {
         .unwrap_or(DEFAULT_DELETION_TIMEOUT)
 }
 
-async fn set_finalizers(
-    ctx: &Context,
-    cluster: &RayCluster,
-    finalizers: Vec<String>,
-) -> Result<(), Error> {
-    let namespace = cluster.namespace().unwrap_or_default();
-    let name = cluster.name_any();
-    let api: Api<RayCluster> = Api::namespaced(ctx.client.clone(), &namespace);
-    // The resourceVersion makes this a compare-and-swap: a finalizer another controller added meanwhile is not lost.
-    let patch = serde_json::json!({
-        "metadata": {"finalizers": finalizers, "resourceVersion": cluster.resource_version()}
-    });
-    api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map(|_| ())
-        .map_err(|source| Error::Write {
-            action: "updating the finalizers of",
-            what: format!("RayCluster {namespace}/{name}"),
-            source,
-        })
-}
-
-/// Adds the finalizer to a live fault-tolerant cluster. Returns `true` if it wrote (the update triggers the next
-/// reconcile).
-pub async fn ensure_finalizer(ctx: &Context, cluster: &RayCluster) -> Result<bool, Error> {
-    if !gcs_ft::ft_enabled(cluster)
-        || has_finalizer(cluster)
-        || cluster.metadata.deletion_timestamp.is_some()
-    {
-        return Ok(false);
-    }
-    let mut finalizers = cluster.finalizers().to_vec();
-    finalizers.push(FINALIZER.to_string());
-    set_finalizers(ctx, cluster, finalizers).await?;
-    info!("added the GCS fault-tolerance cleanup finalizer");
-    Ok(true)
-}
-
-fn job_finished(job: &Job) -> bool {
+/// Whether the cleanup Job finished, whether it succeeded or not (a failed cleanup is not retried: the Warning
+/// at the deadline would say the same).
+pub fn job_finished(job: &Job) -> bool {
     job.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
@@ -96,33 +66,47 @@ fn job_finished(job: &Job) -> bool {
         })
 }
 
-/// Runs the cleanup of a deleted cluster that carries the finalizer: delete its pods, run the cleanup Job, and
-/// remove the finalizer once the Job finished or the deadline passed.
-pub async fn cleanup(
-    ctx: &Context,
+/// What the cleanup of a deleted cluster knows about its Job.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CleanupJob {
+    /// Not looked at: a head pod is still there, and the cleanup waits for it to go first.
+    Unread,
+    /// The Job exists.
+    Exists {
+        /// Whether it finished.
+        finished: bool,
+    },
+    /// There is no Job: the one to create, or `None` when the cluster's identity cannot be rendered any more.
+    Missing(Option<Box<Job>>),
+}
+
+/// Renders the cleanup Job of a deleted cluster from its head pod; `None` when the cluster's identity (names,
+/// ports) cannot be rendered any more, so no Job can be built and the deadline ends the wait.
+pub fn cleanup_job(
     cluster: &RayCluster,
-    builder: Option<&ClusterContext<'_>>,
-    pods: &[&Pod],
-    reference: &k8s_openapi::api::core::v1::ObjectReference,
-) -> Result<Requeue, Error> {
-    let namespace = cluster.namespace().unwrap_or_default();
-    let name = cluster.name_any();
-    let remove = |cluster: &RayCluster| {
-        cluster
-            .finalizers()
-            .iter()
-            .filter(|f| *f != FINALIZER)
-            .cloned()
-            .collect::<Vec<_>>()
+    options: &RenderOptions,
+) -> Result<Option<Job>, RenderError> {
+    let Ok(ctx) = ClusterContext::new(cluster, options) else {
+        return Ok(None);
     };
+    let head = ray_builders::head_pod(&ctx)?;
+    Ok(Some(gcs_ft::redis_cleanup_job(&ctx, &head)?))
+}
+
+/// The cleanup of a deleted cluster that carries the finalizer: delete its pods, wait for the head to be gone
+/// (or Ray would write the data back), run the cleanup Job, and remove the finalizer once the Job finished or the
+/// deadline passed.
+pub fn cleanup<'f>(
+    cluster: &RayCluster,
+    pods: &[Arc<Pod>],
+    job: &'f CleanupJob,
+    now: Timestamp,
+) -> Decision<'f> {
     let age = cluster
         .metadata
         .deletion_timestamp
         .as_ref()
-        .map(|t| {
-            let since = k8s_openapi::jiff::Timestamp::now().duration_since(t.0);
-            Duration::try_from(since).unwrap_or_default()
-        })
+        .map(|t| Duration::try_from(now.duration_since(t.0)).unwrap_or_default())
         .unwrap_or_default();
     let timeout = deletion_timeout(cluster);
     if age >= timeout {
@@ -132,132 +116,54 @@ pub async fn cleanup(
              namespace {storage:?} by hand (the keys prefixed with it).",
             timeout.as_secs()
         );
-        warn!(%storage, "GCS cleanup deadline passed; removing the finalizer");
-        publish(
-            ctx,
-            reference,
-            EventType::Warning,
-            "ForceDeletedStuckCluster",
-            note,
-        )
-        .await;
-        set_finalizers(ctx, cluster, remove(cluster)).await?;
-        return Ok(Requeue::await_change());
+        return Decision {
+            actions: vec![Action::RemoveFinalizer {
+                because: "the GCS cleanup deadline passed",
+            }],
+            events: vec![Notice::warning(
+                events::FORCE_DELETED_STUCK_CLUSTER,
+                events::ACTION_CLEANUP,
+                note,
+            )],
+            ..Decision::wait(Requeue::await_change())
+        };
     }
     let remaining = timeout.saturating_sub(age);
     let wait = |d: Duration| Requeue::requeue(d.min(remaining).max(Duration::from_millis(500)));
 
-    // The head must be gone before the cleanup runs, or Ray would write the data back.
-    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
-    let mut heads_left = false;
-    for pod in pods {
-        if super::decide::is_head(pod) {
-            heads_left = true;
-        }
-        if !is_terminating(pod) {
-            let pod_name = pod.metadata.name.clone().unwrap_or_default();
-            match api.delete(&pod_name, &DeleteParams::default()).await {
-                Ok(_) | Err(kube::Error::Api(_)) => {}
-                Err(source) => {
-                    return Err(Error::Write {
-                        action: "deleting",
-                        what: format!("Pod {namespace}/{pod_name}"),
-                        source,
-                    });
-                }
-            }
-        }
+    let mut actions = Vec::new();
+    let running: Vec<String> = pods
+        .iter()
+        .filter(|p| !is_terminating(p))
+        .filter_map(|p| p.metadata.name.clone())
+        .collect();
+    if !running.is_empty() {
+        actions.push(Action::DeletePodsForCleanup { pods: running });
     }
-    if heads_left {
-        return Ok(wait(Duration::from_secs(10)));
-    }
-
-    let Some(builder) = builder else {
+    let (more, requeue) = match job {
+        _ if pods.iter().any(|p| is_head(p)) => (None, wait(Duration::from_secs(10))),
+        CleanupJob::Unread => (None, wait(Duration::from_secs(10))),
+        CleanupJob::Exists { finished: true } => (
+            Some(Action::RemoveFinalizer {
+                because: "the Redis cleanup Job finished",
+            }),
+            Requeue::await_change(),
+        ),
+        CleanupJob::Exists { finished: false } => (None, wait(Duration::from_secs(5))),
+        CleanupJob::Missing(Some(job)) => (
+            Some(Action::CreateCleanupJob {
+                job,
+                deadline_in: remaining,
+            }),
+            wait(Duration::from_secs(5)),
+        ),
         // The spec cannot be rendered any more: no Job can be built; the deadline ends the wait.
-        return Ok(wait(remaining));
+        CleanupJob::Missing(None) => (None, wait(remaining)),
     };
-    let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &namespace);
-    let job_name =
-        ray_builders::names::redis_cleanup_job_name(&name, "metadata.name").map_err(|e| {
-            Error::Render {
-                what: format!("{namespace}/{name}"),
-                message: e.to_string(),
-            }
-        })?;
-    match jobs
-        .get_opt(&job_name)
-        .await
-        .map_err(|source| Error::Read {
-            what: format!("Job {namespace}/{job_name}"),
-            source,
-        })? {
-        Some(job) if job_finished(&job) => {
-            info!(job = %job_name, "Redis cleanup Job finished; removing the finalizer");
-            set_finalizers(ctx, cluster, remove(cluster)).await?;
-            Ok(Requeue::await_change())
-        }
-        Some(_) => Ok(wait(Duration::from_secs(5))),
-        None => {
-            let render = |e: &dyn std::fmt::Display| Error::Render {
-                what: format!("{namespace}/{name}"),
-                message: e.to_string(),
-            };
-            let head = ray_builders::head_pod(builder).map_err(|e| render(&e))?;
-            let job = gcs_ft::redis_cleanup_job(builder, &head).map_err(|e| render(&e))?;
-            let params = PostParams {
-                field_manager: Some(FIELD_MANAGER.to_string()),
-                ..PostParams::default()
-            };
-            match jobs.create(&params, &job).await {
-                Ok(_) => {
-                    publish(
-                        ctx,
-                        reference,
-                        EventType::Normal,
-                        "CreatedRedisCleanupJob",
-                        format!("Created Redis cleanup Job {namespace}/{job_name}"),
-                    )
-                    .await;
-                }
-                Err(error) => {
-                    let message = format!(
-                        "Failed to create Redis cleanup Job {namespace}/{job_name}: {}; the finalizer is removed at the \
-                         deadline in {} s",
-                        api_message(&error),
-                        remaining.as_secs()
-                    );
-                    warn!(%error, "creating the Redis cleanup Job failed");
-                    publish(
-                        ctx,
-                        reference,
-                        EventType::Warning,
-                        "FailedToCreateRedisCleanupJob",
-                        message,
-                    )
-                    .await;
-                }
-            }
-            Ok(wait(Duration::from_secs(5)))
-        }
-    }
-}
-
-async fn publish(
-    ctx: &Context,
-    reference: &k8s_openapi::api::core::v1::ObjectReference,
-    type_: EventType,
-    reason: &str,
-    note: String,
-) {
-    let event = kube::runtime::events::Event {
-        type_,
-        reason: reason.to_string(),
-        note: Some(events::note(&note)),
-        action: "Cleanup".to_string(),
-        secondary: None,
-    };
-    if let Err(error) = ctx.recorder.publish(&event, reference).await {
-        warn!(%error, reason, "could not publish an event");
+    actions.extend(more);
+    Decision {
+        actions,
+        ..Decision::wait(requeue)
     }
 }
 
@@ -266,6 +172,34 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    fn cluster(deleted: &str) -> RayCluster {
+        serde_json::from_value(json!({
+            "apiVersion": "ray.io/v1", "kind": "RayCluster",
+            "metadata": { "name": "c", "namespace": "ns", "deletionTimestamp": deleted,
+                          "finalizers": [FINALIZER], "annotations": { DELETION_TIMEOUT_ANNOTATION: "60" } },
+            "spec": {"headGroupSpec": {"rayStartParams": {}, "template": {"spec": {"containers": [{"name": "h", "image": "i"}]}}}}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn pod(name: &str, node_type: &str, terminating: bool) -> Arc<Pod> {
+        let mut pod: Pod = serde_json::from_value(json!({
+            "metadata": { "name": name, "labels": { "ray.io/node-type": node_type } }
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        if terminating {
+            pod.metadata.deletion_timestamp =
+                cluster("2026-01-01T00:00:00Z").metadata.deletion_timestamp;
+        }
+        Arc::new(pod)
+    }
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_second(1_767_225_600 + seconds).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    const DELETED: &str = "2026-01-01T00:00:00Z";
 
     #[test]
     fn the_deadline_comes_from_the_annotation_or_defaults_to_300_seconds() {
@@ -281,5 +215,84 @@ mod tests {
         c.metadata.annotations =
             Some([(DELETION_TIMEOUT_ANNOTATION.to_string(), "-1".to_string())].into());
         assert_eq!(deletion_timeout(&c), DEFAULT_DELETION_TIMEOUT);
+    }
+
+    #[test]
+    fn pods_go_first_and_the_job_waits_for_the_head() {
+        let cluster = cluster(DELETED);
+        let pods = [pod("h", "head", false), pod("w", "worker", true)];
+        let decision = cleanup(&cluster, &pods, &CleanupJob::Unread, at(10));
+        assert_eq!(
+            decision.actions,
+            [Action::DeletePodsForCleanup {
+                pods: vec!["h".into()]
+            }]
+        );
+        assert_eq!(decision.requeue, Requeue::requeue(Duration::from_secs(10)));
+        assert!(decision.events.is_empty());
+        // A terminating head still holds the Job back.
+        let job = CleanupJob::Missing(Some(Box::default()));
+        let pods = [pod("h", "head", true)];
+        let decision = cleanup(&cluster, &pods, &job, at(55));
+        assert!(decision.actions.is_empty());
+        assert_eq!(
+            decision.requeue,
+            Requeue::requeue(Duration::from_secs(5)),
+            "capped by the deadline"
+        );
+    }
+
+    #[test]
+    fn the_job_is_created_once_the_head_is_gone_and_the_finalizer_removed_when_it_finished() {
+        let cluster = cluster(DELETED);
+        let job = CleanupJob::Missing(Some(Box::default()));
+        let decision = cleanup(&cluster, &[], &job, at(20));
+        assert!(matches!(
+            decision.actions.as_slice(),
+            [Action::CreateCleanupJob { deadline_in, .. }] if *deadline_in == Duration::from_secs(40)
+        ));
+        assert_eq!(decision.requeue, Requeue::requeue(Duration::from_secs(5)));
+        let running = cleanup(
+            &cluster,
+            &[],
+            &CleanupJob::Exists { finished: false },
+            at(20),
+        );
+        assert!(running.actions.is_empty());
+        let finished = cleanup(
+            &cluster,
+            &[],
+            &CleanupJob::Exists { finished: true },
+            at(20),
+        );
+        assert!(matches!(
+            finished.actions.as_slice(),
+            [Action::RemoveFinalizer { .. }]
+        ));
+        assert_eq!(finished.requeue, Requeue::await_change());
+        let unrenderable = cleanup(&cluster, &[], &CleanupJob::Missing(None), at(20));
+        assert!(unrenderable.actions.is_empty());
+        assert_eq!(
+            unrenderable.requeue,
+            Requeue::requeue(Duration::from_secs(40))
+        );
+    }
+
+    #[test]
+    fn at_the_deadline_the_finalizer_goes_with_a_warning_naming_the_storage() {
+        let cluster = cluster(DELETED);
+        let pods = [pod("h", "head", false)];
+        let decision = cleanup(&cluster, &pods, &CleanupJob::Unread, at(60));
+        assert!(matches!(
+            decision.actions.as_slice(),
+            [Action::RemoveFinalizer { .. }]
+        ));
+        let [event] = decision.events.as_slice() else {
+            panic!("{:?}", decision.events);
+        };
+        assert_eq!(event.reason, events::FORCE_DELETED_STUCK_CLUSTER);
+        assert_eq!(event.action, events::ACTION_CLEANUP);
+        assert!(event.note.contains("within 60 s"), "{}", event.note);
+        assert_eq!(decision.requeue, Requeue::await_change());
     }
 }

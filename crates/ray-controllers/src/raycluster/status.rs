@@ -7,10 +7,15 @@
 
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::{Patch, PatchParams};
+use kube::{Api, ResourceExt};
 use ray_api_v1::{ClusterState, HeadInfo, RayCluster, RayClusterStatus};
 use ray_builders::resources::{desired_resources, replica_counts};
+use tracing::debug;
 
-use super::decide::{is_head, is_running_and_ready, is_terminating};
+use super::error::Error;
+use super::scaling::{is_head, is_running_and_ready, is_terminating};
+use crate::context::{Context, FIELD_MANAGER};
 
 /// Condition type: the head pod is running and ready.
 pub const HEAD_POD_READY: &str = "HeadPodReady";
@@ -131,6 +136,51 @@ fn endpoints(service: &Service) -> std::collections::BTreeMap<String, String> {
             Some((name, value))
         })
         .collect()
+}
+
+/// Computes the status from `inputs` and writes it if it changed (server-side apply of the status only), and
+/// records the provisioning time the first time the cluster is provisioned.
+pub async fn write(ctx: &Context, inputs: StatusInputs<'_>) -> Result<(), Error> {
+    let cluster = inputs.cluster;
+    let time = inputs.now.clone();
+    let computed = compute(&inputs);
+    if !changed(cluster.status.as_ref(), &computed) {
+        return Ok(());
+    }
+    let namespace = cluster.namespace().unwrap_or_default();
+    let name = cluster.name_any();
+    let provisioned = |conditions: &[Condition]| {
+        conditions
+            .iter()
+            .any(|c| c.type_ == PROVISIONED && c.status == "True")
+    };
+    let newly_provisioned = provisioned(&computed.conditions)
+        && !cluster
+            .status
+            .as_ref()
+            .is_some_and(|s| provisioned(&s.conditions));
+    let status = with_update_time(computed, time.clone());
+    let api: Api<RayCluster> = Api::namespaced(ctx.client.clone(), &namespace);
+    let patch = serde_json::json!({
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "status": status,
+    });
+    api.patch_status(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(|source| Error::Status {
+        what: format!("{namespace}/{name}"),
+        source,
+    })?;
+    debug!(state = ?status.state, "status written");
+    if newly_provisioned {
+        ctx.metrics.record_cluster_provisioned(cluster, &time);
+    }
+    Ok(())
 }
 
 /// Computes the status. `lastUpdateTime` is carried over; [`with_update_time`] sets it when the status is
