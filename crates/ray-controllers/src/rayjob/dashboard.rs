@@ -6,28 +6,46 @@
 //! dashboard address (`ray-operator run --dashboard-url-override http://127.0.0.1:8265`).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use ray_api_v1::raycluster::RayCluster;
 use ray_api_v1::rayjob::RayJob;
+use ray_builders::context::ContextError;
+use ray_builders::submitter::SubmitterError;
 use ray_builders::{ClusterContext, RenderOptions};
-use ray_dashboard_client::JobSubmitRequest;
+use ray_dashboard_client::{DashboardClient, Error as DashboardError, JobSubmitRequest};
+
+/// Why a RayJob's spec cannot be submitted over the dashboard. Each message starts with the field.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmissionError {
+    /// No entrypoint to run.
+    #[error("spec.entrypoint: HTTPMode needs an entrypoint to submit")]
+    MissingEntrypoint,
+    /// `runtimeEnvYAML` is not a runtime environment (the builder's message names the field).
+    #[error(transparent)]
+    RuntimeEnv(#[from] SubmitterError),
+    /// The runtime environment's JSON does not parse.
+    #[error("spec.runtimeEnvYAML: {0}")]
+    RuntimeEnvJson(#[source] serde_json::Error),
+    /// `entrypointResources` is not a JSON object of numbers.
+    #[error(
+        "spec.entrypointResources: must be a JSON object of numbers such as {{\"Custom_1\": 1}}: {0}"
+    )]
+    EntrypointResources(#[source] serde_json::Error),
+}
 
 /// The dashboard address to record in `status.dashboardURL` for `cluster`: `override_url` when given, else
-/// `<head Service FQDN>:<dashboard port>`.
+/// `<head Service FQDN>:<dashboard port>` (the cluster's own namespace, which the render context takes from it).
 pub fn dashboard_url(
     cluster: &RayCluster,
     options: &RenderOptions,
     override_url: Option<&str>,
-) -> Result<String, String> {
+) -> Result<String, ContextError> {
     if let Some(url) = override_url {
         return Ok(url.to_owned());
     }
-    let mut options = options.clone();
-    if let Some(namespace) = cluster.metadata.namespace.as_deref() {
-        options.default_namespace = namespace.to_owned();
-    }
-    let ctx = ClusterContext::new(cluster, &options).map_err(|e| e.to_string())?;
-    ray_builders::service::dashboard_address(&ctx).map_err(|e| e.to_string())
+    let ctx = ClusterContext::new(cluster, options)?;
+    ray_builders::service::dashboard_address(&ctx)
 }
 
 /// The base URL for the dashboard client: the recorded address with `http://` added when it has no scheme.
@@ -39,24 +57,29 @@ pub fn client_base_url(address: &str) -> String {
     }
 }
 
+/// A client of the dashboard at `address` (as recorded in `status.dashboardURL`) whose every request gives up
+/// after `timeout`, so a hung head delays only its own RayJob.
+pub fn client(address: &str, timeout: Duration) -> Result<DashboardClient, DashboardError> {
+    Ok(DashboardClient::new(&client_base_url(address))?.with_timeout(timeout))
+}
+
 /// The `HTTPMode` submission of `job` under `job_id`. The entrypoint is passed to Ray as it is written (Ray runs
 /// it in a shell on the head, as `ray job submit` would); nothing is interpreted by the operator. Errors name the
 /// field.
-pub fn submit_request(job: &RayJob, job_id: &str) -> Result<JobSubmitRequest, String> {
+pub fn submit_request(job: &RayJob, job_id: &str) -> Result<JobSubmitRequest, SubmissionError> {
     let spec = &job.spec;
     let entrypoint = spec
         .entrypoint
         .as_deref()
         .map(str::trim)
         .filter(|e| !e.is_empty())
-        .ok_or("spec.entrypoint: HTTPMode needs an entrypoint to submit")?;
+        .ok_or(SubmissionError::MissingEntrypoint)?;
     let mut request = JobSubmitRequest::new(entrypoint).with_submission_id(job_id);
     if let Some(yaml) = spec.runtime_env_yaml.as_deref() {
-        request.runtime_env = ray_builders::submitter::runtime_env_json(yaml)
-            .map_err(|e| format!("spec.runtimeEnvYAML: {e}"))?
+        request.runtime_env = ray_builders::submitter::runtime_env_json(yaml)?
             .map(|json| serde_json::from_str(&json))
             .transpose()
-            .map_err(|e| format!("spec.runtimeEnvYAML: {e}"))?;
+            .map_err(SubmissionError::RuntimeEnvJson)?;
     }
     if !spec.metadata.is_empty() {
         request.metadata = Some(spec.metadata.clone());
@@ -64,9 +87,8 @@ pub fn submit_request(job: &RayJob, job_id: &str) -> Result<JobSubmitRequest, St
     request.entrypoint_num_cpus = spec.entrypoint_num_cpus.filter(|n| *n > 0.0).map(f64::from);
     request.entrypoint_num_gpus = spec.entrypoint_num_gpus.filter(|n| *n > 0.0).map(f64::from);
     if let Some(resources) = spec.entrypoint_resources.as_deref() {
-        let parsed: BTreeMap<String, f64> = serde_json::from_str(resources).map_err(|e| {
-            format!("spec.entrypointResources: must be a JSON object of numbers such as {{\"Custom_1\": 1}}: {e}")
-        })?;
+        let parsed: BTreeMap<String, f64> =
+            serde_json::from_str(resources).map_err(SubmissionError::EntrypointResources)?;
         request.entrypoint_resources = Some(parsed);
     }
     Ok(request)
@@ -124,10 +146,13 @@ mod tests {
     #[test]
     fn bad_input_names_the_field() {
         let error = submit_request(&job(serde_json::json!({})), "id").err();
-        assert!(error.is_some_and(|e| e.starts_with("spec.entrypoint")));
+        assert!(error.is_some_and(|e| e.to_string().starts_with("spec.entrypoint")));
         let spec = serde_json::json!({"entrypoint": "x", "entrypointResources": "[1]"});
         let error = submit_request(&job(spec), "id").err();
-        assert!(error.is_some_and(|e| e.starts_with("spec.entrypointResources")));
+        assert!(error.is_some_and(|e| e.to_string().starts_with("spec.entrypointResources")));
+        let spec = serde_json::json!({"entrypoint": "x", "runtimeEnvYAML": "[1]"});
+        let error = submit_request(&job(spec), "id").err();
+        assert!(error.is_some_and(|e| e.to_string().starts_with("spec.runtimeEnvYAML")));
     }
 
     #[test]
@@ -147,7 +172,7 @@ mod tests {
         );
         assert_eq!(client_base_url(&address), format!("http://{address}"));
         let local = dashboard_url(&cluster, &options, Some("http://127.0.0.1:8265"));
-        assert_eq!(local.as_deref(), Ok("http://127.0.0.1:8265"));
+        assert_eq!(local, Ok("http://127.0.0.1:8265".to_owned()));
         assert_eq!(
             client_base_url("http://127.0.0.1:8265/"),
             "http://127.0.0.1:8265"

@@ -377,6 +377,18 @@ fn submitter_finished(job: Option<&Job>) -> Option<(bool, String)> {
         })
 }
 
+/// What to do before a deleted RayJob's finalizer is removed: stop its Ray job unless Ray already finished it.
+/// Best effort and once: the finalizer goes whatever happens, so a RayJob is never stranded.
+pub fn on_deletion(status: &RayJobStatus) -> Option<Action> {
+    if status.job_status.is_some_and(JobStatus::is_terminal) {
+        return None;
+    }
+    Some(Action::StopRayJob {
+        dashboard_url: status.dashboard_url.clone()?,
+        job_id: status.job_id.clone()?,
+    })
+}
+
 fn stop_action(d: &Decision) -> Option<Action> {
     Some(Action::StopRayJob {
         dashboard_url: d.status.dashboard_url.clone()?,

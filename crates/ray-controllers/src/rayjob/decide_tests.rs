@@ -8,7 +8,9 @@ use ray_api_v1::rayjob::{
     JobDeploymentStatus as D, JobFailedReason, JobStatus, RayJob, RayJobStatus,
 };
 
-use super::decide::{Action, Decision, Observation, RayJobInfo, STATUS_CHECK_TIMEOUT, decide};
+use super::decide::{
+    Action, Decision, Observation, RayJobInfo, STATUS_CHECK_TIMEOUT, decide, on_deletion,
+};
 
 const URL: &str = "sample-raycluster-head-svc.default.svc.cluster.local:8265";
 
@@ -533,4 +535,25 @@ fn a_suspended_new_job_creates_nothing() {
     let d = Obs::new(&j).run();
     assert_eq!(state(&d), D::Suspended);
     assert!(d.actions.is_empty());
+}
+
+#[test]
+fn deleting_stops_a_ray_job_that_may_still_run() {
+    let running = with_status(job(serde_json::json!({})), D::Running);
+    let mut status = running.status.unwrap_or_default();
+    assert_eq!(
+        on_deletion(&status),
+        Some(Action::StopRayJob {
+            dashboard_url: URL.into(),
+            job_id: "sample-abcde".into()
+        })
+    );
+    status.job_status = Some(JobStatus::Succeeded);
+    assert_eq!(on_deletion(&status), None, "Ray already finished it");
+    let initializing = with_status(job(serde_json::json!({})), D::Initializing);
+    assert_eq!(
+        on_deletion(&initializing.status.unwrap_or_default()),
+        None,
+        "no dashboard address yet: nothing was submitted"
+    );
 }

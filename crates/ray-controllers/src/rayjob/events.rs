@@ -1,6 +1,8 @@
 //! Event reasons of the RayJob controller and the Event published at each `jobDeploymentStatus` transition, so
 //! `kubectl describe rayjob` tells the whole story (which cluster, which job id, why it failed).
 
+use operator_runtime::Notice;
+use operator_runtime::events::{Severity, truncate_note};
 use ray_api_v1::rayjob::{JobDeploymentStatus, RayJobStatus};
 
 /// The RayJob moved to `Initializing`: its job id and RayCluster name were chosen.
@@ -17,20 +19,25 @@ pub const SUSPENDING: &str = "Suspending";
 pub const SUSPENDED: &str = "Suspended";
 /// `spec.suspend` was cleared; the RayJob starts over.
 pub const RESUMED: &str = "Resumed";
+/// The RayJob's RayCluster was created.
+pub const CREATED_RAY_CLUSTER: &str = "CreatedRayCluster";
+/// The RayJob's RayCluster could not be created; the note carries the API server's message.
+pub const FAILED_TO_CREATE_RAY_CLUSTER: &str = "FailedToCreateRayCluster";
+/// The submitter Job (`K8sJobMode`) was created.
+pub const CREATED_SUBMITTER: &str = "CreatedRayJobSubmitter";
+/// The submitter Job could not be created; the note carries the API server's message.
+pub const FAILED_TO_CREATE_SUBMITTER: &str = "FailedToCreateRayJobSubmitter";
+/// The RayJob's RayCluster was deleted (suspended, or finished with `shutdownAfterJobFinishes`).
+pub const DELETED_RAY_CLUSTER: &str = "DeletedRayCluster";
+/// The RayJob cannot be read (its spec does not match the CRD's types).
+pub const INVALID_RAYJOB_SPEC: &str = "InvalidRayJobSpec";
 
-/// One Event to publish: whether it is a warning, its reason and its note.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transition {
-    /// `true` for a Warning event (a failure), `false` for Normal.
-    pub warning: bool,
-    /// The Event's reason (one of this module's constants).
-    pub reason: &'static str,
-    /// The Event's note, for humans.
-    pub note: String,
-}
+/// The Event `action` of everything this controller reports.
+pub const ACTION: &str = "Reconcile";
 
-/// The Event for a change of `jobDeploymentStatus` from `old` to `new`, or `None` when it did not change.
-pub fn transition(old: Option<&RayJobStatus>, new: &RayJobStatus) -> Option<Transition> {
+/// The Event for a change of `jobDeploymentStatus` from `old` to `new`, or `None` when it did not change. The
+/// note is already cut to what the API server accepts.
+pub fn transition(old: Option<&RayJobStatus>, new: &RayJobStatus) -> Option<Notice> {
     let before = old
         .and_then(|s| s.job_deployment_status)
         .unwrap_or(JobDeploymentStatus::New);
@@ -43,20 +50,20 @@ pub fn transition(old: Option<&RayJobStatus>, new: &RayJobStatus) -> Option<Tran
     let cluster = new.ray_cluster_name.as_deref().unwrap_or("<none>");
     let job_id = new.job_id.as_deref().unwrap_or("<none>");
     let message = new.message.as_deref().unwrap_or_default();
-    let (warning, reason, note) = match after {
-        JobDeploymentStatus::New => (false, RESUMED, message.to_owned()),
+    let (severity, reason, note) = match after {
+        JobDeploymentStatus::New => (Severity::Normal, RESUMED, message.to_owned()),
         JobDeploymentStatus::Initializing => (
-            false,
+            Severity::Normal,
             INITIALIZING,
             format!("Ray job {job_id} will run on RayCluster {cluster}"),
         ),
         JobDeploymentStatus::Running => (
-            false,
+            Severity::Normal,
             RUNNING,
             format!("Ray job {job_id} submitted to RayCluster {cluster}"),
         ),
         JobDeploymentStatus::Complete => (
-            false,
+            Severity::Normal,
             COMPLETED,
             format!(
                 "Ray job {job_id} finished with status {}",
@@ -67,35 +74,23 @@ pub fn transition(old: Option<&RayJobStatus>, new: &RayJobStatus) -> Option<Tran
             ),
         ),
         JobDeploymentStatus::Failed => (
-            true,
+            Severity::Warning,
             FAILED,
             match new.reason {
                 Some(reason) => format!("{reason:?}: {message}"),
                 None => message.to_owned(),
             },
         ),
-        JobDeploymentStatus::Suspending => (false, SUSPENDING, message.to_owned()),
-        JobDeploymentStatus::Suspended => (false, SUSPENDED, message.to_owned()),
+        JobDeploymentStatus::Suspending => (Severity::Normal, SUSPENDING, message.to_owned()),
+        JobDeploymentStatus::Suspended => (Severity::Normal, SUSPENDED, message.to_owned()),
     };
-    Some(Transition {
-        warning,
-        reason,
-        note: truncate(note),
+    Some(Notice {
+        severity,
+        reason: reason.to_owned(),
+        action: ACTION.to_owned(),
+        note: truncate_note(&note),
+        related: None,
     })
-}
-
-/// Event notes are limited to 1 KiB by the API server; keep the start, which says what happened.
-fn truncate(mut note: String) -> String {
-    const MAX: usize = 1024;
-    if note.len() > MAX {
-        let mut cut = MAX - 3;
-        while !note.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        note.truncate(cut);
-        note.push_str("...");
-    }
-    note
 }
 
 #[cfg(test)]
@@ -123,7 +118,7 @@ mod tests {
     fn initializing_names_the_job_and_cluster() {
         let event = transition(None, &status(JobDeploymentStatus::Initializing));
         let event = event.unwrap_or_else(|| panic!("a transition"));
-        assert!(!event.warning);
+        assert_eq!(event.severity, Severity::Normal);
         assert_eq!(event.reason, INITIALIZING);
         assert!(event.note.contains("sample-abcde") && event.note.contains("sample-fghij"));
     }
@@ -145,7 +140,7 @@ mod tests {
         failed.message = Some("é".repeat(2000));
         let old = status(JobDeploymentStatus::Running);
         let event = transition(Some(&old), &failed).unwrap_or_else(|| panic!("a transition"));
-        assert!(event.warning);
+        assert_eq!(event.severity, Severity::Warning);
         assert_eq!(event.reason, FAILED);
         assert!(event.note.starts_with("SubmissionFailed: "));
         assert!(event.note.len() <= 1024);

@@ -1,0 +1,190 @@
+//! Everything a RayJob reconcile reads before it decides: the RayJob's RayCluster and submitter Job from the API
+//! server, the Ray job's status from the cluster's dashboard, and the status-check failure window recorded on the
+//! RayJob. No writes happen here.
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::jiff::Timestamp;
+use kube::{Api, ResourceExt};
+use ray_api_v1::RayClusterSpec;
+use ray_api_v1::raycluster::RayCluster;
+use ray_api_v1::rayjob::{JobDeploymentStatus, JobStatus, RayJob};
+use tracing::warn;
+
+use super::decide::{Observation, RayJobInfo};
+use super::{Context, Error, STATUS_CHECK_FAILING_SINCE_ANNOTATION, dashboard};
+
+/// What one reconcile found out about a RayJob; [`Facts::observation`] hands it to [`super::decide::decide`].
+#[derive(Debug, Clone)]
+pub struct Facts {
+    /// The RayCluster named by `status.rayClusterName`, if it exists.
+    pub cluster: Option<RayCluster>,
+    /// The submitter Job (named like the RayJob), if it exists.
+    pub submitter: Option<Job>,
+    /// What the dashboard said about the Ray job (asked only while the RayJob is `Running`).
+    pub ray_job: RayJobInfo,
+    /// The cluster's dashboard address, when it can be computed.
+    pub dashboard_url: Option<String>,
+    /// Since when the Ray job's status checks have been failing, as recorded on the RayJob.
+    pub status_check_failing_since: Option<Timestamp>,
+    /// When the facts were gathered.
+    pub now: Timestamp,
+    /// Five random characters for names generated this pass.
+    pub suffix: String,
+}
+
+impl Facts {
+    /// The facts as the pure decision takes them.
+    pub fn observation<'a>(&'a self, job: &'a RayJob) -> Observation<'a> {
+        Observation {
+            job,
+            cluster: self.cluster.as_ref(),
+            submitter: self.submitter.as_ref(),
+            ray_job: &self.ray_job,
+            dashboard_url: self.dashboard_url.as_deref(),
+            status_check_failing_since: self.status_check_failing_since,
+            now: self.now,
+            suffix: &self.suffix,
+        }
+    }
+
+    /// The head image a default submitter runs: the observed cluster's (a `clusterSelector` cluster), else the one
+    /// in the RayJob's `rayClusterSpec`.
+    pub fn head_image<'a>(&'a self, job: &'a RayJob) -> Option<&'a str> {
+        head_image(self.cluster.as_ref().map(|c| &c.spec))
+            .or_else(|| head_image(job.spec.ray_cluster_spec.as_ref()))
+    }
+}
+
+/// Gathers the facts about `job`. A RayCluster or Job that cannot be read fails the reconcile; a dashboard that
+/// cannot be asked is a fact ([`RayJobInfo::Unreachable`]), which the decision tolerates for a while.
+pub async fn observe(job: &RayJob, ctx: &Context) -> Result<Facts, Error> {
+    let namespace = job.namespace().unwrap_or_default();
+    let name = job.name_any();
+    let status = job.status.clone().unwrap_or_default();
+    let cluster = match status.ray_cluster_name.as_deref() {
+        Some(cluster_name) => {
+            let clusters: Api<RayCluster> = Api::namespaced(ctx.client.clone(), &namespace);
+            clusters
+                .get_opt(cluster_name)
+                .await
+                .map_err(|source| Error::Read {
+                    what: format!("RayCluster {namespace}/{cluster_name}"),
+                    source,
+                })?
+        }
+        None => None,
+    };
+    let submitters: Api<Job> = Api::namespaced(ctx.client.clone(), &namespace);
+    let submitter = submitters
+        .get_opt(&name)
+        .await
+        .map_err(|source| Error::Read {
+            what: format!("Job {namespace}/{name}"),
+            source,
+        })?;
+    let dashboard_url = cluster.as_ref().and_then(|cluster| {
+        dashboard::dashboard_url(
+            cluster,
+            &ctx.settings.render,
+            ctx.settings.dashboard_url_override.as_deref(),
+        )
+        .map_err(|error| warn!(%error, "no dashboard address for the RayCluster"))
+        .ok()
+    });
+    let ray_job = match (
+        status.job_deployment_status,
+        &status.dashboard_url,
+        &status.job_id,
+    ) {
+        (Some(JobDeploymentStatus::Running), Some(url), Some(job_id)) => {
+            ray_job_info(ctx, url, job_id).await
+        }
+        _ => RayJobInfo::NotChecked,
+    };
+    let seed = format!("{:?}/{:?}", job.metadata.uid, std::time::SystemTime::now());
+    Ok(Facts {
+        cluster,
+        submitter,
+        ray_job,
+        dashboard_url,
+        status_check_failing_since: recorded_failing_since(job),
+        now: Timestamp::now(),
+        suffix: ray_builders::names::random_suffix_from(seed.as_bytes()),
+    })
+}
+
+/// Asks the dashboard at `address` about the Ray job `job_id`.
+async fn ray_job_info(ctx: &Context, address: &str, job_id: &str) -> RayJobInfo {
+    let client = match dashboard::client(address, ctx.settings.dashboard_timeout) {
+        Ok(client) => client,
+        Err(error) => return RayJobInfo::Unreachable(error.to_string()),
+    };
+    match client.get_job(job_id).await {
+        Ok(details) => RayJobInfo::Found {
+            status: ray_status(details.status.as_str()),
+            message: details.message,
+        },
+        Err(error) if error.is_not_found() => RayJobInfo::NotFound,
+        Err(error) => RayJobInfo::Unreachable(error.to_string()),
+    }
+}
+
+/// The failure window's start recorded on `job`; an unreadable value counts as absent (the window restarts).
+pub fn recorded_failing_since(job: &RayJob) -> Option<Timestamp> {
+    job.annotations()
+        .get(STATUS_CHECK_FAILING_SINCE_ANNOTATION)?
+        .parse()
+        .ok()
+}
+
+/// Ray's wire status (`SUCCEEDED`, ...); one this operator does not know counts as `PENDING`.
+fn ray_status(wire: &str) -> JobStatus {
+    serde_json::from_value(serde_json::Value::String(wire.to_owned())).unwrap_or(JobStatus::Pending)
+}
+
+fn head_image(spec: Option<&RayClusterSpec>) -> Option<&str> {
+    spec?
+        .head_group_spec
+        .template
+        .spec
+        .as_ref()?
+        .containers
+        .first()?
+        .image
+        .as_deref()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(annotation: Option<&str>) -> RayJob {
+        let mut annotations = serde_json::Map::new();
+        if let Some(value) = annotation {
+            annotations.insert(STATUS_CHECK_FAILING_SINCE_ANNOTATION.into(), value.into());
+        }
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "ray.io/v1", "kind": "RayJob",
+            "metadata": {"name": "sample", "annotations": annotations},
+            "spec": {"entrypoint": "true"},
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_failure_window_is_read_from_the_annotation() {
+        let since: Timestamp = "2026-01-02T03:04:05.5Z"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let recorded = recorded_failing_since(&job(Some(&since.to_string())));
+        assert_eq!(recorded, Some(since));
+        assert_eq!(recorded_failing_since(&job(None)), None);
+        assert_eq!(recorded_failing_since(&job(Some("yesterday"))), None);
+    }
+
+    #[test]
+    fn unknown_ray_statuses_count_as_pending() {
+        assert_eq!(ray_status("SUCCEEDED"), JobStatus::Succeeded);
+        assert_eq!(ray_status("SOMETHING_NEW"), JobStatus::Pending);
+    }
+}
