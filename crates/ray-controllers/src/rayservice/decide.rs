@@ -18,6 +18,12 @@
 //! - **Old clusters** (neither active nor pending) are deleted after the deletion delay, counted from a time
 //!   recorded on the cluster, so a restart neither forgets nor restarts the delay.
 //! - **The head pod's `ray.io/serve` label** follows the health of the head's Serve proxy as Serve reports it.
+//!
+//! [`decide`] runs one pure function per concern, in this order (each reads what the ones before it decided):
+//! `goal` (validate the spec) → `clusters` (create, update in place, or prepare a new one) → `serve` (push the
+//! Serve config, the head's serve label) → `sides` (the active and pending statuses) → `traffic` (point the
+//! Services, promote) → `new_cluster` (record the next cluster's name) → `old_clusters` (schedule and delete) →
+//! `service_status` and `conditions` → `requeue`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -26,13 +32,14 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 use ray_api_v1::raycluster::RayCluster;
 use ray_api_v1::rayservice::{
-    AppStatus, ApplicationStatus, RayService, RayServiceStatus, RayServiceStatuses,
-    ServeDeploymentStatus, ServeDeploymentStatusValue, ServiceStatus,
+    AppStatus, ApplicationStatus, RayService, RayServiceStatus, RayServiceStatuses, ServiceStatus,
 };
 use ray_builders::labels;
 use ray_builders::spec_hash::{
     hash_json, rayservice_cluster_hash, rayservice_cluster_hash_first_groups,
 };
+
+use super::error::{ServeConfigError, SpecError};
 
 /// Annotation on a RayService's RayCluster: the hash of the Serve config last applied to it (canonical JSON,
 /// see [`ray_builders::spec_hash::hash_json`]). Written after each successful apply, so an operator restart
@@ -47,9 +54,6 @@ pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(2);
 
 /// How often a serving RayService is looked at to refresh the applications' statuses from Serve.
 pub const STEADY_INTERVAL: Duration = Duration::from_secs(10);
-
-/// The name of the `HeadPodReady` condition the RayCluster controller sets.
-const HEAD_POD_READY: &str = "HeadPodReady";
 
 /// What Serve on a cluster said this pass.
 #[derive(Debug, Clone, PartialEq)]
@@ -219,6 +223,137 @@ pub mod conditions {
     pub const NO_PENDING_CLUSTER: &str = "NoPendingCluster";
 }
 
+/// Decides the next status and actions of a RayService: one function per concern, in order.
+pub fn decide(obs: &Observation<'_>) -> Decision {
+    let mut d = Decision::keeping(obs.service.status.as_ref());
+    if obs.service.metadata.deletion_timestamp.is_some() {
+        // The clusters and Services carry owner references; the garbage collector removes them.
+        return d;
+    }
+    let goal = match goal(obs.service) {
+        Ok(goal) => goal,
+        Err(error) => {
+            invalid_spec(obs, &error, &mut d);
+            return d;
+        }
+    };
+    d.status.observed_generation = obs.service.metadata.generation;
+    let clusters = clusters(obs, &goal, &mut d);
+    let serving = serve(&clusters, &goal, &mut d);
+    sides(obs, &clusters, &serving, &mut d);
+    let traffic = traffic(obs, &clusters, &serving, &mut d);
+    new_cluster(obs, &clusters, &traffic, &mut d);
+    old_clusters(obs, &mut d);
+    service_status(obs, &clusters, &traffic, &mut d);
+    conditions(obs, &traffic, &mut d);
+    requeue(&serving, &mut d);
+    d
+}
+
+impl Decision {
+    /// No change: the current status (without `lastUpdateTime`), no action, no Event, no requeue.
+    fn keeping(status: Option<&RayServiceStatuses>) -> Decision {
+        let mut status = status.cloned().unwrap_or_default();
+        status.last_update_time = None;
+        Decision {
+            status,
+            actions: Vec::new(),
+            notes: Vec::new(),
+            requeue_after: None,
+        }
+    }
+
+    /// Reconcile again within `after` (the earliest of every reason to look again wins).
+    fn wake_within(&mut self, after: Duration) {
+        self.requeue_after = Some(self.requeue_after.map_or(after, |old| old.min(after)));
+    }
+
+    fn pending_name(&self) -> Option<String> {
+        self.status
+            .pending_service_status
+            .as_ref()
+            .and_then(|p| p.ray_cluster_name.clone())
+    }
+
+    fn active_name(&self) -> Option<String> {
+        self.status
+            .active_service_status
+            .as_ref()
+            .and_then(|s| s.ray_cluster_name.clone())
+    }
+}
+
+/// What a valid spec asks for.
+#[derive(Debug)]
+struct Goal {
+    /// The hash of `rayClusterConfig` the newest cluster must carry.
+    cluster_hash: String,
+    /// The Serve config as JSON and its hash, when the spec has one.
+    serve_config: Option<(serde_json::Value, String)>,
+}
+
+impl Goal {
+    fn serve_config(&self) -> Option<(&serde_json::Value, &str)> {
+        self.serve_config.as_ref().map(|(c, h)| (c, h.as_str()))
+    }
+}
+
+/// The spec's goal, or why the spec is invalid (the webhook's rules first, then the Serve config, then the hash).
+fn goal(service: &RayService) -> Result<Goal, SpecError> {
+    ray_api_v1::validation::validate_service(service)?;
+    let serve_config = serve_config_json(service)?.map(|config| {
+        let hash = hash_json(&config);
+        (config, hash)
+    });
+    let cluster_hash =
+        rayservice_cluster_hash(&service.spec.ray_cluster_config).map_err(SpecError::Hash)?;
+    Ok(Goal {
+        cluster_hash,
+        serve_config,
+    })
+}
+
+/// An invalid spec changes nothing; the running service is left as it is, and the user is told which field.
+fn invalid_spec(obs: &Observation<'_>, error: &SpecError, d: &mut Decision) {
+    d.notes.push(Note {
+        warning: true,
+        reason: reasons::INVALID_SPEC,
+        message: format!("The RayService's spec is invalid; nothing was changed: {error}"),
+        cluster: None,
+    });
+    set_condition(
+        &mut d.status.conditions,
+        conditions::READY,
+        false,
+        conditions::VALIDATION_FAILED,
+        format!(
+            "The spec is invalid; nothing was changed and the last valid spec keeps serving: {error}"
+        ),
+        obs.service.metadata.generation,
+        obs.now,
+    );
+}
+
+/// The Serve config of the spec as JSON (`None` when the spec has none), or why it cannot be used.
+pub fn serve_config_json(
+    service: &RayService,
+) -> Result<Option<serde_json::Value>, ServeConfigError> {
+    let Some(text) = service
+        .spec
+        .serve_config_v2
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    // The same budgeted parser as manifests: a YAML bomb in the Serve config is an error, not an OOM.
+    let value = ray_api_v1::parse::yaml_value(text)?.unwrap_or(serde_json::Value::Null);
+    if !value.is_object() {
+        return Err(ServeConfigError::NotAMapping);
+    }
+    Ok(Some(value))
+}
+
 /// Sets condition `type_`, keeping its `lastTransitionTime` when its status does not change.
 fn set_condition(
     list: &mut Vec<Condition>,
@@ -246,28 +381,6 @@ fn set_condition(
     list.sort_by(|a, b| a.type_.cmp(&b.type_));
 }
 
-/// The Serve config of the spec as JSON, or the reason it cannot be used.
-pub fn serve_config_json(service: &RayService) -> Result<Option<serde_json::Value>, String> {
-    let Some(text) = service
-        .spec
-        .serve_config_v2
-        .as_deref()
-        .filter(|t| !t.trim().is_empty())
-    else {
-        return Ok(None);
-    };
-    // The same budgeted parser as manifests: a YAML bomb in the Serve config is an error, not an OOM.
-    let value = ray_api_v1::parse::yaml_value(text)
-        .map_err(|e| format!("spec.serveConfigV2: not valid YAML: {e}"))?
-        .unwrap_or(serde_json::Value::Null);
-    if !value.is_object() {
-        return Err(
-            "spec.serveConfigV2: must be a YAML mapping with an `applications` list".into(),
-        );
-    }
-    Ok(Some(value))
-}
-
 fn name_of(cluster: &RayCluster) -> String {
     cluster.metadata.name.clone().unwrap_or_default()
 }
@@ -279,15 +392,6 @@ fn annotation<'a>(cluster: &'a RayCluster, key: &str) -> Option<&'a str> {
         .as_ref()
         .and_then(|a| a.get(key))
         .map(String::as_str)
-}
-
-/// Whether the RayCluster controller reports the cluster's head pod ready.
-pub fn head_ready(cluster: &RayCluster) -> bool {
-    cluster.status.as_ref().is_some_and(|s| {
-        s.conditions
-            .iter()
-            .any(|c| c.type_ == HEAD_POD_READY && c.status == "True")
-    })
 }
 
 /// How a cluster's spec compares with the goal.
@@ -317,60 +421,198 @@ fn spec_change(cluster: &RayCluster, service: &RayService, goal: &str) -> SpecCh
     SpecChange::NeedsNewCluster
 }
 
+/// The RayService's clusters once the cluster phase has run.
+#[derive(Debug)]
+struct Clusters<'o, 'a> {
+    /// The active cluster, when it exists.
+    active: Option<&'o ClusterObservation<'a>>,
+    /// The pending cluster, when it exists and is still wanted.
+    pending: Option<&'o ClusterObservation<'a>>,
+    /// The recorded pending cluster's name, when it is still wanted (it may not exist yet).
+    pending_name: Option<String>,
+    /// Whether `rayClusterConfig` needs a new cluster (its name is recorded by `new_cluster`).
+    prepare_new: bool,
+}
+
+/// Cluster spec changes: forget a vanished active cluster, drop a pending cluster that is no longer needed, create
+/// the recorded pending cluster, and compare the newest cluster (pending if any, else active) with the goal.
+fn clusters<'o, 'a>(obs: &'o Observation<'a>, goal: &Goal, d: &mut Decision) -> Clusters<'o, 'a> {
+    let service = obs.service;
+    let active = obs.active.as_ref();
+    let mut pending = obs.pending.as_ref();
+    let mut pending_name = service
+        .status
+        .as_ref()
+        .and_then(|s| s.pending_service_status.as_ref())
+        .and_then(|s| s.ray_cluster_name.clone());
+    // A recorded active cluster that is gone (deleted by hand) is forgotten; a new one is prepared below.
+    if active.is_none() {
+        d.status.active_service_status = None;
+    }
+    // rayClusterConfig went back to what the active cluster runs: the pending cluster is not needed any more.
+    if let (Some(a), Some(p)) = (active, &pending_name)
+        && spec_change(a.cluster, service, &goal.cluster_hash) == SpecChange::None
+    {
+        d.notes.push(Note {
+            warning: false,
+            reason: reasons::PREPARING_NEW_CLUSTER,
+            message: format!(
+                "rayClusterConfig matches the serving RayCluster {} again; RayCluster {p} is no longer needed",
+                name_of(a.cluster)
+            ),
+            cluster: Some(p.clone()),
+        });
+        pending = None;
+        pending_name = None;
+        d.status.pending_service_status = None;
+    }
+    // A recorded pending cluster that does not exist yet is created (its name was written in an earlier pass).
+    if let (Some(name), None) = (&pending_name, pending) {
+        d.actions.push(Action::CreateCluster { name: name.clone() });
+        d.wake_within(PROGRESS_INTERVAL);
+    }
+    let prepare_new = match pending.or(active) {
+        None => pending_name.is_none(),
+        Some(newest) => match spec_change(newest.cluster, service, &goal.cluster_hash) {
+            SpecChange::None => false,
+            SpecChange::WorkerGroupsAppended => {
+                d.actions.push(Action::UpdateCluster {
+                    name: name_of(newest.cluster),
+                });
+                false
+            }
+            SpecChange::NeedsNewCluster => true,
+        },
+    };
+    Clusters {
+        active,
+        pending,
+        pending_name,
+        prepare_new,
+    }
+}
+
 /// A cluster's serve readiness, and the status of its applications.
+#[derive(Debug, Clone, PartialEq)]
 struct ServeState {
+    /// The cluster received the current config and every application is `RUNNING`.
     ready: bool,
+    /// What Serve reported, when it was asked and answered.
     applications: Option<BTreeMap<String, AppStatus>>,
 }
 
-/// Serve on one cluster: push the config when it needs it (and `may_push`), and tell whether it is ready.
-fn serve(
+/// Serve on both clusters this pass.
+#[derive(Debug)]
+struct Serving {
+    active: Option<ServeState>,
+    pending: Option<ServeState>,
+}
+
+/// Serve: the pending cluster gets the config; the active one only when no other cluster is coming.
+fn serve(clusters: &Clusters<'_, '_>, goal: &Goal, d: &mut Decision) -> Serving {
+    let config = goal.serve_config();
+    let pending = clusters.pending.map(|p| cluster_serve(p, config, true, d));
+    let active_may_push = clusters.pending_name.is_none() && !clusters.prepare_new;
+    let active = clusters
+        .active
+        .map(|a| cluster_serve(a, config, active_may_push, d));
+    Serving { active, pending }
+}
+
+/// Serve on one cluster: its head's serve label, the config when it needs it (and `may_push`), and whether it is
+/// ready.
+fn cluster_serve(
     obs: &ClusterObservation<'_>,
     config: Option<(&serde_json::Value, &str)>,
     may_push: bool,
     d: &mut Decision,
 ) -> ServeState {
-    let name = name_of(obs.cluster);
-    let recorded = annotation(obs.cluster, SERVE_CONFIG_HASH_ANNOTATION);
-    match &obs.serve {
-        ServeInfo::NotChecked | ServeInfo::Unreachable(_) => ServeState {
+    let ServeInfo::Found {
+        applications,
+        head_proxy_healthy,
+    } = &obs.serve
+    else {
+        return ServeState {
             ready: false,
             applications: None,
-        },
-        ServeInfo::Found {
-            applications,
-            head_proxy_healthy,
-        } => {
-            if let Some((pod, label)) = &obs.head_pod {
-                let current = label.as_deref() == Some("true");
-                if current != *head_proxy_healthy {
-                    d.actions.push(Action::SetHeadServeLabel {
-                        cluster: name.clone(),
-                        pod: pod.clone(),
-                        serving: *head_proxy_healthy,
-                    });
-                }
-            }
-            let mut current_config = false;
-            if let Some((config, hash)) = config {
-                let needs_push = recorded != Some(hash) || applications.is_empty();
-                if needs_push && may_push {
-                    d.actions.push(Action::ApplyServeConfig {
-                        cluster: name,
-                        config: config.clone(),
-                        hash: hash.to_owned(),
-                    });
-                }
-                current_config = !needs_push;
-            }
-            let running = !applications.is_empty()
-                && applications
-                    .values()
-                    .all(|a| a.status == Some(ApplicationStatus::Running));
-            ServeState {
-                ready: current_config && running,
-                applications: Some(applications.clone()),
-            }
+        };
+    };
+    let name = name_of(obs.cluster);
+    head_serve_label(obs, *head_proxy_healthy, d);
+    let mut current_config = false;
+    if let Some((config, hash)) = config {
+        let recorded = annotation(obs.cluster, SERVE_CONFIG_HASH_ANNOTATION);
+        let needs_push = recorded != Some(hash) || applications.is_empty();
+        if needs_push && may_push {
+            d.actions.push(Action::ApplyServeConfig {
+                cluster: name,
+                config: config.clone(),
+                hash: hash.to_owned(),
+            });
+        }
+        current_config = !needs_push;
+    }
+    let running = !applications.is_empty()
+        && applications
+            .values()
+            .all(|a| a.status == Some(ApplicationStatus::Running));
+    ServeState {
+        ready: current_config && running,
+        applications: Some(applications.clone()),
+    }
+}
+
+/// The head pod's `ray.io/serve` label follows the health of the head's Serve proxy.
+fn head_serve_label(obs: &ClusterObservation<'_>, healthy: bool, d: &mut Decision) {
+    if let Some((pod, label)) = &obs.head_pod
+        && (label.as_deref() == Some("true")) != healthy
+    {
+        d.actions.push(Action::SetHeadServeLabel {
+            cluster: name_of(obs.cluster),
+            pod: pod.clone(),
+            serving: healthy,
+        });
+    }
+}
+
+/// The active and pending statuses (applications as Serve reports them), a Warning for each application that failed
+/// since the last status, and one for each cluster whose dashboard could not be read.
+fn sides(obs: &Observation<'_>, clusters: &Clusters<'_, '_>, serving: &Serving, d: &mut Decision) {
+    let old = obs.service.status.as_ref();
+    if let Some(a) = clusters.active {
+        let old = old.and_then(|s| s.active_service_status.as_ref());
+        let name = name_of(a.cluster);
+        let apps = serving.active.as_ref().and_then(|s| s.applications.clone());
+        let status = cluster_status(old, Some(a.cluster), &name, apps);
+        failed_applications(old, &status, &name, d);
+        d.status.active_service_status = Some(status);
+    }
+    if let Some(name) = &clusters.pending_name {
+        let old = old.and_then(|s| s.pending_service_status.as_ref());
+        let apps = serving
+            .pending
+            .as_ref()
+            .and_then(|s| s.applications.clone());
+        let status = cluster_status(old, clusters.pending.map(|p| p.cluster), name, apps);
+        failed_applications(old, &status, name, d);
+        d.status.pending_service_status = Some(status);
+    }
+    for (side, observed) in [("active", clusters.active), ("pending", clusters.pending)] {
+        if let Some(ClusterObservation {
+            cluster,
+            serve: ServeInfo::Unreachable(error),
+            ..
+        }) = observed
+        {
+            let name = name_of(cluster);
+            d.notes.push(Note {
+                warning: true,
+                reason: reasons::SERVE_STATUS_UNAVAILABLE,
+                message: format!(
+                    "Could not read the Serve applications of the {side} RayCluster {name}: {error}"
+                ),
+                cluster: Some(name),
+            });
         }
     }
 }
@@ -446,239 +688,125 @@ fn last_line(message: &str) -> &str {
         .unwrap_or(message)
 }
 
-fn pending_name_now(d: &Decision) -> Option<String> {
-    d.status
-        .pending_service_status
-        .as_ref()
-        .and_then(|p| p.ray_cluster_name.clone())
+/// Where the traffic goes once the traffic phase has run.
+#[derive(Debug, PartialEq)]
+struct Traffic {
+    /// The cluster both Services select after this pass, when they agree.
+    serving: Option<String>,
+    /// The active cluster after this pass (the pending one once it is promoted).
+    active: Option<String>,
 }
 
-fn wake_within(d: &mut Decision, after: Duration) {
-    d.requeue_after = Some(d.requeue_after.map_or(after, |old| old.min(after)));
+impl Traffic {
+    /// Whether the Services select the active cluster.
+    fn serves(&self) -> bool {
+        self.active.is_some() && self.serving == self.active
+    }
 }
 
-/// Decides the next status and actions of a RayService.
-pub fn decide(obs: &Observation<'_>) -> Decision {
-    let service = obs.service;
-    let old = service.status.clone().unwrap_or_default();
-    let mut d = Decision {
-        status: old.clone(),
-        actions: Vec::new(),
-        notes: Vec::new(),
-        requeue_after: None,
-    };
-    d.status.last_update_time = None;
-    if service.metadata.deletion_timestamp.is_some() {
-        // The clusters and Services carry owner references; the garbage collector removes them.
-        return d;
-    }
-    let svc_name = service.metadata.name.clone().unwrap_or_default();
-
-    // Validation: an invalid spec changes nothing; the running service is left as it is.
-    let invalid = match ray_api_v1::validation::validate_service(service) {
-        Err(errors) => Some(errors.to_string()),
-        Ok(()) => serve_config_json(service).err(),
-    };
-    let goal_hash = rayservice_cluster_hash(&service.spec.ray_cluster_config);
-    let (Some(goal_hash), None) = (goal_hash.ok(), invalid.as_ref()) else {
-        let error = invalid.unwrap_or_else(|| "rayClusterConfig cannot be hashed".into());
-        d.notes.push(Note {
-            warning: true,
-            reason: reasons::INVALID_SPEC,
-            message: format!("The RayService's spec is invalid; nothing was changed: {error}"),
-            cluster: None,
-        });
-        set_condition(
-            &mut d.status.conditions,
-            conditions::READY,
-            false,
-            conditions::VALIDATION_FAILED,
-            format!(
-                "The spec is invalid; nothing was changed and the last valid spec keeps serving: {error}"
-            ),
-            service.metadata.generation,
-            obs.now,
-        );
-        return d;
-    };
-    let config = serve_config_json(service).ok().flatten();
-    let config_hash = config.as_ref().map(hash_json);
-    let config_ref = config.as_ref().zip(config_hash.as_deref());
-    d.status.observed_generation = service.metadata.generation;
-
-    let active = obs.active.as_ref();
-    let mut pending = obs.pending.as_ref();
-    let mut pending_name = old
-        .pending_service_status
-        .as_ref()
-        .and_then(|s| s.ray_cluster_name.clone());
-    // A recorded active cluster that is gone (deleted by hand) is forgotten; a new one is prepared below.
-    if active.is_none() {
-        d.status.active_service_status = None;
-    }
-    // rayClusterConfig went back to what the active cluster runs: the pending cluster is not needed any more.
-    if let (Some(a), Some(p)) = (active, &pending_name)
-        && spec_change(a.cluster, service, &goal_hash) == SpecChange::None
-    {
-        d.notes.push(Note {
-            warning: false,
-            reason: reasons::PREPARING_NEW_CLUSTER,
-            message: format!(
-                "rayClusterConfig matches the serving RayCluster {} again; RayCluster {p} is no longer needed",
-                name_of(a.cluster)
-            ),
-            cluster: Some(p.clone()),
-        });
-        pending = None;
-        pending_name = None;
-        d.status.pending_service_status = None;
-    }
-    // A recorded pending cluster that does not exist yet is created (its name was written in an earlier pass).
-    if let (Some(name), None) = (&pending_name, pending) {
-        d.actions.push(Action::CreateCluster { name: name.clone() });
-        wake_within(&mut d, PROGRESS_INTERVAL);
-    }
-
-    // Cluster spec changes, judged against the newest cluster (pending if any, else active).
-    let newest = pending.or(active);
-    let mut prepare_new = false;
-    match newest {
-        None if pending_name.is_none() => prepare_new = true,
-        None => {}
-        Some(newest) => match spec_change(newest.cluster, service, &goal_hash) {
-            SpecChange::None => {}
-            SpecChange::WorkerGroupsAppended => d.actions.push(Action::UpdateCluster {
-                name: name_of(newest.cluster),
-            }),
-            SpecChange::NeedsNewCluster => prepare_new = true,
-        },
-    }
-
-    // Serve: the pending cluster gets the config; the active one only when no other cluster is coming.
-    let pending_serve = pending.map(|p| serve(p, config_ref, true, &mut d));
-    let active_may_push = pending_name.is_none() && !prepare_new;
-    let active_serve = active.map(|a| serve(a, config_ref, active_may_push, &mut d));
-
-    // Status of each side.
-    if let Some(a) = active {
-        let name = name_of(a.cluster);
-        let apps = active_serve.as_ref().and_then(|s| s.applications.clone());
-        let status = cluster_status(
-            old.active_service_status.as_ref(),
-            Some(a.cluster),
-            &name,
-            apps,
-        );
-        failed_applications(old.active_service_status.as_ref(), &status, &name, &mut d);
-        d.status.active_service_status = Some(status);
-    }
-    if let Some(name) = &pending_name {
-        let apps = pending_serve.as_ref().and_then(|s| s.applications.clone());
-        let status = cluster_status(
-            old.pending_service_status.as_ref(),
-            pending.map(|p| p.cluster),
-            name,
-            apps,
-        );
-        failed_applications(old.pending_service_status.as_ref(), &status, name, &mut d);
-        d.status.pending_service_status = Some(status);
-    }
-    for (side, obs_side) in [("active", active), ("pending", pending)] {
-        if let Some(ServeInfo::Unreachable(error)) = obs_side.map(|o| &o.serve) {
-            d.notes.push(Note {
-                warning: true,
-                reason: reasons::SERVE_STATUS_UNAVAILABLE,
-                message: format!(
-                    "Could not read the Serve applications of the {side} RayCluster {}: {error}",
-                    obs_side.map(|o| name_of(o.cluster)).unwrap_or_default()
-                ),
-                cluster: obs_side.map(|o| name_of(o.cluster)),
-            });
-        }
-    }
-
-    // Traffic: to the pending cluster once it serves, else stays on (or goes to) the active one when it serves.
-    let pending_ready = pending_serve.as_ref().is_some_and(|s| s.ready);
-    let active_ready = active_serve.as_ref().is_some_and(|s| s.ready);
-    let target = if pending_ready {
-        pending.map(|p| name_of(p.cluster))
-    } else if active_ready {
-        active.map(|a| name_of(a.cluster))
+/// Traffic: to the pending cluster once it serves, else stays on (or goes to) the active one when it serves.
+fn traffic(
+    obs: &Observation<'_>,
+    clusters: &Clusters<'_, '_>,
+    serving: &Serving,
+    d: &mut Decision,
+) -> Traffic {
+    let ready = |state: &Option<ServeState>| state.as_ref().is_some_and(|s| s.ready);
+    let target = if ready(&serving.pending) {
+        clusters.pending.map(|p| name_of(p.cluster))
+    } else if ready(&serving.active) {
+        clusters.active.map(|a| name_of(a.cluster))
     } else {
         None
     };
-    let mut serving = obs
+    let mut selected = obs
         .serve_service_target
         .clone()
         .filter(|t| obs.head_service_target.as_ref() == Some(t));
-    if let Some(target) = &target
-        && serving.as_ref() != Some(target)
+    if let Some(target) = target
+        && selected.as_ref() != Some(&target)
     {
         d.actions.push(Action::PointServices {
             cluster: target.clone(),
         });
-        serving = Some(target.clone());
+        selected = Some(target);
     }
-    // Promotion: the Services point at the pending cluster, so it is the active one now.
-    let mut active_name_now = d
-        .status
-        .active_service_status
-        .as_ref()
-        .and_then(|s| s.ray_cluster_name.clone());
-    if let (Some(p), Some(serving)) = (&pending_name, &serving)
-        && p == serving
-        && pending.is_some()
+    let active = promote(clusters, selected.as_deref(), d);
+    Traffic {
+        serving: selected,
+        active,
+    }
+}
+
+/// Promotion: when the Services point at the pending cluster, it is the active one now. Returns the active
+/// cluster's name.
+fn promote(
+    clusters: &Clusters<'_, '_>,
+    selected: Option<&str>,
+    d: &mut Decision,
+) -> Option<String> {
+    let active = d.active_name();
+    let Some(p) = clusters
+        .pending_name
+        .as_deref()
+        .filter(|p| Some(*p) == selected && clusters.pending.is_some())
+    else {
+        return active;
+    };
+    let promoted = d.status.pending_service_status.take();
+    d.notes.push(Note {
+        warning: false,
+        reason: reasons::PROMOTED_CLUSTER,
+        message: match &active {
+            Some(old_active) => format!(
+                "RayCluster {p} serves every application; traffic moved to it from RayCluster {old_active}"
+            ),
+            None => format!("RayCluster {p} serves every application and takes the traffic"),
+        },
+        cluster: Some(p.to_owned()),
+    });
+    d.status.active_service_status = promoted;
+    Some(p.to_owned())
+}
+
+/// A new cluster: its name is recorded now and it is created in the next pass (so a restart never makes two).
+fn new_cluster(
+    obs: &Observation<'_>,
+    clusters: &Clusters<'_, '_>,
+    traffic: &Traffic,
+    d: &mut Decision,
+) {
+    if !clusters.prepare_new
+        || (d.status.pending_service_status.is_some() && clusters.pending.is_none())
     {
-        let promoted = d.status.pending_service_status.take();
+        return;
+    }
+    let service = obs.service.metadata.name.as_deref().unwrap_or_default();
+    let name = ray_builders::names::with_suffix(service, obs.suffix);
+    if let Some(current) = &traffic.active {
         d.notes.push(Note {
             warning: false,
-            reason: reasons::PROMOTED_CLUSTER,
-            message: match &active_name_now {
-                Some(old_active) => format!(
-                    "RayCluster {p} serves every application; traffic moved to it from RayCluster {old_active}"
-                ),
-                None => format!("RayCluster {p} serves every application and takes the traffic"),
-            },
-            cluster: Some(p.clone()),
+            reason: reasons::PREPARING_NEW_CLUSTER,
+            message: format!(
+                "rayClusterConfig changed: preparing RayCluster {name}; RayCluster {current} keeps serving until it is ready"
+            ),
+            cluster: Some(name.clone()),
         });
-        d.status.active_service_status = promoted;
-        active_name_now = Some(p.clone());
     }
+    d.status.pending_service_status = Some(RayServiceStatus {
+        ray_cluster_name: Some(name),
+        ..RayServiceStatus::default()
+    });
+    d.wake_within(PROGRESS_INTERVAL);
+}
 
-    // A new cluster: its name is recorded now and it is created in the next pass.
-    if prepare_new && (d.status.pending_service_status.is_none() || pending.is_some()) {
-        let name = ray_builders::names::with_suffix(&svc_name, obs.suffix);
-        if let Some(current) = &active_name_now {
-            d.notes.push(Note {
-                warning: false,
-                reason: reasons::PREPARING_NEW_CLUSTER,
-                message: format!(
-                    "rayClusterConfig changed: preparing RayCluster {name}; RayCluster {current} keeps serving until it is ready"
-                ),
-                cluster: Some(name.clone()),
-            });
-        }
-        d.status.pending_service_status = Some(RayServiceStatus {
-            ray_cluster_name: Some(name),
-            ..RayServiceStatus::default()
-        });
-        wake_within(&mut d, PROGRESS_INTERVAL);
-    }
-
-    // Clusters that neither serve nor are being prepared are deleted after the delay.
-    let keep: Vec<String> = [
-        d.status
-            .active_service_status
-            .as_ref()
-            .and_then(|s| s.ray_cluster_name.clone()),
-        d.status
-            .pending_service_status
-            .as_ref()
-            .and_then(|s| s.ray_cluster_name.clone()),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+/// Clusters that neither serve nor are being prepared are deleted after the delay, counted from a time recorded
+/// on the cluster; a cluster that is active or pending again loses that time.
+fn old_clusters(obs: &Observation<'_>, d: &mut Decision) {
+    let keep: Vec<String> = [d.active_name(), d.pending_name()]
+        .into_iter()
+        .flatten()
+        .collect();
     for cluster in obs.owned_clusters {
         let name = name_of(cluster);
         let due = annotation(cluster, DELETE_AFTER_ANNOTATION);
@@ -698,48 +826,58 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
                 let at = Timestamp::from_second(obs.now.as_second().saturating_add(delay))
                     .unwrap_or(obs.now);
                 d.actions.push(Action::ScheduleClusterDeletion { name, at });
-                wake_within(&mut d, obs.deletion_delay.max(Duration::from_millis(100)));
+                d.wake_within(obs.deletion_delay.max(Duration::from_millis(100)));
             }
             Some(at) if obs.now >= at => d.actions.push(Action::DeleteCluster { name }),
             Some(at) => {
                 let left = Duration::try_from(obs.now.duration_until(at)).unwrap_or_default();
-                wake_within(&mut d, left.max(Duration::from_millis(100)));
+                d.wake_within(left.max(Duration::from_millis(100)));
             }
         }
     }
+}
 
-    // The overall status.
+/// The overall `serviceStatus` and the serve endpoint count.
+fn service_status(
+    obs: &Observation<'_>,
+    clusters: &Clusters<'_, '_>,
+    traffic: &Traffic,
+    d: &mut Decision,
+) {
     d.status.num_serve_endpoints = Some(obs.num_serve_endpoints);
-    let serves = active_name_now.is_some() && serving == active_name_now;
+    let serves = traffic.serves();
+    let unreachable = [clusters.active, clusters.pending]
+        .into_iter()
+        .flatten()
+        .any(|o| matches!(o.serve, ServeInfo::Unreachable(_)));
     d.status.service_status = Some(if serves && obs.num_serve_endpoints > 0 {
         ServiceStatus::Running
-    } else if [active, pending]
-        .iter()
-        .flatten()
-        .any(|o| matches!(o.serve, ServeInfo::Unreachable(_)))
-    {
+    } else if unreachable {
         ServiceStatus::FailedToGetServeDeploymentStatus
-    } else if d.status.pending_service_status.is_some() && !serves {
-        ServiceStatus::WaitForServeDeploymentReady
-    } else if serves {
-        // Services point at the active cluster but no pod is ready to take traffic yet.
+    } else if d.status.pending_service_status.is_some() || serves {
+        // A cluster is coming, or the Services point at the active cluster but no pod is ready to take traffic yet.
         ServiceStatus::WaitForServeDeploymentReady
     } else {
         ServiceStatus::NotRunning
     });
+}
 
-    let generation = service.metadata.generation;
-    let was_ready = old
-        .conditions
-        .iter()
-        .any(|c| c.type_ == conditions::READY && c.status == "True");
+/// The `Ready` and `UpgradeInProgress` conditions (KubeRay's reasons).
+fn conditions(obs: &Observation<'_>, traffic: &Traffic, d: &mut Decision) {
+    let generation = obs.service.metadata.generation;
+    let was_ready = obs.service.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == conditions::READY && c.status == "True")
+    });
+    let pending = d.pending_name();
     let (ready, reason, message) = if d.status.service_status == Some(ServiceStatus::Running) {
         (
             true,
             conditions::NON_ZERO_SERVE_ENDPOINTS,
             format!(
                 "RayCluster {} serves through {} ready endpoint(s)",
-                active_name_now.as_deref().unwrap_or_default(),
+                traffic.active.as_deref().unwrap_or_default(),
                 obs.num_serve_endpoints
             ),
         )
@@ -753,7 +891,7 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
         (
             false,
             conditions::INITIALIZING,
-            match pending_name_now(&d) {
+            match &pending {
                 Some(p) => format!(
                     "Waiting for RayCluster {p}: its head pod to be ready, then every Serve application to be RUNNING"
                 ),
@@ -770,7 +908,7 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
         generation,
         obs.now,
     );
-    let (upgrading, reason, message) = match (&active_name_now, pending_name_now(&d)) {
+    let (upgrading, reason, message) = match (&traffic.active, &pending) {
         (Some(a), Some(p)) => (
             true,
             conditions::BOTH_ACTIVE_PENDING_CLUSTERS_EXIST,
@@ -792,101 +930,20 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
         generation,
         obs.now,
     );
+}
 
+/// A serving RayService with nothing to do is looked at slowly (to refresh the applications' statuses); anything
+/// in progress is looked at soon.
+fn requeue(serving: &Serving, d: &mut Decision) {
     let steady = d.status.pending_service_status.is_none()
         && d.actions.is_empty()
         && d.status.service_status == Some(ServiceStatus::Running)
-        && active_ready;
-    wake_within(
-        &mut d,
-        if steady {
-            STEADY_INTERVAL
-        } else {
-            PROGRESS_INTERVAL
-        },
-    );
-    d
-}
-
-/// Converts Serve's answer into the RayService status format: an empty application name becomes `default`;
-/// deployment statuses Ray has and the API does not are mapped to the nearest (`UPSCALING`/`DOWNSCALING` →
-/// `UPDATING`, `DEPLOY_FAILED` → `UNHEALTHY`), keeping Ray's message.
-pub fn application_statuses(
-    details: &ray_dashboard_client::ServeInstanceDetails,
-) -> BTreeMap<String, AppStatus> {
-    use ray_dashboard_client::{ApplicationStatus as A, DeploymentStatus as Dp};
-    details
-        .applications
-        .iter()
-        .map(|(name, app)| {
-            let name = if name.is_empty() {
-                "default".to_owned()
-            } else {
-                name.clone()
-            };
-            let status = match &app.status {
-                A::NotStarted => Some(ApplicationStatus::NotStarted),
-                A::Deploying => Some(ApplicationStatus::Deploying),
-                A::DeployFailed => Some(ApplicationStatus::DeployFailed),
-                A::Running => Some(ApplicationStatus::Running),
-                A::Unhealthy => Some(ApplicationStatus::Unhealthy),
-                A::Deleting => Some(ApplicationStatus::Deleting),
-                A::Other(_) => None,
-            };
-            let deployments = app
-                .deployments
-                .iter()
-                .map(|(dname, dep)| {
-                    let status = match &dep.status {
-                        Dp::Updating | Dp::Upscaling | Dp::Downscaling => {
-                            Some(ServeDeploymentStatusValue::Updating)
-                        }
-                        Dp::Healthy => Some(ServeDeploymentStatusValue::Healthy),
-                        Dp::Unhealthy | Dp::DeployFailed => {
-                            Some(ServeDeploymentStatusValue::Unhealthy)
-                        }
-                        Dp::Other(_) => None,
-                    };
-                    (
-                        dname.clone(),
-                        ServeDeploymentStatus {
-                            status,
-                            message: dep.message.clone().filter(|m| !m.is_empty()),
-                        },
-                    )
-                })
-                .collect();
-            let mut message = app.message.clone().filter(|m| !m.is_empty());
-            if let (None, A::Other(raw)) = (&status, &app.status) {
-                message = Some(format!(
-                    "Serve status {raw}: {}",
-                    message.unwrap_or_default()
-                ));
-            }
-            (
-                name,
-                AppStatus {
-                    status,
-                    message,
-                    serve_deployment_statuses: deployments,
-                },
-            )
-        })
-        .collect()
-}
-
-/// Whether the head's Serve proxy is healthy: a proxy on the head pod's IP reports `HEALTHY`. When every cluster
-/// is mapped to one local dashboard (`--dashboard-url-override`), pod IPs mean nothing there, and any healthy
-/// proxy counts.
-pub fn head_proxy_healthy(
-    details: &ray_dashboard_client::ServeInstanceDetails,
-    head_pod_ip: Option<&str>,
-    overridden: bool,
-) -> bool {
-    details.proxies.values().any(|p| {
-        p.is_healthy()
-            && (overridden || (head_pod_ip.is_some() && p.node_ip.as_deref() == head_pod_ip))
-    })
+        && serving.active.as_ref().is_some_and(|s| s.ready);
+    d.wake_within(if steady {
+        STEADY_INTERVAL
+    } else {
+        PROGRESS_INTERVAL
+    });
 }
 
 /// The status with `lastUpdateTime` set, for writing.
@@ -903,3 +960,7 @@ pub fn changed(old: Option<&RayServiceStatuses>, new: &RayServiceStatuses) -> bo
     new.last_update_time = None;
     old != new
 }
+
+#[cfg(test)]
+#[path = "decide_tests.rs"]
+mod tests;

@@ -9,10 +9,7 @@ use ray_api_v1::rayservice::{
 use ray_builders::spec_hash::{hash_json, rayservice_cluster_hash};
 use serde_json::json;
 
-use super::decide::{
-    Action, ClusterObservation, DELETE_AFTER_ANNOTATION, Decision, Observation,
-    SERVE_CONFIG_HASH_ANNOTATION, ServeInfo, changed, decide, reasons, serve_config_json,
-};
+use super::*;
 
 const CONFIG: &str =
     "applications:\n  - name: hello\n    import_path: ray_operator_demo.hello:app\n";
@@ -164,8 +161,8 @@ impl<'a> Case<'a> {
         }
     }
 
-    fn decide(&self) -> Decision {
-        decide(&Observation {
+    fn observation(&self) -> Observation<'a> {
+        Observation {
             service: self.service,
             active: self.active.clone(),
             pending: self.pending.clone(),
@@ -176,7 +173,11 @@ impl<'a> Case<'a> {
             deletion_delay: Duration::from_secs(60),
             now: self.now,
             suffix: "abcde",
-        })
+        }
+    }
+
+    fn decide(&self) -> Decision {
+        decide(&self.observation())
     }
 }
 
@@ -746,10 +747,434 @@ fn billion_laughs() -> String {
 #[test]
 fn a_yaml_bomb_in_the_serve_config_is_refused_not_expanded() {
     let svc = service(&billion_laughs(), "ray:1", None);
-    let error = serve_config_json(&svc).expect_err("an alias bomb");
+    let error = serve_config_json(&svc)
+        .expect_err("an alias bomb")
+        .to_string();
     assert!(error.starts_with("spec.serveConfigV2:"), "{error}");
     assert!(error.contains("too large or too complex"), "{error}");
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-    let error = serve_config_json(&service(&deep, "ray:1", None)).expect_err("too deep");
+    let error = serve_config_json(&service(&deep, "ray:1", None))
+        .expect_err("too deep")
+        .to_string();
     assert!(error.starts_with("spec.serveConfigV2:"), "{error}");
+}
+
+// The phases, one at a time.
+
+/// A decision that starts from the service's status, as `decide` starts.
+fn start(service: &RayService) -> Decision {
+    Decision::keeping(service.status.as_ref())
+}
+
+fn valid_goal(service: &RayService) -> Goal {
+    goal(service).expect("a valid spec")
+}
+
+#[test]
+fn the_goal_is_the_cluster_hash_and_the_serve_config_or_why_the_spec_is_invalid() {
+    let svc = service(CONFIG, "ray:1", None);
+    let valid = valid_goal(&svc);
+    assert_eq!(
+        Some(valid.cluster_hash.as_str()),
+        rayservice_cluster_hash(&svc.spec.ray_cluster_config)
+            .ok()
+            .as_deref()
+    );
+    let (config, hash) = valid.serve_config().expect("a Serve config");
+    assert_eq!(config["applications"][0]["name"], "hello");
+    assert_eq!(hash, hash_json(config));
+
+    let no_config = service("", "ray:1", None);
+    assert!(valid_goal(&no_config).serve_config.is_none());
+
+    let not_a_mapping = service("- a\n- b\n", "ray:1", None);
+    assert!(goal(&not_a_mapping).is_err());
+    assert!(matches!(
+        serve_config_json(&not_a_mapping),
+        Err(ServeConfigError::NotAMapping)
+    ));
+    let mut unnamed = service(CONFIG, "ray:1", None);
+    unnamed.metadata.name = Some("Not_A_Name".into());
+    assert!(matches!(goal(&unnamed), Err(SpecError::Validation(_))));
+}
+
+#[test]
+fn the_cluster_phase_creates_the_recorded_cluster_and_compares_the_newest_with_the_goal() {
+    // A recorded active cluster that is gone is forgotten, and a new one is needed.
+    let svc = service(CONFIG, "ray:1", Some(statuses(Some("svc-a"), None)));
+    let case = Case::new(&svc, &[]);
+    let obs = case.observation();
+    let mut d = start(&svc);
+    let found = clusters(&obs, &valid_goal(&svc), &mut d);
+    assert!(found.prepare_new && found.active.is_none());
+    assert!(d.status.active_service_status.is_none());
+    assert!(d.actions.is_empty());
+
+    // The recorded pending cluster does not exist yet: it is created, and nothing new is prepared.
+    let svc = service(CONFIG, "ray:1", Some(statuses(None, Some("svc-b"))));
+    let case = Case::new(&svc, &[]);
+    let obs = case.observation();
+    let mut d = start(&svc);
+    let found = clusters(&obs, &valid_goal(&svc), &mut d);
+    assert!(!found.prepare_new);
+    assert_eq!(found.pending_name.as_deref(), Some("svc-b"));
+    assert_eq!(
+        d.actions,
+        vec![Action::CreateCluster {
+            name: "svc-b".into()
+        }]
+    );
+    assert_eq!(d.requeue_after, Some(PROGRESS_INTERVAL));
+
+    // The pending cluster runs an older spec than the goal: a newer one is needed.
+    let svc = service(
+        CONFIG,
+        "ray:3",
+        Some(statuses(Some("svc-a"), Some("svc-b"))),
+    );
+    let owned = [
+        cluster("svc-a", "ray:1", 1, Some(CONFIG), true),
+        cluster("svc-b", "ray:2", 1, None, false),
+    ];
+    let mut case = Case::new(&svc, &owned);
+    case.active = Some(observed(&owned[0], ServeInfo::NotChecked));
+    case.pending = Some(observed(&owned[1], ServeInfo::NotChecked));
+    let obs = case.observation();
+    let mut d = start(&svc);
+    let found = clusters(&obs, &valid_goal(&svc), &mut d);
+    assert!(found.prepare_new && found.pending.is_some());
+    assert!(d.actions.is_empty() && d.notes.is_empty());
+}
+
+#[test]
+fn serve_pushes_only_where_allowed_and_is_ready_only_with_the_current_config_running() {
+    let svc = service(CONFIG, "ray:1", None);
+    let goal = valid_goal(&svc);
+    let config = goal.serve_config();
+    let fresh = cluster("svc-a", "ray:1", 1, None, true);
+    let applied = cluster("svc-a", "ray:1", 1, Some(CONFIG), true);
+    let running = apps(&[("hello", ApplicationStatus::Running)]);
+
+    let mut d = start(&svc);
+    let state = cluster_serve(
+        &observed(&fresh, ServeInfo::NotChecked),
+        config,
+        true,
+        &mut d,
+    );
+    assert_eq!(
+        state,
+        ServeState {
+            ready: false,
+            applications: None
+        }
+    );
+    assert!(d.actions.is_empty());
+
+    // Not allowed to push (another cluster is coming): no push, and not ready with an old config.
+    let mut d = start(&svc);
+    let state = cluster_serve(&observed(&fresh, running.clone()), config, false, &mut d);
+    assert!(!state.ready && d.actions.is_empty());
+
+    let mut d = start(&svc);
+    let state = cluster_serve(&observed(&applied, running), config, false, &mut d);
+    assert!(state.ready && d.actions.is_empty());
+
+    let mut d = start(&svc);
+    let deploying = apps(&[("hello", ApplicationStatus::Deploying)]);
+    let state = cluster_serve(&observed(&applied, deploying), config, true, &mut d);
+    assert!(!state.ready && d.actions.is_empty());
+}
+
+#[test]
+fn the_head_serve_label_is_set_only_when_it_differs_from_the_proxy_health() {
+    let svc = service(CONFIG, "ray:1", None);
+    let owned = cluster("svc-a", "ray:1", 1, Some(CONFIG), true);
+    let mut obs = observed(&owned, ServeInfo::NotChecked);
+    let mut d = start(&svc);
+    head_serve_label(&obs, true, &mut d);
+    assert!(d.actions.is_empty());
+    head_serve_label(&obs, false, &mut d);
+    assert_eq!(
+        d.actions,
+        vec![Action::SetHeadServeLabel {
+            cluster: "svc-a".into(),
+            pod: "svc-a-head-x".into(),
+            serving: false
+        }]
+    );
+    obs.head_pod = Some(("svc-a-head-x".into(), None));
+    let mut d = start(&svc);
+    head_serve_label(&obs, true, &mut d);
+    assert_eq!(d.actions.len(), 1);
+    obs.head_pod = None;
+    let mut d = start(&svc);
+    head_serve_label(&obs, true, &mut d);
+    assert!(d.actions.is_empty());
+}
+
+fn ready_state() -> Option<ServeState> {
+    Some(ServeState {
+        ready: true,
+        applications: None,
+    })
+}
+
+#[test]
+fn services_that_disagree_are_pointed_at_the_serving_cluster() {
+    let svc = service(CONFIG, "ray:1", Some(statuses(Some("svc-a"), None)));
+    let owned = [cluster("svc-a", "ray:1", 1, Some(CONFIG), true)];
+    let mut case = Case::new(&svc, &owned);
+    case.active = Some(observed(&owned[0], ServeInfo::NotChecked));
+    let mut obs = case.observation();
+    obs.serve_service_target = Some("svc-a".into());
+    obs.head_service_target = Some("svc-old".into());
+    let found = Clusters {
+        active: obs.active.as_ref(),
+        pending: None,
+        pending_name: None,
+        prepare_new: false,
+    };
+    let serving = Serving {
+        active: ready_state(),
+        pending: None,
+    };
+    let mut d = start(&svc);
+    let pointed = traffic(&obs, &found, &serving, &mut d);
+    assert_eq!(
+        d.actions,
+        vec![Action::PointServices {
+            cluster: "svc-a".into()
+        }]
+    );
+    assert_eq!(
+        pointed,
+        Traffic {
+            serving: Some("svc-a".into()),
+            active: Some("svc-a".into())
+        }
+    );
+    assert!(pointed.serves());
+
+    // Nothing serves: the Services are left where they are.
+    let mut d = start(&svc);
+    let idle = Serving {
+        active: None,
+        pending: None,
+    };
+    let left = traffic(&obs, &found, &idle, &mut d);
+    assert!(d.actions.is_empty());
+    assert_eq!(left.serving, None);
+    assert!(!left.serves());
+}
+
+#[test]
+fn a_pending_cluster_is_promoted_only_once_the_services_select_it() {
+    let svc = service(
+        CONFIG,
+        "ray:2",
+        Some(statuses(Some("svc-a"), Some("svc-b"))),
+    );
+    let owned = [
+        cluster("svc-a", "ray:1", 1, Some(CONFIG), true),
+        cluster("svc-b", "ray:2", 1, Some(CONFIG), true),
+    ];
+    let pending = observed(&owned[1], ServeInfo::NotChecked);
+    let found = Clusters {
+        active: None,
+        pending: Some(&pending),
+        pending_name: Some("svc-b".into()),
+        prepare_new: false,
+    };
+    let mut d = start(&svc);
+    assert_eq!(promote(&found, Some("svc-a"), &mut d), Some("svc-a".into()));
+    assert!(d.notes.is_empty());
+    assert_eq!(d.pending_name().as_deref(), Some("svc-b"));
+
+    let mut d = start(&svc);
+    assert_eq!(promote(&found, Some("svc-b"), &mut d), Some("svc-b".into()));
+    assert_eq!(d.active_name().as_deref(), Some("svc-b"));
+    assert_eq!(d.pending_name(), None);
+    assert_eq!(d.notes[0].reason, reasons::PROMOTED_CLUSTER);
+    assert!(d.notes[0].message.contains("from RayCluster svc-a"));
+
+    // Selected but not created yet (a stale Service): not promoted.
+    let missing = Clusters {
+        pending: None,
+        ..found
+    };
+    let mut d = start(&svc);
+    assert_eq!(
+        promote(&missing, Some("svc-b"), &mut d),
+        Some("svc-a".into())
+    );
+}
+
+#[test]
+fn a_new_cluster_name_is_recorded_once() {
+    let svc = service(CONFIG, "ray:2", Some(statuses(Some("svc-a"), None)));
+    let case = Case::new(&svc, &[]);
+    let obs = case.observation();
+    let found = Clusters {
+        active: None,
+        pending: None,
+        pending_name: None,
+        prepare_new: true,
+    };
+    let serving_a = Traffic {
+        serving: Some("svc-a".into()),
+        active: Some("svc-a".into()),
+    };
+    let mut d = start(&svc);
+    new_cluster(&obs, &found, &serving_a, &mut d);
+    assert_eq!(d.pending_name().as_deref(), Some("svc-abcde"));
+    assert_eq!(d.notes[0].reason, reasons::PREPARING_NEW_CLUSTER);
+    assert_eq!(d.requeue_after, Some(PROGRESS_INTERVAL));
+
+    // A recorded pending cluster that does not exist yet is not renamed.
+    let svc = service(
+        CONFIG,
+        "ray:2",
+        Some(statuses(Some("svc-a"), Some("svc-b"))),
+    );
+    let mut d = start(&svc);
+    new_cluster(&obs, &found, &serving_a, &mut d);
+    assert_eq!(d.pending_name().as_deref(), Some("svc-b"));
+    assert!(d.notes.is_empty());
+}
+
+#[test]
+fn old_clusters_keep_their_deletion_time_and_clusters_in_use_lose_it() {
+    let mut scheduled = cluster("svc-a", "ray:1", 1, Some(CONFIG), true);
+    scheduled
+        .metadata
+        .annotations
+        .get_or_insert_default()
+        .insert(DELETE_AFTER_ANNOTATION.into(), t(60).to_string());
+    let mut leaving = cluster("svc-c", "ray:1", 1, None, true);
+    leaving.metadata.deletion_timestamp =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(t(0)));
+    // svc-a is active again; svc-c is already being deleted.
+    let svc = service(CONFIG, "ray:1", Some(statuses(Some("svc-a"), None)));
+    let owned = [scheduled, leaving];
+    let case = Case::new(&svc, &owned);
+    let mut d = start(&svc);
+    old_clusters(&case.observation(), &mut d);
+    assert_eq!(
+        d.actions,
+        vec![Action::UnscheduleClusterDeletion {
+            name: "svc-a".into()
+        }]
+    );
+    assert_eq!(d.requeue_after, None);
+}
+
+#[test]
+fn the_service_status_says_what_the_traffic_waits_for() {
+    let svc = service(CONFIG, "ray:1", Some(statuses(Some("svc-a"), None)));
+    let owned = [cluster("svc-a", "ray:1", 1, Some(CONFIG), true)];
+    let serves = Traffic {
+        serving: Some("svc-a".into()),
+        active: Some("svc-a".into()),
+    };
+    let idle = Traffic {
+        serving: None,
+        active: None,
+    };
+    let status = |endpoints: i32, serve: ServeInfo, traffic: &Traffic| {
+        let mut case = Case::new(&svc, &owned);
+        case.endpoints = endpoints;
+        case.active = Some(observed(&owned[0], serve));
+        let obs = case.observation();
+        let found = Clusters {
+            active: obs.active.as_ref(),
+            pending: None,
+            pending_name: None,
+            prepare_new: false,
+        };
+        let mut d = start(&svc);
+        service_status(&obs, &found, traffic, &mut d);
+        assert_eq!(d.status.num_serve_endpoints, Some(endpoints));
+        d.status.service_status
+    };
+    let down = || ServeInfo::Unreachable("refused".into());
+    assert_eq!(
+        status(1, ServeInfo::NotChecked, &serves),
+        Some(ServiceStatus::Running)
+    );
+    assert_eq!(
+        status(1, down(), &idle),
+        Some(ServiceStatus::FailedToGetServeDeploymentStatus)
+    );
+    assert_eq!(
+        status(0, ServeInfo::NotChecked, &serves),
+        Some(ServiceStatus::WaitForServeDeploymentReady)
+    );
+    assert_eq!(
+        status(0, ServeInfo::NotChecked, &idle),
+        Some(ServiceStatus::NotRunning)
+    );
+}
+
+#[test]
+fn a_service_that_was_ready_and_lost_its_endpoints_says_so() {
+    let svc = service(CONFIG, "ray:1", Some(statuses(Some("svc-a"), None)));
+    let owned = [cluster("svc-a", "ray:1", 1, Some(CONFIG), true)];
+    let mut case = Case::new(&svc, &owned);
+    case.active = Some(observed(
+        &owned[0],
+        apps(&[("hello", ApplicationStatus::Running)]),
+    ));
+    case.target = Some("svc-a");
+    case.endpoints = 1;
+    let ready = case.decide();
+    let svc = service(CONFIG, "ray:1", Some(ready.status.clone()));
+    let mut case = Case::new(&svc, &owned);
+    case.endpoints = 0;
+    let obs = case.observation();
+    let traffic = Traffic {
+        serving: Some("svc-a".into()),
+        active: Some("svc-a".into()),
+    };
+    let mut d = start(&svc);
+    d.status.service_status = Some(ServiceStatus::WaitForServeDeploymentReady);
+    conditions(&obs, &traffic, &mut d);
+    let ready = condition(&d, "Ready");
+    assert_eq!(
+        (ready.0.as_str(), ready.1.as_str()),
+        ("False", "ZeroServeEndpoints")
+    );
+    let upgrade = condition(&d, "UpgradeInProgress");
+    assert_eq!(
+        (upgrade.0.as_str(), upgrade.1.as_str()),
+        ("False", "NoPendingCluster")
+    );
+}
+
+#[test]
+fn only_a_steady_serving_service_is_looked_at_slowly() {
+    let svc = service(CONFIG, "ray:1", Some(statuses(Some("svc-a"), None)));
+    let serving = Serving {
+        active: ready_state(),
+        pending: None,
+    };
+    let mut d = start(&svc);
+    d.status.service_status = Some(ServiceStatus::Running);
+    requeue(&serving, &mut d);
+    assert_eq!(d.requeue_after, Some(STEADY_INTERVAL));
+
+    let mut busy = start(&svc);
+    busy.status.service_status = Some(ServiceStatus::Running);
+    busy.actions.push(Action::DeleteCluster {
+        name: "svc-old".into(),
+    });
+    requeue(&serving, &mut busy);
+    assert_eq!(busy.requeue_after, Some(PROGRESS_INTERVAL));
+
+    // An earlier, sooner reason to look again wins.
+    let mut soon = start(&svc);
+    soon.status.service_status = Some(ServiceStatus::Running);
+    soon.wake_within(Duration::from_millis(500));
+    requeue(&serving, &mut soon);
+    assert_eq!(soon.requeue_after, Some(Duration::from_millis(500)));
 }

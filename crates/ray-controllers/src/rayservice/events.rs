@@ -4,6 +4,9 @@
 
 pub use super::decide::reasons::*;
 
+/// The `action` of every RayService Event: what the controller was doing when it happened.
+pub const ACTION: &str = "Reconcile";
+
 /// A RayCluster was created for the RayService.
 pub const CREATED_CLUSTER: &str = "CreatedRayCluster";
 /// Creating a RayCluster failed; the note carries the API server's message.
@@ -32,29 +35,3 @@ pub const FAILED_TO_UPDATE_SERVICE: &str = "FailedToUpdateService";
 pub const UPDATED_HEAD_POD_SERVE_LABEL: &str = "UpdatedHeadPodServeLabel";
 /// Changing the head pod's `ray.io/serve` label failed.
 pub const FAILED_TO_UPDATE_HEAD_POD_SERVE_LABEL: &str = "FailedToUpdateHeadPodServeLabel";
-
-/// Event notes are limited to 1 KiB by the API server; keep the start, which says what happened.
-pub fn truncate(mut note: String) -> String {
-    const MAX: usize = 1024;
-    if note.len() > MAX {
-        let mut cut = MAX - 3;
-        while !note.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        note.truncate(cut);
-        note.push_str("...");
-    }
-    note
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn long_notes_are_cut_on_a_character_boundary() {
-        let note = truncate("é".repeat(1000));
-        assert!(note.len() <= 1024 && note.ends_with("..."));
-        assert_eq!(truncate("short".into()), "short");
-    }
-}
