@@ -2,84 +2,31 @@
 //! garbage collector, scheduler, kwok making pods Running). Each test has its own namespace and runs its own
 //! controller in-process, watching only that namespace.
 
-use std::future::Future;
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use futures::FutureExt;
+use common::{Controller, RAY_IMAGE, Scenario, until, worker_group};
 use k8s_openapi::api::core::v1::{Pod, ResourceQuota, Service};
-use k8s_openapi::api::events::v1::Event;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::{Api, Client};
+use kube::{Api, ResourceExt};
 use ray_api_v1::{ClusterState, RayCluster};
-use ray_controllers::Expectations;
-use ray_controllers::raycluster::{self, Settings, Shutdown};
 use serde_json::json;
 
-const TIMEOUT: Duration = Duration::from_secs(60);
+/// The controllers every scenario of this file runs.
+const CONTROLLERS: &[Controller] = &[Controller::RayCluster];
 
-struct Env {
-    client: Client,
-    namespace: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Env {
-    async fn start(prefix: &str) -> Env {
-        Env::start_with(prefix, None).await
-    }
-
-    /// Like [`Env::start`], with the controller using `controller_client` (e.g. one that counts requests).
-    async fn start_with(prefix: &str, controller_client: Option<Client>) -> Env {
-        let plane = ray_testenv::ControlPlane::shared()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let client = plane.client().await.unwrap_or_else(|e| panic!("{e}"));
-        let namespace = ray_testenv::project_namespace(&client, prefix)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let mut env = Env {
-            client,
-            namespace,
-            stop: None,
-            task: None,
-        };
-        let controller_client = controller_client.unwrap_or_else(|| env.client.clone());
-        env.start_controller(controller_client);
-        env
-    }
-
-    fn start_controller(&mut self, client: Client) {
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let shutdown: Shutdown = async move {
-            let _ = rx.await;
-        }
-        .boxed()
-        .shared();
-        let settings = Settings {
-            namespace: Some(self.namespace.clone()),
-            concurrency: 4,
-            render: ray_builders::RenderOptions::default(),
-            instance: Some("test".into()),
-            telemetry: ray_controllers::Telemetry::default(),
-        };
-        self.task = Some(tokio::spawn(raycluster::run(
-            client,
-            settings,
-            Arc::new(Expectations::default()),
-            shutdown,
-        )));
-        self.stop = Some(tx);
-    }
-
+// The steps of the RayCluster scenarios. The harness is a module of this test crate, so its type takes them here.
+impl Scenario {
     fn clusters(&self) -> Api<RayCluster> {
-        Api::namespaced(self.client.clone(), &self.namespace)
+        self.api()
     }
 
     fn pods(&self) -> Api<Pod> {
-        Api::namespaced(self.client.clone(), &self.namespace)
+        self.api()
     }
 
     async fn apply_example(&self, file: &str) -> RayCluster {
@@ -92,23 +39,13 @@ impl Env {
         self.create(cluster).await
     }
 
-    async fn create(&self, mut cluster: RayCluster) -> RayCluster {
-        cluster.metadata.namespace = Some(self.namespace.clone());
-        self.clusters()
-            .create(&PostParams::default(), &cluster)
-            .await
-            .unwrap_or_else(|e| panic!("creating the RayCluster: {e}"))
-    }
-
-    async fn patch_spec(&self, name: &str, spec: serde_json::Value) {
-        self.clusters()
-            .patch(
-                name,
-                &PatchParams::default(),
-                &Patch::Merge(json!({ "spec": spec })),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("patching {name}: {e}"));
+    /// Sets the one worker group `workers` of the cluster `name` to `replicas`, between 0 and 5.
+    async fn scale(&self, name: &str, replicas: i32) {
+        self.patch_spec::<RayCluster>(
+            name,
+            json!({"workerGroupSpecs": [worker_group("workers", replicas, 0, 5)]}),
+        )
+        .await;
     }
 
     async fn cluster_pods(&self, name: &str) -> Vec<Pod> {
@@ -122,76 +59,64 @@ impl Env {
             .collect()
     }
 
-    /// Waits until `check` returns `Some`, failing with `what` and the last observation after the timeout.
-    async fn until<T, F, Fut>(&self, what: &str, mut check: F) -> T
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, String>>,
-    {
-        let start = std::time::Instant::now();
-        loop {
-            match check().await {
-                Ok(value) => return value,
-                Err(last) if start.elapsed() > TIMEOUT => {
-                    panic!("timed out waiting for {what}; last: {last}")
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
-            }
-        }
-    }
-
     /// Waits until the cluster is `ready` with exactly `workers` worker pods (and one head) running.
     async fn until_ready(&self, name: &str, workers: usize) -> RayCluster {
-        self.until(&format!("{name} ready with {workers} workers"), || async {
-            let cluster = self.clusters().get(name).await.map_err(|e| e.to_string())?;
-            let pods = self.cluster_pods(name).await;
-            let status = cluster.status.clone().unwrap_or_default();
-            let worker_count = pods
-                .iter()
-                .filter(|p| label(p, "ray.io/node-type") == "worker")
-                .count();
-            let head_count = pods
-                .iter()
-                .filter(|p| label(p, "ray.io/node-type") == "head")
-                .count();
-            if status.state == Some(ClusterState::Ready)
-                && worker_count == workers
-                && head_count == 1
-                && status.ready_worker_replicas == i32::try_from(workers).ok()
-            {
-                Ok(cluster)
-            } else {
-                Err(format!(
-                    "{head_count} heads, {worker_count} workers, status {status:?}"
-                ))
-            }
-        })
+        until(
+            &format!("{name} ready with {workers} workers"),
+            async || {
+                let cluster = self.clusters().get(name).await.map_err(|e| e.to_string())?;
+                let pods = self.cluster_pods(name).await;
+                let status = cluster.status.clone().unwrap_or_default();
+                let worker_count = pods
+                    .iter()
+                    .filter(|p| label(p, "ray.io/node-type") == "worker")
+                    .count();
+                let head_count = pods
+                    .iter()
+                    .filter(|p| label(p, "ray.io/node-type") == "head")
+                    .count();
+                if status.state == Some(ClusterState::Ready)
+                    && worker_count == workers
+                    && head_count == 1
+                    && status.ready_worker_replicas == i32::try_from(workers).ok()
+                {
+                    Ok(cluster)
+                } else {
+                    Err(format!(
+                        "{head_count} heads, {worker_count} workers, status {status:?}"
+                    ))
+                }
+            },
+        )
         .await
     }
 
-    async fn events(&self, reason: &str) -> Vec<Event> {
-        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.namespace);
-        events
-            .list(&ListParams::default())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .items
-            .into_iter()
-            .filter(|e| e.reason.as_deref() == Some(reason))
-            .collect()
+    /// Waits until the RayCluster `name` is gone.
+    async fn until_gone(&self, name: &str) {
+        until(&format!("RayCluster {name} deleted"), async || {
+            let gone = self
+                .clusters()
+                .get_opt(name)
+                .await
+                .map_err(|e| e.to_string())?
+                .is_none();
+            if gone {
+                Ok(())
+            } else {
+                Err("still there".into())
+            }
+        })
+        .await;
     }
 
     /// Creates a ResourceQuota and waits until the quota controller has computed its usage (before that, new
     /// objects are not counted against it).
     async fn create_quota(&self, quota: serde_json::Value) {
-        let quotas: Api<ResourceQuota> = Api::namespaced(self.client.clone(), &self.namespace);
         let quota: ResourceQuota = serde_json::from_value(quota).unwrap_or_else(|e| panic!("{e}"));
-        let name = quota.metadata.name.clone().unwrap_or_default();
-        quotas
-            .create(&PostParams::default(), &quota)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        self.until("quota status", || async {
+        let name = quota.name_any();
+        self.create(quota).await;
+        let quotas: Api<ResourceQuota> = self.api();
+        until("quota status", async || {
             let q = quotas.get(&name).await.map_err(|e| e.to_string())?;
             q.status
                 .and_then(|s| s.used)
@@ -199,19 +124,6 @@ impl Env {
                 .ok_or_else(|| "no usage yet".into())
         })
         .await;
-    }
-
-    async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
-        }
-        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
-        let _ = namespaces
-            .delete(&self.namespace, &DeleteParams::default())
-            .await;
     }
 }
 
@@ -225,24 +137,21 @@ fn label(pod: &Pod, key: &str) -> String {
 }
 
 fn small_cluster(name: &str, replicas: i32, autoscaling: bool) -> RayCluster {
-    serde_json::from_value(json!({
-        "apiVersion": "ray.io/v1", "kind": "RayCluster",
-        "metadata": {"name": name},
-        "spec": {
+    common::ray_object(
+        "RayCluster",
+        name,
+        json!({
             "enableInTreeAutoscaling": autoscaling,
             "headGroupSpec": {"rayStartParams": {}, "template": {"spec": {"containers": [
-                {"name": "ray-head", "image": "rayproject/ray:2.60.0"}]}}},
-            "workerGroupSpecs": [{"groupName": "workers", "replicas": replicas, "minReplicas": 0, "maxReplicas": 5,
-                "rayStartParams": {}, "template": {"spec": {"containers": [
-                    {"name": "ray-worker", "image": "rayproject/ray:2.60.0"}]}}}]
-        }
-    }))
-    .unwrap_or_else(|e| panic!("{e}"))
+                {"name": "ray-head", "image": RAY_IMAGE}]}}},
+            "workerGroupSpecs": [worker_group("workers", replicas, 0, 5)]
+        }),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sample_becomes_a_ready_cluster_with_services_and_status() {
-    let env = Env::start("rc-sample").await;
+    let env = Scenario::start("rc-sample", CONTROLLERS).await;
     env.apply_example("ray-cluster.sample.yaml").await;
     let cluster = env.until_ready("raycluster-sample", 1).await;
     let status = cluster.status.clone().unwrap_or_default();
@@ -286,7 +195,7 @@ async fn the_sample_becomes_a_ready_cluster_with_services_and_status() {
         (Some(true), Some(true))
     );
 
-    let services: Api<Service> = Api::namespaced(env.client.clone(), &env.namespace);
+    let services: Api<Service> = env.api();
     let svc = services
         .get("raycluster-sample-head-svc")
         .await
@@ -320,17 +229,16 @@ async fn the_sample_becomes_a_ready_cluster_with_services_and_status() {
     assert!(!env.events("CreatedHeadPod").await.is_empty());
     assert!(!env.events("CreatedWorkerPod").await.is_empty());
     assert!(!env.events("CreatedService").await.is_empty());
-    env.stop().await;
+    env.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_complete_example_becomes_ready_with_ingress_rbac_and_its_groups() {
-    let env = Env::start("rc-complete").await;
+    let env = Scenario::start("rc-complete", CONTROLLERS).await;
     env.apply_example("ray-cluster.complete.yaml").await;
     let cluster = env.until_ready("raycluster-complete", 1).await;
     let name = "raycluster-complete";
-    let ingress: Api<k8s_openapi::api::networking::v1::Ingress> =
-        Api::namespaced(env.client.clone(), &env.namespace);
+    let ingress: Api<k8s_openapi::api::networking::v1::Ingress> = env.api();
     assert!(
         ingress
             .get_opt(&format!("{name}-head-ingress"))
@@ -338,8 +246,7 @@ async fn the_complete_example_becomes_ready_with_ingress_rbac_and_its_groups() {
             .unwrap_or_else(|e| panic!("{e}"))
             .is_some()
     );
-    let roles: Api<k8s_openapi::api::rbac::v1::Role> =
-        Api::namespaced(env.client.clone(), &env.namespace);
+    let roles: Api<k8s_openapi::api::rbac::v1::Role> = env.api();
     assert!(
         roles
             .get_opt(name)
@@ -347,7 +254,7 @@ async fn the_complete_example_becomes_ready_with_ingress_rbac_and_its_groups() {
             .unwrap_or_else(|e| panic!("{e}"))
             .is_some()
     );
-    let services: Api<Service> = Api::namespaced(env.client.clone(), &env.namespace);
+    let services: Api<Service> = env.api();
     let head_service = cluster
         .status
         .clone()
@@ -370,7 +277,7 @@ async fn the_complete_example_becomes_ready_with_ingress_rbac_and_its_groups() {
             g.replicas = Some(1);
         }
     }
-    env.patch_spec(name, json!({ "workerGroupSpecs": groups }))
+    env.patch_spec::<RayCluster>(name, json!({ "workerGroupSpecs": groups }))
         .await;
     env.until_ready(name, 3).await;
     let headless = services
@@ -392,27 +299,31 @@ async fn the_complete_example_becomes_ready_with_ingress_rbac_and_its_groups() {
         label(&hosts[0], "ray.io/worker-group-replica-name"),
         label(&hosts[1], "ray.io/worker-group-replica-name")
     );
-    env.stop().await;
+    env.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scaling_follows_replicas_clamping_and_workers_to_delete() {
-    let env = Env::start("rc-scale").await;
+    let env = Scenario::start("rc-scale", CONTROLLERS).await;
     env.create(small_cluster("scale", 2, false)).await;
     env.until_ready("scale", 2).await;
     // Up, then above maxReplicas (clamped to 5), then down without autoscaling.
-    env.patch_spec("scale", json!({"workerGroupSpecs": [{"groupName": "workers", "replicas": 4, "minReplicas": 0, "maxReplicas": 5, "rayStartParams": {}, "template": {"spec": {"containers": [{"name": "ray-worker", "image": "rayproject/ray:2.60.0"}]}}}]})).await;
+    env.scale("scale", 4).await;
     env.until_ready("scale", 4).await;
-    env.patch_spec("scale", json!({"workerGroupSpecs": [{"groupName": "workers", "replicas": 9, "minReplicas": 0, "maxReplicas": 5, "rayStartParams": {}, "template": {"spec": {"containers": [{"name": "ray-worker", "image": "rayproject/ray:2.60.0"}]}}}]})).await;
+    env.scale("scale", 9).await;
     env.until_ready("scale", 5).await;
-    env.patch_spec("scale", json!({"workerGroupSpecs": [{"groupName": "workers", "replicas": 1, "minReplicas": 0, "maxReplicas": 5, "rayStartParams": {}, "template": {"spec": {"containers": [{"name": "ray-worker", "image": "rayproject/ray:2.60.0"}]}}}]})).await;
+    env.scale("scale", 1).await;
     env.until_ready("scale", 1).await;
     assert!(!env.events("DeletedWorkerPod").await.is_empty());
 
     // With autoscaling, lowering replicas alone deletes nothing; workersToDelete deletes exactly the named pod.
-    env.patch_spec("scale", json!({"enableInTreeAutoscaling": true, "workerGroupSpecs": [{"groupName": "workers", "replicas": 3, "minReplicas": 0, "maxReplicas": 5, "rayStartParams": {}, "template": {"spec": {"containers": [{"name": "ray-worker", "image": "rayproject/ray:2.60.0"}]}}}]})).await;
+    env.patch_spec::<RayCluster>(
+        "scale",
+        json!({"enableInTreeAutoscaling": true, "workerGroupSpecs": [worker_group("workers", 3, 0, 5)]}),
+    )
+    .await;
     env.until_ready("scale", 3).await;
-    env.patch_spec("scale", json!({"workerGroupSpecs": [{"groupName": "workers", "replicas": 2, "minReplicas": 0, "maxReplicas": 5, "rayStartParams": {}, "template": {"spec": {"containers": [{"name": "ray-worker", "image": "rayproject/ray:2.60.0"}]}}}]})).await;
+    env.scale("scale", 2).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let workers: Vec<String> = env
         .cluster_pods("scale")
@@ -427,7 +338,10 @@ async fn scaling_follows_replicas_clamping_and_workers_to_delete() {
         "the operator picked a victim while autoscaling is on"
     );
     let victim = workers[1].clone();
-    env.patch_spec("scale", json!({"workerGroupSpecs": [{"groupName": "workers", "replicas": 2, "minReplicas": 0, "maxReplicas": 5, "scaleStrategy": {"workersToDelete": [victim]}, "rayStartParams": {}, "template": {"spec": {"containers": [{"name": "ray-worker", "image": "rayproject/ray:2.60.0"}]}}}]})).await;
+    let mut group = worker_group("workers", 2, 0, 5);
+    group["scaleStrategy"] = json!({"workersToDelete": [victim]});
+    env.patch_spec::<RayCluster>("scale", json!({"workerGroupSpecs": [group]}))
+        .await;
     env.until_ready("scale", 2).await;
     let left: Vec<String> = env
         .cluster_pods("scale")
@@ -442,12 +356,12 @@ async fn scaling_follows_replicas_clamping_and_workers_to_delete() {
             "{name} was deleted but not named in workersToDelete"
         );
     }
-    env.stop().await;
+    env.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_head_and_a_failed_worker_are_replaced() {
-    let env = Env::start("rc-heal").await;
+    let env = Scenario::start("rc-heal", CONTROLLERS).await;
     env.create(small_cluster("heal", 2, false)).await;
     env.until_ready("heal", 2).await;
     let pods = env.cluster_pods("heal").await;
@@ -468,7 +382,7 @@ async fn a_deleted_head_and_a_failed_worker_are_replaced() {
     ray_testenv::fail_pod(&env.client, &env.namespace, &worker, 1, "Error")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    env.until("head and worker replaced", || async {
+    until("head and worker replaced", async || {
         let names: Vec<String> = env
             .cluster_pods("heal")
             .await
@@ -483,16 +397,17 @@ async fn a_deleted_head_and_a_failed_worker_are_replaced() {
     })
     .await;
     env.until_ready("heal", 2).await;
-    env.stop().await;
+    env.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn suspend_deletes_every_pod_and_resume_brings_them_back() {
-    let env = Env::start("rc-suspend").await;
+    let env = Scenario::start("rc-suspend", CONTROLLERS).await;
     env.create(small_cluster("sus", 2, false)).await;
     env.until_ready("sus", 2).await;
-    env.patch_spec("sus", json!({"suspend": true})).await;
-    env.until("suspended", || async {
+    env.patch_spec::<RayCluster>("sus", json!({"suspend": true}))
+        .await;
+    until("suspended", async || {
         let c = env.clusters().get("sus").await.map_err(|e| e.to_string())?;
         let pods = env.cluster_pods("sus").await;
         let state = c.status.and_then(|s| s.state);
@@ -503,35 +418,35 @@ async fn suspend_deletes_every_pod_and_resume_brings_them_back() {
         }
     })
     .await;
-    env.patch_spec("sus", json!({"suspend": false})).await;
+    env.patch_spec::<RayCluster>("sus", json!({"suspend": false}))
+        .await;
     env.until_ready("sus", 2).await;
-    env.stop().await;
+    env.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_spec_creates_nothing_and_reports_the_field_until_fixed() {
-    let env = Env::start("rc-invalid").await;
+    let env = Scenario::start("rc-invalid", CONTROLLERS).await;
     let mut cluster = small_cluster("bad", 1, false);
     // A rule only the operator checks (the CRD cannot): autoscaler v2 requested without autoscaling.
     cluster.spec.head_group_spec.template = serde_json::from_value(json!({"spec": {"containers": [
-        {"name": "ray-head", "image": "rayproject/ray:2.60.0", "env": [{"name": "RAY_enable_autoscaler_v2", "value": "true"}]}]}}))
+        {"name": "ray-head", "image": RAY_IMAGE, "env": [{"name": "RAY_enable_autoscaler_v2", "value": "true"}]}]}}))
         .unwrap_or_else(|e| panic!("{e}"));
     env.create(cluster).await;
-    let reason = env
-        .until("a status reason", || async {
-            let c = env.clusters().get("bad").await.map_err(|e| e.to_string())?;
-            c.status
-                .and_then(|s| s.reason)
-                .ok_or_else(|| "no reason yet".to_string())
-        })
-        .await;
+    let reason = until("a status reason", async || {
+        let c = env.clusters().get("bad").await.map_err(|e| e.to_string())?;
+        c.status
+            .and_then(|s| s.reason)
+            .ok_or_else(|| "no reason yet".to_string())
+    })
+    .await;
     assert!(
         reason.contains("spec.headGroupSpec.template.spec.containers[0].env[0]"),
         "{reason}"
     );
     assert!(!env.events("InvalidRayClusterSpec").await.is_empty());
     assert!(env.cluster_pods("bad").await.is_empty());
-    let services: Api<Service> = Api::namespaced(env.client.clone(), &env.namespace);
+    let services: Api<Service> = env.api();
     assert!(
         services
             .list(&ListParams::default())
@@ -540,33 +455,32 @@ async fn an_invalid_spec_creates_nothing_and_reports_the_field_until_fixed() {
             .items
             .is_empty()
     );
-    env.patch_spec("bad", json!({"headGroupSpec": {"rayStartParams": {}, "template": {"spec": {"containers": [{"name": "ray-head", "image": "rayproject/ray:2.60.0"}]}}}})).await;
+    env.patch_spec::<RayCluster>("bad", json!({"headGroupSpec": {"rayStartParams": {}, "template": {"spec": {"containers": [{"name": "ray-head", "image": RAY_IMAGE}]}}}})).await;
     let fixed = env.until_ready("bad", 1).await;
     assert_eq!(fixed.status.and_then(|s| s.reason), None);
-    env.stop().await;
+    env.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quota_rejection_is_reported_in_events_and_status() {
-    let env = Env::start("rc-quota").await;
+    let env = Scenario::start("rc-quota", CONTROLLERS).await;
     env.create_quota(json!({"metadata": {"name": "two-pods"}, "spec": {"hard": {"pods": "2"}}}))
         .await;
     env.create(small_cluster("quota", 3, false)).await;
-    let condition = env
-        .until("ReplicaFailure", || async {
-            let c = env
-                .clusters()
-                .get("quota")
-                .await
-                .map_err(|e| e.to_string())?;
-            c.status
-                .unwrap_or_default()
-                .conditions
-                .into_iter()
-                .find(|c| c.type_ == "ReplicaFailure" && c.status == "True")
-                .ok_or_else(|| "no condition yet".into())
-        })
-        .await;
+    let condition = until("ReplicaFailure", async || {
+        let c = env
+            .clusters()
+            .get("quota")
+            .await
+            .map_err(|e| e.to_string())?;
+        c.status
+            .unwrap_or_default()
+            .conditions
+            .into_iter()
+            .find(|c| c.type_ == "ReplicaFailure" && c.status == "True")
+            .ok_or_else(|| "no condition yet".into())
+    })
+    .await;
     assert_eq!(condition.reason, "FailedToCreateWorkerPod");
     assert!(
         condition.message.contains("exceeded quota"),
@@ -581,20 +495,20 @@ async fn a_quota_rejection_is_reported_in_events_and_status() {
             .contains("exceeded quota")
     }));
     assert_eq!(env.cluster_pods("quota").await.len(), 2);
-    env.stop().await;
+    env.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_the_cluster_garbage_collects_its_children() {
-    let env = Env::start("rc-gc").await;
+    let env = Scenario::start("rc-gc", CONTROLLERS).await;
     env.create(small_cluster("gc", 2, false)).await;
     env.until_ready("gc", 2).await;
     env.clusters()
         .delete("gc", &DeleteParams::foreground())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let services: Api<Service> = Api::namespaced(env.client.clone(), &env.namespace);
-    env.until("children garbage-collected", || async {
+    let services: Api<Service> = env.api();
+    until("children garbage-collected", async || {
         let pods = env
             .pods()
             .list(&ListParams::default())
@@ -623,40 +537,15 @@ async fn deleting_the_cluster_garbage_collects_its_children() {
         }
     })
     .await;
-    env.stop().await;
-}
-
-/// A client whose every request that is not a read (GET: get, list, watch) increments `writes`.
-async fn counting_client(writes: Arc<std::sync::atomic::AtomicUsize>) -> Client {
-    let plane = ray_testenv::ControlPlane::shared()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let kubeconfig =
-        kube::config::Kubeconfig::read_from(plane.kubeconfig()).unwrap_or_else(|e| panic!("{e}"));
-    let config = kube::Config::from_custom_kubeconfig(
-        kubeconfig,
-        &kube::config::KubeConfigOptions::default(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    let layer =
-        tower::util::MapRequestLayer::new(move |request: http::Request<kube::client::Body>| {
-            if request.method() != http::Method::GET {
-                writes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            }
-            request
-        });
-    kube::client::ClientBuilder::try_from(config)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .with_layer(&layer)
-        .build()
+    env.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_steady_cluster_makes_no_writes() {
-    let writes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let client = counting_client(writes.clone()).await;
-    let env = Env::start_with("rc-steady", Some(client)).await;
+    let writes = Arc::new(AtomicUsize::new(0));
+    let client = common::counting_client(writes.clone()).await;
+    let mut env = Scenario::start("rc-steady", &[]).await;
+    env.run_raycluster_controller(client);
     env.create(small_cluster("steady", 2, false)).await;
     env.until_ready("steady", 2).await;
     // Let the last watch events (pods becoming ready, the status write) arrive and be reconciled.
@@ -666,7 +555,7 @@ async fn a_steady_cluster_makes_no_writes() {
         .get("steady")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let before = writes.load(std::sync::atomic::Ordering::SeqCst);
+    let before = writes.load(Ordering::SeqCst);
     assert!(
         before >= 4,
         "the counter sees the controller's writes (head, workers, service, status): {before}"
@@ -682,7 +571,7 @@ async fn a_steady_cluster_makes_no_writes() {
         .unwrap_or_else(|e| panic!("{e}"));
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(
-        writes.load(std::sync::atomic::Ordering::SeqCst),
+        writes.load(Ordering::SeqCst),
         before,
         "write requests during a quiet interval"
     );
@@ -692,7 +581,7 @@ async fn a_steady_cluster_makes_no_writes() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(settled.status, after.status);
-    env.stop().await;
+    env.finish().await;
 }
 
 fn ft_cluster(name: &str) -> RayCluster {
@@ -712,31 +601,14 @@ fn ft_cluster(name: &str) -> RayCluster {
         .into(),
     );
     cluster.spec.head_group_spec.template = serde_json::from_value(json!({"spec": {"containers": [
-        {"name": "ray-head", "image": "rayproject/ray:2.60.0", "env": [{"name": "RAY_REDIS_ADDRESS", "value": "redis:6379"}]}]}}))
+        {"name": "ray-head", "image": RAY_IMAGE, "env": [{"name": "RAY_REDIS_ADDRESS", "value": "redis:6379"}]}]}}))
         .unwrap_or_else(|e| panic!("{e}"));
     cluster
 }
 
-async fn until_gone(env: &Env, name: &str) {
-    env.until(&format!("RayCluster {name} deleted"), || async {
-        let gone = env
-            .clusters()
-            .get_opt(name)
-            .await
-            .map_err(|e| e.to_string())?
-            .is_none();
-        if gone {
-            Ok(())
-        } else {
-            Err("still there".into())
-        }
-    })
-    .await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gcs_ft_cluster_is_released_when_its_cleanup_job_completes() {
-    let env = Env::start("rc-gcsft").await;
+    let env = Scenario::start("rc-gcsft", CONTROLLERS).await;
     env.create(ft_cluster("ft")).await;
     env.until_ready("ft", 1).await;
     let live = env
@@ -755,9 +627,8 @@ async fn a_gcs_ft_cluster_is_released_when_its_cleanup_job_completes() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     // kwok runs the Job's pod to completion, as a successful cleanup would.
-    until_gone(&env, "ft").await;
-    let jobs: Api<k8s_openapi::api::batch::v1::Job> =
-        Api::namespaced(env.client.clone(), &env.namespace);
+    env.until_gone("ft").await;
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> = env.api();
     let job = jobs
         .get_opt("ft-redis-cleanup")
         .await
@@ -772,12 +643,12 @@ async fn a_gcs_ft_cluster_is_released_when_its_cleanup_job_completes() {
     }
     assert!(!env.events("CreatedRedisCleanupJob").await.is_empty());
     assert!(env.events("ForceDeletedStuckCluster").await.is_empty());
-    env.stop().await;
+    env.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gcs_ft_cluster_whose_cleanup_cannot_run_is_released_at_the_deadline() {
-    let env = Env::start("rc-gcsft-stuck").await;
+    let env = Scenario::start("rc-gcsft-stuck", CONTROLLERS).await;
     env.create(ft_cluster("stuck")).await;
     env.until_ready("stuck", 1).await;
     // No Job may be created in this namespace (like an admission policy rejecting the cleanup Job).
@@ -789,7 +660,7 @@ async fn a_gcs_ft_cluster_whose_cleanup_cannot_run_is_released_at_the_deadline()
         .delete("stuck", &DeleteParams::default())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    env.until("FailedToCreateRedisCleanupJob", || async {
+    until("FailedToCreateRedisCleanupJob", async || {
         let n = env.events("FailedToCreateRedisCleanupJob").await.len();
         if n > 0 {
             Ok(())
@@ -798,7 +669,7 @@ async fn a_gcs_ft_cluster_whose_cleanup_cannot_run_is_released_at_the_deadline()
         }
     })
     .await;
-    until_gone(&env, "stuck").await;
+    env.until_gone("stuck").await;
     let events = env.events("ForceDeletedStuckCluster").await;
     assert!(
         events.iter().any(|e| e
@@ -808,7 +679,7 @@ async fn a_gcs_ft_cluster_whose_cleanup_cannot_run_is_released_at_the_deadline()
             .contains("my-storage-ns")),
         "the event names the storage namespace: {events:?}"
     );
-    env.stop().await;
+    env.finish().await;
 }
 
 /// One hostile RayCluster (`replicas: 2147483647`) in a namespace must neither crash the controller nor stop it
@@ -817,7 +688,7 @@ async fn a_gcs_ft_cluster_whose_cleanup_cannot_run_is_released_at_the_deadline()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poisoned_cluster_does_not_stop_the_others_scaling_up() {
     use k8s_openapi::api::scheduling::v1::PriorityClass;
-    let env = Env::start("rc-poison").await;
+    let env = Scenario::start("rc-poison", CONTROLLERS).await;
     let class_name = format!("{}-poison", env.namespace);
     let classes: Api<PriorityClass> = Api::all(env.client.clone());
     let class: PriorityClass = serde_json::from_value(json!({
@@ -854,35 +725,28 @@ async fn a_poisoned_cluster_does_not_stop_the_others_scaling_up() {
     }
     // Scale the healthy clusters up while the poisoned one keeps failing to create its workers.
     for name in ["healthy-a", "healthy-b", "healthy-c"] {
-        env.patch_spec(
-            name,
-            json!({"workerGroupSpecs": [{"groupName": "workers", "replicas": 5, "minReplicas": 0, "maxReplicas": 5,
-                "rayStartParams": {}, "template": {"spec": {"containers": [
-                    {"name": "ray-worker", "image": "rayproject/ray:2.60.0"}]}}}]}),
-        )
-        .await;
+        env.scale(name, 5).await;
     }
     for name in ["healthy-a", "healthy-b", "healthy-c"] {
         env.until_ready(name, 5).await;
     }
     // The poisoned cluster got its head and no more workers than the quota allows, and says why.
-    let condition = env
-        .until("ReplicaFailure on the poisoned cluster", || async {
-            let c = env
-                .clusters()
-                .get("poisoned")
-                .await
-                .map_err(|e| e.to_string())?;
-            let status = c.status.unwrap_or_default();
-            let pods = env.cluster_pods("poisoned").await.len();
-            status
-                .conditions
-                .iter()
-                .find(|c| c.type_ == "ReplicaFailure" && c.status == "True")
-                .cloned()
-                .ok_or_else(|| format!("{pods} pods, status {status:?}"))
-        })
-        .await;
+    let condition = until("ReplicaFailure on the poisoned cluster", async || {
+        let c = env
+            .clusters()
+            .get("poisoned")
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = c.status.unwrap_or_default();
+        let pods = env.cluster_pods("poisoned").await.len();
+        status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "ReplicaFailure" && c.status == "True")
+            .cloned()
+            .ok_or_else(|| format!("{pods} pods, status {status:?}"))
+    })
+    .await;
     assert!(
         condition.message.contains("exceeded quota"),
         "{}",
@@ -900,10 +764,7 @@ async fn a_poisoned_cluster_does_not_stop_the_others_scaling_up() {
             .count(),
         1
     );
-    assert!(
-        env.task.as_ref().is_some_and(|t| !t.is_finished()),
-        "the controller stopped"
-    );
+    assert!(env.controllers_running(), "the controller stopped");
     let _ = classes.delete(&class_name, &DeleteParams::default()).await;
-    env.stop().await;
+    env.finish().await;
 }

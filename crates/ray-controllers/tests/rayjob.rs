@@ -2,54 +2,44 @@
 //! RayCluster controller, running alongside, reports it `ready`) and a real Ray head, which every RayCluster's
 //! dashboard is mapped to through the dashboard URL override.
 //!
-//! One Ray head, one namespace and one pair of controllers serve every scenario; the scenarios run at the same time
-//! (each with RayJobs of its own names), so the whole file takes about as long as its slowest scenario.
+//! Every scenario is a test of its own, with its own namespace and controllers; the Ray head is shared by the tests
+//! of this file, which may run at the same time, so each creates RayJobs (and so Ray job ids) of its own names.
 //!
 //! kwok completes every pod a Job owns as soon as it runs, without running anything. The submitter scenarios that
 //! need to decide the outcome themselves give the submitter pod a node selector no node matches, so it stays
 //! `Pending`, and then write its status as a kubelet would: `Failed`, or `Succeeded` after the test submitted the Ray
 //! job itself, as `ray job submit` in the pod would have.
 
-use std::time::Duration;
+mod common;
 
-use futures::FutureExt;
+use common::{Controller, Scenario, until};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::{Api, Client, ResourceExt};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::{Api, ResourceExt};
 use ray_api_v1::rayjob::{JobDeploymentStatus, JobFailedReason, JobStatus, RayJob};
 use ray_api_v1::{ClusterState, RayCluster};
-use ray_controllers::Expectations;
-use ray_controllers::raycluster::{self, Shutdown};
-use ray_controllers::rayjob::controller::{self, STATUS_CHECK_FAILING_SINCE_ANNOTATION};
-use ray_dashboard_client::{DashboardClient, JobSubmitRequest};
+use ray_controllers::rayjob::controller::STATUS_CHECK_FAILING_SINCE_ANNOTATION;
+use ray_dashboard_client::JobSubmitRequest;
 use serde_json::json;
-
-/// The longest any single wait may take (generous: the machine is shared with builds).
-const TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A node selector that matches no node, so the scheduler leaves the pod `Pending` and kwok never completes it.
 const NO_NODE: &str = "ray-operator-test/no-such-node";
 
-struct Env {
-    client: Client,
-    namespace: String,
-    dashboard_url: String,
-    jobs: Api<RayJob>,
-}
+/// The controllers every scenario of this file runs (the RayJob controller's clusters need the RayCluster one).
+const CONTROLLERS: &[Controller] = &[Controller::RayCluster, Controller::RayJob];
 
-impl Env {
-    fn head(&self) -> DashboardClient {
-        DashboardClient::new(&self.dashboard_url)
-            .unwrap_or_else(|e| panic!("{e}"))
-            .with_timeout(Duration::from_secs(10))
+// The steps of the RayJob scenarios. The harness is a module of this test crate, so its type takes them here.
+impl Scenario {
+    fn jobs(&self) -> Api<RayJob> {
+        self.api()
     }
 
     /// Ray's status of the job `job_id` on the head, e.g. `RUNNING` or `STOPPED`.
     async fn ray_status(&self, job_id: &str) -> Result<String, String> {
         let details = self
-            .head()
+            .dashboard()
             .get_job(job_id)
             .await
             .map_err(|e| e.to_string())?;
@@ -71,16 +61,9 @@ impl Env {
         .await
     }
 
-    async fn create(&self, job: RayJob) {
-        self.jobs
-            .create(&PostParams::default(), &job)
-            .await
-            .unwrap_or_else(|e| panic!("creating RayJob {}: {e}", job.name_any()));
-    }
-
     async fn until_state(&self, name: &str, state: JobDeploymentStatus) -> RayJob {
         until(&format!("RayJob {name} {state:?}"), async || {
-            let job = self.jobs.get(name).await.map_err(|e| e.to_string())?;
+            let job = self.jobs().get(name).await.map_err(|e| e.to_string())?;
             let status = job.status.clone().unwrap_or_default();
             if status.job_deployment_status == Some(state) {
                 Ok(job)
@@ -88,6 +71,18 @@ impl Env {
                 panic!("RayJob {name} failed while waiting for {state:?}: {status:?}")
             } else {
                 Err(format!("{status:?}"))
+            }
+        })
+        .await
+    }
+
+    /// Waits until the RayJob is `Failed` (which [`Scenario::until_state`] treats as an error).
+    async fn until_failed(&self, name: &str) -> RayJob {
+        until(&format!("RayJob {name} to fail"), async || {
+            let job = self.jobs().get(name).await.map_err(|e| e.to_string())?;
+            match job.status.as_ref().and_then(|s| s.job_deployment_status) {
+                Some(JobDeploymentStatus::Failed) => Ok(job),
+                other => Err(format!("{other:?}")),
             }
         })
         .await
@@ -103,7 +98,7 @@ impl Env {
 
     async fn until_deleted(&self, name: &str) {
         until(&format!("RayJob {name} to disappear"), async || match self
-            .jobs
+            .jobs()
             .get_opt(name)
             .await
             .map_err(|e| e.to_string())?
@@ -114,20 +109,9 @@ impl Env {
         .await
     }
 
-    async fn patch_spec(&self, name: &str, spec: serde_json::Value) {
-        self.jobs
-            .patch(
-                name,
-                &PatchParams::default(),
-                &Patch::Merge(json!({"spec": spec})),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("patching RayJob {name}: {e}"));
-    }
-
     /// The one pod of the submitter Job `name`, once it exists.
     async fn submitter_pod(&self, name: &str) -> Pod {
-        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
+        let pods: Api<Pod> = self.api();
         let selector = format!("batch.kubernetes.io/job-name={name}");
         until(&format!("the pod of submitter Job {name}"), async || {
             let list = pods
@@ -158,13 +142,7 @@ fn job(name: &str, mode: &str, entrypoint: &str, extra: serde_json::Value) -> Ra
     if let (Some(spec), serde_json::Value::Object(extra)) = (spec.as_object_mut(), extra) {
         spec.extend(extra);
     }
-    serde_json::from_value(json!({
-        "apiVersion": "ray.io/v1",
-        "kind": "RayJob",
-        "metadata": {"name": name},
-        "spec": spec,
-    }))
-    .unwrap_or_else(|e| panic!("{e}"))
+    common::ray_object("RayJob", name, spec)
 }
 
 /// Extra spec of a K8sJobMode RayJob whose submitter pod stays `Pending` and is not retried.
@@ -178,98 +156,11 @@ fn pending_submitter() -> serde_json::Value {
     })
 }
 
-async fn until<T>(what: &str, mut check: impl AsyncFnMut() -> Result<T, String>) -> T {
-    let start = std::time::Instant::now();
-    loop {
-        match check().await {
-            Ok(value) => return value,
-            Err(last) if start.elapsed() > TIMEOUT => {
-                panic!("timed out waiting for {what}; last: {last}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(300)).await,
-        }
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ray_jobs_run_on_a_real_ray_head() {
-    let plane = ray_testenv::ControlPlane::shared()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let client: Client = plane.client().await.unwrap_or_else(|e| panic!("{e}"));
-    let namespace = ray_testenv::project_namespace(&client, "rayjob")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let head = ray_testenv::RayHead::start(
-        ray_testenv::RayHeadOptions::new().unwrap_or_else(|e| panic!("{e}")),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
-
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let shutdown: Shutdown = async move {
-        let _ = rx.await;
-    }
-    .boxed()
-    .shared();
-    let clusters = tokio::spawn(raycluster::run(
-        client.clone(),
-        raycluster::Settings {
-            namespace: Some(namespace.clone()),
-            concurrency: 4,
-            render: ray_builders::RenderOptions::default(),
-            instance: Some("test".into()),
-            telemetry: ray_controllers::Telemetry::default(),
-        },
-        std::sync::Arc::new(Expectations::default()),
-        shutdown.clone(),
-    ));
-    let jobs_task = tokio::spawn(controller::run(
-        client.clone(),
-        controller::Settings {
-            namespace: Some(namespace.clone()),
-            concurrency: 8,
-            render: ray_builders::RenderOptions::default(),
-            instance: Some("test".into()),
-            dashboard_url_override: Some(head.dashboard_url().to_owned()),
-            dashboard_timeout: Duration::from_secs(5),
-            telemetry: ray_controllers::Telemetry::default(),
-        },
-        shutdown,
-    ));
-
-    let env = Env {
-        jobs: Api::namespaced(client.clone(), &namespace),
-        client: client.clone(),
-        namespace: namespace.clone(),
-        dashboard_url: head.dashboard_url().to_owned(),
-    };
-    tokio::join!(
-        http_mode_success_and_failure(&env),
-        deadline_stops_the_ray_job(&env),
-        deleting_a_running_rayjob_stops_the_ray_job(&env),
-        submitter_command_and_env(&env),
-        submitter_failure_is_submission_failed(&env),
-        submitter_success_completes(&env),
-        cluster_is_deleted_after_the_ttl(&env),
-        cluster_selector_uses_an_existing_cluster_and_keeps_it(&env),
-        suspend_stops_and_resume_starts_over(&env),
-        status_check_window_survives_a_restart(&env),
-    );
-
-    let _ = tx.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(10), clusters).await;
-    let _ = tokio::time::timeout(Duration::from_secs(10), jobs_task).await;
-    head.stop();
-    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    let _ = namespaces
-        .delete(&namespace, &DeleteParams::default())
-        .await;
-}
-
 /// HTTPMode: exit 0 → Complete/SUCCEEDED; exit 3 → Failed/FAILED with Ray's message; deleting a finished RayJob
 /// goes through the finalizer and does not get stuck.
-async fn http_mode_success_and_failure(env: &Env) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_mode_success_and_failure() {
+    let env = Scenario::start("rj-http", CONTROLLERS).await;
     env.create(job(
         "succeeds",
         "HTTPMode",
@@ -292,32 +183,31 @@ async fn http_mode_success_and_failure(env: &Env) {
     assert_eq!(status.job_status, Some(JobStatus::Succeeded));
     let job_id = status.job_id.unwrap_or_default();
     assert!(job_id.starts_with("succeeds-"), "{job_id}");
-    assert_eq!(status.dashboard_url.as_deref(), Some(&*env.dashboard_url));
+    assert_eq!(
+        status.dashboard_url.as_deref(),
+        Some(env.head().dashboard_url())
+    );
     assert_eq!(env.ray_status(&job_id).await.as_deref(), Ok("SUCCEEDED"));
 
-    let failed = until("RayJob fails to fail", async || {
-        let job = env.jobs.get("fails").await.map_err(|e| e.to_string())?;
-        match job.status.as_ref().and_then(|s| s.job_deployment_status) {
-            Some(JobDeploymentStatus::Failed) => Ok(job),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    let failed = env.until_failed("fails").await;
     let status = failed.status.unwrap_or_default();
     assert_eq!(status.job_status, Some(JobStatus::Failed));
     assert_eq!(status.reason, Some(JobFailedReason::AppFailed));
     let message = status.message.unwrap_or_default();
     assert!(message.contains("exit code 3"), "{message}");
 
-    env.jobs
+    env.jobs()
         .delete("succeeds", &DeleteParams::default())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     env.until_deleted("succeeds").await;
+    env.finish().await;
 }
 
 /// `activeDeadlineSeconds` fails a long job with `DeadlineExceeded`, and the Ray job is stopped on the head.
-async fn deadline_stops_the_ray_job(env: &Env) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadline_stops_the_ray_job() {
+    let env = Scenario::start("rj-deadline", CONTROLLERS).await;
     let name = "deadline";
     env.create(job(
         name,
@@ -332,14 +222,7 @@ async fn deadline_stops_the_ray_job(env: &Env) {
         .status
         .and_then(|s| s.job_id)
         .unwrap_or_default();
-    let failed = until("RayJob deadline to fail", async || {
-        let job = env.jobs.get(name).await.map_err(|e| e.to_string())?;
-        match job.status.as_ref().and_then(|s| s.job_deployment_status) {
-            Some(JobDeploymentStatus::Failed) => Ok(job),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    let failed = env.until_failed(name).await;
     let status = failed.status.unwrap_or_default();
     assert_eq!(status.reason, Some(JobFailedReason::DeadlineExceeded));
     let message = status.message.unwrap_or_default();
@@ -351,29 +234,35 @@ async fn deadline_stops_the_ray_job(env: &Env) {
         .unwrap_or_default();
     assert!(ran >= SignedDuration::from_secs(14), "ran for {ran}");
     env.until_ray_status(&job_id, "STOPPED").await;
+    env.finish().await;
 }
 
 /// Deleting a RayJob whose Ray job runs stops the Ray job (through the finalizer) before the RayJob goes.
-async fn deleting_a_running_rayjob_stops_the_ray_job(env: &Env) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_running_rayjob_stops_the_ray_job() {
+    let env = Scenario::start("rj-delete", CONTROLLERS).await;
     let name = "deleted-while-running";
     env.create(job(name, "HTTPMode", "sleep 600", json!({})))
         .await;
     let job_id = env.until_ray_job_running(name).await;
-    env.jobs
+    env.jobs()
         .delete(name, &DeleteParams::default())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     env.until_deleted(name).await;
     env.until_ray_status(&job_id, "STOPPED").await;
+    env.finish().await;
 }
 
 /// K8sJobMode: the submitter Job runs `ray job submit` for our id against the cluster's dashboard. kwok completes
 /// its pod without running it, so the Job completes while Ray never saw the job: the RayJob fails saying so.
-async fn submitter_command_and_env(env: &Env) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submitter_command_and_env() {
+    let env = Scenario::start("rj-submitter", CONTROLLERS).await;
     let name = "submitter";
     env.create(job(name, "K8sJobMode", "python -c 'print(1)'", json!({})))
         .await;
-    let submitters: Api<Job> = Api::namespaced(env.client.clone(), &env.namespace);
+    let submitters: Api<Job> = env.api();
     let submitter = until("the submitter Job", async || {
         submitters
             .get_opt(name)
@@ -382,14 +271,7 @@ async fn submitter_command_and_env(env: &Env) {
             .ok_or_else(|| "not yet".to_string())
     })
     .await;
-    let finished = until("RayJob submitter to fail", async || {
-        let job = env.jobs.get(name).await.map_err(|e| e.to_string())?;
-        match job.status.as_ref().and_then(|s| s.job_deployment_status) {
-            Some(JobDeploymentStatus::Failed) => Ok(job),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    let finished = env.until_failed(name).await;
     let status = finished.status.unwrap_or_default();
     assert_eq!(status.reason, Some(JobFailedReason::AppFailed));
     let message = status.message.unwrap_or_default();
@@ -409,11 +291,14 @@ async fn submitter_command_and_env(env: &Env) {
             .iter()
             .any(|e| e.name == "RAY_JOB_SUBMISSION_ID" && e.value.as_deref() == Some(&job_id))
     );
+    env.finish().await;
 }
 
 /// K8sJobMode: the submitter pod fails, its Job exhausts `submitterConfig.backoffLimit` (0) and fails, and the
 /// RayJob fails with `SubmissionFailed` carrying the Job's message.
-async fn submitter_failure_is_submission_failed(env: &Env) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submitter_failure_is_submission_failed() {
+    let env = Scenario::start("rj-submitter-fails", CONTROLLERS).await;
     let name = "submitter-fails";
     env.create(job(
         name,
@@ -427,17 +312,10 @@ async fn submitter_failure_is_submission_failed(env: &Env) {
     ray_testenv::fail_pod(&env.client, &env.namespace, &pod.name_any(), 1, "Error")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let failed = until("RayJob submitter-fails to fail", async || {
-        let job = env.jobs.get(name).await.map_err(|e| e.to_string())?;
-        match job.status.as_ref().and_then(|s| s.job_deployment_status) {
-            Some(JobDeploymentStatus::Failed) => Ok(job),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    let failed = env.until_failed(name).await;
     let status = failed.status.unwrap_or_default();
     assert_eq!(status.reason, Some(JobFailedReason::SubmissionFailed));
-    let submitters: Api<Job> = Api::namespaced(env.client.clone(), &env.namespace);
+    let submitters: Api<Job> = env.api();
     let submitter = submitters.get(name).await.unwrap_or_else(|e| panic!("{e}"));
     let job_message = submitter
         .status
@@ -452,11 +330,14 @@ async fn submitter_failure_is_submission_failed(env: &Env) {
         message.contains(&job_message),
         "{message:?} does not carry the Job's message {job_message:?}"
     );
+    env.finish().await;
 }
 
 /// K8sJobMode: the Ray job (submitted here, as `ray job submit` in the submitter pod would) succeeds, but the
 /// RayJob stays `Running` until the submitter finishes too; once its pod succeeds, the RayJob is `Complete`.
-async fn submitter_success_completes(env: &Env) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submitter_success_completes() {
+    let env = Scenario::start("rj-submitter-succeeds", CONTROLLERS).await;
     let name = "submitter-succeeds";
     env.create(job(
         name,
@@ -469,14 +350,14 @@ async fn submitter_success_completes(env: &Env) {
     let running = env.until_state(name, JobDeploymentStatus::Running).await;
     let job_id = running.status.and_then(|s| s.job_id).unwrap_or_default();
     let request = JobSubmitRequest::new("echo submitted by the test").with_submission_id(&job_id);
-    env.head()
+    env.dashboard()
         .submit_job(&request)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     until(
         "RayJob submitter-succeeds to mirror SUCCEEDED",
         async || {
-            let job = env.jobs.get(name).await.map_err(|e| e.to_string())?;
+            let job = env.jobs().get(name).await.map_err(|e| e.to_string())?;
             let status = job.status.unwrap_or_default();
             if status.job_status == Some(JobStatus::Succeeded) {
                 assert_eq!(
@@ -492,7 +373,7 @@ async fn submitter_success_completes(env: &Env) {
     )
     .await;
 
-    let pods: Api<Pod> = Api::namespaced(env.client.clone(), &env.namespace);
+    let pods: Api<Pod> = env.api();
     let now = Timestamp::now().to_string();
     let succeeded = json!({"status": {
         "phase": "Succeeded",
@@ -514,11 +395,14 @@ async fn submitter_success_completes(env: &Env) {
     let status = done.status.unwrap_or_default();
     assert_eq!(status.job_status, Some(JobStatus::Succeeded));
     assert_eq!(status.reason, None);
+    env.finish().await;
 }
 
 /// `shutdownAfterJobFinishes` with `ttlSecondsAfterFinished`: the cluster stays until the TTL has passed after the
 /// end, then it is deleted.
-async fn cluster_is_deleted_after_the_ttl(env: &Env) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_is_deleted_after_the_ttl() {
+    let env = Scenario::start("rj-ttl", CONTROLLERS).await;
     let name = "ttl";
     let ttl = 4;
     env.create(job(
@@ -537,7 +421,7 @@ async fn cluster_is_deleted_after_the_ttl(env: &Env) {
         .map(|t| t.0)
         .unwrap_or_else(|| panic!("a Complete RayJob has an endTime"))
         + SignedDuration::from_secs(ttl);
-    let clusters: Api<RayCluster> = Api::namespaced(env.client.clone(), &env.namespace);
+    let clusters: Api<RayCluster> = env.api();
     if Timestamp::now() < due {
         let kept = clusters
             .get_opt(&cluster)
@@ -548,37 +432,21 @@ async fn cluster_is_deleted_after_the_ttl(env: &Env) {
             "RayCluster {cluster} was deleted before ttlSecondsAfterFinished"
         );
     }
-    until(
-        &format!("RayCluster {cluster} to be deleted"),
-        async || match clusters
-            .get_opt(&cluster)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            Some(c) if c.metadata.deletion_timestamp.is_none() => Err("still there".into()),
-            _ => Ok(()),
-        },
-    )
-    .await;
+    env.until_cluster_deleted(&cluster).await;
     let now = Timestamp::now();
     assert!(now >= due, "deleted at {now}, before {due}");
+    env.finish().await;
 }
 
 /// `clusterSelector`: the job runs on an existing RayCluster, which is neither deleted when the job finishes (even
 /// with `shutdownAfterJobFinishes`) nor when the RayJob is deleted.
-async fn cluster_selector_uses_an_existing_cluster_and_keeps_it(env: &Env) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_selector_uses_an_existing_cluster_and_keeps_it() {
+    let env = Scenario::start("rj-selector", CONTROLLERS).await;
     let existing = "existing";
-    let clusters: Api<RayCluster> = Api::namespaced(env.client.clone(), &env.namespace);
-    let cluster: RayCluster = serde_json::from_value(json!({
-        "apiVersion": "ray.io/v1", "kind": "RayCluster",
-        "metadata": {"name": existing},
-        "spec": cluster_spec(),
-    }))
-    .unwrap_or_else(|e| panic!("{e}"));
-    clusters
-        .create(&PostParams::default(), &cluster)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let clusters: Api<RayCluster> = env.api();
+    env.create::<RayCluster>(common::ray_object("RayCluster", existing, cluster_spec()))
+        .await;
     let name = "on-existing";
     let mut on_existing = job(
         name,
@@ -595,7 +463,7 @@ async fn cluster_selector_uses_an_existing_cluster_and_keeps_it(env: &Env) {
     let mirrored = status.ray_cluster_status.and_then(|s| s.state);
     assert_eq!(mirrored, Some(ClusterState::Ready));
 
-    env.jobs
+    env.jobs()
         .delete(name, &DeleteParams::default())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -607,11 +475,14 @@ async fn cluster_selector_uses_an_existing_cluster_and_keeps_it(env: &Env) {
         .unwrap_or_else(|| panic!("RayCluster {existing} was deleted"));
     assert_eq!(kept.metadata.deletion_timestamp, None);
     assert_eq!(kept.metadata.owner_references, None);
+    env.finish().await;
 }
 
 /// `suspend` stops the Ray job, deletes the cluster and ends `Suspended`; clearing it starts over with a new job id
 /// and a new cluster, and the new job runs.
-async fn suspend_stops_and_resume_starts_over(env: &Env) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspend_stops_and_resume_starts_over() {
+    let env = Scenario::start("rj-suspend", CONTROLLERS).await;
     let name = "suspended";
     env.create(job(
         name,
@@ -622,20 +493,21 @@ async fn suspend_stops_and_resume_starts_over(env: &Env) {
     .await;
     let first_id = env.until_ray_job_running(name).await;
     let first_cluster = env
-        .jobs
+        .jobs()
         .get(name)
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .status
         .and_then(|s| s.ray_cluster_name)
         .unwrap_or_default();
-    env.patch_spec(name, json!({"suspend": true})).await;
+    env.patch_spec::<RayJob>(name, json!({"suspend": true}))
+        .await;
     let suspended = env.until_state(name, JobDeploymentStatus::Suspended).await;
     let status = suspended.status.unwrap_or_default();
     assert_eq!(status.job_id, None);
     assert_eq!(status.ray_cluster_name, None);
     env.until_ray_status(&first_id, "STOPPED").await;
-    let clusters: Api<RayCluster> = Api::namespaced(env.client.clone(), &env.namespace);
+    let clusters: Api<RayCluster> = env.api();
     let gone = clusters
         .get_opt(&first_cluster)
         .await
@@ -645,10 +517,11 @@ async fn suspend_stops_and_resume_starts_over(env: &Env) {
         "RayCluster {first_cluster} still exists after suspension"
     );
 
-    env.patch_spec(name, json!({"suspend": false})).await;
+    env.patch_spec::<RayJob>(name, json!({"suspend": false}))
+        .await;
     let second_id = env.until_ray_job_running(name).await;
     assert_ne!(second_id, first_id);
-    let resumed = env.jobs.get(name).await.unwrap_or_else(|e| panic!("{e}"));
+    let resumed = env.jobs().get(name).await.unwrap_or_else(|e| panic!("{e}"));
     let second_cluster = resumed
         .status
         .and_then(|s| s.ray_cluster_name)
@@ -657,23 +530,26 @@ async fn suspend_stops_and_resume_starts_over(env: &Env) {
         !second_cluster.is_empty() && second_cluster != first_cluster,
         "{second_cluster}"
     );
-    env.jobs
+    env.jobs()
         .delete(name, &DeleteParams::default())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     env.until_ray_status(&second_id, "STOPPED").await;
+    env.finish().await;
 }
 
 /// The status-check failure window is recorded on the RayJob, so it survives an operator restart: a RayJob whose
 /// dashboard stops answering records when the failures began, and a recorded start older than the tolerance
 /// (as after a restart long after the failures began) fails it with `JobStatusCheckTimeoutExceeded`.
-async fn status_check_window_survives_a_restart(env: &Env) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_check_window_survives_a_restart() {
+    let env = Scenario::start("rj-status-check", CONTROLLERS).await;
     let name = "unreachable";
     env.create(job(name, "HTTPMode", "sleep 600", json!({})))
         .await;
     let job_id = env.until_ray_job_running(name).await;
     // The dashboard of this RayJob stops answering (nothing listens on port 1).
-    env.jobs
+    env.jobs()
         .patch_status(
             name,
             &PatchParams::default(),
@@ -682,7 +558,7 @@ async fn status_check_window_survives_a_restart(env: &Env) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let since = until("the failure window to be recorded", async || {
-        let job = env.jobs.get(name).await.map_err(|e| e.to_string())?;
+        let job = env.jobs().get(name).await.map_err(|e| e.to_string())?;
         job.annotations()
             .get(STATUS_CHECK_FAILING_SINCE_ANNOTATION)
             .cloned()
@@ -695,7 +571,7 @@ async fn status_check_window_survives_a_restart(env: &Env) {
         "the window starts in the past: {since}"
     );
     assert_eq!(
-        env.jobs
+        env.jobs()
             .get(name)
             .await
             .unwrap_or_else(|e| panic!("{e}"))
@@ -704,7 +580,7 @@ async fn status_check_window_survives_a_restart(env: &Env) {
         Some(JobDeploymentStatus::Running)
     );
     let long_ago = (Timestamp::now() - SignedDuration::from_secs(600)).to_string();
-    env.jobs
+    env.jobs()
         .patch(
             name,
             &PatchParams::default(),
@@ -713,14 +589,7 @@ async fn status_check_window_survives_a_restart(env: &Env) {
         )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let failed = until("RayJob unreachable to fail", async || {
-        let job = env.jobs.get(name).await.map_err(|e| e.to_string())?;
-        match job.status.as_ref().and_then(|s| s.job_deployment_status) {
-            Some(JobDeploymentStatus::Failed) => Ok(job),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    let failed = env.until_failed(name).await;
     let status = failed.status.unwrap_or_default();
     assert_eq!(
         status.reason,
@@ -730,12 +599,13 @@ async fn status_check_window_survives_a_restart(env: &Env) {
     assert!(message.contains(&long_ago[..19]), "{message}");
     // A finished RayJob keeps no failure window.
     until("the failure window to be cleared", async || {
-        let job = env.jobs.get(name).await.map_err(|e| e.to_string())?;
+        let job = env.jobs().get(name).await.map_err(|e| e.to_string())?;
         match job.annotations().get(STATUS_CHECK_FAILING_SINCE_ANNOTATION) {
             None => Ok(()),
             Some(value) => Err(value.clone()),
         }
     })
     .await;
-    let _ = env.head().stop_job(&job_id).await;
+    let _ = env.dashboard().stop_job(&job_id).await;
+    env.finish().await;
 }

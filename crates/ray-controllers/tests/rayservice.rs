@@ -6,49 +6,32 @@
 //! the upgrade where it differs: the pending cluster's head pod is kept unschedulable, so the pending cluster is
 //! not ready and must not take the traffic, until a node for it appears.
 //!
-//! Serve on one head holds one declarative config, so the tests of this file take turns on the shared head.
+//! Serve on one head holds one declarative config (each deploy replaces every application), so distinct names are
+//! not enough: the tests of this file take turns on the shared head.
+
+mod common;
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use futures::FutureExt;
+use common::{Controller, Scenario, until, worker_group};
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
-use k8s_openapi::api::events::v1::Event;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::{Api, Client};
+use kube::Api;
+use kube::api::{ListParams, Patch, PatchParams};
 use ray_api_v1::RayCluster;
 use ray_api_v1::rayservice::{ApplicationStatus, RayService, ServiceStatus};
-use ray_controllers::Expectations;
-use ray_controllers::raycluster::{self, Shutdown};
-use ray_controllers::rayservice::controller;
 use ray_controllers::rayservice::decide::{DELETE_AFTER_ANNOTATION, SERVE_CONFIG_HASH_ANNOTATION};
-use ray_dashboard_client::DashboardClient;
 use serde_json::json;
-use tokio::sync::{Mutex, OnceCell};
+use tokio::sync::Mutex;
 
-const TIMEOUT: Duration = Duration::from_secs(60);
-const DELETION_DELAY: Duration = Duration::from_secs(3);
-
-/// The Ray head every test of this file uses, and the port its Serve HTTP proxy listens on.
-struct SharedHead {
-    head: ray_testenv::RayHead,
-    serve_port: u16,
-}
-
-static HEAD: OnceCell<SharedHead> = OnceCell::const_new();
+/// Held by the test that has Serve on the shared head.
 static TURN: Mutex<()> = Mutex::const_new(());
 
-async fn head() -> &'static SharedHead {
-    HEAD.get_or_init(|| async {
-        let head = ray_testenv::RayHead::start(
-            ray_testenv::RayHeadOptions::new().unwrap_or_else(|e| panic!("{e}")),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-        let serve_port = ray_testenv::free_ports(1).unwrap_or_else(|e| panic!("{e}"))[0];
-        SharedHead { head, serve_port }
-    })
-    .await
+/// The port the shared head's Serve HTTP proxy listens on (the tests' Serve configs set it).
+fn serve_port() -> u16 {
+    static PORT: OnceLock<u16> = OnceLock::new();
+    *PORT.get_or_init(|| ray_testenv::free_ports(1).unwrap_or_else(|e| panic!("{e}"))[0])
 }
 
 /// A Serve config with one application `hello` built from the demo module, on the shared head's Serve port.
@@ -74,143 +57,37 @@ fn cluster_config(extra_head_env: &str) -> serde_json::Value {
     json!({
         "rayVersion": "2.60.0",
         "headGroupSpec": {"rayStartParams": {}, "template": {"spec": {"containers": [{
-            "name": "ray-head", "image": "rayproject/ray:2.60.0",
+            "name": "ray-head", "image": common::RAY_IMAGE,
             "env": [{"name": "DEMO", "value": extra_head_env}],
             "ports": [{"name": "dashboard", "containerPort": 8265}, {"name": "serve", "containerPort": 8000}],
         }]}}},
-        "workerGroupSpecs": [{"groupName": "workers", "replicas": 1, "minReplicas": 1, "maxReplicas": 1,
-            "rayStartParams": {}, "template": {"spec": {"containers": [
-                {"name": "ray-worker", "image": "rayproject/ray:2.60.0"}]}}}],
+        "workerGroupSpecs": [worker_group("workers", 1, 1, 1)],
     })
 }
 
 fn ray_service(name: &str, config: &str) -> RayService {
-    serde_json::from_value(json!({
-        "apiVersion": "ray.io/v1",
-        "kind": "RayService",
-        "metadata": {"name": name},
-        "spec": {"serveConfigV2": config, "rayClusterConfig": cluster_config("one")},
-    }))
-    .unwrap_or_else(|e| panic!("{e}"))
+    common::ray_object(
+        "RayService",
+        name,
+        json!({"serveConfigV2": config, "rayClusterConfig": cluster_config("one")}),
+    )
 }
 
-struct Env {
-    client: Client,
-    namespace: String,
-    head: &'static SharedHead,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    shutdown: Shutdown,
-    clusters_task: Option<tokio::task::JoinHandle<()>>,
-    services_task: Option<tokio::task::JoinHandle<()>>,
-}
+/// The controllers every scenario of this file runs (the RayService controller's clusters need the RayCluster one).
+const CONTROLLERS: &[Controller] = &[Controller::RayCluster, Controller::RayService];
 
-impl Env {
-    async fn start(prefix: &str) -> Env {
-        let plane = ray_testenv::ControlPlane::shared()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let client = plane.client().await.unwrap_or_else(|e| panic!("{e}"));
-        let namespace = ray_testenv::project_namespace(&client, prefix)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let head = head().await;
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let shutdown: Shutdown = async move {
-            let _ = rx.await;
-        }
-        .boxed()
-        .shared();
-        let clusters_task = tokio::spawn(raycluster::run(
-            client.clone(),
-            raycluster::Settings {
-                namespace: Some(namespace.clone()),
-                concurrency: 4,
-                render: ray_builders::RenderOptions::default(),
-                instance: Some("test".into()),
-                telemetry: ray_controllers::Telemetry::default(),
-            },
-            std::sync::Arc::new(Expectations::default()),
-            shutdown.clone(),
-        ));
-        let mut env = Env {
-            client,
-            namespace,
-            head,
-            stop: Some(tx),
-            shutdown,
-            clusters_task: Some(clusters_task),
-            services_task: None,
-        };
-        env.start_service_controller();
-        env
-    }
-
-    fn start_service_controller(&mut self) {
-        self.services_task = Some(tokio::spawn(controller::run(
-            self.client.clone(),
-            controller::Settings {
-                namespace: Some(self.namespace.clone()),
-                concurrency: 4,
-                render: ray_builders::RenderOptions::default(),
-                instance: Some("test".into()),
-                dashboard_url_override: Some(self.head.head.dashboard_url().to_owned()),
-                dashboard_timeout: Duration::from_secs(5),
-                deletion_delay: DELETION_DELAY,
-                telemetry: ray_controllers::Telemetry::default(),
-            },
-            self.shutdown.clone(),
-        )));
-    }
-
-    /// Kills the RayService controller mid-flight, as a crash would (nothing is finished or flushed).
-    async fn crash_service_controller(&mut self) {
-        if let Some(task) = self.services_task.take() {
-            task.abort();
-            let _ = task.await;
-        }
-    }
-
+// The steps of the RayService scenarios. The harness is a module of this test crate, so its type takes them here.
+impl Scenario {
     fn services(&self) -> Api<RayService> {
-        Api::namespaced(self.client.clone(), &self.namespace)
+        self.api()
     }
 
     fn clusters(&self) -> Api<RayCluster> {
-        Api::namespaced(self.client.clone(), &self.namespace)
+        self.api()
     }
 
     fn svcs(&self) -> Api<Service> {
-        Api::namespaced(self.client.clone(), &self.namespace)
-    }
-
-    async fn create(&self, service: RayService) {
-        self.services()
-            .create(&PostParams::default(), &service)
-            .await
-            .unwrap_or_else(|e| panic!("creating the RayService: {e}"));
-    }
-
-    async fn patch_spec(&self, name: &str, spec: serde_json::Value) {
-        self.services()
-            .patch(
-                name,
-                &PatchParams::default(),
-                &Patch::Merge(json!({"spec": spec})),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("patching {name}: {e}"));
-    }
-
-    async fn until<T>(&self, what: &str, mut check: impl AsyncFnMut() -> Result<T, String>) -> T {
-        let start = Instant::now();
-        loop {
-            match check().await {
-                Ok(value) => return value,
-                Err(last) if start.elapsed() > TIMEOUT => {
-                    panic!("timed out waiting for {what}; last: {last}")
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(300)).await,
-            }
-        }
+        self.api()
     }
 
     async fn service(&self, name: &str) -> RayService {
@@ -222,7 +99,7 @@ impl Env {
 
     /// Waits until the RayService is `Running` on one active cluster with `hello` RUNNING and no pending cluster.
     async fn until_serving(&self, name: &str) -> RayService {
-        self.until(&format!("RayService {name} serving"), async || {
+        until(&format!("RayService {name} serving"), async || {
             let service = self.service(name).await;
             let status = service.status.clone().unwrap_or_default();
             let app = status
@@ -237,6 +114,17 @@ impl Env {
                 Ok(service)
             } else {
                 Err(format!("{status:?}"))
+            }
+        })
+        .await
+    }
+
+    /// Waits until an Event with `reason` whose note contains `text` was published.
+    async fn until_event(&self, reason: &str, text: &str) {
+        until(&format!("the {reason} warning"), async || {
+            match self.event_count(reason, text).await {
+                0 => Err("none yet".to_string()),
+                _ => Ok(()),
             }
         })
         .await
@@ -262,24 +150,9 @@ impl Env {
             .collect()
     }
 
-    /// How many times an Event with `reason` whose note contains `text` was published (repeats included).
-    async fn event_count(&self, reason: &str, text: &str) -> i32 {
-        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.namespace);
-        events
-            .list(&ListParams::default())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .items
-            .into_iter()
-            .filter(|e| e.reason.as_deref() == Some(reason))
-            .filter(|e| e.note.as_deref().is_some_and(|n| n.contains(text)))
-            .map(|e| e.series.map_or(1, |s| s.count))
-            .sum()
-    }
-
     /// `GET /` on the head's Serve proxy.
     async fn curl(&self) -> Result<String, String> {
-        let url = format!("http://127.0.0.1:{}/", self.head.serve_port);
+        let url = format!("http://127.0.0.1:{}/", serve_port());
         let response = reqwest::get(&url).await.map_err(|e| e.to_string())?;
         let status = response.status();
         let text = response.text().await.map_err(|e| e.to_string())?;
@@ -288,22 +161,6 @@ impl Env {
         } else {
             Err(format!("{status}: {text}"))
         }
-    }
-
-    async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        for task in [self.services_task.take(), self.clusters_task.take()]
-            .into_iter()
-            .flatten()
-        {
-            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
-        }
-        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
-        let _ = namespaces
-            .delete(&self.namespace, &DeleteParams::default())
-            .await;
     }
 }
 
@@ -333,8 +190,8 @@ fn annotation(cluster: &RayCluster, key: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_applies_config_in_place_and_keeps_serving_through_a_bad_config() {
     let _turn = TURN.lock().await;
-    let env = Env::start("rayservice-serve").await;
-    let port = env.head.serve_port;
+    let env = Scenario::start("rayservice-serve", CONTROLLERS).await;
+    let port = serve_port();
     env.create(ray_service(
         "hello",
         &serve_config(port, "ray_operator_demo.hello:app", None),
@@ -353,8 +210,7 @@ async fn serves_applies_config_in_place_and_keeps_serving_through_a_bad_config()
         condition(&service, "Ready"),
         ("True".into(), "NonZeroServeEndpoints".into())
     );
-    let dashboard =
-        DashboardClient::new(env.head.head.dashboard_url()).unwrap_or_else(|e| panic!("{e}"));
+    let dashboard = env.dashboard();
     let serve = dashboard
         .serve_applications()
         .await
@@ -373,7 +229,7 @@ async fn serves_applies_config_in_place_and_keeps_serving_through_a_bad_config()
     assert_eq!(env.curl().await.as_deref(), Ok("hello"));
     assert_eq!(env.selector("hello-serve-svc").await, Some(cluster.clone()));
     assert_eq!(env.selector("hello-head-svc").await, Some(cluster.clone()));
-    let pods: Api<Pod> = Api::namespaced(env.client.clone(), &env.namespace);
+    let pods: Api<Pod> = env.api();
     let heads = pods
         .list(
             &ListParams::default()
@@ -398,12 +254,12 @@ async fn serves_applies_config_in_place_and_keeps_serving_through_a_bad_config()
     );
 
     // A Serve config change is applied in place, to the same cluster.
-    env.patch_spec(
+    env.patch_spec::<RayService>(
         "hello",
         json!({"serveConfigV2": serve_config(port, "ray_operator_demo.hello:build", Some(json!({"greeting": "bonjour"})))}),
     )
     .await;
-    env.until("the new config to serve", async || {
+    until("the new config to serve", async || {
         env.curl()
             .await
             .and_then(|text| if text == "bonjour" { Ok(()) } else { Err(text) })
@@ -416,40 +272,31 @@ async fn serves_applies_config_in_place_and_keeps_serving_through_a_bad_config()
 
     // A config Ray cannot deploy: DEPLOY_FAILED with Ray's message in the status, and the old application keeps
     // serving on the real head, through the same Services.
-    env.patch_spec(
+    env.patch_spec::<RayService>(
         "hello",
         json!({"serveConfigV2": serve_config(port, "no_such_module:app", None)}),
     )
     .await;
-    let message = env
-        .until("DEPLOY_FAILED in the status", async || {
-            let status = env.service("hello").await.status.unwrap_or_default();
-            let app = status
-                .active_service_status
-                .and_then(|a| a.application_statuses.get("hello").cloned())
-                .unwrap_or_default();
-            match app.status {
-                Some(ApplicationStatus::DeployFailed) => Ok(app.message.unwrap_or_default()),
-                other => Err(format!("{other:?}")),
-            }
-        })
-        .await;
+    let message = until("DEPLOY_FAILED in the status", async || {
+        let status = env.service("hello").await.status.unwrap_or_default();
+        let app = status
+            .active_service_status
+            .and_then(|a| a.application_statuses.get("hello").cloned())
+            .unwrap_or_default();
+        match app.status {
+            Some(ApplicationStatus::DeployFailed) => Ok(app.message.unwrap_or_default()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
     assert!(
         message.contains("No module named 'no_such_module'"),
         "{message}"
     );
     assert_eq!(env.curl().await.as_deref(), Ok("bonjour"));
     assert_eq!(env.selector("hello-serve-svc").await, Some(cluster.clone()));
-    env.until("the ServeApplicationFailed warning", async || {
-        match env
-            .event_count("ServeApplicationFailed", "no_such_module")
-            .await
-        {
-            0 => Err("none yet".to_string()),
-            _ => Ok(()),
-        }
-    })
-    .await;
+    env.until_event("ServeApplicationFailed", "no_such_module")
+        .await;
 
     // A config Ray rejects outright (no import_path): a Warning event with Ray's validation message; the running
     // application is untouched.
@@ -458,39 +305,22 @@ async fn serves_applies_config_in_place_and_keeps_serving_through_a_bad_config()
         "applications": [{"name": "hello", "route_prefix": "/"}],
     }))
     .unwrap_or_else(|e| panic!("{e}"));
-    env.patch_spec("hello", json!({"serveConfigV2": no_import_path}))
+    env.patch_spec::<RayService>("hello", json!({"serveConfigV2": no_import_path}))
         .await;
-    env.until(
-        "the FailedToUpdateServeApplications warning",
-        async || match env
-            .event_count("FailedToUpdateServeApplications", "import_path")
-            .await
-        {
-            0 => Err("none yet".to_string()),
-            _ => Ok(()),
-        },
-    )
-    .await;
+    env.until_event("FailedToUpdateServeApplications", "import_path")
+        .await;
     assert_eq!(env.curl().await.as_deref(), Ok("bonjour"));
     assert_eq!(env.selector("hello-serve-svc").await, Some(cluster.clone()));
 
     // serveConfigV2 that is not YAML: a Warning event naming the field; nothing is deployed or changed.
     let before = env.service("hello").await.status;
-    env.patch_spec(
+    env.patch_spec::<RayService>(
         "hello",
         json!({"serveConfigV2": "applications: [\n  - name: x\n"}),
     )
     .await;
-    env.until("the InvalidRayServiceSpec warning", async || {
-        match env
-            .event_count("InvalidRayServiceSpec", "spec.serveConfigV2")
-            .await
-        {
-            0 => Err("none yet".to_string()),
-            _ => Ok(()),
-        }
-    })
-    .await;
+    env.until_event("InvalidRayServiceSpec", "spec.serveConfigV2")
+        .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = env.service("hello").await.status;
     assert_eq!(
@@ -501,15 +331,15 @@ async fn serves_applies_config_in_place_and_keeps_serving_through_a_bad_config()
     );
     assert_eq!(env.curl().await.as_deref(), Ok("bonjour"));
     assert_eq!(env.cluster_names().await, vec![cluster]);
-    env.stop().await;
+    env.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_spec_change_moves_traffic_only_when_the_new_cluster_serves_even_across_a_restart()
 {
     let _turn = TURN.lock().await;
-    let mut env = Env::start("rayservice-upgrade").await;
-    let port = env.head.serve_port;
+    let mut env = Scenario::start("rayservice-upgrade", CONTROLLERS).await;
+    let port = serve_port();
     env.create(ray_service(
         "svc",
         &serve_config(port, "ray_operator_demo.hello:app", None),
@@ -520,15 +350,14 @@ async fn cluster_spec_change_moves_traffic_only_when_the_new_cluster_serves_even
 
     // Appending a worker group updates the serving cluster in place.
     let mut config = cluster_config("one");
-    let extra = json!({"groupName": "extra", "replicas": 0, "minReplicas": 0, "maxReplicas": 1,
-        "rayStartParams": {}, "template": {"spec": {"containers": [{"name": "ray-worker", "image": "rayproject/ray:2.60.0"}]}}});
+    let extra = worker_group("extra", 0, 0, 1);
     config["workerGroupSpecs"]
         .as_array_mut()
         .unwrap_or_else(|| panic!("groups"))
         .push(extra);
-    env.patch_spec("svc", json!({"rayClusterConfig": config}))
+    env.patch_spec::<RayService>("svc", json!({"rayClusterConfig": config}))
         .await;
-    env.until(
+    until(
         "the appended worker group on the serving cluster",
         async || {
             let cluster = env.clusters().get(&old).await.map_err(|e| e.to_string())?;
@@ -556,22 +385,21 @@ async fn cluster_spec_change_moves_traffic_only_when_the_new_cluster_serves_even
     config["headGroupSpec"]["template"]["spec"]["containers"][0]["env"][0]["value"] = json!("two");
     config["headGroupSpec"]["template"]["spec"]["nodeSelector"] =
         json!({"ray-operator-test/pool": pool});
-    env.patch_spec("svc", json!({"rayClusterConfig": config}))
+    env.patch_spec::<RayService>("svc", json!({"rayClusterConfig": config}))
         .await;
-    let new = env
-        .until("a pending cluster", async || {
-            let status = env.service("svc").await.status.unwrap_or_default();
-            let pending = status
-                .pending_service_status
-                .and_then(|p| p.ray_cluster_name)
-                .ok_or("no pending cluster yet")?;
-            env.clusters()
-                .get(&pending)
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(pending)
-        })
-        .await;
+    let new = until("a pending cluster", async || {
+        let status = env.service("svc").await.status.unwrap_or_default();
+        let pending = status
+            .pending_service_status
+            .and_then(|p| p.ray_cluster_name)
+            .ok_or("no pending cluster yet")?;
+        env.clusters()
+            .get(&pending)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(pending)
+    })
+    .await;
     assert_ne!(new, old);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let status = env.service("svc").await.status.unwrap_or_default();
@@ -602,8 +430,8 @@ async fn cluster_spec_change_moves_traffic_only_when_the_new_cluster_serves_even
             .unwrap_or_else(|e| panic!("{e}")),
         SERVE_CONFIG_HASH_ANNOTATION,
     );
-    env.crash_service_controller().await;
-    env.start_service_controller();
+    env.crash(Controller::RayService).await;
+    env.run(Controller::RayService).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     let mut names = env.cluster_names().await;
     names.sort();
@@ -667,19 +495,8 @@ async fn cluster_spec_change_moves_traffic_only_when_the_new_cluster_serves_even
     if let Some(old_cluster) = old_cluster {
         assert!(annotation(&old_cluster, DELETE_AFTER_ANNOTATION).is_some());
     }
-    env.until("the old cluster to be deleted", async || {
-        match env
-            .clusters()
-            .get_opt(&old)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            Some(c) if c.metadata.deletion_timestamp.is_none() => Err("still there".to_string()),
-            _ => Ok(()),
-        }
-    })
-    .await;
-    assert!(switched.elapsed() < DELETION_DELAY + Duration::from_secs(10));
+    env.until_cluster_deleted(&old).await;
+    assert!(switched.elapsed() < common::RAYSERVICE_DELETION_DELAY + Duration::from_secs(10));
     assert!(env.event_count("DeletedRayCluster", &old).await >= 1);
     assert_eq!(curl_ok(&env).await, "hello");
     let labels: BTreeMap<String, String> = env
@@ -698,10 +515,10 @@ async fn cluster_spec_change_moves_traffic_only_when_the_new_cluster_serves_even
     );
 
     let _ = ray_testenv::remove_node(&env.client, &node_name).await;
-    env.stop().await;
+    env.finish().await;
 }
 
-async fn curl_ok(env: &Env) -> String {
+async fn curl_ok(env: &Scenario) -> String {
     env.curl()
         .await
         .unwrap_or_else(|e| panic!("GET / on Serve: {e}"))
