@@ -10,7 +10,8 @@ use kube::api::ListParams;
 use kube::{Api, Client};
 use operator_runtime::{Shutdown, endpoints, leader};
 use ray_api_v1::RayCluster;
-use ray_controllers::raycluster::{self, Settings};
+use ray_controllers::context::{ControllerSettings, DashboardSettings};
+use ray_controllers::raycluster;
 use ray_controllers::rayjob;
 use ray_controllers::rayservice;
 use ray_controllers::{Expectations, Telemetry};
@@ -334,6 +335,7 @@ fn lease_settings(args: &RunArgs) -> anyhow::Result<Option<leader::LeaseSettings
         lease_duration: Duration::from_secs(args.leader_election_lease_duration_seconds),
         renew_deadline: Duration::from_secs(args.leader_election_renew_deadline_seconds),
         retry_period: Duration::from_secs(args.leader_election_retry_period_seconds),
+        field_manager: ray_controllers::context::FIELD_MANAGER.to_string(),
     };
     settings.validate()?;
     Ok(Some(settings))
@@ -353,62 +355,47 @@ async fn bind(flag: &str, address: BindAddress) -> anyhow::Result<Option<tokio::
 }
 
 /// Everything the controllers of one term (one stretch of leadership) need.
-struct ControllerSettings {
+struct Controllers {
     client: Client,
     namespaces: Vec<Option<String>>,
-    concurrency: u16,
-    render: ray_builders::RenderOptions,
-    instance: Option<String>,
-    dashboard_url_override: Option<String>,
-    dashboard_timeout: Duration,
+    /// Those of every controller; `namespace` is set per watched namespace.
+    common: ControllerSettings,
+    dashboard: DashboardSettings,
     rayservice_deletion_delay: Duration,
-    telemetry: Telemetry,
+}
+
+impl Controllers {
+    /// The common settings of the controllers of `namespace`.
+    fn of(&self, namespace: Option<String>) -> ControllerSettings {
+        ControllerSettings {
+            namespace,
+            ..self.common.clone()
+        }
+    }
 }
 
 /// Runs every controller until `shutdown`, with fresh caches and expectations.
-async fn run_controllers(settings: &ControllerSettings, shutdown: Shutdown) {
+async fn run_controllers(settings: &Controllers, shutdown: Shutdown) {
     let expectations = Arc::new(Expectations::default());
     let job_controllers = settings.namespaces.iter().cloned().map(|namespace| {
-        rayjob::controller::run(
-            settings.client.clone(),
-            rayjob::controller::Settings {
-                namespace,
-                concurrency: settings.concurrency,
-                render: settings.render.clone(),
-                instance: settings.instance.clone(),
-                dashboard_url_override: settings.dashboard_url_override.clone(),
-                dashboard_timeout: settings.dashboard_timeout,
-                telemetry: settings.telemetry.clone(),
-            },
-            shutdown.clone(),
-        )
+        let job_settings = rayjob::Settings {
+            controller: settings.of(namespace),
+            dashboard: settings.dashboard.clone(),
+        };
+        rayjob::controller::run(settings.client.clone(), job_settings, shutdown.clone())
     });
     let service_controllers = settings.namespaces.iter().cloned().map(|namespace| {
-        rayservice::controller::run(
-            settings.client.clone(),
-            rayservice::controller::Settings {
-                namespace,
-                concurrency: settings.concurrency,
-                render: settings.render.clone(),
-                instance: settings.instance.clone(),
-                dashboard_url_override: settings.dashboard_url_override.clone(),
-                dashboard_timeout: settings.dashboard_timeout,
-                deletion_delay: settings.rayservice_deletion_delay,
-                telemetry: settings.telemetry.clone(),
-            },
-            shutdown.clone(),
-        )
+        let service_settings = rayservice::controller::Settings {
+            controller: settings.of(namespace),
+            dashboard: settings.dashboard.clone(),
+            deletion_delay: settings.rayservice_deletion_delay,
+        };
+        rayservice::controller::run(settings.client.clone(), service_settings, shutdown.clone())
     });
     let controllers = settings.namespaces.iter().cloned().map(|namespace| {
         raycluster::run(
             settings.client.clone(),
-            Settings {
-                namespace,
-                concurrency: settings.concurrency,
-                render: settings.render.clone(),
-                instance: settings.instance.clone(),
-                telemetry: settings.telemetry.clone(),
-            },
+            settings.of(namespace),
             expectations.clone(),
             shutdown.clone(),
         )
@@ -496,24 +483,29 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let settings = ControllerSettings {
+    let settings = Controllers {
         client: client.clone(),
         namespaces,
-        concurrency: args.reconcile_concurrency,
-        render: ray_builders::RenderOptions {
-            cluster_domain: args.cluster_domain.clone(),
-            inject_probes: args.enable_probes_injection,
-            inject_wait_gcs_ready: args.enable_init_container_injection,
-            head_service_cluster_ip: args.head_service_cluster_ip,
-            ..ray_builders::RenderOptions::default()
+        common: ControllerSettings {
+            namespace: None,
+            concurrency: args.reconcile_concurrency,
+            render: ray_builders::RenderOptions {
+                cluster_domain: args.cluster_domain.clone(),
+                inject_probes: args.enable_probes_injection,
+                inject_wait_gcs_ready: args.enable_init_container_injection,
+                head_service_cluster_ip: args.head_service_cluster_ip,
+                ..ray_builders::RenderOptions::default()
+            },
+            instance: args.instance.clone(),
+            telemetry: telemetry.clone(),
         },
-        instance: args.instance.clone(),
-        dashboard_url_override: args.dashboard_url_override.clone(),
-        dashboard_timeout: Duration::from_secs(args.dashboard_timeout_seconds),
+        dashboard: DashboardSettings {
+            url_override: args.dashboard_url_override.clone(),
+            timeout: Duration::from_secs(args.dashboard_timeout_seconds),
+        },
         rayservice_deletion_delay: Duration::from_secs(
             args.rayservice_cluster_deletion_delay_seconds,
         ),
-        telemetry: telemetry.clone(),
     };
     let (metrics, health) = (&telemetry.metrics, &telemetry.health);
     match lease {

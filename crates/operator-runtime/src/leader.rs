@@ -93,6 +93,8 @@ pub struct LeaseSettings {
     pub renew_deadline: Duration,
     /// How often candidates try to acquire and the leader renews.
     pub retry_period: Duration,
+    /// The field manager of the Lease writes (the operator's name).
+    pub field_manager: String,
 }
 
 impl LeaseSettings {
@@ -263,6 +265,14 @@ impl Elector {
         &self.settings
     }
 
+    /// Every Lease write names the operator as its field manager.
+    fn write_params(&self) -> PostParams {
+        PostParams {
+            field_manager: Some(self.settings.field_manager.clone()),
+            ..PostParams::default()
+        }
+    }
+
     /// Reads the Lease once and takes or renews it if [`decide`] says so.
     pub async fn try_acquire_or_renew(&mut self) -> Result<Attempt, kube::Error> {
         let me = self.settings.identity.clone();
@@ -285,12 +295,12 @@ impl Elector {
                     ..LeaseSpec::default()
                 }),
             };
-            return match self.api.create(&PostParams::default(), &lease).await {
+            return match self.api.create(&self.write_params(), &lease).await {
                 Ok(created) => {
                     self.observe(created.spec.unwrap_or_default(), Instant::now());
                     Ok(Attempt::Held)
                 }
-                Err(kube::Error::Api(status)) if status.code == 409 => Ok(Attempt::HeldBy(
+                Err(kube::Error::Api(status)) if status.is_conflict() => Ok(Attempt::HeldBy(
                     "another candidate (it created the Lease first)".into(),
                 )),
                 Err(error) => Err(error),
@@ -317,14 +327,14 @@ impl Elector {
                 // `lease.metadata.resourceVersion` is the one read: a concurrent writer makes this a conflict.
                 match self
                     .api
-                    .replace(&self.settings.name, &PostParams::default(), &lease)
+                    .replace(&self.settings.name, &self.write_params(), &lease)
                     .await
                 {
                     Ok(written) => {
                         self.observe(written.spec.unwrap_or_default(), Instant::now());
                         Ok(Attempt::Held)
                     }
-                    Err(kube::Error::Api(status)) if status.code == 409 => Ok(Attempt::HeldBy(
+                    Err(kube::Error::Api(status)) if status.is_conflict() => Ok(Attempt::HeldBy(
                         "another candidate (it wrote the Lease first)".into(),
                     )),
                     Err(error) => Err(error),
@@ -411,7 +421,7 @@ impl Elector {
             spec.renew_time = Some(now_micro());
             lease.spec = Some(spec);
             self.api
-                .replace(&self.settings.name, &PostParams::default(), &lease)
+                .replace(&self.settings.name, &self.write_params(), &lease)
                 .await
                 .map(|_| ())
         }
@@ -510,6 +520,7 @@ mod tests {
             lease_duration: Duration::from_secs(15),
             renew_deadline: Duration::from_secs(10),
             retry_period: Duration::from_secs(2),
+            field_manager: "test".into(),
         }
     }
 

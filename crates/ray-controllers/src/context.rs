@@ -1,16 +1,15 @@
-//! What every reconcile shares: the client, the Event publisher, the pod cache and the expectations.
+//! What every controller shares: telemetry, the field manager, and the settings every controller is configured
+//! with.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::api::core::v1::{Pod, Service};
-use kube::runtime::reflector::Store;
 use kube::{Api, Client, Resource};
+use operator_runtime::{Backoff, EventPublisher, Health, Metrics, RunnerSettings};
 use ray_builders::RenderOptions;
 
-use crate::expectations::Expectations;
 use crate::metrics::KubeRayMetrics;
-use operator_runtime::{Health, Metrics};
 
 /// Where controllers report what they do: metrics, and cache sync for readiness. One per process, shared by
 /// every controller; [`Telemetry::default`] records into a registry nobody serves (tests, embedding).
@@ -38,65 +37,97 @@ impl Default for Telemetry {
 /// The field manager of every object and status the operator writes.
 pub const FIELD_MANAGER: &str = "ray-operator";
 
-/// The handle a controller lists and watches through: its one namespace under `--watch-namespace`, else every
-/// namespace.
-pub(crate) fn scoped_api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
-where
-    K: Resource<Scope = NamespaceResourceScope>,
-    K::DynamicType: Default,
-{
-    match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
+/// Create and replace parameters naming the operator as the field manager.
+pub(crate) fn post_params() -> kube::api::PostParams {
+    kube::api::PostParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..kube::api::PostParams::default()
     }
 }
 
-/// How logs and readiness name what a controller watches.
-pub(crate) fn scope_label(namespace: Option<&str>) -> String {
-    namespace.unwrap_or("<all namespaces>").to_string()
-}
-
-/// How the runner runs a controller of this operator: its concurrency, telemetry and the Event publisher for
-/// objects that cannot be read.
-pub(crate) fn runner_settings(
-    events: &operator_runtime::EventPublisher,
-    telemetry: &Telemetry,
-    concurrency: u16,
-    scope: String,
-) -> operator_runtime::RunnerSettings {
-    operator_runtime::RunnerSettings {
-        concurrency,
-        backoff: operator_runtime::Backoff::default(),
-        metrics: telemetry.metrics.clone(),
-        health: telemetry.health.clone(),
-        events: events.clone(),
-        scope,
+/// Merge-patch parameters naming the operator as the field manager.
+pub(crate) fn merge_params() -> kube::api::PatchParams {
+    kube::api::PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..kube::api::PatchParams::default()
     }
 }
 
-/// The Event publisher of a controller, reporting as this operator and its `--instance`.
-pub(crate) fn event_publisher(
-    client: &Client,
-    instance: Option<String>,
-) -> operator_runtime::EventPublisher {
-    operator_runtime::EventPublisher::new(client, FIELD_MANAGER, instance)
-}
-
-/// Shared state of one controller (one watched namespace, or all of them).
-pub struct Context {
-    /// The API client.
-    pub client: Client,
-    /// The one Event publisher (cuts long notes, logs failures).
-    pub events: operator_runtime::EventPublisher,
-    /// The label-selected, pruned pod cache (see [`crate::pod_cache`]).
-    pub pods: Store<Pod>,
-    /// The operator's Services (label `ray.io/cluster`), so a reconcile finds an existing head Service without a
-    /// GET request; only a Service the cache does not show yet is read from or created on the API server.
-    pub services: Store<Service>,
-    /// Creates and deletes not yet visible in `pods`; shared across namespaces.
-    pub expectations: Arc<Expectations>,
-    /// Operator-wide rendering settings.
+/// What every controller is configured with; `raycluster::Settings`, and the first part of the RayJob and
+/// RayService settings.
+#[derive(Debug, Clone)]
+pub struct ControllerSettings {
+    /// The namespace to watch, or `None` for all.
+    pub namespace: Option<String>,
+    /// How many objects are reconciled at once (one object is never reconciled twice at once).
+    pub concurrency: u16,
+    /// Rendering settings (the cluster DNS domain, the operator version, probes and init containers).
     pub render: RenderOptions,
-    /// KubeRay's series (provisioning durations).
-    pub metrics: Arc<KubeRayMetrics>,
+    /// This operator instance's name in Events (`reportingInstance`), e.g. the pod name.
+    pub instance: Option<String>,
+    /// Where reconciles, the caches' objects and cache sync are reported.
+    pub telemetry: Telemetry,
 }
+
+impl ControllerSettings {
+    /// The handle a controller lists and watches through: its one namespace under `--watch-namespace`, else every
+    /// namespace.
+    pub(crate) fn api<K>(&self, client: &Client) -> Api<K>
+    where
+        K: Resource<Scope = NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        match &self.namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        }
+    }
+
+    /// How logs and readiness name what is watched: `what` in the namespace or in all of them.
+    pub(crate) fn scope(&self, what: &str) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{what} in {ns}"),
+            None => format!("{what} in <all namespaces>"),
+        }
+    }
+
+    /// The Event publisher of a controller, reporting as this operator and its `--instance`.
+    pub(crate) fn events(&self, client: &Client) -> EventPublisher {
+        EventPublisher::new(client, FIELD_MANAGER, self.instance.clone())
+    }
+
+    /// How the runner runs a controller watching `what` (`rayclusters`): concurrency, telemetry, back-off and
+    /// the Event publisher for objects that cannot be read.
+    pub(crate) fn runner(&self, events: &EventPublisher, what: &str) -> RunnerSettings {
+        RunnerSettings {
+            concurrency: self.concurrency,
+            backoff: Backoff::default(),
+            metrics: self.telemetry.metrics.clone(),
+            health: self.telemetry.health.clone(),
+            events: events.clone(),
+            scope: self.scope(what),
+        }
+    }
+}
+
+/// How the RayJob and RayService controllers reach Ray dashboards.
+#[derive(Debug, Clone)]
+pub struct DashboardSettings {
+    /// One dashboard URL used for every cluster instead of the head Service's DNS name, for an operator running
+    /// outside the Kubernetes cluster (local development and tests).
+    pub url_override: Option<String>,
+    /// The per-request timeout of dashboard calls, kept short so a slow head delays only its own object.
+    pub timeout: Duration,
+}
+
+impl Default for DashboardSettings {
+    fn default() -> Self {
+        DashboardSettings {
+            url_override: None,
+            timeout: DEFAULT_DASHBOARD_TIMEOUT,
+        }
+    }
+}
+
+/// The default per-request timeout of dashboard calls.
+pub const DEFAULT_DASHBOARD_TIMEOUT: Duration = Duration::from_secs(2);

@@ -1,63 +1,53 @@
-//! Errors of a reconcile. Each names the step and the object, so the log line alone says what to look at.
+//! The error every controller shares: an API request the reconcile could not go on without. Each controller's own
+//! error enum (`raycluster::Error`, `rayjob::Error`, `rayservice::Error`) wraps it next to its domain errors.
 
-/// Why a reconcile did not finish.
+/// An API request failed: what was being done to which object, and the client's error. Category `kube-api`.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// Reading an object from the API server failed.
-    #[error("reading {what}: {source}")]
-    Read {
-        /// The object, as `Kind namespace/name`.
-        what: String,
-        /// The client's error.
-        #[source]
-        source: kube::Error,
-    },
-    /// Creating or deleting an object failed (the Event and status carry the same message).
-    #[error("{action} {what}: {source}")]
-    Write {
-        /// `creating`, `deleting`, ...
-        action: &'static str,
-        /// The object, as `Kind namespace/name`.
-        what: String,
-        /// The client's error.
-        #[source]
-        source: kube::Error,
-    },
-    /// Writing the status failed.
-    #[error("writing the status of RayCluster {what}: {source}")]
-    Status {
-        /// `namespace/name`.
-        what: String,
-        /// The client's error.
-        #[source]
-        source: kube::Error,
-    },
-    /// A pod or Service could not be rendered from the spec (also reported as an Event and in the status).
-    #[error("rendering RayCluster {what}: {message}")]
-    Render {
-        /// `namespace/name`.
-        what: String,
-        /// The renderer's message, naming the field.
-        message: String,
-    },
-    /// A Ray dashboard request the reconcile depends on failed (submitting a job); retried with a back-off.
-    #[error("Ray dashboard at {url}: {message}")]
-    Dashboard {
-        /// The dashboard's address.
-        url: String,
-        /// What went wrong, with Ray's message when it answered.
-        message: String,
-    },
+#[error("{action} {what}: {source}")]
+pub struct ApiError {
+    /// `reading`, `creating`, `writing the status of`, `adding the finalizer to`, ...
+    pub action: &'static str,
+    /// The object, as `Kind namespace/name`.
+    pub what: String,
+    /// The client's error.
+    #[source]
+    pub source: kube::Error,
 }
 
-impl operator_runtime::ReconcileError for Error {
-    fn category(&self) -> &'static str {
-        match self {
-            Error::Read { .. } | Error::Write { .. } | Error::Status { .. } => "kube-api",
-            Error::Render { .. } => "render",
-            Error::Dashboard { .. } => "dashboard",
+impl ApiError {
+    /// The reconcile metric's category of every API error.
+    pub const CATEGORY: &'static str = "kube-api";
+
+    /// An error of `action` on `what`, for `map_err`: `.map_err(ApiError::of("reading", what))`.
+    pub fn of(
+        action: &'static str,
+        what: impl Into<String>,
+    ) -> impl FnOnce(kube::Error) -> ApiError {
+        let what = what.into();
+        move |source| ApiError {
+            action,
+            what,
+            source,
         }
     }
 }
 
 pub use operator_runtime::api_message;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_message_names_the_action_and_the_object() {
+        let error = ApiError::of("creating", "RayCluster team/sample")(
+            kube::Error::LinesCodecMaxLineLengthExceeded,
+        );
+        assert!(
+            error
+                .to_string()
+                .starts_with("creating RayCluster team/sample: "),
+            "{error}"
+        );
+    }
+}

@@ -16,5 +16,5 @@ pub mod rayjob;
 pub mod rayservice;
 
 pub use context::Telemetry;
-pub use error::Error;
+pub use error::ApiError;
 pub use expectations::Expectations;

@@ -3,13 +3,14 @@
 //! workers). Each pod create and delete is recorded in the expectations *before* the call, and every outcome
 //! becomes an Event.
 
+use crate::error::ApiError;
 use std::fmt::Debug;
 use std::time::Instant;
 
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ObjectReference, Pod, Service};
-use kube::api::{DeleteParams, PostParams};
+use kube::api::DeleteParams;
 use kube::{Api, Resource, ResourceExt};
 use operator_runtime::{Notice, api_message};
 use ray_api_v1::RayCluster;
@@ -18,13 +19,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::{info, warn};
 
+use super::Context;
 use super::decide::{Action, Child};
 use super::error::Error;
 use super::events;
 use super::gcs_ft::FINALIZER;
 use super::scaling::{DeleteReason, PodChange};
 use super::status::Failure;
-use crate::context::{Context, FIELD_MANAGER};
+use crate::context::{FIELD_MANAGER, post_params};
 use crate::expectations::GroupKey;
 
 /// Most pod creations one reconcile has in flight at once. Creating a big group one pod at a time makes its
@@ -110,13 +112,6 @@ struct Applier<'a> {
     reference: ObjectReference,
 }
 
-fn params() -> PostParams {
-    PostParams {
-        field_manager: Some(FIELD_MANAGER.to_string()),
-        ..PostParams::default()
-    }
-}
-
 /// The reasons to report for creating one kind of child.
 #[derive(Debug)]
 pub struct Reasons {
@@ -144,11 +139,12 @@ impl Applier<'_> {
     }
 
     fn finalizer_error(&self, source: kube::Error) -> Error {
-        Error::Write {
+        ApiError {
             action: "updating the finalizers of",
             what: format!("RayCluster {}/{}", self.namespace, self.name),
             source,
         }
+        .into()
     }
 
     async fn add_finalizer(&self) -> Result<(), Error> {
@@ -203,7 +199,7 @@ impl Applier<'_> {
     {
         let api: Api<K> = Api::namespaced(self.ctx.client.clone(), self.namespace());
         let name = object.meta().name.clone().unwrap_or_default();
-        match api.create(&params(), object).await {
+        match api.create(&post_params(), object).await {
             Ok(created) => {
                 info!(kind = reasons.kind, child = %name, "created");
                 self.publish(Notice::normal(
@@ -215,10 +211,10 @@ impl Applier<'_> {
                 Ok(Ok(created))
             }
             Err(kube::Error::Api(status)) if status.is_already_exists() => {
-                api.get(&name).await.map(Ok).map_err(|source| Error::Read {
-                    what: format!("{} {}/{name}", reasons.kind, self.namespace()),
-                    source,
-                })
+                Ok(api.get(&name).await.map(Ok).map_err(ApiError::of(
+                    "reading",
+                    format!("{} {}/{name}", reasons.kind, self.namespace()),
+                ))?)
             }
             Err(error) => {
                 let message = format!(
@@ -251,11 +247,12 @@ impl Applier<'_> {
             match api.delete(name, &DeleteParams::default()).await {
                 Ok(_) | Err(kube::Error::Api(_)) => {}
                 Err(source) => {
-                    return Err(Error::Write {
+                    return Err(ApiError {
                         action: "deleting",
                         what: format!("Pod {}/{name}", self.namespace()),
                         source,
-                    });
+                    }
+                    .into());
                 }
             }
         }
@@ -267,7 +264,7 @@ impl Applier<'_> {
         let jobs: Api<Job> = Api::namespaced(self.ctx.client.clone(), self.namespace());
         let job_name = job.name_any();
         let namespace = self.namespace();
-        match jobs.create(&params(), job).await {
+        match jobs.create(&post_params(), job).await {
             Ok(_) => {
                 self.publish(Notice::normal(
                     events::CREATED_REDIS_CLEANUP_JOB,
@@ -430,7 +427,7 @@ impl Applier<'_> {
         };
         let key = self.key(group);
         let ticket = self.ctx.expectations.expect_create(&key, Instant::now());
-        match api.create(&params(), pod).await {
+        match api.create(&post_params(), pod).await {
             Ok(pod) => {
                 let name = pod.metadata.name.clone().unwrap_or_default();
                 self.ctx.expectations.created(&ticket, &name);

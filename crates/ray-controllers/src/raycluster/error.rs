@@ -6,40 +6,16 @@
 //! are reported the same way and retried after [`super::FAILURE_REQUEUE`].
 
 use operator_runtime::ReconcileError;
+
+use crate::error::ApiError;
 use ray_builders::RenderError;
 
 /// Why a RayCluster reconcile did not finish.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading an object from the API server failed.
-    #[error("reading {what}: {source}")]
-    Read {
-        /// The object, as `Kind namespace/name`.
-        what: String,
-        /// The client's error.
-        #[source]
-        source: kube::Error,
-    },
-    /// Writing an object failed in a way the reconcile cannot go on from.
-    #[error("{action} {what}: {source}")]
-    Write {
-        /// `deleting`, `updating the finalizers of`, ...
-        action: &'static str,
-        /// The object, as `Kind namespace/name`.
-        what: String,
-        /// The client's error.
-        #[source]
-        source: kube::Error,
-    },
-    /// Writing the status failed.
-    #[error("writing the status of RayCluster {what}: {source}")]
-    Status {
-        /// `namespace/name`.
-        what: String,
-        /// The client's error.
-        #[source]
-        source: kube::Error,
-    },
+    /// An API request the reconcile could not go on without failed.
+    #[error(transparent)]
+    Api(#[from] ApiError),
     /// An object could not be rendered: the GCS cleanup Job of a deleted cluster, or a pod stamped from a
     /// template that rendered.
     #[error("rendering: {0}")]
@@ -49,7 +25,7 @@ pub enum Error {
 impl ReconcileError for Error {
     fn category(&self) -> &'static str {
         match self {
-            Error::Read { .. } | Error::Write { .. } | Error::Status { .. } => "kube-api",
+            Error::Api(_) => ApiError::CATEGORY,
             Error::Render(_) => "render",
         }
     }
@@ -64,17 +40,7 @@ mod tests {
         let api = || kube::Error::LinesCodecMaxLineLengthExceeded;
         let cases = [
             (
-                Error::Read {
-                    what: "Role ns/c".into(),
-                    source: api(),
-                },
-                "kube-api",
-            ),
-            (
-                Error::Status {
-                    what: "ns/c".into(),
-                    source: api(),
-                },
+                ApiError::of("reading", "Role ns/c")(api()).into(),
                 "kube-api",
             ),
             (

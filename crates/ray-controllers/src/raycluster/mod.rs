@@ -32,31 +32,39 @@ use kube::{Api, Client};
 use ray_api_v1::RayCluster;
 use ray_builders::{RenderOptions, labels, names};
 
-use crate::context::{
-    Context, Telemetry, event_publisher, runner_settings, scope_label, scoped_api,
-};
+use crate::context::ControllerSettings;
 use crate::expectations::Expectations;
+use crate::metrics::KubeRayMetrics;
 use crate::pod_cache;
 pub use error::Error;
+use kube::runtime::reflector::Store;
+use operator_runtime::EventPublisher;
 use operator_runtime::runner::{self, Reconciler};
 use status::StatusInputs;
 
 /// How long to wait before retrying after a failure the user or the cluster must fix (quota, admission).
 pub const FAILURE_REQUEUE: Duration = Duration::from_secs(10);
 
-/// Settings of the RayCluster controller.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// The namespace to watch, or `None` for all.
-    pub namespace: Option<String>,
-    /// How many RayClusters are reconciled at once (one RayCluster is never reconciled twice at once).
-    pub concurrency: u16,
-    /// Rendering settings.
+/// Settings of the RayCluster controller: those of every controller.
+pub type Settings = ControllerSettings;
+
+/// What every RayCluster reconcile shares (one controller: one watched namespace, or all of them).
+pub struct Context {
+    /// The API client.
+    pub client: Client,
+    /// The one Event publisher (cuts long notes, logs failures).
+    pub events: EventPublisher,
+    /// The label-selected, pruned pod cache (see [`crate::pod_cache`]).
+    pub pods: Store<Pod>,
+    /// The operator's Services (label `ray.io/cluster`), so a reconcile finds an existing head Service without a
+    /// GET request; only a Service the cache does not show yet is read from or created on the API server.
+    pub services: Store<Service>,
+    /// Creates and deletes not yet visible in `pods`; shared across namespaces.
+    pub expectations: Arc<Expectations>,
+    /// Operator-wide rendering settings.
     pub render: RenderOptions,
-    /// This operator instance's name in Events (`reportingInstance`), e.g. the pod name.
-    pub instance: Option<String>,
-    /// Where reconciles, the cache's objects and cache sync are reported.
-    pub telemetry: Telemetry,
+    /// KubeRay's series (provisioning durations).
+    pub metrics: Arc<KubeRayMetrics>,
 }
 
 pub use operator_runtime::Shutdown;
@@ -68,23 +76,23 @@ pub async fn run(
     expectations: Arc<Expectations>,
     shutdown: Shutdown,
 ) {
-    let namespace = settings.namespace.as_deref();
-    let clusters: Api<DeserializeGuard<RayCluster>> = scoped_api(&client, namespace);
-    let pods: Api<Pod> = scoped_api(&client, namespace);
-    let services: Api<Service> = scoped_api(&client, namespace);
-    let (pod_store, pod_stream) = pod_cache::pod_cache(pods);
+    let clusters: Api<DeserializeGuard<RayCluster>> = settings.api(&client);
+    let (pod_store, pod_stream) = pod_cache::pod_cache(settings.api(&client));
     let (service_store, service_writer) = kube::runtime::reflector::store();
-    let service_stream = watcher(services, watcher::Config::default().labels(labels::CLUSTER))
-        .default_backoff()
-        .modify(|service: &mut Service| service.metadata.managed_fields = None)
-        .reflect(service_writer)
-        .touched_objects();
-    let events = event_publisher(&client, settings.instance.clone());
-    let scope = scope_label(namespace);
+    let service_stream = watcher(
+        settings.api::<Service>(&client),
+        watcher::Config::default().labels(labels::CLUSTER),
+    )
+    .default_backoff()
+    .modify(|service: &mut Service| service.metadata.managed_fields = None)
+    .reflect(service_writer)
+    .touched_objects();
+    let events = settings.events(&client);
+    let caches = vec![runner::Cache::of(settings.scope("pods"), pod_store.clone())];
     let ctx = Arc::new(Context {
         events: events.clone(),
         client,
-        pods: pod_store.clone(),
+        pods: pod_store,
         services: service_store,
         expectations,
         render: settings.render.clone(),
@@ -93,23 +101,9 @@ pub async fn run(
     let controller = Controller::new(clusters, watcher::Config::default())
         .owns_stream(pod_stream)
         .owns_stream(service_stream);
-    let _registration = settings
-        .telemetry
-        .kuberay
-        .watch_rayclusters(controller.store());
-    runner::run(
-        controller,
-        ctx,
-        vec![runner::Cache::of(format!("pods in {scope}"), pod_store)],
-        runner_settings(
-            &events,
-            &settings.telemetry,
-            settings.concurrency,
-            format!("rayclusters in {scope}"),
-        ),
-        shutdown,
-    )
-    .await;
+    let _registration = (settings.telemetry.kuberay).watch_rayclusters(controller.store());
+    let runner = settings.runner(&events, "rayclusters");
+    runner::run(controller, ctx, caches, runner, shutdown).await;
 }
 
 impl Reconciler for Context {

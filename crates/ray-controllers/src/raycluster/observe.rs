@@ -5,6 +5,7 @@
 //! Only what the cluster's phase needs is read: a deleted cluster's children are not looked at, a live one's
 //! cleanup Job is not.
 
+use crate::error::ApiError;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,11 +23,11 @@ use ray_builders::{DesiredCluster, RenderError, SupportObjects, labels, names};
 use serde::de::DeserializeOwned;
 use tracing::warn;
 
+use super::Context;
 use super::desired::{self, InvalidSpec};
 use super::error::Error;
 use super::gcs_ft::{self, CleanupJob};
 use super::scaling::{is_head, is_worker_of};
-use crate::context::Context;
 use crate::expectations::GroupKey;
 
 /// How long a reconcile waits for the pod cache's first list before trying again later.
@@ -207,10 +208,10 @@ where
         + std::fmt::Debug,
 {
     let api: Api<K> = Api::namespaced(ctx.client.clone(), namespace);
-    api.get_opt(name).await.map_err(|source| Error::Read {
-        what: format!("{kind} {namespace}/{name}"),
-        source,
-    })
+    Ok(api.get_opt(name).await.map_err(ApiError::of(
+        "reading",
+        format!("{kind} {namespace}/{name}"),
+    ))?)
 }
 
 fn name_of<K: Resource>(object: &K) -> &str {

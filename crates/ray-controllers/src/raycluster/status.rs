@@ -5,6 +5,7 @@
 //! nothing makes no write, so a quiet cluster costs the API server nothing and the status write cannot re-trigger
 //! the controller in a loop.
 
+use crate::error::ApiError;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Patch, PatchParams};
@@ -13,9 +14,10 @@ use ray_api_v1::{ClusterState, HeadInfo, RayCluster, RayClusterStatus};
 use ray_builders::resources::{desired_resources, replica_counts};
 use tracing::debug;
 
+use super::Context;
 use super::error::Error;
 use super::scaling::{is_head, is_running_and_ready, is_terminating};
-use crate::context::{Context, FIELD_MANAGER};
+use crate::context::FIELD_MANAGER;
 
 /// Condition type: the head pod is running and ready.
 pub const HEAD_POD_READY: &str = "HeadPodReady";
@@ -172,10 +174,10 @@ pub async fn write(ctx: &Context, inputs: StatusInputs<'_>) -> Result<(), Error>
         &Patch::Apply(&patch),
     )
     .await
-    .map_err(|source| Error::Status {
-        what: format!("{namespace}/{name}"),
-        source,
-    })?;
+    .map_err(ApiError::of(
+        "writing the status of",
+        format!("RayCluster {namespace}/{name}"),
+    ))?;
     debug!(state = ?status.state, "status written");
     if newly_provisioned {
         ctx.metrics.record_cluster_provisioned(cluster, &time);

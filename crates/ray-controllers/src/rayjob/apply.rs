@@ -2,11 +2,13 @@
 //! failure window, each [`Action`], and the status with its transition Event. Every write carries the operator's
 //! field manager; every outcome the user should see becomes an Event.
 
+use crate::context::{merge_params, post_params};
+use crate::error::ApiError;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::{Api, Resource, ResourceExt};
 use operator_runtime::{Notice, api_message, finalizer};
 use ray_api_v1::raycluster::RayCluster;
@@ -43,20 +45,6 @@ const SUBMITTER_REASONS: Reasons = Reasons {
     created: events::CREATED_SUBMITTER,
     failed: events::FAILED_TO_CREATE_SUBMITTER,
 };
-
-fn post_params() -> PostParams {
-    PostParams {
-        field_manager: Some(FIELD_MANAGER.to_string()),
-        ..PostParams::default()
-    }
-}
-
-fn merge_params() -> PatchParams {
-    PatchParams {
-        field_manager: Some(FIELD_MANAGER.to_string()),
-        ..PatchParams::default()
-    }
-}
 
 /// What the API server's answer to a create means.
 #[derive(Debug)]
@@ -112,13 +100,11 @@ impl<'a> Applier<'a> {
 
     /// Adds the finalizer unless the RayJob has it. Returns whether it wrote (the update brings the next pass).
     pub async fn add_finalizer(&self) -> Result<bool, Error> {
-        finalizer::add(&self.jobs(), self.job, FINALIZER, FIELD_MANAGER)
-            .await
-            .map_err(|source| Error::Write {
-                action: "adding the finalizer to",
-                what: self.what(),
-                source,
-            })
+        Ok(
+            finalizer::add(&self.jobs(), self.job, FINALIZER, FIELD_MANAGER)
+                .await
+                .map_err(ApiError::of("adding the finalizer to", self.what()))?,
+        )
     }
 
     /// The cleanup of a deleted RayJob: stop its Ray job if it may still run (best effort, once), then remove the
@@ -133,11 +119,7 @@ impl<'a> Applier<'a> {
         }
         finalizer::remove(&self.jobs(), self.job, FINALIZER, FIELD_MANAGER)
             .await
-            .map_err(|source| Error::Write {
-                action: "removing the finalizer of",
-                what: self.what(),
-                source,
-            })?;
+            .map_err(ApiError::of("removing the finalizer of", self.what()))?;
         Ok(())
     }
 
@@ -162,11 +144,10 @@ impl<'a> Applier<'a> {
         self.jobs()
             .patch(&self.name, &merge_params(), &Patch::Merge(&patch))
             .await
-            .map_err(|source| Error::Write {
-                action: "recording the status check failures of",
-                what: self.what(),
-                source,
-            })?;
+            .map_err(ApiError::of(
+                "recording the status check failures of",
+                self.what(),
+            ))?;
         Ok(())
     }
 
@@ -218,11 +199,10 @@ impl<'a> Applier<'a> {
             ))
             .await;
         }
-        ignore_not_found(deleted).map_err(|source| Error::Write {
-            action: "deleting",
-            what: format!("RayCluster {}/{name}", self.namespace),
-            source,
-        })
+        Ok(ignore_not_found(deleted).map_err(ApiError::of(
+            "deleting",
+            format!("RayCluster {}/{name}", self.namespace),
+        ))?)
     }
 
     async fn submit_over_http(&self, dashboard_url: &str, job_id: &str) -> Result<(), Error> {
@@ -231,7 +211,7 @@ impl<'a> Applier<'a> {
             url: dashboard_url.to_owned(),
             source,
         };
-        dashboard::client(dashboard_url, self.ctx.settings.dashboard_timeout)
+        dashboard::client(dashboard_url, self.ctx.settings.dashboard.timeout)
             .map_err(failed)?
             .submit_job(&request)
             .await
@@ -263,16 +243,15 @@ impl<'a> Applier<'a> {
         let deleted = submitters
             .delete(&self.name, &DeleteParams::background())
             .await;
-        ignore_not_found(deleted).map_err(|source| Error::Write {
-            action: "deleting",
-            what: format!("Job {}/{}", self.namespace, self.name),
-            source,
-        })
+        Ok(ignore_not_found(deleted).map_err(ApiError::of(
+            "deleting",
+            format!("Job {}/{}", self.namespace, self.name),
+        ))?)
     }
 
     /// Asks Ray to stop the job; best effort, bounded by the dashboard timeout, never an error.
     async fn stop_ray_job(&self, address: &str, job_id: &str) {
-        let stopped = match dashboard::client(address, self.ctx.settings.dashboard_timeout) {
+        let stopped = match dashboard::client(address, self.ctx.settings.dashboard.timeout) {
             Ok(client) => client.stop_job(job_id).await,
             Err(error) => Err(error),
         };
@@ -312,11 +291,12 @@ impl<'a> Applier<'a> {
                     format!("Could not create {what}: {}", api_message(&source)),
                 ))
                 .await;
-                Err(Error::Write {
+                Err(ApiError {
                     action: "creating",
                     what,
                     source,
-                })
+                }
+                .into())
             }
         }
     }
@@ -340,11 +320,7 @@ impl<'a> Applier<'a> {
                 &Patch::Apply(&patch),
             )
             .await
-            .map_err(|source| Error::Write {
-                action: "writing the status of",
-                what: self.what(),
-                source,
-            })?;
+            .map_err(ApiError::of("writing the status of", self.what()))?;
         let before = old.and_then(|s| s.job_deployment_status);
         let started = status
             .start_time
@@ -356,13 +332,12 @@ impl<'a> Applier<'a> {
         {
             // KubeRay's retry count is the number of earlier failed attempts; this operator does not retry a
             // RayJob (no backoffLimit yet), so it is always 0.
-            self.ctx.settings.telemetry.kuberay.record_job_finished(
-                self.job,
-                started,
-                after,
-                0,
-                &Time(Timestamp::now()),
-            );
+            self.ctx
+                .settings
+                .controller
+                .telemetry
+                .kuberay
+                .record_job_finished(self.job, started, after, 0, &Time(Timestamp::now()));
         }
         if let Some(notice) = events::transition(old, status) {
             info!(reason = %notice.reason, note = %notice.note, "RayJob transition");

@@ -17,29 +17,23 @@ use super::{Context, Error, events, reconcile_job};
 pub use super::{
     DEFAULT_DASHBOARD_TIMEOUT, FINALIZER, STATUS_CHECK_FAILING_SINCE_ANNOTATION, Settings,
 };
-use crate::context::{event_publisher, runner_settings, scope_label, scoped_api};
 
 /// The label every RayCluster and submitter Job made for a RayJob carries; the controller watches only those.
 const ORIGIN_LABEL_SELECTOR: &str = "ray.io/originated-from-crd=RayJob";
 
 /// Runs the RayJob controller until `shutdown` resolves, then lets running reconciles finish.
 pub async fn run(client: Client, settings: Settings, shutdown: Shutdown) {
-    let namespace = settings.namespace.as_deref();
-    let jobs: Api<DeserializeGuard<RayJob>> = scoped_api(&client, namespace);
-    let clusters: Api<RayCluster> = scoped_api(&client, namespace);
-    let submitters: Api<Job> = scoped_api(&client, namespace);
+    let common = &settings.controller;
+    let jobs: Api<DeserializeGuard<RayJob>> = common.api(&client);
+    let clusters: Api<RayCluster> = common.api(&client);
+    let submitters: Api<Job> = common.api(&client);
     let owned = || watcher::Config::default().labels(ORIGIN_LABEL_SELECTOR);
     let controller = Controller::new(jobs, watcher::Config::default())
         .owns(clusters, owned())
         .owns(submitters, owned());
-    let _registration = settings.telemetry.kuberay.watch_rayjobs(controller.store());
-    let events = event_publisher(&client, settings.instance.clone());
-    let runner_settings = runner_settings(
-        &events,
-        &settings.telemetry,
-        settings.concurrency,
-        format!("rayjobs in {}", scope_label(namespace)),
-    );
+    let _registration = common.telemetry.kuberay.watch_rayjobs(controller.store());
+    let events = common.events(&client);
+    let runner_settings = common.runner(&events, "rayjobs");
     let ctx = Arc::new(Context {
         client,
         events,

@@ -2,6 +2,7 @@
 //! to look at; its [`category`](operator_runtime::ReconcileError::category) tells an alert "the API server refuses
 //! us" from "a Ray head does not answer".
 
+use crate::error::ApiError;
 use ray_builders::job_cluster::JobClusterError;
 use ray_builders::submitter::SubmitterError;
 use ray_dashboard_client::Error as DashboardError;
@@ -11,26 +12,9 @@ use super::dashboard::SubmissionError;
 /// Why a RayJob reconcile did not finish.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading an object from the API server failed.
-    #[error("reading {what}: {source}")]
-    Read {
-        /// The object, as `Kind namespace/name`.
-        what: String,
-        /// The client's error.
-        #[source]
-        source: kube::Error,
-    },
-    /// Creating, patching or deleting an object failed.
-    #[error("{action} {what}: {source}")]
-    Write {
-        /// `creating`, `deleting`, `writing the status of`, ...
-        action: &'static str,
-        /// The object, as `Kind namespace/name`.
-        what: String,
-        /// The client's error.
-        #[source]
-        source: kube::Error,
-    },
+    /// An API request the reconcile could not go on without failed.
+    #[error(transparent)]
+    Api(#[from] ApiError),
     /// The RayCluster for the RayJob could not be rendered from `spec.rayClusterSpec`.
     #[error("rendering the RayJob's RayCluster: {0}")]
     RenderCluster(#[from] JobClusterError),
@@ -54,7 +38,7 @@ pub enum Error {
 impl operator_runtime::ReconcileError for Error {
     fn category(&self) -> &'static str {
         match self {
-            Error::Read { .. } | Error::Write { .. } => "kube-api",
+            Error::Api(_) => ApiError::CATEGORY,
             Error::RenderCluster(_) | Error::RenderSubmitter(_) => "render",
             Error::InvalidSubmission(_) => "invalid-spec",
             Error::Dashboard { .. } => "dashboard",
@@ -70,24 +54,11 @@ mod tests {
 
     #[test]
     fn categories_tell_the_api_server_from_the_dashboard_and_the_spec() {
-        let api = kube::Error::Api(Box::new(
-            serde_json::from_value(serde_json::json!({
-                "status": "Failure", "code": 403, "reason": "Forbidden", "message": "no",
-            }))
-            .unwrap_or_else(|e| panic!("{e}")),
-        ));
-        let write = Error::Write {
-            action: "creating",
-            what: "RayCluster team/sample".into(),
-            source: api,
-        };
-        assert_eq!(write.category(), "kube-api");
-        assert!(
-            write
-                .to_string()
-                .starts_with("creating RayCluster team/sample: "),
-            "{write}"
-        );
+        let api: Error = ApiError::of("creating", "RayCluster team/sample")(
+            kube::Error::LinesCodecMaxLineLengthExceeded,
+        )
+        .into();
+        assert_eq!(api.category(), "kube-api");
         assert_eq!(
             Error::from(SubmissionError::MissingEntrypoint).category(),
             "invalid-spec"

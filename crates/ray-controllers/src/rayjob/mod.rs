@@ -6,7 +6,7 @@
 //! publishes an Event at every transition. Everything a restart must remember (the job id, the RayCluster name) is
 //! put into the status before any action uses it. [`controller`] holds the watch and the `run` loop.
 //!
-//! Dashboard requests use a short per-request timeout ([`Settings::dashboard_timeout`]), so a slow or hung head
+//! Dashboard requests use a short per-request timeout ([`DashboardSettings::timeout`]), so a slow or hung head
 //! delays only its own RayJob's reconcile by that much, never the others. A finalizer lets the controller stop the
 //! Ray job when the RayJob is deleted; the stop is attempted once, bounded by the same timeout, and the finalizer
 //! is removed whatever happens, so a RayJob is never stranded.
@@ -18,11 +18,11 @@
 
 use std::time::Duration;
 
+use crate::context::{ControllerSettings, DashboardSettings};
 use kube::Client;
 use kube::runtime::controller::Action as Requeue;
 use operator_runtime::EventPublisher;
 use ray_api_v1::rayjob::RayJob;
-use ray_builders::RenderOptions;
 
 pub mod apply;
 pub mod controller;
@@ -45,8 +45,7 @@ pub const FINALIZER: &str = "ray.io/rayjob-finalizer";
 pub const STATUS_CHECK_FAILING_SINCE_ANNOTATION: &str =
     "ray.io/job-status-check-failure-start-time";
 
-/// The default per-request timeout of dashboard calls.
-pub const DEFAULT_DASHBOARD_TIMEOUT: Duration = Duration::from_secs(2);
+pub use crate::context::DEFAULT_DASHBOARD_TIMEOUT;
 
 /// The shortest wait before looking at a RayJob again, so a decision asking for "now" does not spin.
 const MIN_REQUEUE: Duration = Duration::from_millis(100);
@@ -54,21 +53,10 @@ const MIN_REQUEUE: Duration = Duration::from_millis(100);
 /// Settings of the RayJob controller.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// The namespace to watch, or `None` for all.
-    pub namespace: Option<String>,
-    /// How many RayJobs are reconciled at once.
-    pub concurrency: u16,
-    /// Rendering settings (the cluster DNS domain for dashboard addresses).
-    pub render: RenderOptions,
-    /// This operator instance's name in Events.
-    pub instance: Option<String>,
-    /// One dashboard URL used for every cluster instead of the head Service's DNS name, for an operator running
-    /// outside the Kubernetes cluster (local development and tests).
-    pub dashboard_url_override: Option<String>,
-    /// The per-request timeout of dashboard calls.
-    pub dashboard_timeout: Duration,
-    /// Where reconciles, the cache's objects and cache sync are reported.
-    pub telemetry: crate::context::Telemetry,
+    /// Those of every controller.
+    pub controller: ControllerSettings,
+    /// How Ray dashboards are reached.
+    pub dashboard: DashboardSettings,
 }
 
 /// What every RayJob reconcile shares.

@@ -2,6 +2,7 @@
 //! server, the Ray job's status from the cluster's dashboard, and the status-check failure window recorded on the
 //! RayJob. No writes happen here.
 
+use crate::error::ApiError;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::jiff::Timestamp;
 use kube::{Api, ResourceExt};
@@ -64,13 +65,10 @@ pub async fn observe(job: &RayJob, ctx: &Context) -> Result<Facts, Error> {
     let cluster = match status.ray_cluster_name.as_deref() {
         Some(cluster_name) => {
             let clusters: Api<RayCluster> = Api::namespaced(ctx.client.clone(), &namespace);
-            clusters
-                .get_opt(cluster_name)
-                .await
-                .map_err(|source| Error::Read {
-                    what: format!("RayCluster {namespace}/{cluster_name}"),
-                    source,
-                })?
+            clusters.get_opt(cluster_name).await.map_err(ApiError::of(
+                "reading",
+                format!("RayCluster {namespace}/{cluster_name}"),
+            ))?
         }
         None => None,
     };
@@ -78,15 +76,12 @@ pub async fn observe(job: &RayJob, ctx: &Context) -> Result<Facts, Error> {
     let submitter = submitters
         .get_opt(&name)
         .await
-        .map_err(|source| Error::Read {
-            what: format!("Job {namespace}/{name}"),
-            source,
-        })?;
+        .map_err(ApiError::of("reading", format!("Job {namespace}/{name}")))?;
     let dashboard_url = cluster.as_ref().and_then(|cluster| {
         dashboard::dashboard_url(
             cluster,
-            &ctx.settings.render,
-            ctx.settings.dashboard_url_override.as_deref(),
+            &ctx.settings.controller.render,
+            ctx.settings.dashboard.url_override.as_deref(),
         )
         .map_err(|error| warn!(%error, "no dashboard address for the RayCluster"))
         .ok()
@@ -115,7 +110,7 @@ pub async fn observe(job: &RayJob, ctx: &Context) -> Result<Facts, Error> {
 
 /// Asks the dashboard at `address` about the Ray job `job_id`.
 async fn ray_job_info(ctx: &Context, address: &str, job_id: &str) -> RayJobInfo {
-    let client = match dashboard::client(address, ctx.settings.dashboard_timeout) {
+    let client = match dashboard::client(address, ctx.settings.dashboard.timeout) {
         Ok(client) => client,
         Err(error) => return RayJobInfo::Unreachable(error.to_string()),
     };

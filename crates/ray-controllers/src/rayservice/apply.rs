@@ -2,9 +2,11 @@
 //! publishing the Event for its outcome), and writes the status when it changed. Every write names the operator's
 //! field manager.
 
+use crate::context::{merge_params, post_params};
+use crate::error::ApiError;
 use k8s_openapi::api::core::v1::{ObjectReference, Pod, Service};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::{Api, Resource, ResourceExt};
 use operator_runtime::api_message;
 use operator_runtime::events::{Notice, Severity};
@@ -36,22 +38,6 @@ pub struct Applier<'a> {
     clusters: Api<RayCluster>,
     pods: Api<Pod>,
     svcs: Api<Service>,
-}
-
-/// Create and replace options with the operator's field manager.
-fn post_params() -> PostParams {
-    PostParams {
-        field_manager: Some(FIELD_MANAGER.to_owned()),
-        ..PostParams::default()
-    }
-}
-
-/// Merge-patch options with the operator's field manager.
-fn merge_params() -> PatchParams {
-    PatchParams {
-        field_manager: Some(FIELD_MANAGER.to_owned()),
-        ..PatchParams::default()
-    }
 }
 
 impl<'a> Applier<'a> {
@@ -121,7 +107,7 @@ impl<'a> Applier<'a> {
             "status": with_update_time(status.clone(), now),
         });
         let services: Api<RayService> = Api::namespaced(self.ctx.client.clone(), &self.namespace);
-        services
+        Ok(services
             .patch_status(
                 &name,
                 &PatchParams::apply(FIELD_MANAGER).force(),
@@ -129,11 +115,10 @@ impl<'a> Applier<'a> {
             )
             .await
             .map(drop)
-            .map_err(|source| Error::Write {
-                action: "writing the status of",
-                what: format!("RayService {}/{name}", self.namespace),
-                source,
-            })
+            .map_err(ApiError::of(
+                "writing the status of",
+                format!("RayService {}/{name}", self.namespace),
+            ))?)
     }
 
     /// Publishes an Event about the RayService (logged with the cluster it concerns).
@@ -165,11 +150,12 @@ impl<'a> Applier<'a> {
         let note = format!("{action} {what}: {}", api_message(&source));
         self.event(Some(cluster), Notice::warning(reason, events::ACTION, note))
             .await;
-        Error::Write {
+        ApiError {
             action,
             what,
             source,
         }
+        .into()
     }
 
     fn render_error(&self, source: impl Into<RenderError>) -> Error {
@@ -204,8 +190,9 @@ impl<'a> Applier<'a> {
     }
 
     async fn create_cluster(&self, name: &str) -> Result<(), Error> {
-        let cluster = ray_cluster_for_service(self.service, name, &self.ctx.settings.render)
-            .map_err(|e| self.render_error(e))?;
+        let cluster =
+            ray_cluster_for_service(self.service, name, &self.ctx.settings.controller.render)
+                .map_err(|e| self.render_error(e))?;
         match self.clusters.create(&post_params(), &cluster).await {
             Ok(_) => {
                 let note = format!("Created RayCluster {name}");
@@ -237,8 +224,9 @@ impl<'a> Applier<'a> {
         let Some(existing) = self.cluster(name) else {
             return Ok(());
         };
-        let mut goal = ray_cluster_for_service(self.service, name, &self.ctx.settings.render)
-            .map_err(|e| self.render_error(e))?;
+        let mut goal =
+            ray_cluster_for_service(self.service, name, &self.ctx.settings.controller.render)
+                .map_err(|e| self.render_error(e))?;
         goal.spec.suspend = existing.spec.suspend;
         let mut annotations = goal.metadata.annotations.take().unwrap_or_default();
         for key in [SERVE_CONFIG_HASH_ANNOTATION, DELETE_AFTER_ANNOTATION] {
@@ -311,11 +299,10 @@ impl<'a> Applier<'a> {
         }
         self.annotate(cluster, SERVE_CONFIG_HASH_ANNOTATION, Some(hash.to_owned()))
             .await
-            .map_err(|source| Error::Write {
-                action: "recording the applied Serve config on",
-                what: self.cluster_ref(cluster),
-                source,
-            })?;
+            .map_err(ApiError::of(
+                "recording the applied Serve config on",
+                self.cluster_ref(cluster),
+            ))?;
         let note = format!(
             "Applied the Serve config (applications: {}) to RayCluster {cluster}",
             application_names(config).join(", ")
@@ -373,7 +360,7 @@ impl<'a> Applier<'a> {
         let Some(target) = self.cluster(cluster) else {
             return Ok(());
         };
-        let ctx = ClusterContext::new(target, &self.ctx.settings.render)
+        let ctx = ClusterContext::new(target, &self.ctx.settings.controller.render)
             .map_err(|e| self.render_error(e))?;
         let serve =
             rayservice_serve_service(&ctx, self.service).map_err(|e| self.render_error(e))?;
@@ -441,11 +428,12 @@ impl<'a> Applier<'a> {
             // Already gone: nothing left to schedule.
             Err(kube::Error::Api(status)) if status.is_not_found() => {}
             Err(source) => {
-                return Err(Error::Write {
+                return Err(ApiError {
                     action: "scheduling the deletion of",
                     what: self.cluster_ref(name),
                     source,
-                });
+                }
+                .into());
             }
         }
         let note = format!("RayCluster {name} no longer serves; it will be deleted at {at}");
@@ -458,13 +446,13 @@ impl<'a> Applier<'a> {
     }
 
     async fn unschedule_deletion(&self, name: &str) -> Result<(), Error> {
-        self.annotate(name, DELETE_AFTER_ANNOTATION, None)
+        Ok(self
+            .annotate(name, DELETE_AFTER_ANNOTATION, None)
             .await
-            .map_err(|source| Error::Write {
-                action: "cancelling the deletion of",
-                what: self.cluster_ref(name),
-                source,
-            })
+            .map_err(ApiError::of(
+                "cancelling the deletion of",
+                self.cluster_ref(name),
+            ))?)
     }
 
     async fn delete_cluster(&self, name: &str) -> Result<(), Error> {

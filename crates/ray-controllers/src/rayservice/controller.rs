@@ -17,11 +17,10 @@ use operator_runtime::Shutdown;
 use operator_runtime::runner::{self, Cache, Reconciler};
 use ray_api_v1::raycluster::RayCluster;
 use ray_api_v1::rayservice::RayService;
-use ray_builders::RenderOptions;
 
 use super::observe::{self, HEAD_POD_SELECTOR, ORIGIN_LABEL_SELECTOR};
 use super::{Context, Error, events, reconcile_service};
-use crate::context::{event_publisher, runner_settings, scope_label, scoped_api};
+use crate::context::{ControllerSettings, DashboardSettings};
 use crate::pod_cache;
 
 /// KubeRay's default delay between a cluster losing the traffic and its deletion.
@@ -30,51 +29,29 @@ pub const DEFAULT_DELETION_DELAY: Duration = Duration::from_secs(60);
 /// Settings of the RayService controller.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// The namespace to watch, or `None` for all.
-    pub namespace: Option<String>,
-    /// How many RayServices are reconciled at once.
-    pub concurrency: u16,
-    /// Rendering settings (the cluster DNS domain for dashboard addresses, the operator version).
-    pub render: RenderOptions,
-    /// This operator instance's name in Events.
-    pub instance: Option<String>,
-    /// One dashboard URL used for every cluster instead of the head Service's DNS name, for an operator running
-    /// outside the Kubernetes cluster (local development and tests).
-    pub dashboard_url_override: Option<String>,
-    /// The per-request timeout of dashboard calls.
-    pub dashboard_timeout: Duration,
+    /// Those of every controller.
+    pub controller: ControllerSettings,
+    /// How Ray dashboards are reached.
+    pub dashboard: DashboardSettings,
     /// How long a cluster that no longer serves is kept before it is deleted (so in-flight requests finish).
     pub deletion_delay: Duration,
-    /// Where reconciles, the cache's objects and cache sync are reported.
-    pub telemetry: crate::context::Telemetry,
 }
 
 /// Runs the RayService controller until `shutdown` resolves.
 pub async fn run(client: Client, settings: Settings, shutdown: Shutdown) {
-    let namespace = settings.namespace.as_deref();
-    let objects: Api<DeserializeGuard<RayService>> = scoped_api(&client, namespace);
-    let clusters: Api<RayCluster> = scoped_api(&client, namespace);
-    let svcs: Api<Service> = scoped_api(&client, namespace);
-    let scope = scope_label(namespace);
-    let events = event_publisher(&client, settings.instance.clone());
-    let runner = runner_settings(
-        &events,
-        &settings.telemetry,
-        settings.concurrency,
-        format!("rayservices in {scope}"),
-    );
-    let (pods, pod_stream) =
-        pod_cache::selected_pod_cache(scoped_api(&client, namespace), HEAD_POD_SELECTOR);
-    let (endpoint_slices, slice_stream) =
-        observe::endpoint_slice_cache(scoped_api(&client, namespace));
+    let common = &settings.controller;
+    let objects: Api<DeserializeGuard<RayService>> = common.api(&client);
+    let clusters: Api<RayCluster> = common.api(&client);
+    let svcs: Api<Service> = common.api(&client);
+    let events = common.events(&client);
+    let runner = common.runner(&events, "rayservices");
+    let (pods, pod_stream) = pod_cache::selected_pod_cache(common.api(&client), HEAD_POD_SELECTOR);
+    let (endpoint_slices, slice_stream) = observe::endpoint_slice_cache(common.api(&client));
     let caches = vec![
-        Cache::of(format!("head pods in {scope}"), pods.clone()),
-        Cache::of(
-            format!("serve endpoints in {scope}"),
-            endpoint_slices.clone(),
-        ),
+        Cache::of(common.scope("head pods"), pods.clone()),
+        Cache::of(common.scope("serve endpoints"), endpoint_slices.clone()),
     ];
-    let telemetry = settings.telemetry.clone();
+    let telemetry = settings.controller.telemetry.clone();
     let ctx = Arc::new(Context {
         client,
         events,

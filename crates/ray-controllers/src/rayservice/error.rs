@@ -3,6 +3,7 @@
 //! [`category`](operator_runtime::ReconcileError::category) tells an alert "the API server refuses us" from "a Ray
 //! head does not answer".
 
+use crate::error::ApiError;
 use ray_builders::context::ContextError;
 use ray_builders::service_cluster::ServiceClusterError;
 use ray_builders::spec_hash::HashError;
@@ -10,26 +11,9 @@ use ray_builders::spec_hash::HashError;
 /// Why a RayService reconcile did not finish.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading an object from the API server failed.
-    #[error("reading {what}: {source}")]
-    Read {
-        /// The object, as `Kind namespace/name` or a description of a list.
-        what: String,
-        /// The client's error.
-        #[source]
-        source: kube::Error,
-    },
-    /// Creating, patching or deleting an object failed (the Event carries the API server's message).
-    #[error("{action} {what}: {source}")]
-    Write {
-        /// `creating`, `deleting`, `writing the status of`, ...
-        action: &'static str,
-        /// The object, as `Kind namespace/name`.
-        what: String,
-        /// The client's error.
-        #[source]
-        source: kube::Error,
-    },
+    /// An API request the reconcile could not go on without failed.
+    #[error(transparent)]
+    Api(#[from] ApiError),
     /// A RayCluster or Service could not be rendered from the RayService's spec.
     #[error("rendering the objects of RayService {service}: {source}")]
     Render {
@@ -53,7 +37,7 @@ pub enum Error {
 impl operator_runtime::ReconcileError for Error {
     fn category(&self) -> &'static str {
         match self {
-            Error::Read { .. } | Error::Write { .. } => "kube-api",
+            Error::Api(_) => ApiError::CATEGORY,
             Error::Render { .. } => "render",
             Error::Dashboard { .. } => "dashboard",
         }
@@ -115,24 +99,11 @@ mod tests {
 
     #[test]
     fn categories_tell_the_api_server_from_the_dashboard_and_the_spec() {
-        let api = kube::Error::Api(Box::new(
-            serde_json::from_value(serde_json::json!({
-                "status": "Failure", "code": 403, "reason": "Forbidden", "message": "no",
-            }))
-            .unwrap_or_else(|e| panic!("{e}")),
-        ));
-        let write = Error::Write {
-            action: "creating",
-            what: "RayCluster team/svc-abcde".into(),
-            source: api,
-        };
-        assert_eq!(write.category(), "kube-api");
-        assert!(
-            write
-                .to_string()
-                .starts_with("creating RayCluster team/svc-abcde: "),
-            "{write}"
-        );
+        let api: Error = ApiError::of("creating", "RayCluster team/svc-abcde")(
+            kube::Error::LinesCodecMaxLineLengthExceeded,
+        )
+        .into();
+        assert_eq!(api.category(), "kube-api");
         let render = Error::Render {
             service: "team/svc".into(),
             source: ContextError::MissingName.into(),

@@ -6,6 +6,7 @@
 //! What is read here is owned by [`Facts`], which lends it to [`decide`](super::decide::decide) as an
 //! [`Observation`].
 
+use crate::error::ApiError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -210,10 +211,10 @@ async fn owned_clusters(
     Ok(clusters
         .list(&ListParams::default().labels(&selector))
         .await
-        .map_err(|source| Error::Read {
-            what: format!("the RayClusters of RayService {namespace}/{name}"),
-            source,
-        })?
+        .map_err(ApiError::of(
+            "reading",
+            format!("the RayClusters of RayService {namespace}/{name}"),
+        ))?
         .items)
 }
 
@@ -242,10 +243,10 @@ async fn read_service(
     namespace: &str,
     name: &str,
 ) -> Result<Option<Service>, Error> {
-    svcs.get_opt(name).await.map_err(|source| Error::Read {
-        what: format!("Service {namespace}/{name}"),
-        source,
-    })
+    Ok(svcs.get_opt(name).await.map_err(ApiError::of(
+        "reading",
+        format!("Service {namespace}/{name}"),
+    ))?)
 }
 
 /// A cluster's head pod, as far as the controller reads it.
@@ -293,10 +294,10 @@ pub fn dashboard(
 ) -> Result<Dashboard, DashboardAddressError> {
     let url = dashboard_url(
         cluster,
-        &settings.render,
-        settings.dashboard_url_override.as_deref(),
+        &settings.controller.render,
+        settings.dashboard.url_override.as_deref(),
     )?;
-    let client = dashboard_client(&url, settings.dashboard_timeout)?;
+    let client = dashboard_client(&url, settings.dashboard.timeout)?;
     Ok(Dashboard { url, client })
 }
 
@@ -319,7 +320,7 @@ async fn serve_info(
             head_proxy_healthy: head_proxy_healthy(
                 &details,
                 head.and_then(|h| h.ip.as_deref()),
-                settings.dashboard_url_override.is_some(),
+                settings.dashboard.url_override.is_some(),
             ),
         },
         Err(error) => ServeInfo::Unreachable(error.to_string()),

@@ -16,6 +16,7 @@
     reason = "each test binary uses a part of the harness; what one leaves unused, another uses"
 )]
 
+use ray_controllers::context::{ControllerSettings, DashboardSettings};
 use std::fmt::Debug;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -210,55 +211,67 @@ impl Scenario {
         head
     }
 
-    /// Runs the RayCluster controller for this namespace on `client` (this scenario's, or one that counts
-    /// requests).
-    pub fn run_raycluster_controller(&mut self, client: Client) {
-        use ray_controllers::raycluster::{Settings, run};
-        let settings = Settings {
+    /// What every controller of this scenario is configured with.
+    fn controller_settings(&self) -> ControllerSettings {
+        ControllerSettings {
             namespace: Some(self.namespace.clone()),
             concurrency: 4,
             render: ray_builders::RenderOptions::default(),
             instance: Some("test".into()),
             telemetry: ray_controllers::Telemetry::default(),
-        };
+        }
+    }
+
+    /// Every cluster's dashboard on the shared Ray head.
+    async fn dashboard_settings(&mut self) -> DashboardSettings {
+        DashboardSettings {
+            url_override: Some(self.use_ray_head().await.dashboard_url().to_owned()),
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Runs the RayCluster controller for this namespace on `client` (this scenario's, or one that counts
+    /// requests).
+    pub fn run_raycluster_controller(&mut self, client: Client) {
         let expectations = Arc::new(Expectations::default());
-        let task = tokio::spawn(run(client, settings, expectations, self.shutdown.clone()));
-        self.running.push((Controller::RayCluster, task));
+        let run = ray_controllers::raycluster::run(
+            client,
+            self.controller_settings(),
+            expectations,
+            self.shutdown.clone(),
+        );
+        self.running
+            .push((Controller::RayCluster, tokio::spawn(run)));
     }
 
     /// Runs the RayJob controller for this namespace, with every cluster's dashboard on the shared Ray head.
     async fn run_rayjob_controller(&mut self) {
-        use ray_controllers::rayjob::controller::{Settings, run};
-        let dashboard_url = self.use_ray_head().await.dashboard_url();
-        let settings = Settings {
-            namespace: Some(self.namespace.clone()),
-            concurrency: 4,
-            render: ray_builders::RenderOptions::default(),
-            instance: Some("test".into()),
-            dashboard_url_override: Some(dashboard_url.to_owned()),
-            dashboard_timeout: Duration::from_secs(5),
-            telemetry: ray_controllers::Telemetry::default(),
+        let settings = ray_controllers::rayjob::Settings {
+            controller: self.controller_settings(),
+            dashboard: self.dashboard_settings().await,
         };
-        let task = tokio::spawn(run(self.client.clone(), settings, self.shutdown.clone()));
-        self.running.push((Controller::RayJob, task));
+        let run = ray_controllers::rayjob::controller::run(
+            self.client.clone(),
+            settings,
+            self.shutdown.clone(),
+        );
+        self.running.push((Controller::RayJob, tokio::spawn(run)));
     }
 
     /// Runs the RayService controller for this namespace, with every cluster's dashboard on the shared Ray head.
     async fn run_rayservice_controller(&mut self) {
-        use ray_controllers::rayservice::controller::{Settings, run};
-        let dashboard_url = self.use_ray_head().await.dashboard_url();
-        let settings = Settings {
-            namespace: Some(self.namespace.clone()),
-            concurrency: 4,
-            render: ray_builders::RenderOptions::default(),
-            instance: Some("test".into()),
-            dashboard_url_override: Some(dashboard_url.to_owned()),
-            dashboard_timeout: Duration::from_secs(5),
+        let settings = ray_controllers::rayservice::controller::Settings {
+            controller: self.controller_settings(),
+            dashboard: self.dashboard_settings().await,
             deletion_delay: RAYSERVICE_DELETION_DELAY,
-            telemetry: ray_controllers::Telemetry::default(),
         };
-        let task = tokio::spawn(run(self.client.clone(), settings, self.shutdown.clone()));
-        self.running.push((Controller::RayService, task));
+        let run = ray_controllers::rayservice::controller::run(
+            self.client.clone(),
+            settings,
+            self.shutdown.clone(),
+        );
+        self.running
+            .push((Controller::RayService, tokio::spawn(run)));
     }
 
     /// Kills `which` mid-flight, as a crash would (nothing is finished or flushed).
