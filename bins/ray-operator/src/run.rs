@@ -382,15 +382,15 @@ async fn run_controllers(settings: &Controllers, shutdown: Shutdown) {
             controller: settings.of(namespace),
             dashboard: settings.dashboard.clone(),
         };
-        rayjob::controller::run(settings.client.clone(), job_settings, shutdown.clone())
+        rayjob::run(settings.client.clone(), job_settings, shutdown.clone())
     });
     let service_controllers = settings.namespaces.iter().cloned().map(|namespace| {
-        let service_settings = rayservice::controller::Settings {
+        let service_settings = rayservice::Settings {
             controller: settings.of(namespace),
             dashboard: settings.dashboard.clone(),
             deletion_delay: settings.rayservice_deletion_delay,
         };
-        rayservice::controller::run(settings.client.clone(), service_settings, shutdown.clone())
+        rayservice::run(settings.client.clone(), service_settings, shutdown.clone())
     });
     let controllers = settings.namespaces.iter().cloned().map(|namespace| {
         raycluster::run(

@@ -20,7 +20,7 @@ use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use ray_api_v1::rayjob::{JobDeploymentStatus, JobFailedReason, JobStatus, RayJob};
 use ray_api_v1::{ClusterState, RayCluster};
-use ray_controllers::rayjob::controller::STATUS_CHECK_FAILING_SINCE_ANNOTATION;
+use ray_controllers::rayjob::STATUS_CHECK_FAILING_SINCE_ANNOTATION;
 use ray_dashboard_client::JobSubmitRequest;
 use serde_json::json;
 

@@ -10,6 +10,7 @@
 //! - [`status`]: computed from the cache and what apply met, written only if it changed.
 
 pub mod apply;
+pub mod controller;
 pub mod decide;
 pub mod desired;
 pub mod error;
@@ -25,21 +26,19 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::core::DeserializeGuard;
+use kube::Client;
 use kube::runtime::controller::Action as Requeue;
-use kube::runtime::{Controller, WatchStreamExt, watcher};
-use kube::{Api, Client};
 use ray_api_v1::RayCluster;
-use ray_builders::{RenderOptions, labels, names};
+use ray_builders::{RenderOptions, names};
 
 use crate::context::ControllerSettings;
 use crate::expectations::Expectations;
 use crate::metrics::KubeRayMetrics;
-use crate::pod_cache;
+pub use controller::run;
 pub use error::Error;
 use kube::runtime::reflector::Store;
 use operator_runtime::EventPublisher;
-use operator_runtime::runner::{self, Reconciler};
+pub use operator_runtime::Shutdown;
 use status::StatusInputs;
 
 /// How long to wait before retrying after a failure the user or the cluster must fix (quota, admission).
@@ -67,58 +66,8 @@ pub struct Context {
     pub metrics: Arc<KubeRayMetrics>,
 }
 
-pub use operator_runtime::Shutdown;
-
-/// Runs the RayCluster controller until `shutdown` resolves, then lets running reconciles finish.
-pub async fn run(
-    client: Client,
-    settings: Settings,
-    expectations: Arc<Expectations>,
-    shutdown: Shutdown,
-) {
-    let clusters: Api<DeserializeGuard<RayCluster>> = settings.api(&client);
-    let (pod_store, pod_stream) = pod_cache::pod_cache(settings.api(&client));
-    let (service_store, service_writer) = kube::runtime::reflector::store();
-    let service_stream = watcher(
-        settings.api::<Service>(&client),
-        watcher::Config::default().labels(labels::CLUSTER),
-    )
-    .default_backoff()
-    .modify(|service: &mut Service| service.metadata.managed_fields = None)
-    .reflect(service_writer)
-    .touched_objects();
-    let events = settings.events(&client);
-    let caches = vec![runner::Cache::of(settings.scope("pods"), pod_store.clone())];
-    let ctx = Arc::new(Context {
-        events: events.clone(),
-        client,
-        pods: pod_store,
-        services: service_store,
-        expectations,
-        render: settings.render.clone(),
-        metrics: settings.telemetry.kuberay.clone(),
-    });
-    let controller = Controller::new(clusters, watcher::Config::default())
-        .owns_stream(pod_stream)
-        .owns_stream(service_stream);
-    let _registration = (settings.telemetry.kuberay).watch_rayclusters(controller.store());
-    let runner = settings.runner(&events, "rayclusters");
-    runner::run(controller, ctx, caches, runner, shutdown).await;
-}
-
-impl Reconciler for Context {
-    type Object = RayCluster;
-    type Error = Error;
-    const NAME: &'static str = crate::metrics::RAYCLUSTER;
-    const UNREADABLE_REASON: &'static str = events::INVALID_SPEC;
-
-    async fn reconcile(&self, cluster: &RayCluster) -> Result<Requeue, Error> {
-        reconcile_cluster(cluster, self).await
-    }
-}
-
 /// One reconcile of a readable RayCluster: observe → decide → apply → status.
-pub(crate) async fn reconcile_cluster(
+pub async fn reconcile_cluster(
     cluster: &RayCluster,
     ctx: &Context,
 ) -> Result<Requeue, Error> {

@@ -13,10 +13,7 @@ use operator_runtime::runner::{self, Reconciler};
 use ray_api_v1::raycluster::RayCluster;
 use ray_api_v1::rayjob::RayJob;
 
-use super::{Context, Error, events, reconcile_job};
-pub use super::{
-    DEFAULT_DASHBOARD_TIMEOUT, FINALIZER, STATUS_CHECK_FAILING_SINCE_ANNOTATION, Settings,
-};
+use super::{Context, Error, Settings, events, reconcile_job};
 
 /// The label every RayCluster and submitter Job made for a RayJob carries; the controller watches only those.
 const ORIGIN_LABEL_SELECTOR: &str = "ray.io/originated-from-crd=RayJob";

@@ -34,6 +34,7 @@ pub mod error;
 pub mod events;
 pub mod observe;
 
+pub use controller::run;
 pub use error::Error;
 
 /// The finalizer that lets the controller stop the Ray job before a RayJob disappears (KubeRay's name).

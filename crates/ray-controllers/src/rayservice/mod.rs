@@ -30,10 +30,10 @@ use operator_runtime::EventPublisher;
 use ray_api_v1::rayservice::RayService;
 use ray_builders::names;
 
+pub use controller::{Settings, run};
 pub use error::Error;
 
 use apply::Applier;
-use controller::Settings;
 use decide::decide;
 
 /// How soon a reconcile that found the caches not yet synced tries again.

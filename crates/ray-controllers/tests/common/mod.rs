@@ -250,26 +250,20 @@ impl Scenario {
             controller: self.controller_settings(),
             dashboard: self.dashboard_settings().await,
         };
-        let run = ray_controllers::rayjob::controller::run(
-            self.client.clone(),
-            settings,
-            self.shutdown.clone(),
-        );
+        let run =
+            ray_controllers::rayjob::run(self.client.clone(), settings, self.shutdown.clone());
         self.running.push((Controller::RayJob, tokio::spawn(run)));
     }
 
     /// Runs the RayService controller for this namespace, with every cluster's dashboard on the shared Ray head.
     async fn run_rayservice_controller(&mut self) {
-        let settings = ray_controllers::rayservice::controller::Settings {
+        let settings = ray_controllers::rayservice::Settings {
             controller: self.controller_settings(),
             dashboard: self.dashboard_settings().await,
             deletion_delay: RAYSERVICE_DELETION_DELAY,
         };
-        let run = ray_controllers::rayservice::controller::run(
-            self.client.clone(),
-            settings,
-            self.shutdown.clone(),
-        );
+        let run =
+            ray_controllers::rayservice::run(self.client.clone(), settings, self.shutdown.clone());
         self.running
             .push((Controller::RayService, tokio::spawn(run)));
     }

@@ -1,0 +1,67 @@
+//! Runs the RayCluster controller: the RayCluster watch, the pod and Service caches whose changes reconcile their
+//! cluster, and the runner that calls [`super::reconcile_cluster`] for each readable RayCluster.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Service;
+use kube::Api;
+use kube::Client;
+use kube::core::DeserializeGuard;
+use kube::runtime::controller::Action as Requeue;
+use kube::runtime::{Controller, WatchStreamExt, watcher};
+use operator_runtime::Shutdown;
+use operator_runtime::runner::{self, Reconciler};
+use ray_api_v1::RayCluster;
+use ray_builders::labels;
+
+use super::{Context, Error, Settings, events, reconcile_cluster};
+use crate::expectations::Expectations;
+use crate::pod_cache;
+
+/// Runs the RayCluster controller until `shutdown` resolves, then lets running reconciles finish.
+pub async fn run(
+    client: Client,
+    settings: Settings,
+    expectations: Arc<Expectations>,
+    shutdown: Shutdown,
+) {
+    let clusters: Api<DeserializeGuard<RayCluster>> = settings.api(&client);
+    let (pod_store, pod_stream) = pod_cache::pod_cache(settings.api(&client));
+    let (service_store, service_writer) = kube::runtime::reflector::store();
+    let service_stream = watcher(
+        settings.api::<Service>(&client),
+        watcher::Config::default().labels(labels::CLUSTER),
+    )
+    .default_backoff()
+    .modify(|service: &mut Service| service.metadata.managed_fields = None)
+    .reflect(service_writer)
+    .touched_objects();
+    let events = settings.events(&client);
+    let caches = vec![runner::Cache::of(settings.scope("pods"), pod_store.clone())];
+    let ctx = Arc::new(Context {
+        events: events.clone(),
+        client,
+        pods: pod_store,
+        services: service_store,
+        expectations,
+        render: settings.render.clone(),
+        metrics: settings.telemetry.kuberay.clone(),
+    });
+    let controller = Controller::new(clusters, watcher::Config::default())
+        .owns_stream(pod_stream)
+        .owns_stream(service_stream);
+    let _registration = (settings.telemetry.kuberay).watch_rayclusters(controller.store());
+    let runner = settings.runner(&events, "rayclusters");
+    runner::run(controller, ctx, caches, runner, shutdown).await;
+}
+
+impl Reconciler for Context {
+    type Object = RayCluster;
+    type Error = Error;
+    const NAME: &'static str = crate::metrics::RAYCLUSTER;
+    const UNREADABLE_REASON: &'static str = events::INVALID_SPEC;
+
+    async fn reconcile(&self, cluster: &RayCluster) -> Result<Requeue, Error> {
+        reconcile_cluster(cluster, self).await
+    }
+}
