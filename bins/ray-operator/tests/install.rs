@@ -671,6 +671,7 @@ const NEEDED_IN_WATCHED_NAMESPACE: &[Access] = &[
     access("create", "", "services"),
     access("patch", "", "services"),
     access("list", "discovery.k8s.io", "endpointslices"),
+    access("watch", "discovery.k8s.io", "endpointslices"),
     // The autoscaler's ServiceAccount, Role and RoleBinding, the head Ingress: get-or-create.
     access("get", "", "serviceaccounts"),
     access("create", "", "serviceaccounts"),
@@ -710,7 +711,6 @@ const NEVER: &[Access] = &[
     access("update", "ray.io", "rayjobs"),
     access("patch", "ray.io", "rayservices"),
     access("delete", "ray.io", "rayservices"),
-    access("watch", "discovery.k8s.io", "endpointslices"),
     access("update", "rbac.authorization.k8s.io", "roles"),
     access("delete", "rbac.authorization.k8s.io", "roles"),
     access("escalate", "rbac.authorization.k8s.io", "roles"),
