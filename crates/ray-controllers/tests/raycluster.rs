@@ -103,7 +103,7 @@ impl Scenario {
             if gone {
                 Ok(())
             } else {
-                Err("still there".into())
+                Err("still there".to_string())
             }
         })
         .await;
@@ -121,7 +121,7 @@ impl Scenario {
             q.status
                 .and_then(|s| s.used)
                 .map(|_| ())
-                .ok_or_else(|| "no usage yet".into())
+                .ok_or_else(|| "no usage yet".to_string())
         })
         .await;
     }
@@ -478,7 +478,7 @@ async fn a_quota_rejection_is_reported_in_events_and_status() {
             .conditions
             .into_iter()
             .find(|c| c.type_ == "ReplicaFailure" && c.status == "True")
-            .ok_or_else(|| "no condition yet".into())
+            .ok_or_else(|| "no condition yet".to_string())
     })
     .await;
     assert_eq!(condition.reason, "FailedToCreateWorkerPod");

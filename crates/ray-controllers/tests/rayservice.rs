@@ -150,16 +150,17 @@ impl Scenario {
             .collect()
     }
 
-    /// `GET /` on the head's Serve proxy.
-    async fn curl(&self) -> Result<String, String> {
+    /// `GET /` on the head's Serve proxy: the body of a success.
+    async fn curl(&self) -> Result<String, ServeAnswer> {
         let url = format!("http://127.0.0.1:{}/", serve_port());
-        let response = reqwest::get(&url).await.map_err(|e| e.to_string())?;
+        let unreachable = |e: reqwest::Error| ServeAnswer::Unreachable(e.to_string());
+        let response = reqwest::get(&url).await.map_err(unreachable)?;
         let status = response.status();
-        let text = response.text().await.map_err(|e| e.to_string())?;
+        let text = response.text().await.map_err(unreachable)?;
         if status.is_success() {
             Ok(text)
         } else {
-            Err(format!("{status}: {text}"))
+            Err(ServeAnswer::Refused(status.as_u16(), text))
         }
     }
 }
@@ -260,9 +261,13 @@ async fn serves_applies_config_in_place_and_keeps_serving_through_a_bad_config()
     )
     .await;
     until("the new config to serve", async || {
-        env.curl()
-            .await
-            .and_then(|text| if text == "bonjour" { Ok(()) } else { Err(text) })
+        env.curl().await.and_then(|text| {
+            if text == "bonjour" {
+                Ok(())
+            } else {
+                Err(ServeAnswer::Other(text))
+            }
+        })
     })
     .await;
     let service = env.until_serving("hello").await;
@@ -392,12 +397,12 @@ async fn cluster_spec_change_moves_traffic_only_when_the_new_cluster_serves_even
         let pending = status
             .pending_service_status
             .and_then(|p| p.ray_cluster_name)
-            .ok_or("no pending cluster yet")?;
+            .ok_or("no pending cluster yet".to_string())?;
         env.clusters()
             .get(&pending)
             .await
             .map_err(|e| e.to_string())?;
-        Ok(pending)
+        Ok::<_, String>(pending)
     })
     .await;
     assert_ne!(new, old);
@@ -522,4 +527,25 @@ async fn curl_ok(env: &Scenario) -> String {
     env.curl()
         .await
         .unwrap_or_else(|e| panic!("GET / on Serve: {e}"))
+}
+
+/// What `GET /` on Serve answered when it was not what a scenario waits for.
+#[derive(Debug, PartialEq, Eq)]
+enum ServeAnswer {
+    /// No answer (connection refused, reset).
+    Unreachable(String),
+    /// An HTTP error status and its body.
+    Refused(u16, String),
+    /// A success with another body.
+    Other(String),
+}
+
+impl std::fmt::Display for ServeAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServeAnswer::Unreachable(error) => write!(f, "unreachable: {error}"),
+            ServeAnswer::Refused(status, body) => write!(f, "{status}: {body}"),
+            ServeAnswer::Other(body) => write!(f, "answered {body:?}"),
+        }
+    }
 }

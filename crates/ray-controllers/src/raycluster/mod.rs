@@ -67,10 +67,7 @@ pub struct Context {
 }
 
 /// One reconcile of a readable RayCluster: observe → decide → apply → status.
-pub async fn reconcile_cluster(
-    cluster: &RayCluster,
-    ctx: &Context,
-) -> Result<Requeue, Error> {
+pub async fn reconcile_cluster(cluster: &RayCluster, ctx: &Context) -> Result<Requeue, Error> {
     let Some(facts) = observe::observe(ctx, cluster).await? else {
         // The pod cache has not finished its first list; deciding from it would create pods that exist.
         return Ok(Requeue::requeue(Duration::from_secs(1)));

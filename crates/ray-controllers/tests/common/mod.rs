@@ -50,8 +50,12 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 /// The Ray image of the clusters the tests create (kwok runs nothing, so the tag only has to be valid).
 pub const RAY_IMAGE: &str = "rayproject/ray:2.60.0";
 
-/// Waits until `check` returns `Ok`, failing with `what` and the last observation after [`TIMEOUT`].
-pub async fn until<T>(what: &str, mut check: impl AsyncFnMut() -> Result<T, String>) -> T {
+/// Waits until `check` returns `Ok`, failing with `what` and the last observation (the last `Err`) after
+/// [`TIMEOUT`].
+pub async fn until<T, E: std::fmt::Display>(
+    what: &str,
+    mut check: impl AsyncFnMut() -> Result<T, E>,
+) -> T {
     let start = Instant::now();
     loop {
         match check().await {
@@ -328,7 +332,9 @@ impl Scenario {
         until(
             &format!("RayCluster {name} to be deleted"),
             async || match clusters.get_opt(name).await.map_err(|e| e.to_string())? {
-                Some(c) if c.metadata.deletion_timestamp.is_none() => Err("still there".into()),
+                Some(c) if c.metadata.deletion_timestamp.is_none() => {
+                    Err("still there".to_string())
+                }
                 _ => Ok(()),
             },
         )
