@@ -16,7 +16,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::authorization::v1::{
@@ -983,17 +983,8 @@ async fn check_permissions(installed: &Installed, admin: &Client, watched: Optio
     assert!(refused.to_string().contains("forbidden"), "{refused}");
 }
 
-async fn until<T>(what: &str, mut check: impl AsyncFnMut() -> Result<T, String>) -> T {
-    let start = Instant::now();
-    loop {
-        match check().await {
-            Ok(value) => return value,
-            Err(last) if start.elapsed() > TIMEOUT => {
-                panic!("timed out waiting for {what}; last: {last}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
-        }
-    }
+async fn until<T>(what: &str, check: impl AsyncFnMut() -> Result<T, String>) -> T {
+    ray_testenv::until(what, TIMEOUT, check).await
 }
 
 /// Runs `ray-operator run` as the ServiceAccount through a RayCluster and a RayJob lifecycle in `namespace`, then

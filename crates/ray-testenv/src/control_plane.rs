@@ -161,6 +161,15 @@ impl ControlPlane {
         self.wait_until_settled(&client).await
     }
 
+    /// The shared control plane (started by the first caller), a client of it, and a fresh namespace
+    /// `<prefix>-*` with the project's CRDs installed: what every integration test starts with.
+    pub async fn shared_namespace(prefix: &str) -> Result<(&'static ControlPlane, Client, String)> {
+        let plane = Self::shared().await?;
+        let client = plane.client().await?;
+        let namespace = crate::project_namespace(&client, prefix).await?;
+        Ok((plane, client, namespace))
+    }
+
     /// A new client for this control plane (admin, `system:masters`), bound to the current tokio runtime.
     pub async fn client(&self) -> Result<Client> {
         let kubeconfig = Kubeconfig::read_from(&self.kubeconfig)

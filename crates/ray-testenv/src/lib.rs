@@ -37,6 +37,7 @@ mod pods;
 mod ports;
 mod process;
 mod ray_head;
+mod wait;
 
 pub use control_plane::{ControlPlane, ControlPlaneOptions};
 pub use error::{Error, INSTALL_COMMAND, Result};
@@ -54,3 +55,4 @@ pub use pods::{fail_pod, wait_for_pod_running};
 pub use ports::{ensure_free, free_ports};
 pub use process::{is_running, wait_gone};
 pub use ray_head::{RayHead, RayHeadOptions, serve_demo_dir};
+pub use wait::until;

@@ -23,11 +23,7 @@ pub struct Setup {
 }
 
 pub async fn setup(prefix: &str) -> Setup {
-    let plane = ray_testenv::ControlPlane::shared()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let client = plane.client().await.unwrap_or_else(|e| panic!("{e}"));
-    let namespace = ray_testenv::project_namespace(&client, prefix)
+    let (plane, client, namespace) = ray_testenv::ControlPlane::shared_namespace(prefix)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     Setup {

@@ -20,7 +20,7 @@ use ray_controllers::context::{ControllerSettings, DashboardSettings};
 use std::fmt::Debug;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
@@ -50,22 +50,12 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 /// The Ray image of the clusters the tests create (kwok runs nothing, so the tag only has to be valid).
 pub const RAY_IMAGE: &str = "rayproject/ray:2.60.0";
 
-/// Waits until `check` returns `Ok`, failing with `what` and the last observation (the last `Err`) after
-/// [`TIMEOUT`].
+/// Waits until `check` returns `Ok`, failing with `what` and the last observation after [`TIMEOUT`].
 pub async fn until<T, E: std::fmt::Display>(
     what: &str,
-    mut check: impl AsyncFnMut() -> Result<T, E>,
+    check: impl AsyncFnMut() -> Result<T, E>,
 ) -> T {
-    let start = Instant::now();
-    loop {
-        match check().await {
-            Ok(value) => return value,
-            Err(last) if start.elapsed() > TIMEOUT => {
-                panic!("timed out waiting for {what}; last: {last}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
-        }
-    }
+    ray_testenv::until(what, TIMEOUT, check).await
 }
 
 /// The Ray head of this test binary, started by the first scenario that asks for it. Scenarios run on it at the same
@@ -159,11 +149,7 @@ impl Scenario {
     /// Makes a client of the shared control plane (started by the first caller) and a namespace `<prefix>-*`,
     /// with the project's CRDs installed, and runs `controllers` there.
     pub async fn start(prefix: &str, controllers: &[Controller]) -> Scenario {
-        let plane = ray_testenv::ControlPlane::shared()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let client = plane.client().await.unwrap_or_else(|e| panic!("{e}"));
-        let namespace = ray_testenv::project_namespace(&client, prefix)
+        let (_, client, namespace) = ray_testenv::ControlPlane::shared_namespace(prefix)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let (stop, stopped) = oneshot::channel::<()>();
