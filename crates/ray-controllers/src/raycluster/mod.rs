@@ -7,7 +7,9 @@
 //! - [`decide`]: a pure function from those facts to a [`decide::Decision`] — the actions, the Events, whether to
 //!   report a status, when to look again (pod scaling rules in [`scaling`], the GCS cleanup in [`gcs_ft`]);
 //! - [`apply`]: every action against the API server, recording expectations first and reporting each outcome;
-//! - [`status`]: computed from the cache and what apply met, written only if it changed.
+//! - [`status`]: computed from the cache and what apply met, written only if it changed: at once when something
+//!   a user or tool waits on changed or the cluster converged, a change of counters alone at most once per
+//!   [`status::COUNTER_INTERVAL`] (the reconcile then looks again when the interval ends).
 
 pub mod apply;
 pub mod controller;
@@ -74,9 +76,10 @@ pub async fn reconcile_cluster(cluster: &RayCluster, ctx: &Context) -> Result<Re
     };
     let decision = decide::decide(&facts, &mut random_replica_names(cluster));
     let outcome = apply::apply(ctx, cluster, decision.events, decision.actions).await?;
+    let mut put_off = None;
     if let Some(report) = decision.status {
         let pods: Vec<&Pod> = facts.pods.iter().map(AsRef::as_ref).collect();
-        status::write(
+        put_off = status::write(
             ctx,
             StatusInputs {
                 cluster,
@@ -88,12 +91,20 @@ pub async fn reconcile_cluster(cluster: &RayCluster, ctx: &Context) -> Result<Re
         )
         .await?;
     }
-    Ok(if outcome.failure.is_some() {
-        Requeue::requeue(FAILURE_REQUEUE)
-    } else {
-        decision.requeue
+    Ok(match put_off {
+        // Sooner than any other requeue of a reconcile that reports a status (checked below).
+        Some(wait) => Requeue::requeue(wait),
+        None if outcome.failure.is_some() => Requeue::requeue(FAILURE_REQUEUE),
+        None => decision.requeue,
     })
 }
+
+// A put-off status write requeues instead of the decision's requeue, which must therefore never be sooner.
+const _: () = assert!(
+    status::COUNTER_INTERVAL.as_millis() <= FAILURE_REQUEUE.as_millis()
+        && status::COUNTER_INTERVAL.as_millis()
+            <= crate::expectations::EXPECTATION_TIMEOUT.as_millis()
+);
 
 /// Fresh names for multi-host replicas, `<group>-<5 random>`, never the same twice in one reconcile.
 fn random_replica_names(cluster: &RayCluster) -> impl FnMut(&str) -> String {
