@@ -53,6 +53,14 @@ pub struct RunArgs {
     /// default.
     #[arg(long, env = "RAY_OPERATOR_KUBE_API_BURST", default_value_t = 200)]
     pub kube_api_burst: u32,
+    /// Events per second the operator writes, on average, through a token bucket of their own: Events never take
+    /// a --kube-api-qps token from a pod create, and never delay a reconcile (they are queued and written in the
+    /// background).
+    #[arg(long, env = "RAY_OPERATOR_KUBE_API_EVENTS_QPS", default_value_t = 20.0)]
+    pub kube_api_events_qps: f64,
+    /// Events the operator may write at once before --kube-api-events-qps applies (the Events bucket's size).
+    #[arg(long, env = "RAY_OPERATOR_KUBE_API_EVENTS_BURST", default_value_t = 50)]
+    pub kube_api_events_burst: u32,
     /// Reach every RayCluster's Ray dashboard at this URL instead of its head Service's DNS name (which only
     /// resolves inside the Kubernetes cluster). For an operator running on your machine against a local cluster,
     /// e.g. `http://127.0.0.1:8265` with `cargo xtask up`; leave unset in a real cluster.
@@ -287,6 +295,18 @@ async fn wait_for_crds(
     }
 }
 
+/// The Events client's token bucket, from `--kube-api-events-qps` and `--kube-api-events-burst`.
+fn events_rate_limit(args: &RunArgs) -> anyhow::Result<operator_runtime::RateLimitLayer> {
+    use operator_runtime::rate_limit::RateLimitError;
+    operator_runtime::RateLimitLayer::new(args.kube_api_events_qps, args.kube_api_events_burst)
+        .map_err(|error| match error {
+            RateLimitError::Qps(qps) => anyhow::anyhow!(
+                "--kube-api-events-qps must be a positive number of Events per second, got {qps}"
+            ),
+            RateLimitError::Burst => anyhow::anyhow!("--kube-api-events-burst must be at least 1"),
+        })
+}
+
 /// Runs the operator until a shutdown signal.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
@@ -296,6 +316,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(run_async(args))
 }
+
+/// The User-Agent of every request to the API server: what its audit log groups our requests by.
+const USER_AGENT: &str = concat!("ray-operator-rs/", env!("CARGO_PKG_VERSION"));
 
 /// The namespace of this pod's service account, when running in a pod.
 const IN_CLUSTER_NAMESPACE_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
@@ -411,14 +434,37 @@ async fn run_controllers(settings: &Controllers, shutdown: Shutdown) {
 async fn run_async(args: RunArgs) -> anyhow::Result<()> {
     // Every flag is checked before anything is contacted or bound.
     let rate_limit = operator_runtime::RateLimitLayer::new(args.kube_api_qps, args.kube_api_burst)?;
+    let events_rate_limit = events_rate_limit(&args)?;
     let lease = lease_settings(&args)?;
     let metrics_listener = bind("--metrics-addr", args.metrics_addr).await?;
     let health_listener = bind("--health-addr", args.health_addr).await?;
-    let telemetry = Telemetry::default();
-    let config = kube::Config::infer().await.context(
+    let mut telemetry = Telemetry::default();
+    let mut config = kube::Config::infer().await.context(
         "finding the Kubernetes API server (in a pod: its service account; elsewhere: KUBECONFIG or \
          ~/.kube/config)",
     )?;
+    // kube sends no User-Agent; naming ourselves lets the API server's audit log tell our requests apart.
+    config.headers.push((
+        axum::http::header::USER_AGENT,
+        axum::http::HeaderValue::from_static(USER_AGENT),
+    ));
+    // Events go through a client of their own: the same server and request metrics, their own token bucket.
+    let events_client: Client = kube::client::ClientBuilder::try_from(config.clone())
+        .context("setting up the Kubernetes client for Events")?
+        .with_layer(&operator_runtime::ApiRequestLayer::new(
+            telemetry.metrics.clone(),
+            telemetry.health.clone(),
+        ))
+        .with_layer(&events_rate_limit)
+        .build();
+    let events = operator_runtime::EventPublisher::with_settings(
+        &events_client,
+        ray_controllers::context::FIELD_MANAGER,
+        args.instance.clone(),
+        operator_runtime::events::EventSettings::default(),
+        telemetry.metrics.clone(),
+    );
+    telemetry.events = Some(events.clone());
     let client: Client = kube::client::ClientBuilder::try_from(config)
         .context("setting up the Kubernetes client")?
         .with_layer(&operator_runtime::ApiRequestLayer::new(
@@ -516,6 +562,8 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
         }
         None => leader::lead_alone(metrics, health, run_controllers(&settings, shutdown)).await,
     }
+    // The controllers have stopped: write the Events still queued, for a bounded time.
+    events.close().await;
     if let Some(webhook) = webhook {
         let _ = webhook.await;
     }

@@ -1,6 +1,7 @@
 //! The operator's Prometheus registry and its own health series: API requests by verb, resource and status code
 //! (recorded by [`crate::api_requests::ApiRequestLayer`]), reconciles per controller, result and error category
-//! (recorded by [`crate::runner`]), and whether this instance leads.
+//! (recorded by [`crate::runner`]), what became of the Events the operator meant to write (recorded by
+//! [`crate::events`]), and whether this instance leads.
 //!
 //! Domain series (KubeRay's `kuberay_*`) are not defined here: the Ray controllers add a scrape-time collector
 //! with [`Metrics::with_collector`].
@@ -47,6 +48,45 @@ struct ControllerLabels {
     controller: String,
 }
 
+/// The labels of `ray_operator_events_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventLabels {
+    result: String,
+}
+
+/// What became of one Event the operator meant to write: the `result` label of `ray_operator_events_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventResult {
+    /// The API server accepted it (created, or counted into its series).
+    Written,
+    /// Dropped when published because the queue was full (or the publisher was closed).
+    DroppedFull,
+    /// Dropped when published by the per-object spam filter.
+    DroppedSpam,
+    /// The API server refused it, or did not answer.
+    Failed,
+}
+
+impl EventResult {
+    /// Every result, so each series exists from the start.
+    pub const ALL: [EventResult; 4] = [
+        EventResult::Written,
+        EventResult::DroppedFull,
+        EventResult::DroppedSpam,
+        EventResult::Failed,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventResult::Written => "written",
+            EventResult::DroppedFull => "dropped_full",
+            EventResult::DroppedSpam => "dropped_spam",
+            EventResult::Failed => "failed",
+        }
+    }
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn api_histogram() -> Histogram {
@@ -66,6 +106,7 @@ pub struct Metrics {
     api_duration: HistogramFamily<VerbLabels>,
     reconciles: Family<ReconcileLabels, Counter>,
     reconcile_duration: HistogramFamily<ControllerLabels>,
+    events: Family<EventLabels, Counter>,
     leader: Gauge,
 }
 
@@ -114,6 +155,19 @@ impl Metrics {
             "Seconds one reconcile took, per controller.",
             reconcile_duration.clone(),
         );
+        let events = Family::<EventLabels, Counter>::default();
+        registry.register(
+            "ray_operator_events",
+            "Events the operator meant to write, by result: written, dropped_full (the queue was full), \
+             dropped_spam (the per-object spam filter) or failed (the API server refused or did not answer).",
+            events.clone(),
+        );
+        for result in EventResult::ALL {
+            // Present at 0 from the start, so a rate() or an alert sees the first drop.
+            let _ = events.get_or_create(&EventLabels {
+                result: result.as_str().to_string(),
+            });
+        }
         let leader = Gauge::default();
         registry.register(
             "ray_operator_is_leader",
@@ -127,6 +181,7 @@ impl Metrics {
             api_duration,
             reconciles,
             reconcile_duration,
+            events,
             leader,
         }
     }
@@ -180,6 +235,24 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
+    /// Counts one Event by what became of it.
+    pub fn record_event(&self, result: EventResult) {
+        self.events
+            .get_or_create(&EventLabels {
+                result: result.as_str().to_string(),
+            })
+            .inc();
+    }
+
+    /// How many Events ended with `result` so far.
+    pub fn events_total(&self, result: EventResult) -> u64 {
+        self.events
+            .get_or_create(&EventLabels {
+                result: result.as_str().to_string(),
+            })
+            .get()
+    }
+
     /// Sets `ray_operator_is_leader`.
     pub fn set_leader(&self, leading: bool) {
         self.leader.set(i64::from(leading));
@@ -199,7 +272,15 @@ mod tests {
         metrics.record_reconcile("raycluster", None, Duration::from_millis(20));
         metrics.record_reconcile("raycluster", Some("kube-api"), Duration::from_millis(20));
         metrics.set_leader(true);
+        metrics.record_event(EventResult::Written);
+        metrics.record_event(EventResult::DroppedSpam);
+        metrics.record_event(EventResult::DroppedSpam);
+        assert_eq!(metrics.events_total(EventResult::DroppedSpam), 2);
         let text = metrics.encode();
+        assert!(text.contains(r#"ray_operator_events_total{result="written"} 1"#));
+        assert!(text.contains(r#"ray_operator_events_total{result="dropped_spam"} 2"#));
+        assert!(text.contains(r#"ray_operator_events_total{result="dropped_full"} 0"#));
+        assert!(text.contains(r#"ray_operator_events_total{result="failed"} 0"#));
         assert!(
             text.contains(
                 r#"ray_operator_kube_api_requests_total{verb="list",resource="pods",code="200"} 2"#

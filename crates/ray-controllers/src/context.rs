@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use k8s_openapi::NamespaceResourceScope;
 use kube::{Api, Client, Resource};
+use operator_runtime::events::EventSettings;
 use operator_runtime::{Backoff, EventPublisher, Health, Metrics, RunnerSettings};
 use ray_builders::RenderOptions;
 
 use crate::metrics::KubeRayMetrics;
 
-/// Where controllers report what they do: metrics, and cache sync for readiness. One per process, shared by
-/// every controller; [`Telemetry::default`] records into a registry nobody serves (tests, embedding).
+/// Where controllers report what they do: metrics, Events, and cache sync for readiness. One per process, shared
+/// by every controller; [`Telemetry::default`] records into a registry nobody serves (tests, embedding).
 #[derive(Clone, Debug)]
 pub struct Telemetry {
     /// The Prometheus registry served on `--metrics-addr`: the operator's own series and [`Telemetry::kuberay`].
@@ -21,6 +22,10 @@ pub struct Telemetry {
     pub kuberay: Arc<KubeRayMetrics>,
     /// Readiness and watch progress, served on `--health-addr`.
     pub health: Arc<Health>,
+    /// The Event publisher every controller shares: one queue, spam filter and client with its own token bucket
+    /// (the operator's, closed at shutdown). `None` (the default): each controller makes its own publisher on its
+    /// client.
+    pub events: Option<EventPublisher>,
 }
 
 impl Default for Telemetry {
@@ -30,6 +35,7 @@ impl Default for Telemetry {
             metrics: Arc::new(Metrics::with_collector(kuberay.collector())),
             kuberay,
             health: Arc::new(Health::default()),
+            events: None,
         }
     }
 }
@@ -91,9 +97,19 @@ impl ControllerSettings {
         }
     }
 
-    /// The Event publisher of a controller, reporting as this operator and its `--instance`.
+    /// The Event publisher of a controller: [`Telemetry::events`], else a new one on `client` reporting as this
+    /// operator and its `--instance`.
     pub(crate) fn events(&self, client: &Client) -> EventPublisher {
-        EventPublisher::new(client, FIELD_MANAGER, self.instance.clone())
+        match &self.telemetry.events {
+            Some(events) => events.clone(),
+            None => EventPublisher::with_settings(
+                client,
+                FIELD_MANAGER,
+                self.instance.clone(),
+                EventSettings::default(),
+                self.telemetry.metrics.clone(),
+            ),
+        }
     }
 
     /// How the runner runs a controller watching `what` (`rayclusters`): concurrency, telemetry, back-off and

@@ -226,9 +226,9 @@ async fn the_sample_becomes_a_ready_cluster_with_services_and_status() {
             ("metrics".into(), 8080)
         ]
     );
-    assert!(!env.events("CreatedHeadPod").await.is_empty());
-    assert!(!env.events("CreatedWorkerPod").await.is_empty());
-    assert!(!env.events("CreatedService").await.is_empty());
+    env.until_events("CreatedHeadPod").await;
+    env.until_events("CreatedWorkerPod").await;
+    env.until_events("CreatedService").await;
     env.finish().await;
 }
 
@@ -314,7 +314,7 @@ async fn scaling_follows_replicas_clamping_and_workers_to_delete() {
     env.until_ready("scale", 5).await;
     env.scale("scale", 1).await;
     env.until_ready("scale", 1).await;
-    assert!(!env.events("DeletedWorkerPod").await.is_empty());
+    env.until_events("DeletedWorkerPod").await;
 
     // With autoscaling, lowering replicas alone deletes nothing; workersToDelete deletes exactly the named pod.
     env.patch_spec::<RayCluster>(
@@ -444,7 +444,7 @@ async fn an_invalid_spec_creates_nothing_and_reports_the_field_until_fixed() {
         reason.contains("spec.headGroupSpec.template.spec.containers[0].env[0]"),
         "{reason}"
     );
-    assert!(!env.events("InvalidRayClusterSpec").await.is_empty());
+    env.until_events("InvalidRayClusterSpec").await;
     assert!(env.cluster_pods("bad").await.is_empty());
     let services: Api<Service> = env.api();
     assert!(
@@ -487,7 +487,7 @@ async fn a_quota_rejection_is_reported_in_events_and_status() {
         "{}",
         condition.message
     );
-    let events = env.events("FailedToCreateWorkerPod").await;
+    let events = env.until_events("FailedToCreateWorkerPod").await;
     assert!(events.iter().any(|e| {
         e.note
             .as_deref()
@@ -641,7 +641,7 @@ async fn a_gcs_ft_cluster_is_released_when_its_cleanup_job_completes() {
             Some("redis-cleanup")
         );
     }
-    assert!(!env.events("CreatedRedisCleanupJob").await.is_empty());
+    env.until_events("CreatedRedisCleanupJob").await;
     assert!(env.events("ForceDeletedStuckCluster").await.is_empty());
     env.finish().await;
 }
@@ -670,7 +670,7 @@ async fn a_gcs_ft_cluster_whose_cleanup_cannot_run_is_released_at_the_deadline()
     })
     .await;
     env.until_gone("stuck").await;
-    let events = env.events("ForceDeletedStuckCluster").await;
+    let events = env.until_events("ForceDeletedStuckCluster").await;
     assert!(
         events.iter().any(|e| e
             .note

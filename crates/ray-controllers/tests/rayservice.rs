@@ -119,18 +119,6 @@ impl Scenario {
         .await
     }
 
-    /// Waits until an Event with `reason` whose note contains `text` was published.
-    async fn until_event(&self, reason: &str, text: &str) {
-        until(
-            &format!("the {reason} Event about {text}"),
-            async || match self.event_count(reason, text).await {
-                0 => Err("none yet".to_string()),
-                _ => Ok(()),
-            },
-        )
-        .await
-    }
-
     async fn selector(&self, svc: &str) -> Option<String> {
         self.svcs()
             .get_opt(svc)
@@ -274,7 +262,8 @@ async fn serves_applies_config_in_place_and_keeps_serving_through_a_bad_config()
     let service = env.until_serving("hello").await;
     assert_eq!(active_name(&service), cluster);
     assert_eq!(env.cluster_names().await, vec![cluster.clone()]);
-    assert!(env.event_count("UpdatedServeApplications", &cluster).await >= 2);
+    env.until_event_count("UpdatedServeApplications", &cluster, 2)
+        .await;
 
     // A config Ray cannot deploy: DEPLOY_FAILED with Ray's message in the status, and the old application keeps
     // serving on the real head, through the same Services.
@@ -301,7 +290,7 @@ async fn serves_applies_config_in_place_and_keeps_serving_through_a_bad_config()
     );
     assert_eq!(env.curl().await.as_deref(), Ok("bonjour"));
     assert_eq!(env.selector("hello-serve-svc").await, Some(cluster.clone()));
-    env.until_event("ServeApplicationFailed", "no_such_module")
+    env.until_event_count("ServeApplicationFailed", "no_such_module", 1)
         .await;
 
     // A config Ray rejects outright (no import_path): a Warning event with Ray's validation message; the running
@@ -313,7 +302,7 @@ async fn serves_applies_config_in_place_and_keeps_serving_through_a_bad_config()
     .unwrap_or_else(|e| panic!("{e}"));
     env.patch_spec::<RayService>("hello", json!({"serveConfigV2": no_import_path}))
         .await;
-    env.until_event("FailedToUpdateServeApplications", "import_path")
+    env.until_event_count("FailedToUpdateServeApplications", "import_path", 1)
         .await;
     assert_eq!(env.curl().await.as_deref(), Ok("bonjour"));
     assert_eq!(env.selector("hello-serve-svc").await, Some(cluster.clone()));
@@ -325,7 +314,7 @@ async fn serves_applies_config_in_place_and_keeps_serving_through_a_bad_config()
         json!({"serveConfigV2": "applications: [\n  - name: x\n"}),
     )
     .await;
-    env.until_event("InvalidRayServiceSpec", "spec.serveConfigV2")
+    env.until_event_count("InvalidRayServiceSpec", "spec.serveConfigV2", 1)
         .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = env.service("hello").await.status;
@@ -490,8 +479,9 @@ async fn cluster_spec_change_moves_traffic_only_when_the_new_cluster_serves_even
     );
     assert_eq!(env.selector("svc-serve-svc").await, Some(new.clone()));
     assert_eq!(env.selector("svc-head-svc").await, Some(new.clone()));
-    assert!(env.event_count("UpdatedServeApplications", &new).await >= 1);
-    assert!(env.event_count("PromotedRayCluster", &new).await >= 1);
+    env.until_event_count("UpdatedServeApplications", &new, 1)
+        .await;
+    env.until_event_count("PromotedRayCluster", &new, 1).await;
     let switched = Instant::now();
     let old_cluster = env
         .clusters()
@@ -504,7 +494,7 @@ async fn cluster_spec_change_moves_traffic_only_when_the_new_cluster_serves_even
     env.until_cluster_deleted(&old).await;
     assert!(switched.elapsed() < common::RAYSERVICE_DELETION_DELAY + Duration::from_secs(10));
     // The Event follows the delete request, so it may land just after the cluster is gone.
-    env.until_event("DeletedRayCluster", &old).await;
+    env.until_event_count("DeletedRayCluster", &old, 1).await;
     assert_eq!(curl_ok(&env).await, "hello");
     let labels: BTreeMap<String, String> = env
         .clusters()

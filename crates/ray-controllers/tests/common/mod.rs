@@ -349,6 +349,32 @@ impl Scenario {
             .sum()
     }
 
+    /// Waits until Events with `reason` exist and returns them. Events are written from a queue after the reconcile
+    /// that reports them, so a test that saw the reconcile's effect polls for its Event.
+    pub async fn until_events(&self, reason: &str) -> Vec<Event> {
+        until(&format!("a {reason} Event"), async || {
+            let events = self.events(reason).await;
+            if events.is_empty() {
+                Err("none yet")
+            } else {
+                Ok(events)
+            }
+        })
+        .await
+    }
+
+    /// Waits until at least `at_least` Events with `reason` whose note contains `text` were published.
+    pub async fn until_event_count(&self, reason: &str, text: &str, at_least: i32) {
+        until(
+            &format!("{at_least} {reason} Events about {text}"),
+            async || match self.event_count(reason, text).await {
+                n if n >= at_least => Ok(()),
+                n => Err(format!("{n} so far")),
+            },
+        )
+        .await
+    }
+
     /// Stops the controllers (letting running reconciles finish) and deletes the namespace.
     pub async fn finish(mut self) {
         if let Some(stop) = self.stop.take() {
