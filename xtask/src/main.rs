@@ -61,15 +61,18 @@ enum BenchCommand {
 
 #[derive(Debug, Subcommand)]
 enum TestenvCommand {
-    /// Build kube-apiserver, kube-controller-manager, kube-scheduler, etcd and kwok from their Go modules and
-    /// create the Ray venv, into the cache directory; does nothing for what is already there.
+    /// Build kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok and KubeRay's operator from their
+    /// Go modules and create the Ray venv, into the cache directory; does nothing for what is already there.
     Install {
         /// Do not create the Ray venv.
         #[arg(long)]
         skip_ray: bool,
-        /// Do not build the Go binaries.
+        /// Do not build the Go binaries (releases named by --kuberay are still built).
         #[arg(long)]
         skip_go: bool,
+        /// Also build these KubeRay releases (repeatable or comma-separated; `all`); v1.6.2 is always built.
+        #[arg(long, value_name = "VERSION", value_delimiter = ',')]
+        kuberay: Vec<String>,
     },
 }
 
@@ -82,10 +85,19 @@ fn main() -> anyhow::Result<()> {
         },
         Command::Test => test::run(),
         Command::Testenv {
-            command: TestenvCommand::Install { skip_ray, skip_go },
+            command:
+                TestenvCommand::Install {
+                    skip_ray,
+                    skip_go,
+                    kuberay,
+                },
         } => {
             let layout = ray_testenv::Layout::from_env()?;
-            testenv::install(&layout, testenv::InstallOptions { skip_go, skip_ray })
+            testenv::install_with(
+                &layout,
+                testenv::InstallOptions { skip_go, skip_ray },
+                &kuberay,
+            )
         }
         Command::Up(args) => up::up(&args),
         Command::Down => up::down(),

@@ -1,6 +1,6 @@
-//! `cargo xtask testenv install`: builds the local control plane's binaries from their Go modules and creates the
-//! Ray venv, into the cache directory of [`ray_testenv::Layout`]. A second run checks what is there and does nothing
-//! else.
+//! `cargo xtask testenv install`: builds the local control plane's binaries and KubeRay's operator from their Go
+//! modules and creates the Ray venv, into the cache directory of [`ray_testenv::Layout`]. A second run checks what is
+//! there and does nothing else.
 //!
 //! Each component is built into a `*.partial-<pid>` directory and renamed into place only when complete, so an
 //! interrupted build is never mistaken for a finished one. The Ray venv cannot be moved (its scripts hold absolute
@@ -13,7 +13,8 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use ray_testenv::{
-    ETCD_VERSION, HELM_VERSION, KUBERNETES_VERSION, KWOK_VERSION, Layout, RAY_VERSION,
+    Binary, ETCD_VERSION, HELM_VERSION, KUBERAY_MODULE, KUBERAY_VERSION, KUBERAY_VERSIONS,
+    KUBERNETES_VERSION, KWOK_VERSION, Layout, RAY_VERSION,
 };
 
 use crate::crd::workspace_root;
@@ -31,14 +32,28 @@ const KWOK_STAGES: &[&str] = &[
 
 /// One Go build: a module directory under `xtask/testenv-go/`, the packages to build, where the binaries go.
 struct GoBuild {
-    label: &'static str,
-    module: &'static str,
+    label: String,
+    module: String,
     /// The `require` line its go.mod must have, so the cache directory's version cannot drift from the build.
     pin: String,
     packages: &'static [&'static str],
+    /// The binary's name when it is not the package's (one package only).
+    output: Option<&'static str>,
     ldflags: String,
     /// The directory that holds `bin/`.
     dest: PathBuf,
+    /// What else goes into `dest`, taken from the module cache.
+    extra: Extra,
+}
+
+/// Files a component needs besides its binaries, copied from its Go module so they match the build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Extra {
+    None,
+    /// `stages.yaml`, see [`KWOK_STAGES`].
+    KwokStages,
+    /// `crds/`: KubeRay's `config/crd/bases/*.yaml`.
+    KubeRayCrds,
 }
 
 fn go_builds(layout: &Layout) -> Vec<GoBuild> {
@@ -50,16 +65,18 @@ fn go_builds(layout: &Layout) -> Vec<GoBuild> {
         .to_owned();
     vec![
         GoBuild {
-            label: "etcd",
-            module: "etcd",
+            label: "etcd".into(),
+            module: "etcd".into(),
             pin: format!("go.etcd.io/etcd/server/v3 {ETCD_VERSION}"),
             packages: &["."],
+            output: None,
             ldflags: "-s -w".into(),
             dest: parent(&layout.etcd_bin()),
+            extra: Extra::None,
         },
         GoBuild {
-            label: "Kubernetes control plane",
-            module: "kubernetes",
+            label: "Kubernetes control plane".into(),
+            module: "kubernetes".into(),
             pin: format!("k8s.io/kubernetes {KUBERNETES_VERSION}"),
             packages: &[
                 "k8s.io/kubernetes/cmd/kube-apiserver",
@@ -72,20 +89,24 @@ fn go_builds(layout: &Layout) -> Vec<GoBuild> {
                  -X {v}.gitTreeState=clean -X {v}.buildDate=1970-01-01T00:00:00Z"
             ),
             dest: parent(&layout.kubernetes_bin()),
+            output: None,
+            extra: Extra::None,
         },
         GoBuild {
-            label: "kwok",
-            module: "kwok",
+            label: "kwok".into(),
+            module: "kwok".into(),
             pin: format!("sigs.k8s.io/kwok {KWOK_VERSION}"),
             packages: &["sigs.k8s.io/kwok/cmd/kwok"],
+            output: None,
             ldflags: "-s -w".into(),
             dest: layout.kwok_dir(),
+            extra: Extra::KwokStages,
         },
         // The install tests' tools: kubectl (kustomize built in) and Helm. Built after the control plane, whose
         // compiled k8s.io/* packages they reuse from Go's build cache (kubectl ~30 s, Helm ~2.5 min on 2 cores).
         GoBuild {
-            label: "kubectl",
-            module: "kubectl",
+            label: "kubectl".into(),
+            module: "kubectl".into(),
             pin: format!(
                 "k8s.io/kubectl v0.{}",
                 KUBERNETES_VERSION.trim_start_matches("v1.")
@@ -96,16 +117,59 @@ fn go_builds(layout: &Layout) -> Vec<GoBuild> {
                  -X {v}.gitTreeState=clean -X {v}.buildDate=1970-01-01T00:00:00Z"
             ),
             dest: parent(&layout.kubectl_bin()),
+            output: None,
+            extra: Extra::None,
         },
         GoBuild {
-            label: "Helm",
-            module: "helm",
+            label: "Helm".into(),
+            module: "helm".into(),
             pin: format!("helm.sh/helm/v4 {HELM_VERSION}"),
             packages: &["helm.sh/helm/v4/cmd/helm"],
+            output: None,
             ldflags: format!("-s -w -X helm.sh/helm/v4/internal/version.version={HELM_VERSION}"),
             dest: parent(&layout.helm_bin()),
+            extra: Extra::None,
         },
+        // The benchmark's baseline; other releases only on request (`--kuberay`, `bench --compare`).
+        kuberay_build(layout, KUBERAY_VERSION),
     ]
+}
+
+/// KubeRay's operator `version` (one of [`KUBERAY_VERSIONS`]), from `xtask/testenv-go/kuberay-<version>/`. KubeRay
+/// stamps no version at link time (it is a constant in its code, and the binary has no version flag); the check
+/// reads the module version from the Go build info instead.
+fn kuberay_build(layout: &Layout, version: &str) -> GoBuild {
+    GoBuild {
+        label: format!("KubeRay {version}"),
+        module: format!("kuberay-{version}"),
+        pin: format!("{KUBERAY_MODULE} {version}"),
+        packages: &[KUBERAY_MODULE],
+        output: Some("kuberay-operator"),
+        ldflags: "-s -w".into(),
+        dest: layout.kuberay_dir(version),
+        extra: Extra::KubeRayCrds,
+    }
+}
+
+/// Whether the build's output is in place: its binaries report the pinned versions and its extra files exist.
+fn is_installed(layout: &Layout, build: &GoBuild, binaries: &[Binary]) -> bool {
+    let binaries_ok = binaries
+        .iter()
+        .filter(|b| b.path.starts_with(&build.dest))
+        .all(|b| b.check().is_ok());
+    binaries_ok
+        && match build.extra {
+            Extra::None => true,
+            Extra::KwokStages => layout.kwok_stages().is_file(),
+            Extra::KubeRayCrds => {
+                build_version(build).is_some_and(|v| layout.check_kuberay(v).is_ok())
+            }
+        }
+}
+
+/// The KubeRay version of a KubeRay build (`kuberay-v1.6.2` -> `v1.6.2`).
+fn build_version(build: &GoBuild) -> Option<&str> {
+    build.module.strip_prefix("kuberay-")
 }
 
 fn parent(bin: &Path) -> PathBuf {
@@ -123,29 +187,42 @@ pub struct InstallOptions {
 
 /// Builds whatever is missing or of the wrong version, then checks everything.
 pub fn install(layout: &Layout, options: InstallOptions) -> anyhow::Result<()> {
+    install_with(layout, options, &[])
+}
+
+/// [`install`], plus the KubeRay releases named in `kuberay` (`v1.2.2`, or `all`), built even with `skip_go`.
+pub fn install_with(
+    layout: &Layout,
+    options: InstallOptions,
+    kuberay: &[String],
+) -> anyhow::Result<()> {
+    let extra_kuberay = kuberay_versions(kuberay)?;
     eprintln!("testenv cache: {}", layout.root().display());
     if !options.skip_go {
         let binaries: Vec<_> = layout
             .binaries()
             .into_iter()
             .chain(layout.tools())
+            .chain([layout.kuberay(KUBERAY_VERSION)])
             .collect();
         for build in go_builds(layout) {
-            let ok = binaries
-                .iter()
-                .filter(|b| b.path.starts_with(&build.dest))
-                .all(|b| b.check().is_ok());
-            let stages_ok = build.module != "kwok" || layout.kwok_stages().is_file();
-            if ok && stages_ok {
-                continue;
+            if !is_installed(layout, &build, &binaries) {
+                go_build(&build)?;
             }
-            go_build(&build)?;
         }
         for binary in binaries {
             let version = binary.check()?;
             eprintln!("  {:<24} {version}", binary.name);
         }
         layout.check_control_plane()?;
+        layout.check_kuberay(KUBERAY_VERSION)?;
+    }
+    for version in extra_kuberay {
+        if options.skip_go || version != KUBERAY_VERSION {
+            ensure_kuberay(layout, version)?;
+            let binary = layout.kuberay(version);
+            eprintln!("  {:<24} {}", binary.name, binary.check()?);
+        }
     }
     if !options.skip_ray {
         if layout.check_ray().is_err() {
@@ -157,12 +234,59 @@ pub fn install(layout: &Layout, options: InstallOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The releases `--kuberay` names (each of [`KUBERAY_VERSIONS`], or `all`), without repeats.
+fn kuberay_versions(requested: &[String]) -> anyhow::Result<Vec<&'static str>> {
+    let mut versions = Vec::new();
+    for name in requested.iter().flat_map(|r| r.split(',')).map(str::trim) {
+        let matched: Vec<&'static str> = if name == "all" {
+            KUBERAY_VERSIONS.to_vec()
+        } else {
+            // `1.2.2` means `v1.2.2`.
+            let tag = format!("v{}", name.trim_start_matches('v'));
+            KUBERAY_VERSIONS
+                .iter()
+                .copied()
+                .filter(|v| *v == tag)
+                .collect()
+        };
+        if matched.is_empty() {
+            bail!(
+                "unknown KubeRay release {name:?}: xtask/testenv-go/ has modules for {} (or say `all`)",
+                KUBERAY_VERSIONS.join(", ")
+            );
+        }
+        for version in matched {
+            if !versions.contains(&version) {
+                versions.push(version);
+            }
+        }
+    }
+    Ok(versions)
+}
+
+/// Builds KubeRay's operator `version` (one of [`KUBERAY_VERSIONS`]) and its CRDs into the cache unless they are
+/// there already; for `bench --compare kuberay=<version>`, which must not depend on a separate install step.
+pub fn ensure_kuberay(layout: &Layout, version: &str) -> anyhow::Result<()> {
+    if !KUBERAY_VERSIONS.contains(&version) {
+        bail!(
+            "unknown KubeRay release {version:?}: xtask/testenv-go/ has modules for {}",
+            KUBERAY_VERSIONS.join(", ")
+        );
+    }
+    if layout.check_kuberay(version).is_ok() {
+        return Ok(());
+    }
+    go_build(&kuberay_build(layout, version))?;
+    layout.check_kuberay(version)?;
+    Ok(())
+}
+
 fn go_module_dir(module: &str) -> PathBuf {
     workspace_root().join("xtask/testenv-go").join(module)
 }
 
 fn go_build(build: &GoBuild) -> anyhow::Result<()> {
-    let module_dir = go_module_dir(build.module);
+    let module_dir = go_module_dir(&build.module);
     let go_mod = std::fs::read_to_string(module_dir.join("go.mod"))
         .with_context(|| format!("reading {}/go.mod", module_dir.display()))?;
     if !go_mod.contains(&build.pin) {
@@ -200,8 +324,10 @@ fn go_build(build: &GoBuild) -> anyhow::Result<()> {
             &build.ldflags,
             "-o",
         ])
-        .arg(if build.packages == ["."] {
-            bin.join(build.module)
+        .arg(if let Some(name) = build.output {
+            bin.join(name)
+        } else if build.packages == ["."] {
+            bin.join(&build.module)
         } else {
             // A directory (trailing slash) for several main packages: each binary gets its package's name.
             PathBuf::from(format!("{}/", bin.display()))
@@ -215,7 +341,7 @@ fn go_build(build: &GoBuild) -> anyhow::Result<()> {
         .with_context(|| format!("starting `{} build`", go.display()))?;
     let mut errors = Vec::new();
     if let Some(stderr) = child.stderr.take() {
-        let mut progress = Progress::new(build.label, total);
+        let mut progress = Progress::new(&build.label, total);
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             // `go build -v` prints each package as it compiles it; anything else is an error or a download.
             if line.contains(' ') || line.starts_with('#') {
@@ -235,8 +361,10 @@ fn go_build(build: &GoBuild) -> anyhow::Result<()> {
             errors.join("\n")
         );
     }
-    if build.module == "kwok" {
-        write_kwok_stages(&go, &module_dir, &partial.join("stages.yaml"))?;
+    match build.extra {
+        Extra::None => {}
+        Extra::KwokStages => write_kwok_stages(&go, &module_dir, &partial.join("stages.yaml"))?,
+        Extra::KubeRayCrds => copy_kuberay_crds(&go, &module_dir, &partial.join("crds"))?,
     }
     if build.dest.exists() {
         std::fs::remove_dir_all(&build.dest)
@@ -272,20 +400,43 @@ fn count_packages(go: &Path, module_dir: &Path, packages: &[&str]) -> Option<usi
     })
 }
 
-/// Concatenates kwok's own stage files (from the module cache) into one config file for `kwok --config`.
-fn write_kwok_stages(go: &Path, module_dir: &Path, dest: &Path) -> anyhow::Result<()> {
+/// Where `module` (a dependency of the module in `module_dir`) is in the module cache.
+fn module_source(go: &Path, module_dir: &Path, module: &str) -> anyhow::Result<PathBuf> {
     let out = Command::new(go)
         .current_dir(module_dir)
-        .args(["list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok"])
+        .args(["list", "-m", "-f", "{{.Dir}}", module])
         .output()
-        .context("locating the kwok module")?;
+        .with_context(|| format!("locating the {module} module"))?;
     if !out.status.success() {
         bail!(
-            "go list -m sigs.k8s.io/kwok failed: {}",
+            "go list -m {module} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let kwok_dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+/// Copies the release's CRDs (`config/crd/bases/*.yaml` of the KubeRay module) next to its binary, so the cache
+/// alone can install and run that release.
+fn copy_kuberay_crds(go: &Path, module_dir: &Path, dest: &Path) -> anyhow::Result<()> {
+    let bases = module_source(go, module_dir, KUBERAY_MODULE)?.join("config/crd/bases");
+    let files = ray_testenv::yaml_files(&bases)?;
+    if files.is_empty() {
+        bail!("no CRDs in {}", bases.display());
+    }
+    std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
+    for file in files {
+        let target = dest.join(file.file_name().unwrap_or_default());
+        // Read and write rather than copy: the module cache's files are read-only, the cache's need not be.
+        let text = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+        std::fs::write(&target, text).with_context(|| format!("writing {}", target.display()))?;
+    }
+    Ok(())
+}
+
+/// Concatenates kwok's own stage files (from the module cache) into one config file for `kwok --config`.
+fn write_kwok_stages(go: &Path, module_dir: &Path, dest: &Path) -> anyhow::Result<()> {
+    let kwok_dir = module_source(go, module_dir, "sigs.k8s.io/kwok")?;
     let mut text = String::from(
         "# kwok stages for ray-testenv, concatenated by `cargo xtask testenv install` from the kwok module.\n",
     );
@@ -360,7 +511,7 @@ fn run(cmd: &mut Command) -> anyhow::Result<()> {
 
 /// A package counter: one rewritten line on a terminal, a line every 10% otherwise (CI logs).
 struct Progress {
-    label: &'static str,
+    label: String,
     total: Option<usize>,
     done: usize,
     tty: bool,
@@ -368,9 +519,9 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(label: &'static str, total: Option<usize>) -> Self {
+    fn new(label: &str, total: Option<usize>) -> Self {
         Self {
-            label,
+            label: label.to_owned(),
             total,
             done: 0,
             tty: std::io::stderr().is_terminal(),
@@ -410,8 +561,12 @@ mod tests {
     /// The versions ray-testenv looks for are the ones the Go modules build.
     #[test]
     fn go_modules_pin_the_versions_ray_testenv_expects() {
-        for build in go_builds(&Layout::at("/cache")) {
-            let path = go_module_dir(build.module).join("go.mod");
+        let layout = Layout::at("/cache");
+        let builds = go_builds(&layout)
+            .into_iter()
+            .chain(KUBERAY_VERSIONS.map(|v| kuberay_build(&layout, v)));
+        for build in builds {
+            let path = go_module_dir(&build.module).join("go.mod");
             let go_mod = std::fs::read_to_string(&path).expect("go.mod");
             assert!(
                 go_mod.contains(&build.pin),
@@ -434,6 +589,25 @@ mod tests {
             replaces, matching,
             "every staging module must be pinned to {staging}"
         );
+    }
+
+    #[test]
+    fn kuberay_flag_accepts_versions_lists_and_all() {
+        let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            kuberay_versions(&args(&["v1.2.2"])).expect("known"),
+            ["v1.2.2"]
+        );
+        assert_eq!(
+            kuberay_versions(&args(&["1.2.2,v1.6.2", "v1.2.2"])).expect("known"),
+            ["v1.2.2", "v1.6.2"]
+        );
+        assert_eq!(
+            kuberay_versions(&args(&["all"])).expect("all"),
+            KUBERAY_VERSIONS
+        );
+        let err = kuberay_versions(&args(&["v1.3.0"])).expect_err("no module");
+        assert!(err.to_string().contains("v1.6.2, v1.2.2"), "{err}");
     }
 
     #[test]

@@ -154,6 +154,7 @@ async fn session(args: &UpArgs, layout: &Layout, files: &SessionFiles) -> anyhow
         nodes: args.nodes,
         state_dir: Some(files.control_plane()),
         apiserver_port: None,
+        audit: false,
     })
     .await?;
     let client = plane.client().await?;

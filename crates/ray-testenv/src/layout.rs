@@ -213,16 +213,26 @@ pub struct Binary {
     pub expected: String,
     /// The arguments that make it print its version (`--version` for most).
     pub version_args: Vec<String>,
+    /// For a Go binary without a version flag (KubeRay's operator): the module whose version the Go build info
+    /// embedded in the binary must name. The binary is then read, not run.
+    pub go_module: Option<String>,
 }
 
 impl Binary {
-    fn new(name: &str, path: PathBuf, expected: &str) -> Self {
+    pub(crate) fn new(name: &str, path: PathBuf, expected: &str) -> Self {
         Self {
             name: name.into(),
             path,
             expected: expected.into(),
             version_args: vec!["--version".into()],
+            go_module: None,
         }
+    }
+
+    /// Checks the version in the Go build info instead of running the binary (see [`Binary::go_module`]).
+    pub(crate) fn go_build_info(mut self, module: &str) -> Self {
+        self.go_module = Some(module.to_owned());
+        self
     }
 
     fn version_args(mut self, args: &[&str]) -> Self {
@@ -237,6 +247,9 @@ impl Binary {
                 name: self.name.clone(),
                 path: self.path.clone(),
             });
+        }
+        if let Some(module) = &self.go_module {
+            return self.check_build_info(module);
         }
         let out = Command::new(&self.path)
             .args(&self.version_args)
@@ -264,6 +277,62 @@ impl Binary {
     }
 }
 
+impl Binary {
+    /// The Go linker stores the module list in the binary (what `go version -m` prints): a line
+    /// `mod\t<module>\t<version>\t<sum>` when the main package is in `module`, `dep\t...` when it is a dependency.
+    fn check_build_info(&self, module: &str) -> Result<String> {
+        let bytes = std::fs::read(&self.path)
+            .map_err(Error::io(format!("reading {}", self.path.display())))?;
+        let found = go_module_version(&bytes, module);
+        match found {
+            Some(version) if version == self.expected => {
+                Ok(format!("{module} {version} (Go build info)"))
+            }
+            _ => Err(Error::WrongVersion {
+                path: self.path.clone(),
+                expected: self.expected.clone(),
+                found: found.map_or_else(
+                    || format!("no Go build info for {module}"),
+                    |v| format!("{module} {v}"),
+                ),
+            }),
+        }
+    }
+}
+
+/// The version of `module` in the Go build info of a binary's bytes, if it is listed there.
+fn go_module_version<'a>(binary: &'a [u8], module: &str) -> Option<&'a str> {
+    let needle = format!("\t{module}\t");
+    let needle = needle.as_bytes();
+    let mut from = 0;
+    while let Some(offset) = find(&binary[from..], needle) {
+        let at = from + offset;
+        from = at + 1;
+        let kind = binary.get(at.saturating_sub(3)..at);
+        if kind != Some(b"mod".as_slice()) && kind != Some(b"dep".as_slice()) {
+            continue;
+        }
+        let rest = &binary[at + needle.len()..];
+        let end = rest.iter().position(|&b| b == b'\t' || b == b'\n')?;
+        return std::str::from_utf8(&rest[..end]).ok();
+    }
+    None
+}
+
+/// The first position of `needle` in `haystack`: a scan for its first byte, then a comparison.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, tail) = needle.split_first()?;
+    let mut from = 0;
+    while let Some(offset) = haystack[from..].iter().position(|&b| b == first) {
+        let at = from + offset;
+        if haystack[at + 1..].starts_with(tail) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 /// Whether `text` contains `version` not followed by another version character (so `1.37.2` does not match
 /// `1.37.20`, and `2.60.0` does not match `2.60.0rc1`).
 fn names_version(text: &str, version: &str) -> bool {
@@ -288,6 +357,25 @@ mod tests {
         assert!(names_version("ray, version 2.60.0\n", "2.60.0"));
         assert!(names_version("etcd Version: 3.7.3\nGit SHA: x", "3.7.3"));
         assert!(!names_version("etcd Version: 3.7.3-alpha", "3.7.3"));
+    }
+
+    #[test]
+    fn reads_a_module_version_from_go_build_info() {
+        let info = b"\x00path\tgithub.com/x/op\nmod\tgithub.com/x/op\tv1.6.2\th1:abc=\ndep\tgithub.com/y\tv0.1.0\th1:d=\n";
+        assert_eq!(go_module_version(info, "github.com/x/op"), Some("v1.6.2"));
+        assert_eq!(go_module_version(info, "github.com/y"), Some("v0.1.0"));
+        assert_eq!(go_module_version(info, "github.com/x"), None);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("op");
+        std::fs::write(&path, info).expect("write");
+        let ok = Binary::new("op", path.clone(), "v1.6.2").go_build_info("github.com/x/op");
+        assert_eq!(
+            ok.check().expect("v1.6.2"),
+            "github.com/x/op v1.6.2 (Go build info)"
+        );
+        let wrong = Binary::new("op", path, "v1.2.2").go_build_info("github.com/x/op");
+        let msg = wrong.check().expect_err("v1.6.2 is not v1.2.2").to_string();
+        assert!(msg.contains("github.com/x/op v1.6.2"), "{msg}");
     }
 
     #[test]

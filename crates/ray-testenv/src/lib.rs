@@ -26,8 +26,10 @@
 //! # let _ = namespace; Ok(()) }
 //! ```
 
+pub mod audit;
 mod control_plane;
 mod error;
+mod kuberay;
 mod layout;
 mod manifests;
 mod namespace;
@@ -39,8 +41,13 @@ mod process;
 mod ray_head;
 mod wait;
 
+pub use audit::{AuditLog, Mark, RequestCounts};
 pub use control_plane::{ControlPlane, ControlPlaneOptions};
 pub use error::{Error, INSTALL_COMMAND, Result};
+pub use kuberay::{
+    KUBERAY_MODULE, KUBERAY_SEED_VERSION, KUBERAY_VERSION, KUBERAY_VERSIONS, KubeRayOperator,
+    KubeRayOptions,
+};
 pub use layout::{
     Binary, CACHE_ENV, ETCD_VERSION, HELM_VERSION, KUBERNETES_VERSION, KWOK_VERSION, Layout,
     RAY_VERSION,

@@ -3,6 +3,8 @@
 //! from the operator's metrics, writes at steady state, and fairness between a big and a small scale-up. See
 //! docs/performance.md for what it does step by step and for recorded results.
 
+mod audit;
+mod contender;
 mod metrics;
 mod procfs;
 mod report;
@@ -14,10 +16,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use kube::Client;
-use ray_testenv::{ControlPlane, ControlPlaneOptions, Layout, install_crds, project_crd_dir};
+use ray_testenv::{ControlPlane, ControlPlaneOptions, Layout, install_crds};
 
 use crate::crd::workspace_root;
-use crate::operator::Operator;
+use contender::{Contender, Running};
 use metrics::Snapshot;
 use procfs::Sampler;
 use report::{ApiRequests, Convergence, Fairness, Floor, Machine, Quiet, Report, RunConfig, Usage};
@@ -83,6 +85,31 @@ pub struct ScaleArgs {
     /// Where to write the JSON report [default: target/bench/scale-PRESET.json].
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Also run KubeRay's operator on the same workload, right after ours, each on a fresh control plane, and print
+    /// one side-by-side table: `kuberay` (v1.6.2) or `kuberay=VERSION` (v1.6.2, v1.2.2; built on first use).
+    #[arg(long, value_name = "kuberay[=VERSION]", value_parser = parse_compare)]
+    compare: Option<String>,
+}
+
+/// `--compare kuberay[=VERSION]`: the KubeRay release to compare with.
+fn parse_compare(text: &str) -> Result<String, String> {
+    let version = match text.trim().split_once('=') {
+        None if text.trim() == "kuberay" => ray_testenv::KUBERAY_VERSION.to_string(),
+        Some(("kuberay", version)) => version.trim().to_string(),
+        _ => {
+            return Err(format!(
+                "`{text}`: use `kuberay` or `kuberay=VERSION` (e.g. kuberay=v1.2.2)"
+            ));
+        }
+    };
+    if ray_testenv::KUBERAY_VERSIONS.contains(&version.as_str()) {
+        Ok(version)
+    } else {
+        Err(format!(
+            "KubeRay {version}: the benchmark can build {}",
+            ray_testenv::KUBERAY_VERSIONS.join(", ")
+        ))
+    }
 }
 
 /// The resolved parameters.
@@ -187,11 +214,15 @@ pub fn scale(args: &ScaleArgs) -> anyhow::Result<()> {
             .join("target/bench")
             .join(format!("scale-{}.json", plan.preset))
     });
+    if let Some(version) = &args.compare {
+        crate::testenv::ensure_kuberay(&layout, version)?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
-    let mut report = runtime.block_on(run(&plan, &layout, &binary, &help, &out))?;
+    let ours = Contender::Ours { binary, help };
+    let mut report = runtime.block_on(run(&plan, &layout, &ours, &out))?;
     report.evaluate_targets();
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -200,6 +231,21 @@ pub fn scale(args: &ScaleArgs) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", out.display()))?;
     println!("{}", report.table());
     eprintln!("report written to {}", out.display());
+    if let Some(version) = &args.compare {
+        let kuberay = Contender::KubeRay {
+            version: version.clone(),
+        };
+        let kuberay_out = out.with_extension(format!("kuberay-{version}.json"));
+        let mut theirs = runtime.block_on(run(&plan, &layout, &kuberay, &kuberay_out))?;
+        theirs.evaluate_targets();
+        std::fs::write(&kuberay_out, serde_json::to_string_pretty(&theirs)?)
+            .with_context(|| format!("writing {}", kuberay_out.display()))?;
+        eprintln!("report written to {}", kuberay_out.display());
+        println!(
+            "{}",
+            report::side_by_side(&[(ours.name(), &report), (kuberay.name(), &theirs)])
+        );
+    }
     Ok(())
 }
 
@@ -239,28 +285,13 @@ async fn scrape(url: Option<&str>) -> Result<Snapshot, String> {
     Ok(snapshot)
 }
 
-/// Fails when the operator has exited, quoting the end of its log.
-fn check_operator(operator: &mut Operator, log: &std::path::Path) -> anyhow::Result<()> {
-    if let Some(status) = operator.exited() {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        let tail: Vec<&str> = text.lines().rev().take(30).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        bail!(
-            "the operator exited ({status}); its log {}:\n{}",
-            log.display(),
-            tail.join("\n")
-        );
-    }
-    Ok(())
-}
-
 /// Polls `done` every 100 ms until it is true, printing `progress` every 10 s; fails after `timeout` or when the
 /// operator exits. Returns the seconds since `since`.
 async fn wait_until(
     what: &str,
     since: Instant,
     timeout: Duration,
-    operator: &mut Operator,
+    operator: &mut Running,
     log: &std::path::Path,
     mut done: impl FnMut() -> (bool, String),
 ) -> anyhow::Result<f64> {
@@ -270,7 +301,7 @@ async fn wait_until(
         if finished {
             return Ok(since.elapsed().as_secs_f64());
         }
-        check_operator(operator, log)?;
+        operator.check(log)?;
         if since.elapsed() > timeout {
             bail!(
                 "{what}: not done after {:.0} s ({progress}); operator log {}",
@@ -313,8 +344,7 @@ fn seen<T>(shared: &Shared, f: impl FnOnce(&workload::Seen) -> T) -> anyhow::Res
 async fn run(
     plan: &Plan,
     layout: &Layout,
-    binary: &std::path::Path,
-    help: &str,
+    contender: &Contender,
     out: &std::path::Path,
 ) -> anyhow::Result<Report> {
     let load_before = load_average();
@@ -326,18 +356,25 @@ async fn run(
         0
     };
     eprintln!(
-        "starting a dedicated control plane; {} clusters x (1 + {} workers) = {pods} pods",
-        plan.clusters, plan.workers
+        "{}: starting a dedicated control plane; {} clusters x (1 + {} workers) = {pods} pods",
+        contender.name(),
+        plan.clusters,
+        plan.workers
     );
     let plane = ControlPlane::start(ControlPlaneOptions {
         layout: layout.clone(),
         nodes: 1,
         state_dir: None,
         apiserver_port: None,
+        audit: true,
     })
     .await?;
     let client = plane.client().await?;
-    install_crds(&client, &project_crd_dir()).await?;
+    install_crds(&client, &contender.crd_dir(layout)).await?;
+    let audit = plane
+        .audit_log()
+        .context("the benchmark's control plane runs with an audit log")?;
+    let user_agent = contender.user_agent_prefix(layout);
     let nodes = (pods + fairness_pods).div_ceil(workload::PODS_PER_NODE);
     workload::create_nodes(&client, nodes).await?;
     for i in 0..plan.namespaces.min(plan.clusters) {
@@ -366,38 +403,17 @@ async fn run(
         None
     };
 
-    // The operator, with its metrics endpoint on a free port when it has one.
+    // The operator; ours also serves /metrics (its reconcile counter) on a free port.
     let log = out.with_extension("operator.log");
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut op_args = vec![
-        format!("--reconcile-concurrency={}", plan.concurrency),
-        format!("--kube-api-qps={}", plan.qps),
-        format!("--kube-api-burst={}", plan.burst),
-        "--log-format=json".to_string(),
-    ];
-    let metrics_url = if help.contains("--metrics-addr") {
-        let port = ray_testenv::free_ports(1)?[0];
-        op_args.push(format!("--metrics-addr=127.0.0.1:{port}"));
-        Some(format!("http://127.0.0.1:{port}/metrics"))
-    } else {
-        None
-    };
-    if help.contains("--health-addr") {
-        op_args.push("--health-addr=off".to_string());
-    }
-    let env: &[(&str, &str)] = if plan.trace_requests {
-        &[("RUST_LOG", request_log::RUST_LOG)]
-    } else {
-        &[]
-    };
-    let mut operator = Operator::spawn(binary, &op_args, env, plane.kubeconfig(), &log)?;
+    let (mut operator, metrics_url) = contender.start(layout, &plane, plan, &log).await?;
     let sampler = Sampler::start(operator.pid(), Duration::from_millis(250));
     let seen_state = workload::watch(&client);
     // Start-up (CRD check, watches listing nothing) then a rest window.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    check_operator(&mut operator, &log)?;
+    operator.check(&log)?;
     let rest_start = sampler.now();
     tokio::time::sleep(Duration::from_secs(5)).await;
     let rest_end = sampler.now();
@@ -408,6 +424,7 @@ async fn run(
         rest_end.rss_mib
     );
     let metrics_before = scrape(metrics_url.as_deref()).await;
+    let audit_before = audit.mark()?;
 
     // Convergence.
     eprintln!("creating {} RayClusters...", plan.clusters);
@@ -462,6 +479,7 @@ async fn run(
         })
         .collect();
     let metrics_converged = scrape(metrics_url.as_deref()).await;
+    let audit_converged = audit.mark()?;
 
     // Quiet period.
     eprintln!("quiet period: {} s...", plan.quiet);
@@ -470,20 +488,32 @@ async fn run(
     }
     let quiet_start = sampler.now();
     let wall_quiet_start = k8s_openapi::jiff::Timestamp::now();
-    let metrics_quiet_start = scrape(metrics_url.as_deref()).await;
+    let audit_quiet_start = audit.mark()?;
     tokio::time::sleep(Duration::from_secs(plan.quiet)).await;
-    let metrics_quiet_end = scrape(metrics_url.as_deref()).await;
+    let audit_quiet_end = audit.mark()?;
     let quiet_end = sampler.now();
     let wall_quiet_end = k8s_openapi::jiff::Timestamp::now();
     let object_changes = seen_state
         .lock()
         .map(|mut s| s.stop_counting())
         .unwrap_or_default();
-    check_operator(&mut operator, &log)?;
-    let mut quiet_requests = match (&metrics_quiet_start, &metrics_quiet_end) {
-        (Ok(a), Ok(b)) => Some(b.since(a)),
-        _ => None,
-    };
+    operator.check(&log)?;
+    // Requests as the API server saw them, the same way for every operator; counted before the control plane
+    // (and its audit log) goes away.
+    let quiet_requests = Some(audit::snapshot(
+        &audit,
+        audit_quiet_start,
+        audit_quiet_end,
+        &user_agent,
+    )?);
+    let mut converging = audit::snapshot(&audit, audit_before, audit_converged, &user_agent)?;
+    if converging.total_requests() == 0.0 {
+        let counts = audit.count(audit_before, audit_converged)?;
+        eprintln!(
+            "  warning: no request with a User-Agent starting {user_agent:?}; user agents seen: {:?}",
+            counts.by_user_agent()
+        );
+    }
 
     // Fairness.
     let fairness = if plan.fairness_big > 0 {
@@ -492,30 +522,28 @@ async fn run(
         None
     };
     let final_reading = sampler.now();
-    check_operator(&mut operator, &log)?;
+    operator.check(&log)?;
+    operator.keep_log(&log);
     drop(operator);
     drop(sampler);
     drop(plane);
 
-    let (mut api, mut note) = match (&metrics_before, &metrics_converged) {
-        (Ok(a), Ok(b)) => (Some(b.since(a)), None),
-        (Err(e), _) | (_, Err(e)) => (None, Some(e.clone())),
-    };
-    if api.is_none() && plan.trace_requests {
-        // The operator has stopped, so its log is complete.
-        let text = std::fs::read_to_string(&log)
-            .with_context(|| format!("reading the operator log {}", log.display()))?;
-        api = Some(request_log::count(
-            &text,
-            wall_converge_start,
-            wall_converge_end,
-        ));
-        quiet_requests = Some(request_log::count(&text, wall_quiet_start, wall_quiet_end));
-        note = Some(format!(
-            "counted from the operator's debug log (--trace-requests; {})",
-            note.unwrap_or_default()
-        ));
+    // Reconciles are not in the audit log: ours reports them on /metrics (or, with --trace-requests, its log).
+    let mut note = None;
+    match (&metrics_before, &metrics_converged) {
+        (Ok(a), Ok(b)) => converging.reconciles = b.since(a).reconciles,
+        (Err(e), _) | (_, Err(e)) if plan.trace_requests => {
+            // The operator has stopped, so its log is complete.
+            let text = std::fs::read_to_string(&log)
+                .with_context(|| format!("reading the operator log {}", log.display()))?;
+            converging.reconciles =
+                request_log::count(&text, wall_converge_start, wall_converge_end).reconciles;
+            note = Some(format!("reconciles from the operator's debug log ({e})"));
+        }
+        _ => {}
     }
+    let _ = (wall_quiet_start, wall_quiet_end);
+    let api = Some(converging);
     let api = match api {
         Some(d) => {
             let reconciles = d.total_reconciles();
@@ -598,7 +626,7 @@ async fn fairness(
     plan: &Plan,
     client: &Client,
     seen_state: &Shared,
-    operator: &mut Operator,
+    operator: &mut Running,
     log: &std::path::Path,
 ) -> anyhow::Result<Fairness> {
     let (big, small) = ("big", "small");
