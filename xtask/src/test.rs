@@ -59,10 +59,20 @@ pub fn run() -> anyhow::Result<()> {
             env: &[],
         },
         Step {
-            // A smoke run of the scale benchmark on its own control plane (about a minute): the operator binary,
-            // the watches and the report must work. No timing is asserted; docs/performance.md has the numbers.
-            name: "scale benchmark (small preset)",
-            args: &["xtask", "bench", "scale", "--preset", "small", "--debug"],
+            // A smoke run of the scale benchmark beside KubeRay v1.6.2, each on its own control plane (about two
+            // minutes): both operators, the audit-log request counts and the side-by-side report must work. No
+            // timing is asserted; docs/performance.md has the numbers.
+            name: "scale benchmark (small preset, beside KubeRay)",
+            args: &[
+                "xtask",
+                "bench",
+                "scale",
+                "--preset",
+                "small",
+                "--debug",
+                "--compare",
+                "kuberay",
+            ],
             env: &[],
         },
     ];

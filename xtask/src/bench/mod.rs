@@ -552,6 +552,12 @@ async fn run(
                 note,
                 total: d.total_requests(),
                 writes: d.write_requests(),
+                events: d
+                    .requests
+                    .iter()
+                    .filter(|(k, _)| k.ends_with(" events"))
+                    .map(|(_, v)| v)
+                    .sum(),
                 per_reconcile: (reconciles > 0.0).then(|| d.total_requests() / reconciles),
                 by_verb_resource: d.requests,
                 reconciles: d.reconciles,
@@ -563,6 +569,7 @@ async fn run(
             by_verb_resource: Default::default(),
             total: 0.0,
             writes: 0.0,
+            events: 0.0,
             reconciles: Default::default(),
             per_reconcile: None,
         },

@@ -131,10 +131,19 @@ pub struct ApiRequests {
     pub total: f64,
     /// Of which writes.
     pub writes: f64,
+    /// Of which Event writes (counted apart: they have a budget of their own and never delay a pod).
+    pub events: f64,
     /// Reconciles finished while converging, by controller.
     pub reconciles: BTreeMap<String, f64>,
     /// total / reconciles.
     pub per_reconcile: Option<f64>,
+}
+
+impl ApiRequests {
+    /// Requests other than Events per pod created.
+    pub fn per_pod_without_events(&self, pods: usize) -> f64 {
+        (self.total - self.events) / pods.max(1) as f64
+    }
 }
 
 /// The quiet period after convergence.
@@ -218,17 +227,21 @@ impl Report {
             },
         ];
         targets.push(Target {
-            name: "requests per pod while converging".into(),
+            name: "requests per pod while converging, Events apart".into(),
             goal: "<= 1.4".into(),
             measured: if self.api.available {
-                format!("{:.2}", self.api.total / self.config.pods.max(1) as f64)
+                format!(
+                    "{:.2} (+ {:.0} Events)",
+                    self.api.per_pod_without_events(self.config.pods),
+                    self.api.events
+                )
             } else {
                 "not counted".into()
             },
             met: self
                 .api
                 .available
-                .then(|| self.api.total / self.config.pods.max(1) as f64 <= 1.4),
+                .then(|| self.api.per_pod_without_events(self.config.pods) <= 1.4),
         });
         targets.push(Target {
             name: "writes at steady state".into(),

@@ -231,19 +231,12 @@ where
         .is_some())
 }
 
-/// A Service as it exists, answered from the Service cache when it shows it: at steady state a reconcile then
-/// reads nothing from the API server for the head Service.
-async fn service(
-    ctx: &Context,
-    namespace: &str,
-    desired: &Service,
-) -> Result<Option<Service>, Error> {
-    let name = name_of(desired);
-    let key = ObjectRef::<Service>::new(name).within(namespace);
-    if let Some(cached) = ctx.services.get(&key) {
-        return Ok(Some(cached.as_ref().clone()));
-    }
-    read(ctx, namespace, "Service", name).await
+/// A Service as the Service cache (every Service labelled `ray.io/cluster`, watched) shows it: a reconcile reads
+/// nothing from the API server for Services. One the cache does not show yet is created; if it exists after all
+/// (just created, or made by someone else without the label), the create's AlreadyExists reads it then.
+fn service(ctx: &Context, namespace: &str, desired: &Service) -> Option<Service> {
+    let key = ObjectRef::<Service>::new(name_of(desired)).within(namespace);
+    ctx.services.get(&key).map(|cached| cached.as_ref().clone())
 }
 
 /// Which desired children exist, read in the order they are created.
@@ -265,12 +258,12 @@ async fn existing(
     if let Some(ingress) = &desired.ingress {
         existing.ingress = exists::<Ingress>(ctx, namespace, "Ingress", ingress).await?;
     }
-    existing.head_service = service(ctx, namespace, &desired.head_service).await?;
+    existing.head_service = service(ctx, namespace, &desired.head_service);
     if let Some(headless) = &desired.headless_service {
-        existing.headless_service = service(ctx, namespace, headless).await?.is_some();
+        existing.headless_service = service(ctx, namespace, headless).is_some();
     }
     if let Some(serve) = &desired.serve_service {
-        existing.serve_service = service(ctx, namespace, serve).await?.is_some();
+        existing.serve_service = service(ctx, namespace, serve).is_some();
     }
     Ok(existing)
 }
