@@ -52,13 +52,6 @@ pub fn run() -> anyhow::Result<()> {
             env: &[],
         },
         Step {
-            // Every fuzz target for a few seconds on top of the committed corpus (which `tests` already replayed
-            // on stable). The build lives in the test environment's cache, so only a fresh machine pays for it.
-            name: "fuzz targets (5 s each)",
-            args: &["xtask", "fuzz", "--seconds", "5"],
-            env: &[],
-        },
-        Step {
             // A smoke run of the scale benchmark beside KubeRay v1.6.2, each on its own control plane (about two
             // minutes): both operators, the audit-log request counts and the side-by-side report must work. No
             // timing is asserted; docs/performance.md has the numbers.
