@@ -1,7 +1,8 @@
 //! `cargo xtask bench scale`: the operator under thousands of pods on a local control plane (kwok runs the pods),
 //! measured from outside: convergence time against a plain-client floor, memory and CPU from /proc, API requests
-//! from the operator's metrics, writes at steady state, and fairness between a big and a small scale-up. See
-//! docs/performance.md for what it does step by step and for recorded results.
+//! from the API server's audit log, writes at steady state, and fairness between a big and a small scale-up; with
+//! `--compare kuberay` the same for KubeRay's operator. See docs/performance.md for what it does step by step and for
+//! recorded results.
 
 mod audit;
 mod contender;
@@ -487,12 +488,10 @@ async fn run(
         s.start_counting();
     }
     let quiet_start = sampler.now();
-    let wall_quiet_start = k8s_openapi::jiff::Timestamp::now();
     let audit_quiet_start = audit.mark()?;
     tokio::time::sleep(Duration::from_secs(plan.quiet)).await;
     let audit_quiet_end = audit.mark()?;
     let quiet_end = sampler.now();
-    let wall_quiet_end = k8s_openapi::jiff::Timestamp::now();
     let object_changes = seen_state
         .lock()
         .map(|mut s| s.stop_counting())
@@ -500,12 +499,7 @@ async fn run(
     operator.check(&log)?;
     // Requests as the API server saw them, the same way for every operator; counted before the control plane
     // (and its audit log) goes away.
-    let quiet_requests = Some(audit::snapshot(
-        &audit,
-        audit_quiet_start,
-        audit_quiet_end,
-        &user_agent,
-    )?);
+    let quiet_requests = audit::snapshot(&audit, audit_quiet_start, audit_quiet_end, &user_agent)?;
     let mut converging = audit::snapshot(&audit, audit_before, audit_converged, &user_agent)?;
     if converging.total_requests() == 0.0 {
         let counts = audit.count(audit_before, audit_converged)?;
@@ -542,37 +536,21 @@ async fn run(
         }
         _ => {}
     }
-    let _ = (wall_quiet_start, wall_quiet_end);
-    let api = Some(converging);
-    let api = match api {
-        Some(d) => {
-            let reconciles = d.total_reconciles();
-            ApiRequests {
-                available: true,
-                note,
-                total: d.total_requests(),
-                writes: d.write_requests(),
-                events: d
-                    .requests
-                    .iter()
-                    .filter(|(k, _)| k.ends_with(" events"))
-                    .map(|(_, v)| v)
-                    .sum(),
-                per_reconcile: (reconciles > 0.0).then(|| d.total_requests() / reconciles),
-                by_verb_resource: d.requests,
-                reconciles: d.reconciles,
-            }
-        }
-        None => ApiRequests {
-            available: false,
-            note,
-            by_verb_resource: Default::default(),
-            total: 0.0,
-            writes: 0.0,
-            events: 0.0,
-            reconciles: Default::default(),
-            per_reconcile: None,
-        },
+    let reconciles = converging.total_reconciles();
+    let api = ApiRequests {
+        available: true,
+        note,
+        total: converging.total_requests(),
+        writes: converging.write_requests(),
+        events: converging
+            .requests
+            .iter()
+            .filter(|(k, _)| k.ends_with(" events"))
+            .map(|(_, v)| v)
+            .sum(),
+        per_reconcile: (reconciles > 0.0).then(|| converging.total_requests() / reconciles),
+        by_verb_resource: converging.requests,
+        reconciles: converging.reconciles,
     };
     let steady = quiet_end.rss_mib;
     Ok(Report {
@@ -617,8 +595,8 @@ async fn run(
         api,
         quiet: Quiet {
             seconds: plan.quiet,
-            operator_writes: quiet_requests.as_ref().map(Snapshot::write_requests),
-            operator_requests: quiet_requests.as_ref().map(Snapshot::total_requests),
+            operator_writes: Some(quiet_requests.write_requests()),
+            operator_requests: Some(quiet_requests.total_requests()),
             object_changes,
             cpu_seconds: quiet_end.cpu_seconds - quiet_start.cpu_seconds,
         },
