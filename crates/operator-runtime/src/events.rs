@@ -408,6 +408,7 @@ mod tests {
         use kube::client::Body;
 
         use super::*;
+        use crate::events::spam::tests::object;
 
         /// What the fake API server answers a created Event.
         const CREATED: &str = r#"{"apiVersion":"events.k8s.io/v1","kind":"Event","metadata":{"name":"e","namespace":"ns"},"eventTime":"2025-01-01T00:00:00.000000Z"}"#;
@@ -440,17 +441,6 @@ mod tests {
                 }
             });
             Client::new(service, "default")
-        }
-
-        fn object(name: &str) -> ObjectReference {
-            ObjectReference {
-                api_version: Some("ray.io/v1".into()),
-                kind: Some("RayCluster".into()),
-                namespace: Some("ns".into()),
-                name: Some(name.into()),
-                uid: Some(format!("uid-{name}")),
-                ..ObjectReference::default()
-            }
         }
 
         fn settings(queue_capacity: usize, burst: u32) -> EventSettings {

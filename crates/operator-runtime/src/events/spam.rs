@@ -143,10 +143,11 @@ impl SpamFilter {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn object(name: &str) -> ObjectReference {
+    /// A RayCluster as the object of test Events (also used by the queue's tests).
+    pub(in crate::events) fn object(name: &str) -> ObjectReference {
         ObjectReference {
             api_version: Some("ray.io/v1".into()),
             kind: Some("RayCluster".into()),
