@@ -56,6 +56,24 @@ pub trait Reconciler: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Action, Self::Error>> + Send;
 }
 
+/// How long a reconcile waits for one of its caches' first list before it tries again later ([`cache_synced`]).
+pub const CACHE_SYNC_WAIT: Duration = Duration::from_secs(5);
+
+/// Whether `store` has finished its first list, waiting for it at most [`CACHE_SYNC_WAIT`]. A reconcile deciding
+/// from a partial cache would act on objects that exist but are not listed yet (seen when a new leader or a
+/// restarted operator starts). Bounded: kube-runtime keeps a watch (and so its cache's writer) alive after a
+/// shutdown, so the wait could otherwise outlive the controller.
+pub async fn cache_synced<K>(store: &Store<K>) -> bool
+where
+    K: Resource + Clone + 'static,
+    K::DynamicType: Hash + Eq + Clone,
+{
+    matches!(
+        tokio::time::timeout(CACHE_SYNC_WAIT, store.wait_until_ready()).await,
+        Ok(Ok(()))
+    )
+}
+
 /// Per-object retry delays after errors: `initial`, doubled per consecutive error, at most `max`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Backoff {

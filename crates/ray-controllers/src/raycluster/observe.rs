@@ -8,7 +8,7 @@
 use crate::error::ApiError;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::batch::v1::Job;
@@ -29,9 +29,6 @@ use super::error::Error;
 use super::gcs_ft::{self, CleanupJob};
 use super::scaling::{is_head, is_worker_of};
 use crate::expectations::GroupKey;
-
-/// How long a reconcile waits for the pod cache's first list before trying again later.
-const CACHE_SYNC_WAIT: Duration = Duration::from_secs(5);
 
 /// What one reconcile knows.
 #[derive(Debug)]
@@ -110,11 +107,9 @@ pub async fn observe<'c>(
 ) -> Result<Option<Facts<'c>>, Error> {
     // The RayCluster watch can deliver objects before the pod cache has finished its first list; deciding from
     // a partial cache would create pods that already exist (seen when a new leader or a restarted operator
-    // starts). The wait ends at once after the first list, and with an error when the controller stops.
-    // Bounded: kube-runtime keeps the pod watch (and so the cache's writer) alive after a shutdown.
-    match tokio::time::timeout(CACHE_SYNC_WAIT, ctx.pods.wait_until_ready()).await {
-        Ok(Ok(())) => {}
-        _ => return Ok(None),
+    // starts). The wait ends at once after the first list, and is bounded.
+    if !operator_runtime::runner::cache_synced(&ctx.pods).await {
+        return Ok(None);
     }
     let namespace = cluster.namespace().unwrap_or_default();
     let name = cluster.name_any();

@@ -46,9 +46,6 @@ const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 /// The name of the `HeadPodReady` condition the RayCluster controller sets.
 const HEAD_POD_READY: &str = "HeadPodReady";
 
-/// How long a reconcile waits for the caches' first list before it tries again later.
-const CACHE_SYNC_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// Labels of the objects a RayService owns, for selecting them: `ray.io/originated-from-cr-name=<name>` and
 /// `ray.io/originated-from-crd=RayService`.
 pub fn owned_labels(service: &str) -> BTreeMap<String, String> {
@@ -86,15 +83,12 @@ pub fn endpoint_slice_cache(
 
 /// Whether the head pod and EndpointSlice caches have finished their first list. Deciding from a partial cache
 /// would report zero endpoints for a serving RayService (seen when a new leader or a restarted operator starts).
-/// Bounded: kube-runtime keeps the watches (and so the caches' writers) alive after a shutdown.
+/// Each wait is bounded ([`operator_runtime::runner::cache_synced`]).
 pub async fn caches_ready(ctx: &Context) -> bool {
-    let both = async {
-        ctx.pods.wait_until_ready().await.is_ok()
-            && ctx.endpoint_slices.wait_until_ready().await.is_ok()
-    };
-    tokio::time::timeout(CACHE_SYNC_TIMEOUT, both)
-        .await
-        .unwrap_or(false)
+    use operator_runtime::runner::cache_synced;
+    let (pods, slices) =
+        futures::join!(cache_synced(&ctx.pods), cache_synced(&ctx.endpoint_slices));
+    pods && slices
 }
 
 /// What the controller knows about one of the RayService's clusters beyond the RayCluster itself.
