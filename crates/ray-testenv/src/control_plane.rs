@@ -137,12 +137,15 @@ impl ControlPlane {
                 .keep(),
         };
         let supervisor = Supervisor::new(&dir, true)?;
+        // All ports in one call: ports from separate calls can repeat.
+        let ports = free_ports(3)?;
+        let etcd_ports = [ports[1], ports[2]];
         let apiserver_port = match options.apiserver_port {
             Some(port) => {
                 ensure_free("kube-apiserver", port)?;
                 port
             }
-            None => free_ports(1)?[0],
+            None => ports[0],
         };
         let mut plane = ControlPlane {
             kubeconfig: dir.join("kubeconfig"),
@@ -151,7 +154,7 @@ impl ControlPlane {
             audit_log: options.audit.then(|| dir.join(AUDIT_LOG)),
             supervisor,
         };
-        match plane.boot(&options, apiserver_port).await {
+        match plane.boot(&options, apiserver_port, etcd_ports).await {
             Ok(()) => Ok(plane),
             Err(e) => {
                 // Dropping `plane` stops what was started; its logs stay for a person to read.
@@ -165,10 +168,15 @@ impl ControlPlane {
         }
     }
 
-    async fn boot(&mut self, options: &ControlPlaneOptions, apiserver_port: u16) -> Result<()> {
+    async fn boot(
+        &mut self,
+        options: &ControlPlaneOptions,
+        apiserver_port: u16,
+        etcd_ports: [u16; 2],
+    ) -> Result<()> {
         let pki = pki::generate(&self.dir().join("pki"))?;
         write_kubeconfig(&self.kubeconfig, &self.server, &pki)?;
-        let etcd_url = self.start_etcd(&options.layout).await?;
+        let etcd_url = self.start_etcd(&options.layout, etcd_ports).await?;
         self.start_apiserver(&options.layout, &pki, &etcd_url, apiserver_port)
             .await?;
         self.start_controllers(&options.layout, &pki)?;
@@ -251,8 +259,7 @@ impl ControlPlane {
         self.supervisor.shutdown();
     }
 
-    async fn start_etcd(&mut self, layout: &Layout) -> Result<String> {
-        let ports = free_ports(2)?;
+    async fn start_etcd(&mut self, layout: &Layout, ports: [u16; 2]) -> Result<String> {
         let (client_url, peer_url) = (
             format!("http://127.0.0.1:{}", ports[0]),
             format!("http://127.0.0.1:{}", ports[1]),

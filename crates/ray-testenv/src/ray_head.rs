@@ -53,19 +53,38 @@ pub struct RayHead {
 
 impl RayHead {
     /// Starts the head and waits until the dashboard answers `GET /api/version` with the pinned Ray version.
+    ///
+    /// Ray still picks a few ports itself (the GCS server's, the workers'), and a port we chose is free only until
+    /// Ray binds it; a head that dies of such a clash is started again on fresh ports, up to
+    /// [`START_ATTEMPTS`] times. Any other failure is reported at once.
     pub async fn start(options: RayHeadOptions) -> Result<RayHead> {
         options.layout.check_ray()?;
         clean_stale_runs(Path::new(RUN_PARENT), RUN_PREFIX);
+        let mut attempt = 1;
+        loop {
+            match Self::start_once(&options).await {
+                Err(err) if attempt < START_ATTEMPTS && is_port_clash(&err) => {
+                    eprintln!(
+                        "ray-testenv: the Ray head lost a port to another process (attempt {attempt} of {START_ATTEMPTS}); starting it again on fresh ports"
+                    );
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn start_once(options: &RayHeadOptions) -> Result<RayHead> {
+        // Every port Ray would otherwise take from a fixed default, so two heads (or a head and a developer's own
+        // Ray) never collide. All are chosen in one call: ports from separate calls can repeat.
+        let p = free_ports(9)?;
         let dashboard_port = match options.dashboard_port {
             Some(port) => {
                 ensure_free("the Ray dashboard", port)?;
                 port
             }
-            None => free_ports(1)?[0],
+            None => p[8],
         };
-        // Every port Ray would otherwise take from a fixed default, so two heads (or a head and a developer's own
-        // Ray) never collide.
-        let p = free_ports(8)?;
         let dir = tempfile::Builder::new()
             .prefix(RUN_PREFIX)
             .tempdir_in(RUN_PARENT)
@@ -210,6 +229,19 @@ fn path_with(dir: &Path) -> std::ffi::OsString {
 }
 
 /// Adds the tail of Ray's own logs (where the reason usually is) to a start-up error.
+/// How many times [`RayHead::start`] tries when Ray loses a port to another process.
+const START_ATTEMPTS: u32 = 3;
+
+/// Whether a failed start died because a port was taken between our choosing it and Ray binding it: Ray then
+/// exits early naming the port ("used by other components") or the bind ("address already in use").
+fn is_port_clash(err: &Error) -> bool {
+    let text = err.to_string().to_ascii_lowercase();
+    text.contains("exited early")
+        && (text.contains("used by other components")
+            || text.contains("address already in use")
+            || text.contains("failed to bind"))
+}
+
 fn with_ray_logs(err: Error, dir: &Path) -> Error {
     let logs: PathBuf = dir.join("t").join("session_latest").join("logs");
     let mut extra = String::new();
@@ -232,4 +264,41 @@ fn with_ray_logs(err: Error, dir: &Path) -> Error {
         return err;
     }
     Error::Other(format!("{err}{extra}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exited(tail: &str) -> Error {
+        Error::ProcessExited {
+            component: "ray".into(),
+            status: "exit status: 1".into(),
+            log: PathBuf::from("/tmp/rt-x/logs/ray.log"),
+            tail: tail.into(),
+        }
+    }
+
+    #[test]
+    fn a_head_that_lost_a_port_is_started_again() {
+        // What Ray 2.60 printed in CI when its own random node-manager port hit the dashboard port we had chosen.
+        let clash = exited(
+            "ValueError: Ray component dashboard is trying to use a port number 38229 that is used by other components.",
+        );
+        assert!(is_port_clash(&clash));
+        assert!(is_port_clash(&exited(
+            "OSError: [Errno 98] Address already in use"
+        )));
+    }
+
+    #[test]
+    fn other_failures_are_reported_at_once() {
+        assert!(!is_port_clash(&exited(
+            "ModuleNotFoundError: No module named 'ray'"
+        )));
+        assert!(!is_port_clash(&Error::PortTaken {
+            component: "the Ray dashboard".into(),
+            port: 8265,
+        }));
+    }
 }
