@@ -45,8 +45,9 @@ pub struct RunArgs {
     /// This instance's name in Events (`reportingInstance`); set it to the pod name.
     #[arg(long, env = "POD_NAME")]
     pub instance: Option<String>,
-    /// Requests per second the operator sends to the API server, on average (a token bucket refilled at this
-    /// rate). KubeRay's default.
+    /// Requests per second the operator sends to the API server for one resource type (pods, services,
+    /// rayclusters, ...), on average: one token bucket per type, refilled at this rate, as KubeRay's --qps is.
+    /// KubeRay's default.
     #[arg(long, env = "RAY_OPERATOR_KUBE_API_QPS", default_value_t = 100.0)]
     pub kube_api_qps: f64,
     /// Requests the operator may send at once before `--kube-api-qps` applies (the bucket's size). KubeRay's
