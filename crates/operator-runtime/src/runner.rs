@@ -74,6 +74,12 @@ where
     )
 }
 
+/// [`cache_synced`] for a cache of another kind than a kube-runtime [`Store`]: whether `synced` resolves within
+/// [`CACHE_SYNC_WAIT`].
+pub async fn synced_within_wait(synced: impl Future<Output = ()>) -> bool {
+    tokio::time::timeout(CACHE_SYNC_WAIT, synced).await.is_ok()
+}
+
 /// Per-object retry delays after errors: `initial`, doubled per consecutive error, at most `max`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Backoff {
@@ -133,6 +139,17 @@ impl Cache {
         Cache {
             name: name.into(),
             ready: Box::pin(async move { store.wait_until_ready().await.is_ok() }),
+        }
+    }
+
+    /// A cache of another kind, ready when `synced` resolves (`true`) or fails (`false`).
+    pub fn from_future(
+        name: impl Into<String>,
+        synced: impl Future<Output = bool> + Send + 'static,
+    ) -> Self {
+        Cache {
+            name: name.into(),
+            ready: Box::pin(synced),
         }
     }
 }

@@ -10,7 +10,7 @@ pub mod context;
 pub mod error;
 pub mod expectations;
 pub mod metrics;
-pub mod pod_cache;
+pub mod pod_index;
 pub mod raycluster;
 pub mod rayjob;
 pub mod rayservice;

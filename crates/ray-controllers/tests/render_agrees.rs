@@ -16,6 +16,7 @@ use k8s_openapi::jiff::Timestamp;
 use ray_api_v1::parse::RayObject;
 use ray_api_v1::{RayCluster, RayJob};
 use ray_builders::{ClusterContext, DesiredCluster, Object, RenderOptions, labels};
+use ray_controllers::pod_index::CachedPod;
 use ray_controllers::raycluster::scaling::{self, PodChange};
 use ray_controllers::rayjob::decide::{self as job_decide, RayJobInfo};
 use serde_json::{Value, json};
@@ -66,7 +67,8 @@ fn operator_pods(cluster: &RayCluster, options: &RenderOptions, counts: &mut Cou
     let mut pods: Vec<Pod> = Vec::new();
     let mut replica_names = 0usize;
     for _pass in 0..1000 {
-        let refs: Vec<&Pod> = pods.iter().collect();
+        let summaries: Vec<CachedPod> = pods.iter().map(CachedPod::of).collect();
+        let refs: Vec<&CachedPod> = summaries.iter().collect();
         let unsettled = BTreeSet::new();
         let obs = scaling::Observation {
             spec: &cluster.spec,

@@ -16,7 +16,7 @@ use ray_builders::labels;
 
 use super::{Context, Error, Settings, events, reconcile_cluster};
 use crate::expectations::Expectations;
-use crate::pod_cache;
+use crate::pod_index::{self, PodIndex};
 
 /// Runs the RayCluster controller until `shutdown` resolves, then lets running reconciles finish.
 pub async fn run(
@@ -26,7 +26,8 @@ pub async fn run(
     shutdown: Shutdown,
 ) {
     let clusters: Api<DeserializeGuard<RayCluster>> = settings.api(&client);
-    let (pod_store, pod_stream) = pod_cache::pod_cache(settings.api(&client));
+    let pods = Arc::new(PodIndex::new());
+    let pod_stream = pod_index::watch(settings.api(&client), pod_index::SELECTOR, pods.clone());
     let (service_store, service_writer) = kube::runtime::reflector::store();
     let service_stream = watcher(
         settings.api::<Service>(&client),
@@ -37,11 +38,17 @@ pub async fn run(
     .reflect(service_writer)
     .touched_objects();
     let events = settings.events(&client);
-    let caches = vec![runner::Cache::of(settings.scope("pods"), pod_store.clone())];
+    let caches = vec![runner::Cache::from_future(settings.scope("pods"), {
+        let pods = pods.clone();
+        async move {
+            pods.wait_until_synced().await;
+            true
+        }
+    })];
     let ctx = Arc::new(Context {
         events: events.clone(),
         client,
-        pods: pod_store,
+        pods,
         services: service_store,
         expectations,
         render: settings.render.clone(),

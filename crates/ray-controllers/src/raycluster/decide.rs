@@ -12,7 +12,9 @@
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Pod, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{Service, ServiceAccount};
+
+use crate::pod_index::CachedPod;
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::runtime::controller::Action as Requeue;
@@ -197,7 +199,7 @@ fn decide_running<'f>(
         actions.push(Action::Create(Child::Service(serve)));
     }
 
-    let pods: Vec<&Pod> = facts.pods.iter().map(AsRef::as_ref).collect();
+    let pods: Vec<&CachedPod> = facts.pods.iter().map(AsRef::as_ref).collect();
     let changes = scaling::pod_changes(
         &Observation {
             spec: &facts.cluster.spec,

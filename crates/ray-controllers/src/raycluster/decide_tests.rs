@@ -8,6 +8,7 @@ use ray_builders::RenderOptions;
 use serde_json::json;
 
 use super::*;
+use crate::pod_index::CachedPod;
 use crate::raycluster::desired;
 use crate::raycluster::gcs_ft::CleanupJob;
 use crate::raycluster::observe::Existing;
@@ -35,25 +36,24 @@ fn cluster(extra_spec: serde_json::Value) -> RayCluster {
     serde_json::from_value(value).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn pod(name: &str, node_type: &str, index: i32) -> Arc<Pod> {
-    Arc::new(
-        serde_json::from_value(json!({
-            "metadata": {
-                "name": name,
-                "labels": {
-                    "ray.io/cluster": "c", "ray.io/node-type": node_type,
-                    "ray.io/group": if node_type == "head" { "headgroup" } else { "w" },
-                    "ray.io/worker-group-replica-index": index.to_string(),
-                }
-            },
-            "spec": {"containers": [{"name": "ray"}]},
-            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
-        }))
-        .unwrap_or_else(|e| panic!("{e}")),
-    )
+fn pod(name: &str, node_type: &str, index: i32) -> Arc<CachedPod> {
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {
+            "name": name,
+            "labels": {
+                "ray.io/cluster": "c", "ray.io/node-type": node_type,
+                "ray.io/group": if node_type == "head" { "headgroup" } else { "w" },
+                "ray.io/worker-group-replica-index": index.to_string(),
+            }
+        },
+        "spec": {"containers": [{"name": "ray"}]},
+        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+    }))
+    .unwrap_or_else(|e| panic!("{e}"));
+    Arc::new(CachedPod::of(&pod))
 }
 
-fn steady_pods() -> Vec<Arc<Pod>> {
+fn steady_pods() -> Vec<Arc<CachedPod>> {
     vec![
         pod("c-head-x", "head", 0),
         pod("c-w-0", "worker", 0),
@@ -61,7 +61,7 @@ fn steady_pods() -> Vec<Arc<Pod>> {
     ]
 }
 
-fn facts<'c>(cluster: &'c RayCluster, pods: Vec<Arc<Pod>>, phase: Phase) -> Facts<'c> {
+fn facts<'c>(cluster: &'c RayCluster, pods: Vec<Arc<CachedPod>>, phase: Phase) -> Facts<'c> {
     Facts {
         cluster,
         now: Timestamp::UNIX_EPOCH,

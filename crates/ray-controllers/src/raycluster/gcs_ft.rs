@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::runtime::controller::Action as Requeue;
@@ -21,6 +20,7 @@ use ray_builders::{ClusterContext, RenderError, RenderOptions, gcs_ft};
 use super::decide::{Action, Decision};
 use super::events;
 use super::scaling::{is_head, is_terminating};
+use crate::pod_index::CachedPod;
 
 /// The finalizer KubeRay uses, so clusters created under KubeRay are cleaned up the same way.
 pub const FINALIZER: &str = "ray.io/gcs-ft-redis-cleanup-finalizer";
@@ -98,7 +98,7 @@ pub fn cleanup_job(
 /// deadline passed.
 pub fn cleanup<'f>(
     cluster: &RayCluster,
-    pods: &[Arc<Pod>],
+    pods: &[Arc<CachedPod>],
     job: &'f CleanupJob,
     now: Timestamp,
 ) -> Decision<'f> {
@@ -135,7 +135,7 @@ pub fn cleanup<'f>(
     let running: Vec<String> = pods
         .iter()
         .filter(|p| !is_terminating(p))
-        .filter_map(|p| p.metadata.name.clone())
+        .map(|p| p.name.clone())
         .collect();
     if !running.is_empty() {
         actions.push(Action::DeletePodsForCleanup { pods: running });
@@ -183,8 +183,8 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"))
     }
 
-    fn pod(name: &str, node_type: &str, terminating: bool) -> Arc<Pod> {
-        let mut pod: Pod = serde_json::from_value(json!({
+    fn pod(name: &str, node_type: &str, terminating: bool) -> Arc<CachedPod> {
+        let mut pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(json!({
             "metadata": { "name": name, "labels": { "ray.io/node-type": node_type } }
         }))
         .unwrap_or_else(|e| panic!("{e}"));
@@ -192,7 +192,7 @@ mod tests {
             pod.metadata.deletion_timestamp =
                 cluster("2026-01-01T00:00:00Z").metadata.deletion_timestamp;
         }
-        Arc::new(pod)
+        Arc::new(CachedPod::of(&pod))
     }
 
     fn at(seconds: i64) -> Timestamp {

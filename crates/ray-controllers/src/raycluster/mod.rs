@@ -26,7 +26,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Client;
 use kube::runtime::controller::Action as Requeue;
@@ -36,6 +36,7 @@ use ray_builders::{RenderOptions, names};
 use crate::context::ControllerSettings;
 use crate::expectations::Expectations;
 use crate::metrics::KubeRayMetrics;
+use crate::pod_index::{CachedPod, PodIndex};
 pub use controller::run;
 pub use error::Error;
 use kube::runtime::reflector::Store;
@@ -55,8 +56,8 @@ pub struct Context {
     pub client: Client,
     /// The one Event publisher (cuts long notes, logs failures).
     pub events: EventPublisher,
-    /// The label-selected, pruned pod cache (see [`crate::pod_cache`]).
-    pub pods: Store<Pod>,
+    /// The operator's pods, by cluster (see [`crate::pod_index`]).
+    pub pods: Arc<PodIndex>,
     /// The operator's Services (label `ray.io/cluster`), so a reconcile finds an existing head Service without a
     /// GET request; only a Service the cache does not show yet is read from or created on the API server.
     pub services: Store<Service>,
@@ -78,7 +79,7 @@ pub async fn reconcile_cluster(cluster: &RayCluster, ctx: &Context) -> Result<Re
     let outcome = apply::apply(ctx, cluster, decision.events, decision.actions).await?;
     let mut put_off = None;
     if let Some(report) = decision.status {
-        let pods: Vec<&Pod> = facts.pods.iter().map(AsRef::as_ref).collect();
+        let pods: Vec<&CachedPod> = facts.pods.iter().map(AsRef::as_ref).collect();
         put_off = status::write(
             ctx,
             StatusInputs {

@@ -12,14 +12,14 @@ use std::time::Instant;
 
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Pod, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 use ray_api_v1::RayCluster;
-use ray_builders::{DesiredCluster, RenderError, SupportObjects, labels, names};
+use ray_builders::{DesiredCluster, RenderError, SupportObjects, names};
 use serde::de::DeserializeOwned;
 use tracing::warn;
 
@@ -29,6 +29,7 @@ use super::error::Error;
 use super::gcs_ft::{self, CleanupJob};
 use super::scaling::{is_head, is_worker_of};
 use crate::expectations::GroupKey;
+use crate::pod_index::CachedPod;
 
 /// What one reconcile knows.
 #[derive(Debug)]
@@ -38,7 +39,7 @@ pub struct Facts<'c> {
     /// When the facts were gathered.
     pub now: Timestamp,
     /// Every pod of the cluster in the cache (label `ray.io/cluster`), terminating ones included.
-    pub pods: Vec<Arc<Pod>>,
+    pub pods: Vec<Arc<CachedPod>>,
     /// Where the cluster is in its life, with what that phase needs.
     pub phase: Phase,
 }
@@ -108,12 +109,12 @@ pub async fn observe<'c>(
     // The RayCluster watch can deliver objects before the pod cache has finished its first list; deciding from
     // a partial cache would create pods that already exist (seen when a new leader or a restarted operator
     // starts). The wait ends at once after the first list, and is bounded.
-    if !operator_runtime::runner::cache_synced(&ctx.pods).await {
+    if !operator_runtime::runner::synced_within_wait(ctx.pods.wait_until_synced()).await {
         return Ok(None);
     }
     let namespace = cluster.namespace().unwrap_or_default();
     let name = cluster.name_any();
-    let pods = cluster_pods(&ctx.pods.state(), &namespace, &name);
+    let pods = ctx.pods.cluster_pods(&namespace, &name);
     let phase = if cluster.metadata.deletion_timestamp.is_some() {
         if gcs_ft::has_finalizer(cluster) {
             Phase::CleaningUp(cleanup_job(ctx, cluster, &pods).await?)
@@ -148,31 +149,19 @@ pub async fn observe<'c>(
     }))
 }
 
-fn cluster_pods(store: &[Arc<Pod>], namespace: &str, name: &str) -> Vec<Arc<Pod>> {
-    store
-        .iter()
-        .filter(|p| {
-            p.metadata.namespace.as_deref() == Some(namespace)
-                && p.metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(labels::CLUSTER))
-                    .map(String::as_str)
-                    == Some(name)
-        })
-        .cloned()
-        .collect()
-}
-
 /// Whether the head's and each group's previous creates and deletes show in the cache.
-fn settled(ctx: &Context, cluster: &RayCluster, pods: &[Arc<Pod>]) -> (bool, BTreeSet<String>) {
+fn settled(
+    ctx: &Context,
+    cluster: &RayCluster,
+    pods: &[Arc<CachedPod>],
+) -> (bool, BTreeSet<String>) {
     let namespace = cluster.namespace().unwrap_or_default();
     let name = cluster.name_any();
     let instant = Instant::now();
-    let names_of = |filter: &dyn Fn(&Pod) -> bool| -> BTreeSet<&str> {
+    let names_of = |filter: &dyn Fn(&CachedPod) -> bool| -> BTreeSet<&str> {
         pods.iter()
             .filter(|p| filter(p))
-            .filter_map(|p| p.metadata.name.as_deref())
+            .map(|p| p.name.as_str())
             .collect()
     };
     let head_settled = ctx.expectations.satisfied(
@@ -267,7 +256,7 @@ async fn existing(
 async fn cleanup_job(
     ctx: &Context,
     cluster: &RayCluster,
-    pods: &[Arc<Pod>],
+    pods: &[Arc<CachedPod>],
 ) -> Result<CleanupJob, Error> {
     if pods.iter().any(|p| is_head(p)) {
         return Ok(CleanupJob::Unread);

@@ -20,11 +20,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::api::core::v1::Pod;
 use ray_api_v1::{RayClusterSpec, WorkerGroupSpec};
-use ray_builders::labels;
 use ray_builders::resources::{desired_replicas, hosts};
 use ray_builders::{MultiHostReplica, WorkerReplica};
+
+use crate::pod_index::{CachedPod, PodPhase};
 
 /// Why a pod is deleted; shown in the event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,84 +95,56 @@ pub struct Observation<'a> {
     /// The cluster's spec.
     pub spec: &'a RayClusterSpec,
     /// Every pod of the cluster in the cache (label `ray.io/cluster`), terminating ones included.
-    pub pods: &'a [&'a Pod],
+    pub pods: &'a [&'a CachedPod],
     /// Whether the head's previous creates and deletes are visible in the cache.
     pub head_settled: bool,
     /// Worker groups whose previous creates and deletes are not visible yet.
     pub unsettled_groups: &'a BTreeSet<String>,
 }
 
-fn label<'p>(pod: &'p Pod, key: &str) -> Option<&'p str> {
-    pod.metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(key))
-        .map(String::as_str)
-}
-
-fn name(pod: &Pod) -> String {
-    pod.metadata.name.clone().unwrap_or_default()
+fn name(pod: &CachedPod) -> String {
+    pod.name.clone()
 }
 
 /// Whether a pod is being deleted already (it no longer counts).
-pub fn is_terminating(pod: &Pod) -> bool {
-    pod.metadata.deletion_timestamp.is_some()
+pub fn is_terminating(pod: &CachedPod) -> bool {
+    pod.terminating
 }
 
 /// Whether a pod is a head pod.
-pub fn is_head(pod: &Pod) -> bool {
-    label(pod, labels::NODE_TYPE) == Some(labels::NODE_TYPE_HEAD)
+pub fn is_head(pod: &CachedPod) -> bool {
+    pod.is_head()
 }
 
 /// Whether a pod is a worker of the named group.
-pub fn is_worker_of(pod: &Pod, group: &str) -> bool {
-    label(pod, labels::NODE_TYPE) == Some(labels::NODE_TYPE_WORKER)
-        && label(pod, labels::GROUP) == Some(group)
+pub fn is_worker_of(pod: &CachedPod, group: &str) -> bool {
+    pod.is_worker_of(group)
 }
 
 /// Whether a pod is `Running` with condition `Ready=True`.
-pub fn is_running_and_ready(pod: &Pod) -> bool {
-    let Some(status) = pod.status.as_ref() else {
-        return false;
-    };
-    status.phase.as_deref() == Some("Running")
-        && status
-            .conditions
-            .iter()
-            .flatten()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
+pub fn is_running_and_ready(pod: &CachedPod) -> bool {
+    pod.is_running_and_ready()
 }
 
 /// Why a pod must be replaced, if it must: it finished (`Failed`/`Succeeded`), or it is `Running` but its Ray
 /// container (the first container) terminated and `restartPolicy: Never` means it never comes back.
-pub fn unhealthy(pod: &Pod) -> Option<String> {
-    let status = pod.status.as_ref()?;
-    match status.phase.as_deref() {
-        Some(phase @ ("Failed" | "Succeeded")) => Some(format!("the pod is {phase}")),
-        Some("Running") => {
-            let spec = pod.spec.as_ref()?;
-            if spec.restart_policy.as_deref() != Some("Never") {
-                return None;
-            }
-            let ray = spec.containers.first()?.name.as_str();
-            let terminated = status
-                .container_statuses
-                .iter()
-                .flatten()
-                .find(|c| c.name == ray)
-                .and_then(|c| c.state.as_ref())
-                .and_then(|s| s.terminated.as_ref())?;
-            Some(format!(
-                "its Ray container {ray:?} terminated (exit code {}) and restartPolicy is Never",
-                terminated.exit_code
-            ))
+pub fn unhealthy(pod: &CachedPod) -> Option<String> {
+    match pod.phase {
+        PodPhase::Failed | PodPhase::Succeeded => {
+            Some(format!("the pod is {}", pod.phase.as_str()))
         }
+        PodPhase::Running if pod.restart_never => pod.ray_container_exit.as_ref().map(|exit| {
+            format!(
+                "its Ray container {:?} terminated (exit code {}) and restartPolicy is Never",
+                exit.container, exit.code
+            )
+        }),
         _ => None,
     }
 }
 
-fn replica_index(pod: &Pod) -> Option<i32> {
-    label(pod, labels::WORKER_GROUP_REPLICA_INDEX).and_then(|v| v.parse().ok())
+fn replica_index(pod: &CachedPod) -> Option<i32> {
+    pod.replica_index
 }
 
 /// The lowest `count` replica indices not used by `used`.
@@ -186,7 +158,7 @@ pub fn pod_changes(
     obs: &Observation<'_>,
     new_replica_name: &mut dyn FnMut(&str) -> String,
 ) -> Vec<PodChange> {
-    let active: Vec<&Pod> = obs
+    let active: Vec<&CachedPod> = obs
         .pods
         .iter()
         .copied()
@@ -221,8 +193,8 @@ pub fn pod_changes(
     }
 
     if obs.head_settled {
-        let mut heads: Vec<&Pod> = active.iter().copied().filter(|p| is_head(p)).collect();
-        heads.sort_by_key(|p| (p.metadata.creation_timestamp.clone(), name(p)));
+        let mut heads: Vec<&CachedPod> = active.iter().copied().filter(|p| is_head(p)).collect();
+        heads.sort_by_key(|p| (p.created.clone(), name(p)));
         match heads.split_first() {
             None => {
                 actions.push(PodChange::CreateHead);
@@ -251,7 +223,7 @@ pub fn pod_changes(
         if obs.unsettled_groups.contains(&group.group_name) {
             continue;
         }
-        let pods: Vec<&Pod> = active
+        let pods: Vec<&CachedPod> = active
             .iter()
             .copied()
             .filter(|p| is_worker_of(p, &group.group_name))
@@ -273,7 +245,7 @@ pub fn pod_changes(
     actions
 }
 
-fn delete(pod: &Pod, group: &WorkerGroupSpec, reason: DeleteReason) -> PodChange {
+fn delete(pod: &CachedPod, group: &WorkerGroupSpec, reason: DeleteReason) -> PodChange {
     PodChange::Delete {
         name: name(pod),
         group: Some(group.group_name.clone()),
@@ -291,7 +263,7 @@ fn workers_to_delete(group: &WorkerGroupSpec) -> BTreeSet<&str> {
 }
 
 /// Scale-down victims in a deterministic order: not ready first, then the highest replica index, then name.
-fn victim_order(a: &&Pod, b: &&Pod) -> std::cmp::Ordering {
+fn victim_order(a: &&CachedPod, b: &&CachedPod) -> std::cmp::Ordering {
     is_running_and_ready(a)
         .cmp(&is_running_and_ready(b))
         .then_with(|| replica_index(b).cmp(&replica_index(a)))
@@ -302,11 +274,11 @@ fn decide_group(
     spec: &RayClusterSpec,
     index: usize,
     group: &WorkerGroupSpec,
-    pods: &[&Pod],
+    pods: &[&CachedPod],
     budget: &mut usize,
     actions: &mut Vec<PodChange>,
 ) {
-    let unhealthy_pods: Vec<(&Pod, String)> = pods
+    let unhealthy_pods: Vec<(&CachedPod, String)> = pods
         .iter()
         .filter_map(|p| unhealthy(p).map(|why| (*p, why)))
         .collect();
@@ -351,21 +323,19 @@ fn decide_multi_host(
     spec: &RayClusterSpec,
     index: usize,
     group: &WorkerGroupSpec,
-    pods: &[&Pod],
+    pods: &[&CachedPod],
     new_replica_name: &mut dyn FnMut(&str) -> String,
     budget: &mut usize,
     actions: &mut Vec<PodChange>,
 ) {
     let hosts_per_replica = usize::try_from(hosts(group)).unwrap_or(1);
-    let mut replicas: BTreeMap<String, Vec<&Pod>> = BTreeMap::new();
+    let mut replicas: BTreeMap<String, Vec<&CachedPod>> = BTreeMap::new();
     for pod in pods {
-        let replica = label(pod, labels::WORKER_GROUP_REPLICA_NAME)
-            .unwrap_or_default()
-            .to_string();
+        let replica = pod.replica_name.clone().unwrap_or_default();
         replicas.entry(replica).or_default().push(pod);
     }
     let named = workers_to_delete(group);
-    let mut complete: Vec<(String, Vec<&Pod>)> = Vec::new();
+    let mut complete: Vec<(String, Vec<&CachedPod>)> = Vec::new();
     for (replica, members) in replicas {
         let reason = if members.len() != hosts_per_replica || replica.is_empty() {
             Some(DeleteReason::IncompleteReplica)
@@ -415,8 +385,8 @@ fn decide_multi_host(
         }
     } else if complete.len() > desired && !spec.enable_in_tree_autoscaling {
         complete.sort_by(|(an, a), (bn, b)| {
-            let ready = |m: &Vec<&Pod>| m.iter().all(|p| is_running_and_ready(p));
-            let idx = |m: &Vec<&Pod>| m.first().and_then(|p| replica_index(p));
+            let ready = |m: &Vec<&CachedPod>| m.iter().all(|p| is_running_and_ready(p));
+            let idx = |m: &Vec<&CachedPod>| m.first().and_then(|p| replica_index(p));
             ready(a)
                 .cmp(&ready(b))
                 .then_with(|| idx(b).cmp(&idx(a)))

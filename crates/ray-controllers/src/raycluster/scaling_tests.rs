@@ -5,6 +5,7 @@ use ray_api_v1::RayClusterSpec;
 use serde_json::json;
 
 use super::*;
+use crate::pod_index::CachedPod;
 
 fn spec(workers: serde_json::Value, autoscaling: bool, suspend: bool) -> RayClusterSpec {
     let mut value = json!({
@@ -71,7 +72,8 @@ fn run_with(
     head_settled: bool,
     unsettled: &BTreeSet<String>,
 ) -> Vec<PodChange> {
-    let refs: Vec<&Pod> = pods.iter().collect();
+    let summaries: Vec<CachedPod> = pods.iter().map(CachedPod::of).collect();
+    let refs: Vec<&CachedPod> = summaries.iter().collect();
     let obs = Observation {
         spec,
         pods: &refs,
@@ -203,7 +205,7 @@ fn failed_and_succeeded_workers_are_replaced_in_a_later_pass() {
     );
     let healthy: Vec<Pod> = pods
         .into_iter()
-        .filter(|p| unhealthy(p).is_none())
+        .filter(|p| unhealthy(&CachedPod::of(p)).is_none())
         .collect();
     assert_eq!(creates(&run(&s, &healthy)), [1, 2]);
 }
@@ -222,12 +224,15 @@ fn a_terminated_ray_container_with_restart_policy_never_is_replaced() {
     .unwrap_or_else(|e| panic!("{e}"));
     p.spec = patch.spec.clone();
     p.status = patch.status.clone();
-    assert!(unhealthy(&p).is_some());
+    assert!(unhealthy(&CachedPod::of(&p)).is_some());
     let mut always = p.clone();
     if let Some(s) = always.spec.as_mut() {
         s.restart_policy = Some("Always".into());
     }
-    assert!(unhealthy(&always).is_none(), "the kubelet restarts it");
+    assert!(
+        unhealthy(&CachedPod::of(&always)).is_none(),
+        "the kubelet restarts it"
+    );
     let s = spec(json!([group("g", 1, 0, 5)]), false, false);
     assert_eq!(deleted(&run(&s, &[head(), p])), ["g-0"]);
 }

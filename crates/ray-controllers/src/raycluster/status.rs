@@ -11,7 +11,9 @@
 use std::time::Duration;
 
 use crate::error::ApiError;
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::Service;
+
+use crate::pod_index::{CachedPod, PodPhase};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
@@ -68,7 +70,7 @@ pub struct StatusInputs<'a> {
     /// The cluster as read.
     pub cluster: &'a RayCluster,
     /// The cluster's pods in the cache.
-    pub pods: &'a [&'a Pod],
+    pub pods: &'a [&'a CachedPod],
     /// The head Service, if it exists.
     pub head_service: Option<&'a Service>,
     /// What went wrong in this reconcile, if anything.
@@ -104,45 +106,16 @@ fn condition(
 
 /// `HeadPodReady` from the head pod's `Ready` condition; when the head is not ready, the first waiting or
 /// terminated container reason (an image pull error, a crash loop) with its message.
-fn head_pod_ready(head: Option<&Pod>) -> (bool, String, String) {
+fn head_pod_ready(head: Option<&CachedPod>) -> (bool, String, String) {
     let Some(head) = head else {
         return (false, "HeadPodNotFound".into(), "Head Pod not found".into());
     };
-    let status = head.status.as_ref();
-    let ready = status
-        .and_then(|s| s.conditions.as_ref())
-        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"));
-    match ready {
-        Some(c) if c.status == "True" => (true, "HeadPodRunningAndReady".into(), String::new()),
-        other => {
-            let container = status
-                .and_then(|s| s.container_statuses.as_ref())
-                .into_iter()
-                .flatten()
-                .find_map(|c| {
-                    let state = c.state.as_ref()?;
-                    if let Some(w) = &state.waiting {
-                        return Some((w.reason.clone()?, w.message.clone().unwrap_or_default()));
-                    }
-                    let t = state.terminated.as_ref()?;
-                    Some((
-                        t.reason.clone().unwrap_or_else(|| "Terminated".into()),
-                        t.message.clone().unwrap_or_default(),
-                    ))
-                });
-            match (container, other) {
-                (Some((reason, message)), _) => (false, reason, message),
-                (None, Some(c)) => (
-                    false,
-                    c.reason
-                        .clone()
-                        .filter(|r| !r.is_empty())
-                        .unwrap_or_else(|| "Unknown".into()),
-                    c.message.clone().unwrap_or_default(),
-                ),
-                (None, None) => (false, "Unknown".into(), String::new()),
-            }
-        }
+    if head.ready {
+        return (true, "HeadPodRunningAndReady".into(), String::new());
+    }
+    match head.trouble.as_ref().or(head.not_ready.as_ref()) {
+        Some(why) => (false, why.reason.clone(), why.message.clone()),
+        None => (false, "Unknown".into(), String::new()),
     }
 }
 
@@ -224,16 +197,16 @@ pub fn compute(inputs: &StatusInputs<'_>) -> RayClusterStatus {
     let old = cluster.status.clone().unwrap_or_default();
     let generation = cluster.metadata.generation;
     let spec = &cluster.spec;
-    let active: Vec<&Pod> = inputs
+    let active: Vec<&CachedPod> = inputs
         .pods
         .iter()
         .copied()
         .filter(|p| !is_terminating(p))
         .collect();
-    let workers: Vec<&Pod> = active.iter().copied().filter(|p| !is_head(p)).collect();
+    let workers: Vec<&CachedPod> = active.iter().copied().filter(|p| !is_head(p)).collect();
     let head = active.iter().copied().find(|p| is_head(p));
     let counts = replica_counts(spec);
-    let count = |f: &dyn Fn(&Pod) -> bool| {
+    let count = |f: &dyn Fn(&CachedPod) -> bool| {
         i32::try_from(workers.iter().filter(|p| f(p)).count()).unwrap_or(i32::MAX)
     };
 
@@ -241,9 +214,7 @@ pub fn compute(inputs: &StatusInputs<'_>) -> RayClusterStatus {
         state: old.state,
         reason: inputs.failure.map(|f| f.message.clone()),
         ready_worker_replicas: Some(count(&is_running_and_ready)),
-        available_worker_replicas: Some(count(&|p| {
-            p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
-        })),
+        available_worker_replicas: Some(count(&|p| p.phase == PodPhase::Running)),
         desired_worker_replicas: Some(counts.desired),
         min_worker_replicas: Some(counts.min),
         max_worker_replicas: Some(counts.max),
@@ -263,9 +234,7 @@ pub fn compute(inputs: &StatusInputs<'_>) -> RayClusterStatus {
         status.desired_gpu = Some(resources.gpu);
         status.desired_tpu = Some(resources.tpu);
     }
-    let head_ip = head
-        .and_then(|h| h.status.as_ref())
-        .and_then(|s| s.pod_ip.clone());
+    let head_ip = head.and_then(|h| h.ip.clone());
     let service_ip = inputs
         .head_service
         .and_then(|s| s.spec.as_ref())
@@ -279,7 +248,7 @@ pub fn compute(inputs: &StatusInputs<'_>) -> RayClusterStatus {
     let head_info = HeadInfo {
         pod_ip: head_ip.clone(),
         service_ip,
-        pod_name: head.and_then(|h| h.metadata.name.clone()),
+        pod_name: head.map(|h| h.name.clone()),
         service_name: inputs.head_service.and_then(|s| s.metadata.name.clone()),
     };
     if head_info != HeadInfo::default() {
@@ -434,6 +403,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use k8s_openapi::api::core::v1::Pod;
 
     fn cluster(workers: i32, suspend: bool) -> RayCluster {
         serde_json::from_value(json!({
@@ -451,13 +421,14 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"))
     }
 
-    fn pod(name: &str, node_type: &str, ready: bool, ip: &str) -> Pod {
-        serde_json::from_value(json!({
+    fn pod(name: &str, node_type: &str, ready: bool, ip: &str) -> CachedPod {
+        let pod: Pod = serde_json::from_value(json!({
             "metadata": {"name": name, "labels": {"ray.io/node-type": node_type}},
             "status": {"phase": "Running", "podIP": ip,
                 "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}]}
         }))
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("{e}"));
+        CachedPod::of(&pod)
     }
 
     fn head_service() -> Service {
@@ -482,7 +453,7 @@ mod tests {
             pod("w1", "worker", true, "10.0.0.2"),
             pod("w2", "worker", true, "10.0.0.3"),
         ];
-        let refs: Vec<&Pod> = pods.iter().collect();
+        let refs: Vec<&CachedPod> = pods.iter().collect();
         let svc = head_service();
         let s = compute(&StatusInputs {
             cluster: &c,
@@ -538,7 +509,7 @@ mod tests {
             pod("h", "head", true, "10.0.0.1"),
             pod("w1", "worker", false, "10.0.0.2"),
         ];
-        let refs: Vec<&Pod> = pods.iter().collect();
+        let refs: Vec<&CachedPod> = pods.iter().collect();
         let failure = Failure {
             reason: "FailedToCreateWorkerPod".into(),
             message: "exceeded quota".into(),
@@ -591,7 +562,7 @@ mod tests {
     fn an_unchanged_status_is_not_written_and_update_time_alone_is_no_change() {
         let mut c = cluster(0, false);
         let pods = [pod("h", "head", true, "10.0.0.1")];
-        let refs: Vec<&Pod> = pods.iter().collect();
+        let refs: Vec<&CachedPod> = pods.iter().collect();
         let first = compute(&StatusInputs {
             cluster: &c,
             pods: &refs,
@@ -634,6 +605,7 @@ mod tests {
         }))
         .unwrap_or_else(|e| panic!("{e}"));
         let c = cluster(0, false);
+        let head = CachedPod::of(&head);
         let refs = [&head];
         let s = compute(&StatusInputs {
             cluster: &c,

@@ -21,7 +21,7 @@ use ray_api_v1::rayservice::RayService;
 use super::observe::{self, HEAD_POD_SELECTOR, ORIGIN_LABEL_SELECTOR};
 use super::{Context, Error, events, reconcile_service};
 use crate::context::{ControllerSettings, DashboardSettings};
-use crate::pod_cache;
+use crate::pod_index::{self, PodIndex};
 
 /// KubeRay's default delay between a cluster losing the traffic and its deletion.
 pub const DEFAULT_DELETION_DELAY: Duration = Duration::from_secs(60);
@@ -45,10 +45,17 @@ pub async fn run(client: Client, settings: Settings, shutdown: Shutdown) {
     let svcs: Api<Service> = common.api(&client);
     let events = common.events(&client);
     let runner = common.runner(&events, "rayservices");
-    let (pods, pod_stream) = pod_cache::selected_pod_cache(common.api(&client), HEAD_POD_SELECTOR);
+    let pods = Arc::new(PodIndex::new());
+    let pod_stream = pod_index::watch(common.api(&client), HEAD_POD_SELECTOR, pods.clone());
     let (endpoint_slices, slice_stream) = observe::endpoint_slice_cache(common.api(&client));
     let caches = vec![
-        Cache::of(common.scope("head pods"), pods.clone()),
+        Cache::from_future(common.scope("head pods"), {
+            let pods = pods.clone();
+            async move {
+                pods.wait_until_synced().await;
+                true
+            }
+        }),
         Cache::of(common.scope("serve endpoints"), endpoint_slices.clone()),
     ];
     let telemetry = settings.controller.telemetry.clone();

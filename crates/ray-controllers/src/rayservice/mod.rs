@@ -18,9 +18,9 @@ pub mod error;
 pub mod events;
 pub mod observe;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
@@ -29,6 +29,8 @@ use kube::runtime::reflector::Store;
 use operator_runtime::EventPublisher;
 use ray_api_v1::rayservice::RayService;
 use ray_builders::names;
+
+use crate::pod_index::PodIndex;
 
 pub use controller::{Settings, run};
 pub use error::Error;
@@ -51,7 +53,7 @@ pub struct Context {
     /// The controller's settings.
     pub settings: Settings,
     /// Head pods (label-selected, pruned; see [`observe::HEAD_POD_SELECTOR`]).
-    pub pods: Store<Pod>,
+    pub pods: Arc<PodIndex>,
     /// EndpointSlices of the RayServices' Services (see [`observe::endpoint_slice_cache`]).
     pub endpoint_slices: Store<EndpointSlice>,
 }

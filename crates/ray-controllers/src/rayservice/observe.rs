@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use futures::Stream;
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::ListParams;
@@ -30,6 +30,7 @@ use super::Context;
 use super::controller::Settings;
 use super::decide::{ClusterObservation, Observation, ServeInfo};
 use super::error::{DashboardAddressError, Error};
+use crate::pod_index::PodIndex;
 use crate::rayjob::dashboard::{client as dashboard_client, dashboard_url};
 
 /// The label every RayCluster and Service made for a RayService carries (and so every EndpointSlice of such a
@@ -85,9 +86,11 @@ pub fn endpoint_slice_cache(
 /// would report zero endpoints for a serving RayService (seen when a new leader or a restarted operator starts).
 /// Each wait is bounded ([`operator_runtime::runner::cache_synced`]).
 pub async fn caches_ready(ctx: &Context) -> bool {
-    use operator_runtime::runner::cache_synced;
-    let (pods, slices) =
-        futures::join!(cache_synced(&ctx.pods), cache_synced(&ctx.endpoint_slices));
+    use operator_runtime::runner::{cache_synced, synced_within_wait};
+    let (pods, slices) = futures::join!(
+        synced_within_wait(ctx.pods.wait_until_synced()),
+        cache_synced(&ctx.endpoint_slices)
+    );
     pods && slices
 }
 
@@ -251,24 +254,16 @@ struct HeadPod {
     ip: Option<String>,
 }
 
-/// The cluster's head pod from the cache: the one in its namespace with its name and the head node type, not
-/// being deleted.
-fn head_pod(pods: &Store<Pod>, cluster: &RayCluster) -> Option<HeadPod> {
-    let namespace = cluster.namespace();
-    let name = cluster.name_any();
-    pods.state()
+/// The cluster's head pod from the index: the one with its name and the head node type, not being deleted.
+fn head_pod(pods: &PodIndex, cluster: &RayCluster) -> Option<HeadPod> {
+    let namespace = cluster.namespace().unwrap_or_default();
+    pods.cluster_pods(&namespace, &cluster.name_any())
         .iter()
-        .map(AsRef::as_ref)
-        .filter(|p| p.metadata.namespace == namespace)
-        .filter(|p| p.labels().get(labels::CLUSTER) == Some(&name))
-        .filter(|p| {
-            p.labels().get(labels::NODE_TYPE).map(String::as_str) == Some(labels::NODE_TYPE_HEAD)
-        })
-        .find(|p| p.metadata.deletion_timestamp.is_none())
+        .find(|p| p.is_head() && !p.terminating)
         .map(|p| HeadPod {
-            name: p.name_any(),
-            serve_label: p.labels().get(labels::SERVE).cloned(),
-            ip: p.status.as_ref().and_then(|s| s.pod_ip.clone()),
+            name: p.name.clone(),
+            serve_label: p.serve.clone(),
+            ip: p.ip.clone(),
         })
 }
 
