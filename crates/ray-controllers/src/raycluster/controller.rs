@@ -4,11 +4,12 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
 use kube::Client;
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action as Requeue;
-use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
 use operator_runtime::Shutdown;
 use operator_runtime::runner::{self, Reconciler};
 use ray_api_v1::RayCluster;
@@ -34,7 +35,7 @@ pub async fn run(
         watcher::Config::default().labels(labels::CLUSTER),
     )
     .default_backoff()
-    .modify(|service: &mut Service| service.metadata.managed_fields = None)
+    .modify(|service: &mut Service| slim(&mut service.metadata))
     .reflect(service_writer)
     .touched_objects();
     let events = settings.events(&client);
@@ -54,13 +55,36 @@ pub async fn run(
         render: settings.render.clone(),
         metrics: settings.telemetry.kuberay.clone(),
     });
-    let controller = Controller::new(clusters, watcher::Config::default())
+    // The controller's RayCluster cache keeps every cluster; what no reconcile reads is dropped before it is
+    // stored: managedFields, and kubectl's last-applied annotation (a second copy of the whole spec).
+    let (cluster_store, cluster_writer) = reflector::store();
+    let cluster_stream = watcher(clusters, watcher::Config::default())
+        .default_backoff()
+        .modify(|guard: &mut DeserializeGuard<RayCluster>| {
+            if let Ok(cluster) = guard.0.as_mut() {
+                slim(&mut cluster.metadata);
+            }
+        })
+        .reflect(cluster_writer)
+        .applied_objects();
+    let controller = Controller::for_stream(cluster_stream, cluster_store)
         .owns_stream(pod_stream)
         .owns_stream(service_stream);
     let _registration = (settings.telemetry.kuberay).watch_rayclusters(controller.store());
     let runner = settings.runner(&events, "rayclusters");
     runner::run(controller, ctx, caches, runner, shutdown).await;
 }
+
+/// Drops from a cached object's metadata what no reconcile reads.
+fn slim(meta: &mut ObjectMeta) {
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+    }
+}
+
+/// The annotation `kubectl apply` (client-side) keeps a copy of the applied object in.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 impl Reconciler for Context {
     type Object = RayCluster;

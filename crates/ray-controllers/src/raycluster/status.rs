@@ -3,10 +3,10 @@
 //!
 //! Written only when it differs from the stored status, ignoring `lastUpdateTime`: a reconcile that changes
 //! nothing makes no write, so a quiet cluster costs the API server nothing and the status write cannot re-trigger
-//! the controller in a loop. What a user or tool waits on (state, reason, conditions, head, endpoints,
-//! observedGeneration) is written at once; a change of the counters alone is coalesced to one write per
-//! [`COUNTER_INTERVAL`], except that the final counters of a converged cluster are written at once
-//! ([`when_to_write`]).
+//! the controller in a loop. What a user or tool waits on (state, reason, a condition turning `True` or `False`,
+//! endpoints, observedGeneration) is written at once; a change of the details alone (the counters, a condition's
+//! reason or message, the head's IPs) is coalesced to one write per [`COUNTER_INTERVAL`], except that the final
+//! status of a converged cluster is written at once ([`when_to_write`]).
 
 use std::time::Duration;
 
@@ -330,10 +330,13 @@ pub fn changed(old: Option<&RayClusterStatus>, new: &RayClusterStatus) -> bool {
 /// `lastUpdateTime`.
 ///
 /// - Nothing when nothing but `lastUpdateTime` differs.
-/// - Now when anything besides the counters differs (state, reason, conditions, head, endpoints,
+/// - Now when anything besides the details differs (state, reason, the status of a condition, endpoints,
 ///   observedGeneration: what `kubectl wait`, the RayJob and the RayService controllers wait on), when the
-///   cluster converged (its final counters are written at once), when nothing was written before, or when the
+///   cluster converged (its final status is written at once), when nothing was written before, or when the
 ///   last write is at least [`COUNTER_INTERVAL`] old.
+/// - Details are the counters, a condition's reason, message and transition time while its status stays, and
+///   the head's pod and service IPs: they change several times while pods come up, and each immediate write
+///   would take an API request from that work.
 /// - Later otherwise, at the end of the interval.
 pub fn when_to_write(
     old: Option<&RayClusterStatus>,
@@ -346,7 +349,7 @@ pub fn when_to_write(
     if !changed(Some(old), new) {
         return StatusWrite::Nothing;
     }
-    if without_counters(old) != without_counters(new) || converged(new) {
+    if without_details(old) != without_details(new) || converged(new) {
         return StatusWrite::Now;
     }
     let Some(last) = old.last_update_time.as_ref() else {
@@ -360,9 +363,22 @@ pub fn when_to_write(
     }
 }
 
-/// `status` without the fields that move while pods come up, nor `lastUpdateTime`.
-fn without_counters(status: &RayClusterStatus) -> RayClusterStatus {
+/// `status` without the details that move while pods come up (see [`when_to_write`]), nor `lastUpdateTime`.
+fn without_details(status: &RayClusterStatus) -> RayClusterStatus {
     RayClusterStatus {
+        head: None,
+        conditions: status
+            .conditions
+            .iter()
+            .map(|c| Condition {
+                type_: c.type_.clone(),
+                status: c.status.clone(),
+                observed_generation: c.observed_generation,
+                reason: String::new(),
+                message: String::new(),
+                last_transition_time: Time(Timestamp::UNIX_EPOCH),
+            })
+            .collect(),
         ready_worker_replicas: None,
         available_worker_replicas: None,
         desired_worker_replicas: None,
@@ -713,15 +729,30 @@ mod tests {
         head_not_ready.conditions[0].status = "False".into();
         head_not_ready.conditions[0].reason = "CrashLoopBackOff".into();
         assert_eq!(rule(&old, &head_not_ready, 101), StatusWrite::Now);
-        let mut other_reason = old.clone();
-        other_reason.conditions[0].reason = "Other".into();
-        assert_eq!(rule(&old, &other_reason, 101), StatusWrite::Now);
+
         let generation = RayClusterStatus {
             observed_generation: Some(2),
             desired_worker_replicas: Some(11),
             ..old.clone()
         };
         assert_eq!(rule(&old, &generation, 101), StatusWrite::Now);
+        let endpoints = RayClusterStatus {
+            endpoints: [("dashboard".to_string(), "8265".to_string())].into(),
+            ..old.clone()
+        };
+        assert_eq!(rule(&old, &endpoints, 101), StatusWrite::Now);
+    }
+
+    #[test]
+    fn details_that_move_while_pods_come_up_are_coalesced() {
+        let old = written(100, 1, 10);
+        let mut other_reason = old.clone();
+        other_reason.conditions[0].reason = "Other".into();
+        other_reason.conditions[0].message = "the head pod is being scheduled".into();
+        assert_eq!(
+            rule(&old, &other_reason, 101),
+            StatusWrite::Later(Duration::from_secs(4))
+        );
         let head = RayClusterStatus {
             head: Some(HeadInfo {
                 pod_ip: Some("10.0.0.1".into()),
@@ -729,12 +760,11 @@ mod tests {
             }),
             ..old.clone()
         };
-        assert_eq!(rule(&old, &head, 101), StatusWrite::Now);
-        let endpoints = RayClusterStatus {
-            endpoints: [("dashboard".to_string(), "8265".to_string())].into(),
-            ..old.clone()
-        };
-        assert_eq!(rule(&old, &endpoints, 101), StatusWrite::Now);
+        assert_eq!(
+            rule(&old, &head, 101),
+            StatusWrite::Later(Duration::from_secs(4))
+        );
+        assert_eq!(rule(&old, &head, 105), StatusWrite::Now);
     }
 
     #[test]
