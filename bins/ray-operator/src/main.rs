@@ -8,6 +8,16 @@ use clap::{Parser, Subcommand};
 mod render;
 mod run;
 
+// An allocator that hands freed memory back: the operator's memory rises while clusters scale and must fall again
+// afterwards (glibc's per-thread arenas keep most of it; the measurements are in docs/performance.md).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[cfg(all(feature = "jemalloc", not(feature = "mimalloc")))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Kubernetes operator for Ray clusters, jobs and services.
 #[derive(Debug, Parser)]
 #[command(name = "ray-operator", version, about)]
