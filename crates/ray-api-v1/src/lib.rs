@@ -34,15 +34,21 @@ pub mod validation;
 
 pub use parse::{ParseError, RayObject};
 pub use raycluster::{
-    AutoscalerOptions, ClusterState, HeadGroupSpec, HeadInfo, RayCluster, RayClusterSpec,
-    RayClusterStatus, ScaleStrategy, UpscalingMode, WorkerGroupSpec,
+    AuthMode, AuthOptions, AutoscalerOptions, AutoscalerVersion, ClusterState, CollectorOptions,
+    GcsEmbeddedStorage, GcsFaultToleranceBackend, GcsFaultToleranceOptions,
+    GcsStorageDeletionPolicy, HeadGroupSpec, HeadInfo, HistoryServerOptions, IngressOptions,
+    IngressPathType, NetworkPolicyConfig, NetworkPolicyMode, NetworkPolicyRules, RayCluster,
+    RayClusterSpec, RayClusterStatus, RayClusterUpgradeStrategy, RayClusterUpgradeType,
+    RedisCredential, ScaleStrategy, TlsOptions, UpscalingMode, WorkerGroupNetworkPolicyRules,
+    WorkerGroupSpec,
 };
 pub use rayjob::{
     JobDeploymentStatus, JobFailedReason, JobStatus, JobSubmissionMode, RayJob, RayJobSpec,
     RayJobStatus, SubmitterConfig,
 };
 pub use rayservice::{
-    AppStatus, ApplicationStatus, RayService, RayServiceSpec, RayServiceStatus, RayServiceStatuses,
+    AppStatus, ApplicationStatus, ClusterUpgradeOptions, RayService, RayServiceSpec,
+    RayServiceStatus, RayServiceStatuses, RayServiceUpgradeStrategy, RayServiceUpgradeType,
     ServeDeploymentStatus, ServeDeploymentStatusValue, ServiceStatus,
 };
 pub use validation::{

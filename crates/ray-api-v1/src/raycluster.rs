@@ -3,8 +3,11 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    EnvFromSource, EnvVar, PodTemplateSpec, ResourceRequirements, SecurityContext, Service,
-    VolumeMount,
+    EnvFromSource, EnvVar, EnvVarSource, PodTemplateSpec, ResourceRequirements, SecurityContext,
+    Service, VolumeMount,
+};
+use k8s_openapi::api::networking::v1::{
+    IngressTLS, NetworkPolicyEgressRule, NetworkPolicyIngressRule,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -32,6 +35,7 @@ pub const MAX_REPLICAS_DEFAULT: i32 = i32::MAX;
     garde::Validate,
 )]
 #[garde(context(ClusterOwner as owner))]
+#[schemars(transform = crate::validation::crd_rules::ray_cluster_spec_schema)]
 #[kube(
     group = "ray.io",
     version = "v1",
@@ -87,6 +91,38 @@ pub struct RayClusterSpec {
     #[serde(default, skip_serializing_if = "is_false")]
     #[garde(skip)]
     pub suspend: bool,
+    /// What happens to running pods when the spec changes (KubeRay 1.6). Not supported yet: only `type: None`
+    /// (leave running pods alone, which is what the operator does) is accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub upgrade_strategy: Option<RayClusterUpgradeStrategy>,
+    /// Ray token authentication (KubeRay 1.6). Not supported yet: only `mode: disabled` is accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub auth_options: Option<AuthOptions>,
+    /// The controller that reconciles this cluster. Only `ray.io/kuberay-operator` (this operator, the KubeRay
+    /// default) is accepted; handing the cluster to another manager such as MultiKueue is not supported yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub managed_by: Option<String>,
+    /// GCS fault tolerance: keep the cluster's metadata in Redis or an embedded RocksDB store so that a restarted
+    /// head pod recovers it. Not supported yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub gcs_fault_tolerance_options: Option<GcsFaultToleranceOptions>,
+    /// A sidecar that collects logs and events for the Ray history server (KubeRay 1.7). Not supported yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub history_server_options: Option<HistoryServerOptions>,
+    /// NetworkPolicies isolating the cluster's pods (KubeRay 1.7). Not supported yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub network_policy: Option<NetworkPolicyConfig>,
+    /// Mutual TLS between the cluster's Ray processes, with certificates from cert-manager (KubeRay 1.7). Not
+    /// supported yet: only `enabled: false` is accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub tls_options: Option<TlsOptions>,
 }
 
 /// HeadGroupSpec describes the head pod and the Service in front of it.
@@ -104,6 +140,16 @@ pub struct HeadGroupSpec {
     /// Create an Ingress for the head Service's dashboard port.
     #[serde(default, skip_serializing_if = "is_false")]
     pub enable_ingress: bool,
+    /// Host, path and TLS of the dashboard Ingress (KubeRay 1.7). Not supported yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress_options: Option<IngressOptions>,
+    /// Ray logical resources of the head (`CPU`, `GPU`, custom names) as quantities, instead of `num-cpus` and
+    /// friends in `rayStartParams` (KubeRay 1.5). Not supported yet.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resources: BTreeMap<String, String>,
+    /// Ray node labels of the head, also put on the head pod (KubeRay 1.5). Not supported yet.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
     /// Parameters of the head's `ray start` command, without the leading dashes: `num-cpus`, `dashboard-host`,
     /// `object-store-memory`, ... A value of `"true"` for a flag that takes no value (such as `block`) adds the bare
     /// flag. Every value is passed to `ray start` as data, never interpreted by a shell.
@@ -153,6 +199,26 @@ pub struct WorkerGroupSpec {
     /// Which pods to remove when the group scales down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale_strategy: Option<ScaleStrategy>,
+    /// Delete every pod of this group while keeping the rest of the cluster. KubeRay uses it internally for a
+    /// RayJob's `DeleteWorkers` deletion rule. Not supported yet: only `false` is accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspend: Option<bool>,
+    /// Seconds a worker of this group may be idle before the autoscaler v2 removes it, overriding
+    /// `autoscalerOptions.idleTimeoutSeconds` (KubeRay 1.3). Not supported yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_seconds: Option<i32>,
+    /// Which group the autoscaler v2 prefers when several could take the same work; higher wins (KubeRay 1.7,
+    /// Ray 2.56). Not supported yet: only the default 0 is accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = 0))]
+    pub priority: Option<i32>,
+    /// Ray logical resources of the group's workers as quantities, instead of `num-cpus` and friends in
+    /// `rayStartParams` (KubeRay 1.5). Not supported yet.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resources: BTreeMap<String, String>,
+    /// Ray node labels of the group's workers, also put on their pods (KubeRay 1.5). Not supported yet.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// ScaleStrategy names the worker pods to remove.
@@ -168,6 +234,7 @@ pub struct ScaleStrategy {
 /// AutoscalerOptions configures the Ray autoscaler sidecar.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema, garde::Validate)]
 #[garde(context(ClusterOwner))]
+#[schemars(transform = crate::validation::crd_rules::autoscaler_options_schema)]
 #[serde(rename_all = "camelCase")]
 pub struct AutoscalerOptions {
     /// Resource requests and limits of the autoscaler container. Defaults to 500m CPU and 512Mi memory, requested
@@ -211,6 +278,284 @@ pub struct AutoscalerOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(skip)]
     pub upscaling_mode: Option<UpscalingMode>,
+    /// Pin the autoscaler to v1 or v2 instead of letting the Ray version choose (KubeRay 1.4). Not supported yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub version: Option<AutoscalerVersion>,
+    /// Replace the autoscaler container's command (KubeRay 1.7). Not supported yet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[garde(skip)]
+    pub command: Vec<String>,
+    /// Replace the autoscaler container's arguments (KubeRay 1.7). Not supported yet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[garde(skip)]
+    pub args: Vec<String>,
+}
+
+/// Which implementation of the Ray autoscaler runs.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoscalerVersion {
+    /// The original autoscaler.
+    V1,
+    /// The autoscaler v2 (Ray's default from 2.47 on).
+    V2,
+}
+
+/// RayClusterUpgradeStrategy says what happens to running pods when the cluster's spec changes.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct RayClusterUpgradeStrategy {
+    /// `Recreate` deletes every pod and creates new ones from the new spec; `None` leaves running pods alone.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub type_: Option<RayClusterUpgradeType>,
+}
+
+/// How a RayCluster's pods are upgraded.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum RayClusterUpgradeType {
+    /// Delete every pod when the spec changes, then create them from the new spec.
+    Recreate,
+    /// Leave running pods alone when the spec changes.
+    #[serde(rename = "None")]
+    NoUpgrade,
+}
+
+/// AuthOptions turns on Ray's token authentication for the cluster.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthOptions {
+    /// Let the Kubernetes API server check the tokens (Ray 2.55 or later); RayCluster objects only.
+    #[serde(
+        rename = "enableK8sTokenAuth",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub enable_k8s_token_auth: Option<bool>,
+    /// A Secret holding the token under the key `auth_token`, instead of one generated per cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
+    /// `token` turns authentication on, `disabled` leaves it off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<AuthMode>,
+}
+
+/// Whether Ray authenticates requests.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// No authentication.
+    Disabled,
+    /// Requests must carry the cluster's token.
+    Token,
+}
+
+/// GcsFaultToleranceOptions keeps the GCS metadata outside the head pod, so a new head pod picks it up.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GcsFaultToleranceOptions {
+    /// Where the metadata is kept: `redis` (an external Redis, the default) or `rocksdb` (a volume on the head
+    /// pod). It cannot change once the cluster exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = [{
+        "rule": "self == oldSelf",
+        "message": "gcsFaultToleranceOptions.backend cannot be changed once set: create a new cluster instead"
+    }]))]
+    pub backend: Option<GcsFaultToleranceBackend>,
+    /// The Redis user name, as a value or a reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_username: Option<RedisCredential>,
+    /// The Redis password, as a value or a reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_password: Option<RedisCredential>,
+    /// The namespace of the cluster's data in Redis; defaults to the RayCluster's UID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_storage_namespace: Option<String>,
+    /// The address of the Redis server (`redis` backend).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_address: Option<String>,
+    /// The volume of the embedded store (`rocksdb` backend).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<GcsEmbeddedStorage>,
+}
+
+/// Where the GCS keeps its metadata.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GcsFaultToleranceBackend {
+    /// An external Redis server.
+    Redis,
+    /// An embedded RocksDB store on a persistent volume of the head pod.
+    Rocksdb,
+}
+
+/// RedisCredential is a Redis user name or password: literally, or from a Secret or ConfigMap.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RedisCredential {
+    /// Where to read the value from, as in a container's `env[].valueFrom`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_from: Option<EnvVarSource>,
+    /// The value itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+/// GcsEmbeddedStorage is the PersistentVolumeClaim of the embedded RocksDB store: an existing claim, or one the
+/// operator creates.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GcsEmbeddedStorage {
+    /// An existing claim to use as it is; the other fields then do not apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_name: Option<String>,
+    /// The size of the claim the operator creates. Defaults to 1Gi.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<Quantity>,
+    /// The storage class of the claim the operator creates; the cluster default when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class_name: Option<String>,
+    /// The access modes of the claim the operator creates. Defaults to `ReadWriteOnce`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access_modes: Vec<String>,
+    /// A subdirectory of the volume to use instead of its root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_path: Option<String>,
+    /// Whether the claim the operator creates is deleted with the cluster (`DeleteWithCluster`, the default) or
+    /// kept (`Retain`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_policy: Option<GcsStorageDeletionPolicy>,
+}
+
+/// What happens to the operator-created GCS claim when its RayCluster is deleted.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum GcsStorageDeletionPolicy {
+    /// The claim, and the data on it, go with the cluster.
+    DeleteWithCluster,
+    /// The claim stays, so a new cluster can pick up the data.
+    Retain,
+}
+
+/// HistoryServerOptions configures what the Ray history server collects from the cluster.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryServerOptions {
+    /// The collector sidecar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collector_options: Option<CollectorOptions>,
+}
+
+/// CollectorOptions configures the history server's collector sidecar.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CollectorOptions {
+    /// The collector's image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// The collector's image pull policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["Always", "IfNotPresent", "Never"]))]
+    pub image_pull_policy: Option<String>,
+    /// The collector container's resources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    /// Extra environment of the collector container (for example the storage backend's settings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+}
+
+/// NetworkPolicyConfig isolates the cluster's pods with NetworkPolicies. Traffic between the cluster's own pods is
+/// always allowed.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkPolicyConfig {
+    /// Which directions are denied by default. Defaults to `DenyAll`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "DenyAll"))]
+    pub mode: Option<NetworkPolicyMode>,
+    /// Extra rules of the head pod's policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<NetworkPolicyRules>,
+    /// Extra rules of the worker pods' policy, for groups without an entry in `workerGroups`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<NetworkPolicyRules>,
+    /// Extra rules of single worker groups, replacing `worker` for them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["groupName"]))]
+    pub worker_groups: Vec<WorkerGroupNetworkPolicyRules>,
+}
+
+/// Which traffic a cluster's NetworkPolicies deny by default.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum NetworkPolicyMode {
+    /// Deny incoming and outgoing traffic.
+    DenyAll,
+    /// Deny incoming traffic.
+    DenyAllIngress,
+    /// Deny outgoing traffic.
+    DenyAllEgress,
+}
+
+/// NetworkPolicyRules are NetworkPolicy rules added to a policy the operator generates.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkPolicyRules {
+    /// Allowed incoming traffic (when the mode denies it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ingress_rules: Vec<NetworkPolicyIngressRule>,
+    /// Allowed outgoing traffic (when the mode denies it). DNS is not allowed unless a rule says so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub egress_rules: Vec<NetworkPolicyEgressRule>,
+}
+
+/// WorkerGroupNetworkPolicyRules are NetworkPolicy rules of one worker group.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerGroupNetworkPolicyRules {
+    /// The worker group, by its `groupName`.
+    pub group_name: String,
+    /// Allowed incoming traffic (when the mode denies it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ingress_rules: Vec<NetworkPolicyIngressRule>,
+    /// Allowed outgoing traffic (when the mode denies it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub egress_rules: Vec<NetworkPolicyEgressRule>,
+}
+
+/// TlsOptions turns on mutual TLS between the cluster's Ray processes.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct TlsOptions {
+    /// Whether mutual TLS is on. Defaults to false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+}
+
+/// IngressOptions shapes the Ingress the operator creates for the head's dashboard.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressOptions {
+    /// The host name the Ingress rule matches; any host when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The HTTP path routed to the dashboard. Defaults to `/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// How `path` is matched. Defaults to `Prefix`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_type: Option<IngressPathType>,
+    /// TLS termination of the Ingress.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tls: Vec<IngressTLS>,
+}
+
+/// How an Ingress path is matched, with Kubernetes' values.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum IngressPathType {
+    /// The path must match exactly.
+    Exact,
+    /// The path must match a prefix, element by element.
+    Prefix,
+    /// The Ingress controller decides.
+    ImplementationSpecific,
 }
 
 /// How eagerly the Ray autoscaler adds workers.

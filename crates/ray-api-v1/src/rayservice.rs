@@ -8,6 +8,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::common::is_false;
 use crate::raycluster::{RayClusterSpec, RayClusterStatus};
 
 /// RayServiceSpec describes Ray Serve applications and the cluster that serves them.
@@ -63,6 +64,73 @@ pub struct RayServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(skip)]
     pub serve_service: Option<Service>,
+    /// Seconds an old cluster is kept after traffic moved to its successor (KubeRay 1.5). Not supported yet: the
+    /// delay is the operator's `--rayservice-cluster-deletion-delay-seconds` setting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minimum" = 0))]
+    #[garde(skip)]
+    pub ray_cluster_deletion_delay_seconds: Option<i32>,
+    /// How a changed `rayClusterConfig` is rolled out. Not supported yet: only `type: NewCluster` (prepare a new
+    /// cluster and switch traffic once it serves, which is what the operator does) is accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub upgrade_strategy: Option<RayServiceUpgradeStrategy>,
+    /// The controller that reconciles this service. Only `ray.io/kuberay-operator` (this operator, the KubeRay
+    /// default) is accepted; handing the service to another manager such as MultiKueue is not supported yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub managed_by: Option<String>,
+    /// Keep the head pod out of the serve Service, so only workers take Serve traffic (KubeRay 1.3). Not supported
+    /// yet: only `false` is accepted.
+    #[serde(default, skip_serializing_if = "is_false")]
+    #[garde(skip)]
+    pub exclude_head_pod_from_serve_svc: bool,
+    /// Delete everything the RayService owns and bring it back when set to false again (KubeRay 1.7). Not
+    /// supported yet: only `false` is accepted.
+    #[serde(default, skip_serializing_if = "is_false")]
+    #[garde(skip)]
+    pub suspend: bool,
+}
+
+/// RayServiceUpgradeStrategy says how a RayService moves to a changed cluster spec.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RayServiceUpgradeStrategy {
+    /// `NewCluster`, `NewClusterWithIncrementalUpgrade` or `None`.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub type_: Option<RayServiceUpgradeType>,
+    /// The steps of a `NewClusterWithIncrementalUpgrade`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_upgrade_options: Option<ClusterUpgradeOptions>,
+}
+
+/// How a RayService moves to a changed cluster spec.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum RayServiceUpgradeType {
+    /// Prepare a new cluster and move all traffic to it once it serves.
+    NewCluster,
+    /// Prepare a new cluster and move traffic to it step by step through the Gateway API.
+    NewClusterWithIncrementalUpgrade,
+    /// Keep the current cluster; a changed cluster spec is not rolled out.
+    #[serde(rename = "None")]
+    NoUpgrade,
+}
+
+/// ClusterUpgradeOptions are the steps of an incremental upgrade.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterUpgradeOptions {
+    /// How much of the old cluster's Serve capacity the new cluster scales up to per step, in percent. Defaults
+    /// to 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = 100))]
+    pub max_surge_percent: Option<i32>,
+    /// How much traffic moves to the new cluster per step, in percent; at most `maxSurgePercent`.
+    pub step_size_percent: i32,
+    /// Seconds between two steps.
+    pub interval_seconds: i32,
+    /// The Gateway class of the Gateway the traffic goes through.
+    pub gateway_class_name: String,
 }
 
 /// RayServiceStatuses is what the operator observed of the service (the `status` of a RayService).

@@ -161,6 +161,42 @@ pub const EMBEDDINGS: &[Embedding] = &[
         type_name: "Condition list",
         edits: &[],
     },
+    // Fields of KubeRay 1.3 to 1.7 (rejected as not supported yet, but part of the schema).
+    Embedding {
+        at: "headGroupSpec.ingressOptions.tls",
+        type_name: "IngressTLS list",
+        edits: &[],
+    },
+    Embedding {
+        at: "redisUsername.valueFrom",
+        type_name: "EnvVarSource",
+        edits: &[],
+    },
+    Embedding {
+        at: "redisPassword.valueFrom",
+        type_name: "EnvVarSource",
+        edits: &[],
+    },
+    Embedding {
+        at: "collectorOptions.resources",
+        type_name: "ResourceRequirements",
+        edits: &[],
+    },
+    Embedding {
+        at: "collectorOptions.env",
+        type_name: "EnvVar list",
+        edits: &[],
+    },
+    Embedding {
+        at: "ingressRules",
+        type_name: "NetworkPolicyIngressRule list",
+        edits: &[],
+    },
+    Embedding {
+        at: "egressRules",
+        type_name: "NetworkPolicyEgressRule list",
+        edits: &[],
+    },
 ];
 
 /// A problem with the shrink table itself: it no longer matches the generated schema (for example after a

@@ -178,6 +178,7 @@ async fn a_rayjob_reads_back_with_every_field_it_was_written_with() {
         ("/submissionMode", json!("K8sJobMode")),
         ("/ttlSecondsAfterFinished", json!(0)),
         ("/rayClusterSpec/workerGroupSpecs/0/numOfHosts", json!(1)),
+        ("/rayClusterSpec/workerGroupSpecs/0/priority", json!(0)),
     ];
     for (pointer, value) in defaults {
         assert_eq!(spec.pointer(pointer), Some(&value), "default at {pointer}");
@@ -191,6 +192,7 @@ async fn a_rayjob_reads_back_with_every_field_it_was_written_with() {
         .and_then(Value::as_object_mut)
     {
         group.remove("numOfHosts");
+        group.remove("priority");
     }
     assert_eq!(
         spec, written["spec"],

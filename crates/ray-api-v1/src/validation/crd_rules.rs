@@ -12,6 +12,8 @@
 use schemars::Schema;
 use serde_json::{Value, json};
 
+use super::unsupported::{Holder, fields_of};
+
 /// One CEL rule of a CRD schema.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CelRule {
@@ -173,14 +175,38 @@ fn add_rules(schema: &mut Schema, rules: &[CelRule]) {
     }
 }
 
+/// Appends the rules that reject the fields of `holder` the operator does not support yet
+/// ([`super::unsupported`]).
+fn add_unsupported(schema: &mut Schema, holder: Holder) {
+    let entry = schema
+        .ensure_object()
+        .entry("x-kubernetes-validations")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if let Value::Array(list) = entry {
+        list.extend(fields_of(holder).map(|field| field.to_json()));
+    }
+}
+
+/// schemars transform of `RayClusterSpec`.
+pub(crate) fn ray_cluster_spec_schema(schema: &mut Schema) {
+    add_unsupported(schema, Holder::ClusterSpec);
+}
+
 /// schemars transform of `HeadGroupSpec`.
 pub(crate) fn head_group_schema(schema: &mut Schema) {
     add_rules(schema, HEAD_GROUP);
+    add_unsupported(schema, Holder::HeadGroup);
 }
 
 /// schemars transform of `WorkerGroupSpec`.
 pub(crate) fn worker_group_schema(schema: &mut Schema) {
     add_rules(schema, WORKER_GROUP);
+    add_unsupported(schema, Holder::WorkerGroup);
+}
+
+/// schemars transform of `AutoscalerOptions`.
+pub(crate) fn autoscaler_options_schema(schema: &mut Schema) {
+    add_unsupported(schema, Holder::AutoscalerOptions);
 }
 
 /// schemars transform of `RayJobSpec`.
@@ -191,4 +217,5 @@ pub(crate) fn ray_job_spec_schema(schema: &mut Schema) {
 /// schemars transform of `RayServiceSpec`.
 pub(crate) fn ray_service_spec_schema(schema: &mut Schema) {
     add_rules(schema, RAY_SERVICE_SPEC);
+    add_unsupported(schema, Holder::ServiceSpec);
 }

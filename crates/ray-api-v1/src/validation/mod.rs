@@ -40,6 +40,9 @@
 //! `x-kubernetes-validations`), so a cluster without the operator's webhook still rejects those mistakes at
 //! `kubectl apply` time; [`crd_rules`] holds them. `docs/api/validation.md` lists every rule and where it is enforced.
 //!
+//! Fields of newer KubeRay releases that the operator does not act on yet are rejected by name, in the CRD and here
+//! alike, unless their value asks for nothing new; [`unsupported`] lists them.
+//!
 //! Defaults: a field the CRD defaults (`replicas`, `minReplicas`, `maxReplicas`, `numOfHosts`, `submissionMode`,
 //! `ttlSecondsAfterFinished`) is validated as if it held its default when it is unset, so a manifest passes here
 //! exactly when it passes after the API server filled in the defaults.
@@ -56,6 +59,7 @@ mod pod;
 mod resources;
 pub(crate) mod service;
 mod start_params;
+pub mod unsupported;
 mod workloads;
 mod yaml;
 

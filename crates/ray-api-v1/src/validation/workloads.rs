@@ -90,6 +90,8 @@ pub(crate) fn check_cluster_spec(spec: &RayClusterSpec, path: &str, errors: &mut
             errors,
         );
     }
+
+    super::unsupported::check_cluster_spec(spec, path, errors);
 }
 
 /// Checks a RayJob spec at `path`: its cluster spec and its submitter pod template.
@@ -128,6 +130,7 @@ pub(crate) fn check_job_spec(spec: &RayJobSpec, path: &str, errors: &mut Vec<Fie
 
 /// Checks a RayService spec at `path`: its cluster config and its `serveService`.
 pub(crate) fn check_service_spec(spec: &RayServiceSpec, path: &str, errors: &mut Vec<FieldError>) {
+    super::unsupported::check_service_spec(spec, path, errors);
     check_cluster_spec(
         &spec.ray_cluster_config,
         &format!("{path}.rayClusterConfig"),

@@ -6,12 +6,16 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    ConfigMapEnvSource, Container, EnvFromSource, EnvVar, PodSpec, PodTemplateSpec,
-    ResourceRequirements, SecurityContext, Service, ServicePort, ServiceSpec, Toleration,
-    VolumeMount,
+    ConfigMapEnvSource, Container, EnvFromSource, EnvVar, EnvVarSource, PodSpec, PodTemplateSpec,
+    ResourceRequirements, SecretKeySelector, SecurityContext, Service, ServicePort, ServiceSpec,
+    Toleration, VolumeMount,
+};
+use k8s_openapi::api::networking::v1::{
+    IngressTLS, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPort,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
 use proptest::collection::{btree_map, vec};
 use proptest::option::of;
@@ -299,6 +303,12 @@ pub fn v1_autoscaler_options() -> impl Strategy<Value = v1::AutoscalerOptions> {
         })),
         of(any::<i32>()),
         of(upscaling_mode()),
+        of(select(vec![
+            v1::AutoscalerVersion::V1,
+            v1::AutoscalerVersion::V2,
+        ])),
+        vec(text(), 0..2),
+        vec(text(), 0..2),
     )
         .prop_map(
             |(
@@ -311,6 +321,9 @@ pub fn v1_autoscaler_options() -> impl Strategy<Value = v1::AutoscalerOptions> {
                 security_context,
                 idle_timeout_seconds,
                 upscaling_mode,
+                version,
+                command,
+                args,
             )| {
                 v1::AutoscalerOptions {
                     resources,
@@ -322,9 +335,229 @@ pub fn v1_autoscaler_options() -> impl Strategy<Value = v1::AutoscalerOptions> {
                     security_context,
                     idle_timeout_seconds,
                     upscaling_mode,
+                    version,
+                    command,
+                    args,
                 }
             },
         )
+}
+
+// The fields KubeRay added after 1.1 (see `ray_api_v1::validation::unsupported`).
+
+pub fn v1_ingress_options() -> impl Strategy<Value = v1::IngressOptions> {
+    (
+        of(name()),
+        of("/[a-z/]{0,8}"),
+        of(select(vec![
+            v1::IngressPathType::Exact,
+            v1::IngressPathType::Prefix,
+            v1::IngressPathType::ImplementationSpecific,
+        ])),
+        vec(
+            (vec(name(), 0..2), of(name())).prop_map(|(hosts, secret_name)| IngressTLS {
+                hosts: Some(hosts),
+                secret_name,
+            }),
+            0..2,
+        ),
+    )
+        .prop_map(|(host, path, path_type, tls)| v1::IngressOptions {
+            host,
+            path,
+            path_type,
+            tls,
+        })
+}
+
+pub fn v1_redis_credential() -> impl Strategy<Value = v1::RedisCredential> {
+    (
+        of(text()),
+        of((name(), name()).prop_map(|(name, key)| EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name,
+                key,
+                optional: None,
+            }),
+            ..Default::default()
+        })),
+    )
+        .prop_map(|(value, value_from)| v1::RedisCredential { value_from, value })
+}
+
+pub fn v1_gcs_fault_tolerance_options() -> impl Strategy<Value = v1::GcsFaultToleranceOptions> {
+    let storage = (
+        of(name()),
+        of(quantity()),
+        of(name()),
+        vec(
+            select(vec!["ReadWriteOnce", "ReadWriteMany"]).prop_map(str::to_owned),
+            0..2,
+        ),
+        of("[a-z/]{1,8}"),
+        of(select(vec![
+            v1::GcsStorageDeletionPolicy::DeleteWithCluster,
+            v1::GcsStorageDeletionPolicy::Retain,
+        ])),
+    )
+        .prop_map(
+            |(claim_name, size, storage_class_name, access_modes, sub_path, deletion_policy)| {
+                v1::GcsEmbeddedStorage {
+                    claim_name,
+                    size,
+                    storage_class_name,
+                    access_modes,
+                    sub_path,
+                    deletion_policy,
+                }
+            },
+        );
+    (
+        of(select(vec![
+            v1::GcsFaultToleranceBackend::Redis,
+            v1::GcsFaultToleranceBackend::Rocksdb,
+        ])),
+        of(v1_redis_credential()),
+        of(v1_redis_credential()),
+        of(text()),
+        of(text()),
+        of(storage),
+    )
+        .prop_map(
+            |(
+                backend,
+                redis_username,
+                redis_password,
+                external_storage_namespace,
+                redis_address,
+                storage,
+            )| v1::GcsFaultToleranceOptions {
+                backend,
+                redis_username,
+                redis_password,
+                external_storage_namespace,
+                redis_address,
+                storage,
+            },
+        )
+}
+
+fn network_policy_rules()
+-> impl Strategy<Value = (Vec<NetworkPolicyIngressRule>, Vec<NetworkPolicyEgressRule>)> {
+    let port = || {
+        of(1i32..65535).prop_map(|port| NetworkPolicyPort {
+            port: port.map(IntOrString::Int),
+            ..Default::default()
+        })
+    };
+    (
+        vec(
+            port().prop_map(|port| NetworkPolicyIngressRule {
+                ports: Some(vec![port]),
+                from: None,
+            }),
+            0..2,
+        ),
+        vec(
+            port().prop_map(|port| NetworkPolicyEgressRule {
+                ports: Some(vec![port]),
+                to: None,
+            }),
+            0..2,
+        ),
+    )
+}
+
+pub fn v1_network_policy() -> impl Strategy<Value = v1::NetworkPolicyConfig> {
+    let rules = || {
+        network_policy_rules().prop_map(|(ingress_rules, egress_rules)| v1::NetworkPolicyRules {
+            ingress_rules,
+            egress_rules,
+        })
+    };
+    (
+        of(select(vec![
+            v1::NetworkPolicyMode::DenyAll,
+            v1::NetworkPolicyMode::DenyAllIngress,
+            v1::NetworkPolicyMode::DenyAllEgress,
+        ])),
+        of(rules()),
+        of(rules()),
+        vec(
+            (group_name(), network_policy_rules()).prop_map(
+                |(group_name, (ingress_rules, egress_rules))| v1::WorkerGroupNetworkPolicyRules {
+                    group_name,
+                    ingress_rules,
+                    egress_rules,
+                },
+            ),
+            0..2,
+        ),
+    )
+        .prop_map(
+            |(mode, head, worker, worker_groups)| v1::NetworkPolicyConfig {
+                mode,
+                head,
+                worker,
+                worker_groups,
+            },
+        )
+}
+
+/// The RayClusterSpec fields KubeRay added after 1.1.
+#[allow(clippy::type_complexity)]
+pub fn v1_cluster_spec_additions() -> impl Strategy<
+    Value = (
+        Option<v1::RayClusterUpgradeStrategy>,
+        Option<v1::AuthOptions>,
+        Option<String>,
+        Option<v1::GcsFaultToleranceOptions>,
+        Option<v1::HistoryServerOptions>,
+        Option<v1::NetworkPolicyConfig>,
+        Option<v1::TlsOptions>,
+    ),
+> {
+    (
+        of(of(select(vec![
+            v1::RayClusterUpgradeType::Recreate,
+            v1::RayClusterUpgradeType::NoUpgrade,
+        ]))
+        .prop_map(|type_| v1::RayClusterUpgradeStrategy { type_ })),
+        of((
+            of(any::<bool>()),
+            of(name()),
+            of(select(vec![v1::AuthMode::Disabled, v1::AuthMode::Token])),
+        )
+            .prop_map(
+                |(enable_k8s_token_auth, secret_name, mode)| v1::AuthOptions {
+                    enable_k8s_token_auth,
+                    secret_name,
+                    mode,
+                },
+            )),
+        of(
+            select(vec!["ray.io/kuberay-operator", "kueue.x-k8s.io/multikueue"])
+                .prop_map(str::to_owned),
+        ),
+        of(v1_gcs_fault_tolerance_options()),
+        of(of((
+            of("[a-z/:.0-9]{1,12}"),
+            of(select(vec!["Always", "Never"]).prop_map(str::to_owned)),
+            of(resources()),
+            vec(env_var(), 0..2),
+        )
+            .prop_map(
+                |(image, image_pull_policy, resources, env)| v1::CollectorOptions {
+                    image,
+                    image_pull_policy,
+                    resources,
+                    env,
+                },
+            ))
+        .prop_map(|collector_options| v1::HistoryServerOptions { collector_options })),
+        of(v1_network_policy()),
+        of(of(any::<bool>()).prop_map(|enabled| v1::TlsOptions { enabled })),
+    )
 }
 
 pub fn v1_head_group_spec() -> impl Strategy<Value = v1::HeadGroupSpec> {
@@ -334,15 +567,30 @@ pub fn v1_head_group_spec() -> impl Strategy<Value = v1::HeadGroupSpec> {
         any::<bool>(),
         map(),
         pod_template(),
+        of(v1_ingress_options()),
+        map(),
+        map(),
     )
         .prop_map(
-            |(service_type, head_service, enable_ingress, ray_start_params, template)| {
+            |(
+                service_type,
+                head_service,
+                enable_ingress,
+                ray_start_params,
+                template,
+                ingress_options,
+                resources,
+                labels,
+            )| {
                 v1::HeadGroupSpec {
                     service_type,
                     head_service,
                     enable_ingress,
                     ray_start_params,
                     template,
+                    ingress_options,
+                    resources,
+                    labels,
                 }
             },
         )
@@ -360,6 +608,13 @@ pub fn v1_worker_group(
         map(),
         pod_template(),
         of(vec(name(), 0..3).prop_map(|workers_to_delete| v1::ScaleStrategy { workers_to_delete })),
+        (
+            of(any::<bool>()),
+            of(any::<i32>()),
+            of(prop_oneof![Just(0i32), any::<i32>()]),
+            map(),
+            map(),
+        ),
     )
         .prop_map(
             |(
@@ -371,6 +626,7 @@ pub fn v1_worker_group(
                 ray_start_params,
                 template,
                 scale_strategy,
+                (suspend, idle_timeout_seconds, priority, resources, labels),
             )| {
                 v1::WorkerGroupSpec {
                     group_name,
@@ -381,6 +637,11 @@ pub fn v1_worker_group(
                     ray_start_params,
                     template,
                     scale_strategy,
+                    suspend,
+                    idle_timeout_seconds,
+                    priority,
+                    resources,
+                    labels,
                 }
             },
         )
@@ -395,6 +656,7 @@ pub fn v1_cluster_spec() -> impl Strategy<Value = v1::RayClusterSpec> {
         of(v1_autoscaler_options()),
         of(map()),
         any::<bool>(),
+        v1_cluster_spec_additions(),
     )
         .prop_map(
             |(
@@ -405,6 +667,15 @@ pub fn v1_cluster_spec() -> impl Strategy<Value = v1::RayClusterSpec> {
                 autoscaler_options,
                 head_service_annotations,
                 suspend,
+                (
+                    upgrade_strategy,
+                    auth_options,
+                    managed_by,
+                    gcs_fault_tolerance_options,
+                    history_server_options,
+                    network_policy,
+                    tls_options,
+                ),
             )| {
                 v1::RayClusterSpec {
                     head_group_spec,
@@ -414,6 +685,13 @@ pub fn v1_cluster_spec() -> impl Strategy<Value = v1::RayClusterSpec> {
                     autoscaler_options,
                     head_service_annotations,
                     suspend,
+                    upgrade_strategy,
+                    auth_options,
+                    managed_by,
+                    gcs_fault_tolerance_options,
+                    history_server_options,
+                    network_policy,
+                    tls_options,
                 }
             },
         )
@@ -668,6 +946,43 @@ pub fn v1_service_spec() -> impl Strategy<Value = v1::RayServiceSpec> {
         of(any::<i32>()),
         of(any::<i32>()),
         of(service()),
+        (
+            of(0i32..600),
+            of((
+                of(select(vec![
+                    v1::RayServiceUpgradeType::NewCluster,
+                    v1::RayServiceUpgradeType::NewClusterWithIncrementalUpgrade,
+                    v1::RayServiceUpgradeType::NoUpgrade,
+                ])),
+                of((of(0i32..=100), 0i32..=100, 1i32..60, name()).prop_map(
+                    |(
+                        max_surge_percent,
+                        step_size_percent,
+                        interval_seconds,
+                        gateway_class_name,
+                    )| {
+                        v1::ClusterUpgradeOptions {
+                            max_surge_percent,
+                            step_size_percent,
+                            interval_seconds,
+                            gateway_class_name,
+                        }
+                    },
+                )),
+            )
+                .prop_map(|(type_, cluster_upgrade_options)| {
+                    v1::RayServiceUpgradeStrategy {
+                        type_,
+                        cluster_upgrade_options,
+                    }
+                })),
+            of(
+                select(vec!["ray.io/kuberay-operator", "kueue.x-k8s.io/multikueue"])
+                    .prop_map(str::to_owned),
+            ),
+            any::<bool>(),
+            any::<bool>(),
+        ),
     )
         .prop_map(
             |(
@@ -676,6 +991,13 @@ pub fn v1_service_spec() -> impl Strategy<Value = v1::RayServiceSpec> {
                 service_unhealthy_second_threshold,
                 deployment_unhealthy_second_threshold,
                 serve_service,
+                (
+                    ray_cluster_deletion_delay_seconds,
+                    upgrade_strategy,
+                    managed_by,
+                    exclude_head_pod_from_serve_svc,
+                    suspend,
+                ),
             )| {
                 v1::RayServiceSpec {
                     serve_config_v2,
@@ -683,6 +1005,11 @@ pub fn v1_service_spec() -> impl Strategy<Value = v1::RayServiceSpec> {
                     service_unhealthy_second_threshold,
                     deployment_unhealthy_second_threshold,
                     serve_service,
+                    ray_cluster_deletion_delay_seconds,
+                    upgrade_strategy,
+                    managed_by,
+                    exclude_head_pod_from_serve_svc,
+                    suspend,
                 }
             },
         )
