@@ -82,6 +82,12 @@ fn mute(spec: &RayClusterSpec) -> RayClusterSpec {
         pod.scheduling_gates = None;
     }
     for group in &mut spec.worker_group_specs {
+        // The CRD defaults `priority` to 0 (KubeRay 1.7), so objects stored before that default existed read back
+        // with it: 0 and absent must hash alike, or upgrading the CRDs would start a new cluster for every
+        // RayService.
+        if group.priority == Some(0) {
+            group.priority = None;
+        }
         group.replicas = None;
         group.min_replicas = None;
         group.max_replicas = None;
@@ -175,6 +181,23 @@ mod tests {
             canonical_json(&a),
             r#"{"a":{"c":"x","d":[1,{"y":2,"z":1}]},"b":1}"#
         );
+    }
+
+    #[test]
+    fn the_default_worker_priority_hashes_like_none() {
+        let spec: RayClusterSpec = serde_json::from_value(serde_json::json!({
+            "headGroupSpec": {"rayStartParams": {}, "template": {"spec": {"containers": [{"name": "h", "image": "i"}]}}},
+            "workerGroupSpecs": [{"groupName": "g", "rayStartParams": {},
+                "template": {"spec": {"containers": [{"name": "w", "image": "i"}]}}}]
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut defaulted = spec.clone();
+        defaulted.worker_group_specs[0].priority = Some(0);
+        let hash =
+            |s: &RayClusterSpec| rayservice_cluster_hash(s).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(hash(&spec), hash(&defaulted));
+        defaulted.worker_group_specs[0].priority = Some(1);
+        assert_ne!(hash(&spec), hash(&defaulted));
     }
 
     #[test]
