@@ -23,6 +23,8 @@ pub fn head_ingress(ctx: &ClusterContext<'_>) -> Result<Option<Ingress>, Service
     let name = names::ingress_name(&ctx.name, "metadata.name")?;
     let mut annotations = ctx.annotations().cloned().unwrap_or_default();
     let class = annotations.remove(labels::INGRESS_CLASS_ANNOTATION);
+    // kubectl's record of the RayCluster it applied; on the Ingress it would mislead `kubectl apply`.
+    annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
     let port = dashboard_port(ctx)?;
     Ok(Some(Ingress {
         metadata: ObjectMeta {
@@ -72,4 +74,41 @@ pub fn head_ingress(ctx: &ClusterContext<'_>) -> Result<Option<Ingress>, Service
         }),
         status: None,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use ray_api_v1::RayCluster;
+    use serde_json::json;
+
+    use super::*;
+    use crate::RenderOptions;
+
+    #[test]
+    fn the_ingress_carries_the_cluster_annotations_but_not_kubectls_record() {
+        let cluster: RayCluster = serde_json::from_value(json!({
+            "apiVersion": "ray.io/v1", "kind": "RayCluster",
+            "metadata": {"name": "c", "namespace": "n", "annotations": {
+                "kubernetes.io/ingress.class": "nginx",
+                "nginx.ingress.kubernetes.io/rewrite-target": "/",
+                "kubectl.kubernetes.io/last-applied-configuration": "{\"kind\":\"RayCluster\"}"}},
+            "spec": {"headGroupSpec": {"enableIngress": true, "rayStartParams": {},
+                "template": {"spec": {"containers": [{"name": "ray-head", "image": "rayproject/ray:2.9.0"}]}}}}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let options = RenderOptions::default();
+        let ctx = ClusterContext::new(&cluster, &options).unwrap_or_else(|e| panic!("{e}"));
+        let ingress = head_ingress(&ctx)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("enableIngress is true"));
+        let annotations = ingress.metadata.annotations.unwrap_or_default();
+        assert_eq!(
+            annotations.keys().collect::<Vec<_>>(),
+            ["nginx.ingress.kubernetes.io/rewrite-target"]
+        );
+        assert_eq!(
+            ingress.spec.and_then(|s| s.ingress_class_name).as_deref(),
+            Some("nginx")
+        );
+    }
 }
