@@ -330,10 +330,12 @@ pub fn changed(old: Option<&RayClusterStatus>, new: &RayClusterStatus) -> bool {
 /// `lastUpdateTime`.
 ///
 /// - Nothing when nothing but `lastUpdateTime` differs.
-/// - Now when anything besides the details differs (state, reason, the status of a condition, endpoints,
-///   observedGeneration: what `kubectl wait`, the RayJob and the RayService controllers wait on), when the
-///   cluster converged (its final status is written at once), when nothing was written before, or when the
-///   last write is at least [`COUNTER_INTERVAL`] old.
+/// - Now when anything besides the details differs (state, reason, a condition turning `True` or no longer
+///   `True`, endpoints, observedGeneration: what `kubectl wait`, the RayJob and the RayService controllers wait
+///   on), when the cluster converged (its final status is written at once), when the stored status has no
+///   `lastUpdateTime`, or when the last write is at least [`COUNTER_INTERVAL`] old.
+/// - A new cluster's first status (nothing stored yet) is written now only when it has news (a state, a
+///   reason, a condition `True`); otherwise after [`COUNTER_INTERVAL`], with whatever the pods show by then.
 /// - Details are the counters, a condition's reason, message and transition time while its status stays, and
 ///   the head's pod and service IPs: they change several times while pods come up, and each immediate write
 ///   would take an API request from that work.
@@ -344,7 +346,17 @@ pub fn when_to_write(
     now: Timestamp,
 ) -> StatusWrite {
     let Some(old) = old else {
-        return StatusWrite::Now;
+        // A new cluster's first status says little (no state, no condition True yet): it waits with the details,
+        // unless it already has news.
+        let news = new.state.is_some()
+            || new.reason.is_some()
+            || new.conditions.iter().any(|c| c.status == "True")
+            || converged(new);
+        return if news {
+            StatusWrite::Now
+        } else {
+            StatusWrite::Later(COUNTER_INTERVAL)
+        };
     };
     if !changed(Some(old), new) {
         return StatusWrite::Nothing;
@@ -367,9 +379,12 @@ pub fn when_to_write(
 fn without_details(status: &RayClusterStatus) -> RayClusterStatus {
     RayClusterStatus {
         head: None,
+        // Only the conditions that hold: a condition turning `True`, or no longer `True`, is news; one appearing
+        // as `False` (the head not ready yet) is a detail.
         conditions: status
             .conditions
             .iter()
+            .filter(|c| c.status == "True")
             .map(|c| Condition {
                 type_: c.type_.clone(),
                 status: c.status.clone(),
@@ -808,6 +823,18 @@ mod tests {
      {
         let new = written(100, 2, 10);
         assert_eq!(when_to_write(None, &new, at(100).0), StatusWrite::Now);
+        let mut nothing_yet = new.clone();
+        nothing_yet.conditions[0].status = "False".into();
+        assert_eq!(
+            when_to_write(None, &nothing_yet, at(100).0),
+            StatusWrite::Later(COUNTER_INTERVAL),
+            "a new cluster whose head is not ready yet"
+        );
+        let failed = RayClusterStatus {
+            reason: Some("exceeded quota".into()),
+            ..nothing_yet.clone()
+        };
+        assert_eq!(when_to_write(None, &failed, at(100).0), StatusWrite::Now);
         let never = RayClusterStatus {
             last_update_time: None,
             ready_worker_replicas: Some(1),
