@@ -8,8 +8,8 @@ use clap::{Parser, Subcommand};
 mod render;
 mod run;
 
-// An allocator that hands freed memory back: the operator's memory rises while clusters scale and must fall again
-// afterwards (glibc's per-thread arenas keep most of it; the measurements are in docs/performance.md).
+// Other allocators, for measuring (`--features mimalloc` or `jemalloc`); the default is the platform's, which kept
+// the least memory in the measurements of docs/performance.md.
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
