@@ -8,6 +8,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use ray_api_v1::RayCluster;
 use ray_builders::{ClusterContext, DesiredCluster, RenderOptions, WorkerReplica};
+use ray_controllers::pod_index::CachedPod;
 use ray_controllers::raycluster::scaling::{Observation, pod_changes};
 use ray_controllers::raycluster::status::{StatusInputs, compute};
 
@@ -66,7 +67,8 @@ fn pods(cluster: &RayCluster) -> Vec<Pod> {
 fn bench(c: &mut Criterion) {
     let cluster = cluster();
     let pods = pods(&cluster);
-    let refs: Vec<&Pod> = pods.iter().collect();
+    let pods: Vec<CachedPod> = pods.iter().map(CachedPod::of).collect();
+    let refs: Vec<&CachedPod> = pods.iter().collect();
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     c.bench_function("status of a cluster with 1,000 ready workers", |b| {
         b.iter(|| {

@@ -269,12 +269,12 @@ impl Pods {
         let Some(ns) = self.namespaces.get_mut(namespace) else {
             return;
         };
-        if let Some(cluster) = ns.filed_under.remove(name) {
-            if let Some(pods) = ns.clusters.get_mut(&cluster) {
-                pods.remove(name);
-                if pods.is_empty() {
-                    ns.clusters.remove(&cluster);
-                }
+        if let Some(cluster) = ns.filed_under.remove(name)
+            && let Some(pods) = ns.clusters.get_mut(&cluster)
+        {
+            pods.remove(name);
+            if pods.is_empty() {
+                ns.clusters.remove(&cluster);
             }
         }
         if ns.filed_under.is_empty() {
