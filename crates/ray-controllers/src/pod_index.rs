@@ -287,7 +287,7 @@ impl Pods {
     }
 }
 
-/// The index: filled by the stream [`watch`] returns, read by reconciles.
+/// The index: filled by the stream [`watch()`] returns, read by reconciles.
 #[derive(Debug)]
 pub struct PodIndex {
     live: RwLock<Pods>,

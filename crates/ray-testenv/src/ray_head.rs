@@ -56,7 +56,7 @@ impl RayHead {
     ///
     /// Ray still picks a few ports itself (the GCS server's, the workers'), and a port we chose is free only until
     /// Ray binds it; a head that dies of such a clash is started again on fresh ports, up to
-    /// [`START_ATTEMPTS`] times. Any other failure is reported at once.
+    /// three times. Any other failure is reported at once.
     pub async fn start(options: RayHeadOptions) -> Result<RayHead> {
         options.layout.check_ray()?;
         clean_stale_runs(Path::new(RUN_PARENT), RUN_PREFIX);
