@@ -217,16 +217,21 @@ impl EventPublisher {
         settings: EventSettings,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let recorder = Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: controller.to_string(),
-                instance,
-            },
-        );
+        let client = client.clone();
+        let reporter = Reporter {
+            controller: controller.to_string(),
+            instance,
+        };
+        let recorder = move || Recorder::new(client.clone(), reporter.clone());
         let (queue, receiver) = mpsc::channel(settings.queue_capacity.max(1));
         let stop = Arc::new(Notify::new());
-        let task = write_queue(receiver, recorder, metrics.clone(), stop.clone());
+        let task = write_queue(
+            receiver,
+            recorder,
+            SeriesBudget::new(MAX_SERIES),
+            metrics.clone(),
+            stop.clone(),
+        );
         let mut writer = Writer::Waiting(Box::pin(task));
         writer.start();
         EventPublisher {
@@ -348,22 +353,82 @@ impl EventPublisher {
     }
 }
 
+/// How many distinct Events (object, reason, action, type, related) one [`Recorder`] remembers before the writer
+/// starts a fresh one.
+pub const MAX_SERIES: usize = 4096;
+
+/// Bounds the [`Recorder`]'s memory. The Recorder keeps every Event it wrote for six minutes, to turn a repeat
+/// into a patch of that Event's series, with no limit on how many: an Event storm over thousands of objects would
+/// keep them all. Once `max` distinct Events were written, the writer replaces the Recorder (and so its cache);
+/// the only cost is that the next repeat of an older Event starts a new Event instead of extending its series.
+struct SeriesBudget {
+    seen: std::collections::HashSet<u64>,
+    max: usize,
+}
+
+impl SeriesBudget {
+    fn new(max: usize) -> Self {
+        SeriesBudget {
+            seen: std::collections::HashSet::new(),
+            max: max.max(1),
+        }
+    }
+
+    /// Notes that `queued` is written; true when the Recorder must be replaced first.
+    fn note(&mut self, queued: &Queued) -> bool {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        let object = |r: &ObjectReference| {
+            (
+                r.kind.clone(),
+                r.namespace.clone(),
+                r.name.clone(),
+                r.uid.clone(),
+            )
+        };
+        (
+            object(&queued.regarding),
+            queued.event.secondary.as_ref().map(object),
+            &queued.event.reason,
+            &queued.event.action,
+            matches!(queued.event.type_, EventType::Warning),
+        )
+            .hash(&mut hasher);
+        let key = hasher.finish();
+        if self.seen.contains(&key) {
+            return false;
+        }
+        let full = self.seen.len() >= self.max;
+        if full {
+            self.seen.clear();
+        }
+        self.seen.insert(key);
+        full
+    }
+}
+
 /// The writer: writes queued Events one at a time (the [`Recorder`] turns a repeat into a patch of the first
 /// Event's series, which concurrent writes of the same Event would race), until the queue is closed and empty.
 async fn write_queue(
     mut queue: mpsc::Receiver<Queued>,
-    recorder: Recorder,
+    new_recorder: impl Fn() -> Recorder,
+    mut series: SeriesBudget,
     metrics: Arc<Metrics>,
     stop: Arc<Notify>,
 ) {
+    let mut recorder = new_recorder();
     loop {
         tokio::select! {
             biased;
             () = stop.notified() => queue.close(),
             queued = queue.recv() => {
-                let Some(Queued { regarding, event }) = queued else {
+                let Some(queued) = queued else {
                     return;
                 };
+                if series.note(&queued) {
+                    recorder = new_recorder();
+                }
+                let Queued { regarding, event } = queued;
                 match recorder.publish(&event, &regarding).await {
                     Ok(()) => metrics.record_event(EventResult::Written),
                     Err(error) => {
@@ -399,6 +464,35 @@ mod tests {
             assert!(cut.ends_with('…'));
             assert!(text.starts_with(cut.trim_end_matches('…')));
         }
+    }
+
+    #[test]
+    fn the_recorder_is_replaced_once_it_has_seen_too_many_distinct_events() {
+        use crate::events::spam::tests::object;
+        let queued = |name: &str, reason: &str| Queued {
+            regarding: object(name),
+            event: Event {
+                type_: EventType::Normal,
+                reason: reason.into(),
+                note: Some("a note".into()),
+                action: "Create".into(),
+                secondary: None,
+            },
+        };
+        let mut series = SeriesBudget::new(2);
+        assert!(!series.note(&queued("a", "CreatedWorkerPod")));
+        assert!(!series.note(&queued("b", "CreatedWorkerPod")));
+        assert!(
+            !series.note(&queued("a", "CreatedWorkerPod")),
+            "a repeat is part of a known series"
+        );
+        assert!(
+            series.note(&queued("a", "DeletedWorkerPod")),
+            "a third distinct Event: start a fresh Recorder"
+        );
+        assert!(!series.note(&queued("a", "DeletedWorkerPod")));
+        assert!(!series.note(&queued("c", "CreatedWorkerPod")));
+        assert!(series.note(&queued("d", "CreatedWorkerPod")));
     }
 
     mod queue {
