@@ -1,13 +1,15 @@
 //! `ray-operator render`: print every object the operator would create for RayCluster, RayJob and RayService
-//! manifests, without a Kubernetes cluster (like `helm template`).
+//! manifests, without a Kubernetes cluster (like `helm template`). Manifests are read as `kubectl apply` reads
+//! them (see docs/rendering.md): other kinds in the same file are skipped with a note, `generateName` objects get a
+//! placeholder name, and unknown fields are named.
 
 use std::io::Read;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use ray_api_v1::parse::RayObject;
-use ray_builders::{RenderOptions, Rendered};
+use ray_api_v1::parse::{Document, ParsedObject, RayObject, deserialize_reporting_unknown};
+use ray_builders::RenderOptions;
 use serde_json::Value;
 
 /// Arguments of `ray-operator render`.
@@ -27,6 +29,10 @@ pub struct RenderArgs {
     /// `replicas: 2147483647` cannot exhaust memory).
     #[arg(long, default_value_t = ray_builders::DEFAULT_MAX_RENDERED_PODS, value_name = "PODS")]
     pub max_pods: u64,
+    /// Refuse fields the API types do not know (each is named by its path) and render nothing, like an API server
+    /// with strict field validation. Without it each such field is a warning and rendering goes on.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Reads a manifest file (`-`: standard input), refusing one larger than the YAML limit before reading it whole, so
@@ -53,33 +59,90 @@ fn read(path: &PathBuf) -> anyhow::Result<String> {
     String::from_utf8(bytes).with_context(|| format!("{name}: not UTF-8 text"))
 }
 
-/// Reads, validates and renders one manifest document; `Ok(None)` for an empty document. Errors are lines of
+/// What `render` puts in place of the 5 random characters the API server appends to a `generateName` prefix, so
+/// the names of the objects derived from it show as they will look.
+const GENERATED_NAME_PLACEHOLDER: &str = "xxxxx";
+
+/// `RayCluster/demo` for messages about a document: its kind and name (a `generateName` prefix with the
+/// placeholder), or `None` when it has no kind to name.
+fn describe(doc: &Value) -> Option<String> {
+    let kind = doc.get("kind")?.as_str()?;
+    let metadata = doc.get("metadata");
+    let text = |field: &str| {
+        metadata
+            .and_then(|m| m.get(field))
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+    };
+    let name = match (text("name"), text("generateName")) {
+        (Some(name), _) => name.to_owned(),
+        (None, Some(prefix)) => format!("{prefix}{GENERATED_NAME_PLACEHOLDER}"),
+        (None, None) => "<unnamed>".to_owned(),
+    };
+    Some(format!("{kind}/{name}"))
+}
+
+/// Reads a ray.io/v1alpha1 object: lists its unknown fields with the v1alpha1 types (the conversion would drop
+/// them unseen), converts it to v1 exactly as the API server serves it, and reads the result.
+fn read_v1alpha1(kind: &str, value: Value) -> Result<ParsedObject, String> {
+    let unknown = match kind {
+        "RayCluster" => deserialize_reporting_unknown::<ray_api_v1alpha1::RayCluster>(value.clone()).map(|(_, unknown)| unknown),
+        "RayJob" => deserialize_reporting_unknown::<ray_api_v1alpha1::RayJob>(value.clone()).map(|(_, unknown)| unknown),
+        "RayService" => deserialize_reporting_unknown::<ray_api_v1alpha1::RayService>(value.clone()).map(|(_, unknown)| unknown),
+        other => {
+            return Err(format!(
+                "kind: expected RayCluster, RayJob or RayService, found \"{other}\": this operator does not \
+                 implement {other}"
+            ));
+        }
+    }
+    .map_err(|e| e.to_string())?;
+    let converted =
+        ray_api_v1alpha1::convert(value, ray_api_v1::API_VERSION).map_err(|e| e.to_string())?;
+    let mut parsed = ParsedObject::from_json_value(converted).map_err(|e| e.to_string())?;
+    for path in unknown {
+        if !parsed.unknown_fields.contains(&path) {
+            parsed.unknown_fields.push(path);
+        }
+    }
+    Ok(parsed)
+}
+
+/// Reads, validates and renders one manifest document (`at` names it: `<file> (document N)`); `Ok(None)` for a
+/// document that is not a Ray object, which is skipped with a note. Errors are lines of
 /// `<Kind>/<name>: <field path>: <problem>`.
 fn render_document(
     doc: Value,
+    at: &str,
     options: &RenderOptions,
-) -> Result<Option<Vec<Rendered>>, Vec<String>> {
-    if doc.is_null() {
-        return Ok(None);
-    }
-    let kind = doc
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or("<no kind>")
-        .to_string();
-    let name = doc
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("<unnamed>")
-        .to_string();
-    let what = format!("{kind}/{name}");
-    // The deprecated v1alpha1 is converted to v1 exactly as the API server serves it.
-    let doc = if doc.get("apiVersion").and_then(Value::as_str) == Some("ray.io/v1alpha1") {
-        ray_api_v1alpha1::convert(doc, "ray.io/v1").map_err(|e| vec![format!("{what}: {e}")])?
-    } else {
-        doc
+    strict: bool,
+) -> Result<Option<String>, Vec<String>> {
+    let what = describe(&doc);
+    let prefixed = |problem: String| match &what {
+        Some(what) => format!("{what}: {problem}"),
+        None => problem,
     };
-    let object = RayObject::from_json_value(doc).map_err(|e| vec![format!("{what}: {e}")])?;
+    let parsed = match Document::from_json_value(doc).map_err(|e| vec![prefixed(e.to_string())])? {
+        Document::Ray(parsed) => parsed,
+        // The deprecated v1alpha1 is converted to v1, as the API server serves it.
+        Document::V1alpha1 { kind, value } => {
+            read_v1alpha1(&kind, value).map_err(|e| vec![prefixed(e)])?
+        }
+        Document::Other(other) => {
+            eprintln!("note: {at}: skipped {other}: not a ray.io object");
+            return Ok(None);
+        }
+    };
+    let what = what.unwrap_or_default();
+    // Nothing the user wrote disappears without a word: an unknown field is a warning, or with --strict an error.
+    let unknown = parsed.unknown_field_errors();
+    if strict && !unknown.is_empty() {
+        return Err(unknown.iter().map(|e| format!("{what}: {e}")).collect());
+    }
+    for problem in &unknown {
+        eprintln!("warning: {at}: {what}: {problem} (--strict makes this an error)");
+    }
+    let mut object = parsed.object;
     // What the operator ignores or does not create yet, so the output is not mistaken for the whole story.
     let notes = match &object {
         RayObject::Cluster(cluster) => ray_builders::cluster_notes(cluster),
@@ -89,22 +152,50 @@ fn render_document(
     for note in notes {
         eprintln!("note: {what}: {note}");
     }
+    // Validated as written, so a missing name or a bad generateName prefix is reported as such.
     object.validate().map_err(|errors| {
         errors
             .iter()
             .map(|e| format!("{what}: {e}"))
             .collect::<Vec<_>>()
     })?;
+    let generated = match (
+        object.metadata().name.as_deref(),
+        object.metadata().generate_name.clone(),
+    ) {
+        (None | Some(""), Some(prefix)) => {
+            let name = format!("{prefix}{GENERATED_NAME_PLACEHOLDER}");
+            object.metadata_mut().name = Some(name.clone());
+            let note = format!(
+                "metadata.generateName is \"{prefix}\": shown as \"{name}\", where the API server puts 5 random \
+                 characters in place of {GENERATED_NAME_PLACEHOLDER}"
+            );
+            eprintln!("note: {at}: {what}: {note}");
+            Some(note)
+        }
+        _ => None,
+    };
     let rendered = match &object {
         RayObject::Cluster(cluster) => ray_builders::render_cluster(cluster, options),
         RayObject::Job(job) => ray_builders::render_job(job, options),
         RayObject::Service(service) => ray_builders::render_service(service, options),
-    };
-    rendered.map(Some).map_err(|e| vec![format!("{what}: {e}")])
+    }
+    .map_err(|e| vec![format!("{what}: {e}")])?;
+    let mut yaml = ray_builders::objects::to_yaml_stream(&rendered)
+        .map_err(|e| vec![format!("{what}: {e}")])?;
+    if let Some(note) = generated {
+        // The same note in the output, under each object's `# Source:` line, so it travels with the YAML.
+        let source = format!("# Source: {what}\n");
+        yaml = yaml.replace(&source, &format!("{source}# {note}\n"));
+    }
+    Ok(Some(yaml))
 }
 
 /// Renders the manifests to a YAML stream, or returns every problem found (each naming its file, document and
 /// field). The outer error is for files that cannot be read at all.
+///
+/// Documents that are not ray.io objects (ConfigMaps, Ingresses, a scheduler's Queue, ...) are skipped with a note
+/// on standard error, and fields the types do not know are warnings (errors with `--strict`).
 pub fn render_to_string(args: &RenderArgs) -> anyhow::Result<Result<String, Vec<String>>> {
     let options = RenderOptions {
         default_namespace: args.namespace.clone(),
@@ -121,7 +212,9 @@ pub fn render_to_string(args: &RenderArgs) -> anyhow::Result<Result<String, Vec<
         } else {
             path.display().to_string()
         };
-        let docs: Vec<Value> = match serde_saphyr::from_multiple(&text) {
+        // The same reader and limits as everywhere else: YAML 1.1 scalars as kubectl reads them, and hostile
+        // input (alias bombs, deep nesting, huge strings) refused.
+        let docs = match ray_api_v1::parse::yaml_stream(&text) {
             Ok(docs) => docs,
             Err(e) => {
                 problems.push(format!("{file}: not valid YAML: {e}"));
@@ -129,16 +222,13 @@ pub fn render_to_string(args: &RenderArgs) -> anyhow::Result<Result<String, Vec<
             }
         };
         for (index, doc) in docs.into_iter().enumerate() {
-            match render_document(doc, &options) {
+            let at = format!("{file} (document {})", index + 1);
+            match render_document(doc, &at, &options, args.strict) {
                 Ok(None) => {}
-                Ok(Some(objects)) => {
-                    out.push_str(&ray_builders::objects::to_yaml_stream(&objects)?)
+                Ok(Some(yaml)) => out.push_str(&yaml),
+                Err(found) => {
+                    problems.extend(found.into_iter().map(|problem| format!("{at}: {problem}")))
                 }
-                Err(found) => problems.extend(
-                    found
-                        .into_iter()
-                        .map(|problem| format!("{file} (document {}): {problem}", index + 1)),
-                ),
             }
         }
     }

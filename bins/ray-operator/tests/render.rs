@@ -288,3 +288,91 @@ fn a_file_over_the_yaml_limit_is_refused_before_it_is_read_whole() {
         "{err}"
     );
 }
+
+/// A file as KubeRay's samples write them: a ConfigMap with the script next to the cluster that mounts it.
+const CONFIGMAP_AND_CLUSTER: &str = r#"
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: scripts
+data:
+  run.py: print("hi")
+---
+apiVersion: ray.io/v1
+kind: RayCluster
+metadata:
+  generateName: mixed-
+spec:
+  headGroupSpec:
+    rayStartParams: {}
+    template:
+      spec:
+        containers:
+        - name: ray-head
+          image: rayproject/ray:2.9.0
+          volumeMounts: [{name: scripts, mountPath: /scripts}]
+        volumes:
+        - name: scripts
+          configMap: {name: scripts, defaultMode: 0777}
+"#;
+
+#[test]
+fn files_with_other_kinds_render_their_ray_objects_and_name_the_skipped_documents() {
+    let (code, out, err) = render(&["-f", "-"], Some(CONFIGMAP_AND_CLUSTER));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("<stdin> (document 1): skipped ConfigMap v1 \"scripts\": not a ray.io object"),
+        "{err}"
+    );
+    // generateName: the name is shown with a placeholder suffix, and so are the names derived from it.
+    assert!(out.contains("# Source: RayCluster/mixed-xxxxx\n"), "{out}");
+    assert!(out.contains("name: mixed-xxxxx-head-svc"), "{out}");
+    assert!(out.contains("metadata.generateName is \"mixed-\""), "{out}");
+    assert!(err.contains("shown as \"mixed-xxxxx\""), "{err}");
+    // 0777 is octal, as kubectl reads it.
+    assert!(out.contains("defaultMode: 511"), "{out}");
+    assert!(!out.contains("kind: ConfigMap"), "{out}");
+}
+
+#[test]
+fn unknown_fields_warn_and_strict_refuses_them_by_path() {
+    let manifest = CONFIGMAP_AND_CLUSTER.replace(
+        "    rayStartParams: {}\n",
+        "    rayStartParams: {}\n    replica: 2\n",
+    );
+    let (code, out, err) = render(&["-f", "-"], Some(&manifest));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("# Source: RayCluster/mixed-xxxxx"), "{out}");
+    assert!(
+        err.contains("warning: <stdin> (document 2): RayCluster/mixed-xxxxx: spec.headGroupSpec.replica: unknown field"),
+        "{err}"
+    );
+
+    let (code, out, err) = render(&["--strict", "-f", "-"], Some(&manifest));
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(out, "", "nothing is rendered");
+    assert!(
+        err.contains("<stdin> (document 2): RayCluster/mixed-xxxxx: spec.headGroupSpec.replica: unknown field"),
+        "{err}"
+    );
+    // Without unknown fields, --strict renders as usual.
+    let (code, _, err) = render(&["--strict", "-f", "-"], Some(CONFIGMAP_AND_CLUSTER));
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn unknown_ray_kinds_and_shapeless_documents_are_errors() {
+    let text = "apiVersion: ray.io/v1\nkind: RayCronJob\nmetadata: {name: c}\n---\n- a\n";
+    let (code, out, err) = render(&["-f", "-"], Some(text));
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(out, "");
+    assert!(
+        err.contains("<stdin> (document 1): RayCronJob/c: kind:")
+            && err.contains("does not implement RayCronJob"),
+        "{err}"
+    );
+    assert!(
+        err.contains("<stdin> (document 2): expected a Kubernetes object"),
+        "{err}"
+    );
+}

@@ -32,10 +32,20 @@
 //! );
 //! ```
 //!
-//! YAML is read as YAML 1.2 and converted to JSON first, the way `kubectl` does, so a value means the same here as
-//! after `kubectl apply` (for example `replicas: "3"` is a string and rejected, not silently converted). Unknown
-//! fields are ignored, as the API server prunes them.
+//! YAML is converted to JSON first, and its plain scalars are read the way `kubectl` reads them (kubectl uses
+//! sigs.k8s.io/yaml, which follows YAML 1.1), so a value means the same here as after `kubectl apply`:
+//!
+//! - `defaultMode: 0777` is octal, 511 (YAML 1.2 would read the decimal-looking 777 as a float and fail);
+//!   `0x1F` is 31, `0o17` is 15, `0b101` is 5;
+//! - `yes`/`no`, `on`/`off` and `y`/`n` are booleans, like `true`/`false`;
+//! - anything quoted stays a string: `"0777"`, `"yes"`, and `replicas: "3"`, which is rejected rather than silently
+//!   converted.
+//!
+//! [`from_json_value`], [`from_yaml_str`] and [`RayObject::from_json_value`] ignore fields the types do not know, as
+//! the API server prunes them. [`read_documents`] and [`ParsedObject`] list each one by path, so a tool can say
+//! that a field would vanish (`ray-operator render` warns, and refuses with `--strict`).
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -132,7 +142,8 @@ where
 
 /// Reads every document of a YAML stream (documents separated by `---`) as a ray.io/v1 object of any kind.
 ///
-/// Empty documents (for example after a trailing `---`) are skipped. An error names the document it is in.
+/// Empty documents (for example after a trailing `---`) are skipped. An error names the document it is in. Every
+/// document must be a ray.io/v1 object; to read files that mix in ConfigMaps and the like, use [`read_documents`].
 pub fn from_yaml_documents(text: &str) -> Result<Vec<RayObject>, ParseError> {
     yaml_documents(text)?
         .into_iter()
@@ -160,32 +171,10 @@ pub enum RayObject {
 
 impl RayObject {
     /// Reads an object whose `apiVersion` is `ray.io/v1` and whose `kind` is RayCluster, RayJob or RayService.
+    ///
+    /// Fields the types do not know are ignored; [`ParsedObject::from_json_value`] lists them.
     pub fn from_json_value(value: Value) -> Result<Self, ParseError> {
-        let api_version = value.get("apiVersion").and_then(Value::as_str);
-        if api_version != Some(crate::API_VERSION) {
-            return Err(ParseError::Field {
-                path: "apiVersion".into(),
-                message: match api_version {
-                    Some(found) => format!("expected ray.io/v1, found \"{found}\""),
-                    None => "expected ray.io/v1; set apiVersion: ray.io/v1".into(),
-                },
-            });
-        }
-        limits::check_strings(&value)?;
-        match value.get("kind").and_then(Value::as_str) {
-            Some("RayCluster") => deserialize_tracked(value).map(Self::Cluster),
-            Some("RayJob") => deserialize_tracked(value).map(Self::Job),
-            Some("RayService") => deserialize_tracked(value).map(Self::Service),
-            found => Err(ParseError::Field {
-                path: "kind".into(),
-                message: match found {
-                    Some(found) => {
-                        format!("expected RayCluster, RayJob or RayService, found \"{found}\"")
-                    }
-                    None => "expected RayCluster, RayJob or RayService; set kind".into(),
-                },
-            }),
-        }
+        ParsedObject::from_json_value(value).map(|parsed| parsed.object)
     }
 
     /// The object's kind: `RayCluster`, `RayJob` or `RayService`.
@@ -199,12 +188,25 @@ impl RayObject {
 
     /// The object's `metadata.name` (empty when it has none yet).
     pub fn name(&self) -> &str {
-        let metadata = match self {
+        self.metadata().name.as_deref().unwrap_or_default()
+    }
+
+    /// The object's metadata.
+    pub fn metadata(&self) -> &ObjectMeta {
+        match self {
             Self::Cluster(object) => &object.metadata,
             Self::Job(object) => &object.metadata,
             Self::Service(object) => &object.metadata,
-        };
-        metadata.name.as_deref().unwrap_or_default()
+        }
+    }
+
+    /// The object's metadata, to change (for example to give a `generateName` object a name to show).
+    pub fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        match self {
+            Self::Cluster(object) => &mut object.metadata,
+            Self::Job(object) => &mut object.metadata,
+            Self::Service(object) => &mut object.metadata,
+        }
     }
 
     /// Validates the object with the rules of its kind (see [`crate::validation`]).
@@ -214,6 +216,275 @@ impl RayObject {
             Self::Job(object) => crate::validation::validate_job(object),
             Self::Service(object) => crate::validation::validate_service(object),
         }
+    }
+}
+
+/// A ray.io/v1 object read from JSON, with the fields it had that the types do not know.
+#[derive(Clone, Debug)]
+pub struct ParsedObject {
+    /// The object.
+    pub object: RayObject,
+    /// The JSON path of every field the types do not know, in document order, for example
+    /// `spec.headGroupSpec.foo` or `spec.headGroupSpec.template.spec.containers[0].imagePullPolice`. Such fields
+    /// are not in [`Self::object`]: the API server would prune them (or, with strict field validation, refuse them).
+    pub unknown_fields: Vec<String>,
+}
+
+impl ParsedObject {
+    /// Reads an object whose `apiVersion` is `ray.io/v1` and whose `kind` is RayCluster, RayJob or RayService,
+    /// noting every field the types do not know (including those inside embedded Kubernetes types such as the pod
+    /// template).
+    pub fn from_json_value(value: Value) -> Result<Self, ParseError> {
+        let api_version = value.get("apiVersion").and_then(Value::as_str);
+        if api_version != Some(crate::API_VERSION) {
+            return Err(ParseError::Field {
+                path: "apiVersion".into(),
+                message: match api_version {
+                    Some(found) => format!("expected ray.io/v1, found \"{found}\""),
+                    None => "expected ray.io/v1; set apiVersion: ray.io/v1".into(),
+                },
+            });
+        }
+        limits::check_strings(&value)?;
+        let (object, unknown_fields) = match value.get("kind").and_then(Value::as_str) {
+            Some("RayCluster") => {
+                let (object, unknown) = deserialize_reporting_unknown(value)?;
+                (RayObject::Cluster(object), unknown)
+            }
+            Some("RayJob") => {
+                let (object, unknown) = deserialize_reporting_unknown(value)?;
+                (RayObject::Job(object), unknown)
+            }
+            Some("RayService") => {
+                let (object, unknown) = deserialize_reporting_unknown(value)?;
+                (RayObject::Service(object), unknown)
+            }
+            found => {
+                return Err(ParseError::Field {
+                    path: "kind".into(),
+                    message: match found {
+                        Some(found) => format!(
+                            "expected RayCluster, RayJob or RayService, found \"{found}\": this operator does not \
+                             implement {found}"
+                        ),
+                        None => "expected RayCluster, RayJob or RayService; set kind".into(),
+                    },
+                });
+            }
+        };
+        Ok(Self {
+            object,
+            unknown_fields,
+        })
+    }
+
+    /// One error per unknown field, each naming its path: for a warning, or for refusing the object.
+    pub fn unknown_field_errors(&self) -> Vec<ParseError> {
+        let kind = self.object.kind();
+        self.unknown_fields
+            .iter()
+            .map(|path| ParseError::Field {
+                path: path.clone(),
+                message: format!(
+                    "unknown field: {kind} has no such field, so the API server would drop it (or refuse it under \
+                     strict field validation); check its spelling and indentation"
+                ),
+            })
+            .collect()
+    }
+
+    /// The object when it has no unknown field, else an error for each: what an API server with strict field
+    /// validation (`kubectl apply --validate=strict`) does.
+    pub fn strict(self) -> Result<RayObject, Vec<ParseError>> {
+        if self.unknown_fields.is_empty() {
+            Ok(self.object)
+        } else {
+            Err(self.unknown_field_errors())
+        }
+    }
+}
+
+/// One document of a YAML stream, sorted by what it holds (see [`read_documents`]).
+#[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // read once per document; unboxed variants keep matching simple
+pub enum Document {
+    /// A ray.io/v1 RayCluster, RayJob or RayService.
+    Ray(ParsedObject),
+    /// A `ray.io/v1alpha1` object, as JSON. It is not converted here because the conversion lives in the
+    /// `ray-api-v1alpha1` crate, which depends on this one: convert it with `ray_api_v1alpha1::convert(value,
+    /// "ray.io/v1")` and read the result with [`ParsedObject::from_json_value`].
+    V1alpha1 {
+        /// The object's kind, as written.
+        kind: String,
+        /// The whole object.
+        value: Value,
+    },
+    /// An object that is not in the ray.io group (a ConfigMap, an Ingress, a scheduler's Queue, ...). Files often
+    /// keep these next to the Ray objects that use them; a tool reading Ray objects skips them.
+    Other(OtherObject),
+}
+
+/// What a document that is not a Ray object is, to say which one was skipped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OtherObject {
+    /// Its `apiVersion`, for example `v1` or `networking.k8s.io/v1`.
+    pub api_version: String,
+    /// Its `kind`, for example `ConfigMap`.
+    pub kind: String,
+    /// Its `metadata.name` (or, failing that, `metadata.generateName`), when it has one.
+    pub name: Option<String>,
+}
+
+/// `ConfigMap v1 "name"`.
+impl std::fmt::Display for OtherObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.kind, self.api_version)?;
+        if let Some(name) = &self.name {
+            write!(f, " \"{name}\"")?;
+        }
+        Ok(())
+    }
+}
+
+impl Document {
+    /// Sorts one JSON document: a ray.io/v1 object is read (with its unknown fields), a v1alpha1 one is handed back
+    /// for conversion, and an object of another group is described for skipping.
+    ///
+    /// Errors: a document that is not a mapping, or has no `apiVersion` or `kind`; a ray.io version other than v1
+    /// and v1alpha1; a ray.io kind this crate does not know (such as RayCronJob); and any field error in a
+    /// ray.io/v1 object.
+    pub fn from_json_value(value: Value) -> Result<Self, ParseError> {
+        let Value::Object(map) = &value else {
+            return Err(ParseError::Field {
+                path: String::new(),
+                message: format!(
+                    "expected a Kubernetes object (a mapping with apiVersion and kind), found {}",
+                    json_type(&value)
+                ),
+            });
+        };
+        let text = |field: &str| match map.get(field) {
+            Some(Value::String(text)) if !text.is_empty() => Ok(text.clone()),
+            None | Some(Value::Null) => Err(ParseError::Field {
+                path: field.into(),
+                message: format!(
+                    "missing: every document needs apiVersion and kind (ray.io/v1 and RayCluster, RayJob or \
+                     RayService for Ray objects); set {field}"
+                ),
+            }),
+            Some(other) => Err(ParseError::Field {
+                path: field.into(),
+                message: format!("expected a non-empty string, found {}", json_type(other)),
+            }),
+        };
+        let kind = text("kind")?;
+        let api_version = text("apiVersion")?;
+        let group = api_version.split_once('/').map(|(group, _)| group);
+        if api_version == crate::API_VERSION {
+            return ParsedObject::from_json_value(value).map(Self::Ray);
+        }
+        if api_version == "ray.io/v1alpha1" {
+            return Ok(Self::V1alpha1 { kind, value });
+        }
+        if group == Some(crate::GROUP) {
+            return Err(ParseError::Field {
+                path: "apiVersion".into(),
+                message: format!(
+                    "\"{api_version}\" is not a version of ray.io this operator reads; use ray.io/v1 (or the \
+                     deprecated ray.io/v1alpha1)"
+                ),
+            });
+        }
+        let metadata = map.get("metadata");
+        let name = ["name", "generateName"]
+            .into_iter()
+            .find_map(|field| metadata?.get(field)?.as_str())
+            .map(str::to_owned);
+        Ok(Self::Other(OtherObject {
+            api_version,
+            kind,
+            name,
+        }))
+    }
+}
+
+/// Reads every document of a YAML stream, the way a tool that renders or checks Ray manifests needs them: files
+/// as users write them also hold ConfigMaps, Ingresses or a scheduler's Queue, and those are sorted out here
+/// instead of failing the whole file.
+///
+/// The outer error is for text that is not YAML at all (or breaks a [`limits`] bound); then no document is read.
+/// Otherwise there is one entry per non-empty document, in order (entry `i` is document `i + 1`), each the
+/// [`Document`] or the problem with that document alone.
+pub fn read_documents(text: &str) -> Result<Vec<Result<Document, ParseError>>, ParseError> {
+    Ok(yaml_stream(text)?
+        .into_iter()
+        .map(Document::from_json_value)
+        .collect())
+}
+
+/// Parses every non-empty document of a YAML stream into JSON values, within [`limits`] and with the scalar rules
+/// of `kubectl` (see the module documentation); sort each with [`Document::from_json_value`]. For a tool that
+/// wants the JSON of a document too, for example to name it in messages.
+pub fn yaml_stream(text: &str) -> Result<Vec<Value>, ParseError> {
+    yaml_documents(text)
+}
+
+/// Deserializes `value` as `T` like [`from_json_value`] does (an error names the field), and lists the JSON path of
+/// every field `T` does not know. For types of other crates too, for example the v1alpha1 types before a
+/// conversion (which drops such fields).
+///
+/// The top-level `apiVersion` and `kind` are never listed: the types kube derives for custom resources read them
+/// without keeping them, and the callers check them by value.
+pub fn deserialize_reporting_unknown<T: DeserializeOwned>(
+    value: Value,
+) -> Result<(T, Vec<String>), ParseError> {
+    let mut unknown = Vec::new();
+    let mut note = |path: serde_ignored::Path<'_>| {
+        let path = json_path(&path);
+        if path != "apiVersion" && path != "kind" {
+            unknown.push(path);
+        }
+    };
+    let result = deserialize_tracked(serde_ignored::Deserializer::new(value, &mut note));
+    result.map(|object| (object, unknown))
+}
+
+/// `spec.workerGroupSpecs[0].foo`, the path style of `serde_path_to_error` and of validation errors.
+fn json_path(path: &serde_ignored::Path<'_>) -> String {
+    fn walk(path: &serde_ignored::Path<'_>, out: &mut String) {
+        use serde_ignored::Path;
+        match path {
+            Path::Root => {}
+            Path::Seq { parent, index } => {
+                walk(parent, out);
+                out.push_str(&format!("[{index}]"));
+            }
+            Path::Map { parent, key } => {
+                walk(parent, out);
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Path::Some { parent }
+            | Path::NewtypeStruct { parent }
+            | Path::NewtypeVariant { parent } => walk(parent, out),
+        }
+    }
+    let mut out = String::new();
+    walk(path, &mut out);
+    out
+}
+
+/// `a list`, `a string`, ... for messages about a value of the wrong type.
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
     }
 }
 
@@ -235,7 +506,12 @@ fn check_type_meta(value: &Value, api_version: &str, kind: &str) -> Result<(), P
 }
 
 /// Deserializes `value`, recording the path of the field where it fails.
-fn deserialize_tracked<T: DeserializeOwned>(value: Value) -> Result<T, ParseError> {
+fn deserialize_tracked<'de, T, D>(value: D) -> Result<T, ParseError>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+    D::Error: std::fmt::Display,
+{
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
         ParseError::Field {
@@ -382,6 +658,10 @@ pub mod limits {
             alias_limits: serde_saphyr::alias_limits! {
                 max_total_replayed_events: MAX_YAML_ALIAS_EVENTS,
             },
+            // Plain scalars as kubectl (sigs.k8s.io/yaml, YAML 1.1) reads them: `0777` is octal 511, not the
+            // float 777.0 of YAML 1.2. YAML 1.1 booleans (`yes`, `off`, ...) are serde-saphyr's default already.
+            legacy_octal_numbers: true,
+            strict_booleans: false,
         }
     }
 

@@ -1,7 +1,8 @@
 //! Malformed input gives an error naming the field (or the YAML position), never a panic.
 
 use ray_api_v1::parse::{
-    ParseError, RayObject, from_json_value, from_yaml_documents, from_yaml_str,
+    Document, ParseError, ParsedObject, RayObject, deserialize_reporting_unknown, from_json_value,
+    from_yaml_documents, from_yaml_str, read_documents, yaml_value,
 };
 use ray_api_v1::{RayCluster, RayJob};
 use serde_json::json;
@@ -227,4 +228,250 @@ fn hostile_input_never_panics() {
     }))
     .expect("a string is a string");
     assert!(ray_api_v1::validate_job(&job).is_err());
+}
+
+/// A RayCluster as KubeRay's samples write it: with a ConfigMap volume and a few YAML 1.1 spellings.
+const CLUSTER_WITH_VOLUME: &str = r#"
+apiVersion: ray.io/v1
+kind: RayCluster
+metadata:
+  name: demo
+  labels:
+    mode: "0777"
+    enabled: "yes"
+spec:
+  enableInTreeAutoscaling: yes
+  headGroupSpec:
+    rayStartParams:
+      num-cpus: "0777"
+    template:
+      spec:
+        containers:
+          - name: ray-head
+            image: rayproject/ray:2.9.0
+        volumes:
+          - name: scripts
+            configMap:
+              name: scripts
+              defaultMode: 0777
+          - name: hex
+            configMap:
+              name: scripts
+              defaultMode: 0x1F
+"#;
+
+fn ray_documents(text: &str) -> Vec<Document> {
+    read_documents(text)
+        .expect("well-formed YAML")
+        .into_iter()
+        .map(|document| document.expect("a readable document"))
+        .collect()
+}
+
+fn only_cluster(text: &str) -> (RayCluster, Vec<String>) {
+    match ray_documents(text).pop() {
+        Some(Document::Ray(ParsedObject {
+            object: RayObject::Cluster(cluster),
+            unknown_fields,
+        })) => (cluster, unknown_fields),
+        other => panic!("expected a RayCluster, got {other:?}"),
+    }
+}
+
+#[test]
+fn yaml_1_1_scalars_read_as_kubectl_reads_them() {
+    let (cluster, unknown) = only_cluster(CLUSTER_WITH_VOLUME);
+    assert_eq!(unknown, Vec::<String>::new());
+    let volumes = cluster
+        .spec
+        .head_group_spec
+        .template
+        .spec
+        .as_ref()
+        .expect("pod spec")
+        .volumes
+        .clone()
+        .expect("volumes");
+    let modes: Vec<Option<i32>> = volumes
+        .iter()
+        .map(|volume| {
+            volume
+                .config_map
+                .as_ref()
+                .and_then(|source| source.default_mode)
+        })
+        .collect();
+    // 0777 is octal (YAML 1.1, as kubectl reads it), 0x1F hexadecimal.
+    assert_eq!(modes, [Some(0o777), Some(31)]);
+    assert_eq!(modes[0], Some(511));
+    // `yes` is a boolean, as in kubectl.
+    assert!(cluster.spec.enable_in_tree_autoscaling);
+    // Quoted values stay strings, exactly as written.
+    assert_eq!(
+        cluster.spec.head_group_spec.ray_start_params["num-cpus"],
+        "0777"
+    );
+    let labels = cluster.metadata.labels.expect("labels");
+    assert_eq!(labels["mode"], "0777");
+    assert_eq!(labels["enabled"], "yes");
+
+    // The same rules hold for YAML inside string fields (runtimeEnvYAML, serveConfigV2), as KubeRay reads those.
+    assert_eq!(
+        yaml_value("mode: 0777\nhex: 0x1F\nflag: off\nquoted: \"0777\"\nplain: 0.5\n")
+            .expect("yaml"),
+        Some(json!({ "mode": 511, "hex": 31, "flag": false, "quoted": "0777", "plain": 0.5 }))
+    );
+}
+
+#[test]
+fn files_mixing_in_other_kinds_keep_their_ray_objects() {
+    let text = format!(
+        r#"
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: scripts
+data:
+  run.py: print("hi")
+---
+{CLUSTER}
+---
+apiVersion: scheduling.volcano.sh/v1beta1
+kind: Queue
+metadata:
+  generateName: kuberay-test-queue-
+---
+apiVersion: ray.io/v1alpha1
+kind: RayCluster
+metadata:
+  name: old
+spec: {{}}
+"#
+    );
+    let documents = ray_documents(&text);
+    assert_eq!(documents.len(), 4, "{documents:?}");
+    match &documents[0] {
+        Document::Other(other) => assert_eq!(other.to_string(), "ConfigMap v1 \"scripts\""),
+        other => panic!("{other:?}"),
+    }
+    match &documents[1] {
+        Document::Ray(parsed) => assert_eq!(
+            (parsed.object.kind(), parsed.object.name()),
+            ("RayCluster", "demo")
+        ),
+        other => panic!("{other:?}"),
+    }
+    match &documents[2] {
+        Document::Other(other) => assert_eq!(
+            other.to_string(),
+            "Queue scheduling.volcano.sh/v1beta1 \"kuberay-test-queue-\""
+        ),
+        other => panic!("{other:?}"),
+    }
+    match &documents[3] {
+        Document::V1alpha1 { kind, value } => {
+            assert_eq!(kind, "RayCluster");
+            assert_eq!(value["metadata"]["name"], "old");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn documents_that_are_not_objects_or_unknown_ray_kinds_are_errors() {
+    let text = "- a\n- b\n---\nmetadata: {name: x}\n---\napiVersion: ray.io/v1\nkind: RayCronJob\nmetadata: {name: x}\n---\napiVersion: ray.io/v2\nkind: RayCluster\n---\nkind: ConfigMap\n";
+    let results = read_documents(text).expect("well-formed YAML");
+    let errors: Vec<(String, String)> = results
+        .into_iter()
+        .map(|result| field_error(result.expect_err("every document is wrong")))
+        .collect();
+    assert_eq!(errors[0].0, "");
+    assert!(errors[0].1.contains("found a list"), "{:?}", errors[0]);
+    assert_eq!(errors[1].0, "kind");
+    assert!(errors[1].1.starts_with("missing"), "{:?}", errors[1]);
+    assert_eq!(errors[2].0, "kind");
+    assert!(
+        errors[2].1.contains("RayCronJob") && errors[2].1.contains("does not implement"),
+        "{:?}",
+        errors[2]
+    );
+    assert_eq!(errors[3].0, "apiVersion");
+    assert!(errors[3].1.contains("\"ray.io/v2\""), "{:?}", errors[3]);
+    assert_eq!(errors[4].0, "apiVersion");
+    assert_eq!(errors.len(), 5);
+}
+
+#[test]
+fn generate_name_objects_read_and_validate_without_a_name() {
+    let text = CLUSTER.replace("  name: demo\n", "  generateName: demo-\n");
+    let (cluster, _) = only_cluster(&text);
+    assert_eq!(cluster.metadata.name, None);
+    assert_eq!(cluster.metadata.generate_name.as_deref(), Some("demo-"));
+    assert_eq!(ray_api_v1::validate_cluster(&cluster), Ok(()));
+
+    let text = CLUSTER.replace("  name: demo\n", "  labels: {a: b}\n");
+    let (cluster, _) = only_cluster(&text);
+    let errors = ray_api_v1::validate_cluster(&cluster).expect_err("no name");
+    assert!(errors.to_string().contains("metadata.name"), "{errors}");
+}
+
+#[test]
+fn unknown_fields_are_listed_by_path() {
+    let text = CLUSTER
+        .replace("  name: demo\n", "  name: demo\n  lables: {a: b}\n")
+        .replace(
+            "spec:\n  headGroupSpec:\n",
+            "spec:\n  headGroupSpec:\n    foo: 1\n    rayStartParam: {}\n",
+        )
+        .replace(
+            "            image: rayproject/ray:2.9.0\n  workerGroupSpecs",
+            "            image: rayproject/ray:2.9.0\n            imagePullPolice: Always\n  workerGroupSpecs",
+        )
+        .replace("      replicas: 1\n", "      replicas: 1\n      replica: 2\n")
+        + "status_: {}\n";
+    let (cluster, unknown) = only_cluster(&text);
+    assert_eq!(
+        unknown,
+        [
+            "metadata.lables",
+            "spec.headGroupSpec.foo",
+            "spec.headGroupSpec.rayStartParam",
+            "spec.headGroupSpec.template.spec.containers[0].imagePullPolice",
+            "spec.workerGroupSpecs[0].replica",
+            "status_",
+        ]
+    );
+    // The object is still read: unknown fields are left out, the rest is kept.
+    assert_eq!(cluster.spec.worker_group_specs[0].replicas, Some(1));
+
+    // Strict reading refuses the object, one error per field, each naming its path.
+    let Document::Ray(parsed) = ray_documents(&text).remove(0) else {
+        panic!("a Ray object");
+    };
+    let errors = parsed.strict().expect_err("unknown fields");
+    assert_eq!(errors.len(), 6);
+    let first = errors[0].to_string();
+    assert!(
+        first.starts_with("metadata.lables: unknown field: RayCluster has no such field"),
+        "{first}"
+    );
+    // Without unknown fields, strict reading gives the object.
+    let Document::Ray(parsed) = ray_documents(CLUSTER).remove(0) else {
+        panic!("a Ray object");
+    };
+    assert_eq!(parsed.strict().expect("no unknown field").name(), "demo");
+}
+
+#[test]
+fn unknown_fields_of_other_types_are_found_too() {
+    #[derive(serde::Deserialize)]
+    struct Small {
+        #[allow(dead_code)]
+        name: String,
+    }
+    let (_, unknown) = deserialize_reporting_unknown::<Vec<Small>>(
+        json!([{ "name": "a" }, { "name": "b", "nmae": "c" }]),
+    )
+    .expect("reads");
+    assert_eq!(unknown, ["[1].nmae"]);
 }
