@@ -221,24 +221,29 @@ pub async fn floor(
     .try_for_each(|_| async { Ok(()) })
     .await?;
     let seconds = started.elapsed().as_secs_f64();
-    api.delete_collection(
-        &DeleteParams {
-            grace_period_seconds: Some(0),
-            ..DeleteParams::default()
-        },
-        &ListParams::default(),
-    )
-    .await
-    .context("deleting the floor's pods")?;
+    // One delete-collection of 11,000 pods can outlast the API server's request timeout on a loaded machine (the
+    // deletion goes on server-side); ask again until the list is empty.
     let deadline = Instant::now() + Duration::from_secs(300);
-    while !api
-        .list_metadata(&ListParams::default().limit(1))
-        .await?
-        .items
-        .is_empty()
-    {
+    loop {
+        let deleted = api
+            .delete_collection(
+                &DeleteParams {
+                    grace_period_seconds: Some(0),
+                    ..DeleteParams::default()
+                },
+                &ListParams::default().limit(2000),
+            )
+            .await;
+        let remaining = api
+            .list_metadata(&ListParams::default().limit(1))
+            .await
+            .context("listing the floor's pods")?;
+        if remaining.items.is_empty() {
+            break;
+        }
         if Instant::now() > deadline {
-            anyhow::bail!("the floor's pods were not deleted within 300 s");
+            let why = deleted.err().map(|e| format!(": {e}")).unwrap_or_default();
+            anyhow::bail!("the floor's pods were not deleted within 300 s{why}");
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
