@@ -24,7 +24,7 @@ pub fn head_ingress(ctx: &ClusterContext<'_>) -> Result<Option<Ingress>, Service
     let mut annotations = ctx.annotations().cloned().unwrap_or_default();
     let class = annotations.remove(labels::INGRESS_CLASS_ANNOTATION);
     // kubectl's record of the RayCluster it applied; on the Ingress it would mislead `kubectl apply`.
-    annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    annotations.remove(labels::LAST_APPLIED_ANNOTATION);
     let port = dashboard_port(ctx)?;
     Ok(Some(Ingress {
         metadata: ObjectMeta {

@@ -55,6 +55,8 @@ pub const NODE_TYPE_REDIS_CLEANUP: &str = "redis-cleanup";
 /// Annotation on a RayCluster: `"true"` enables GCS fault tolerance with an external Redis (the seed-era switch).
 /// On the head pod it is always written, `"true"` or `"false"`.
 pub const FT_ENABLED_ANNOTATION: &str = "ray.io/ft-enabled";
+/// Where client-side `kubectl apply` keeps a copy of the object it applied; never copied to children, never cached.
+pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
 /// Annotation on a RayCluster: the Redis key namespace of its GCS data (defaults to the cluster's UID). Written to
 /// the head pod too.
 pub const EXTERNAL_STORAGE_NAMESPACE_ANNOTATION: &str = "ray.io/external-storage-namespace";

@@ -353,6 +353,15 @@ impl PodIndex {
         let _ = synced.wait_for(|synced| *synced).await;
     }
 
+    /// The index as a cache the runner waits for before the controller counts as ready, named `name`.
+    pub fn readiness(self: &Arc<Self>, name: impl Into<String>) -> operator_runtime::runner::Cache {
+        let index = self.clone();
+        operator_runtime::runner::Cache::from_future(name, async move {
+            index.wait_until_synced().await;
+            true
+        })
+    }
+
     /// Applies one watch event.
     fn apply(&self, event: &watcher::Event<Pod>) {
         match event {

@@ -39,13 +39,7 @@ pub async fn run(
     .reflect(service_writer)
     .touched_objects();
     let events = settings.events(&client);
-    let caches = vec![runner::Cache::from_future(settings.scope("pods"), {
-        let pods = pods.clone();
-        async move {
-            pods.wait_until_synced().await;
-            true
-        }
-    })];
+    let caches = vec![pods.readiness(settings.scope("pods"))];
     let ctx = Arc::new(Context {
         events: events.clone(),
         client,
@@ -79,12 +73,9 @@ pub async fn run(
 fn slim(meta: &mut ObjectMeta) {
     meta.managed_fields = None;
     if let Some(annotations) = meta.annotations.as_mut() {
-        annotations.remove(LAST_APPLIED);
+        annotations.remove(labels::LAST_APPLIED_ANNOTATION);
     }
 }
-
-/// The annotation `kubectl apply` (client-side) keeps a copy of the applied object in.
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 impl Reconciler for Context {
     type Object = RayCluster;

@@ -49,13 +49,7 @@ pub async fn run(client: Client, settings: Settings, shutdown: Shutdown) {
     let pod_stream = pod_index::watch(common.api(&client), HEAD_POD_SELECTOR, pods.clone());
     let (endpoint_slices, slice_stream) = observe::endpoint_slice_cache(common.api(&client));
     let caches = vec![
-        Cache::from_future(common.scope("head pods"), {
-            let pods = pods.clone();
-            async move {
-                pods.wait_until_synced().await;
-                true
-            }
-        }),
+        pods.readiness(common.scope("head pods")),
         Cache::of(common.scope("serve endpoints"), endpoint_slices.clone()),
     ];
     let telemetry = settings.controller.telemetry.clone();
