@@ -184,6 +184,7 @@ async fn session(args: &UpArgs, layout: &Layout, files: &SessionFiles) -> anyhow
             layout: layout.clone(),
             dashboard_port: Some(args.dashboard_port),
             num_cpus: 1,
+            auth_token: None,
         })
         .await?;
         eprintln!("Ray head ready, dashboard {}", head.dashboard_url());

@@ -6,6 +6,7 @@ use crate::decode::{self, MAX_RESPONSE_BYTES, is_already_exists};
 use crate::error::Error;
 use crate::jobs::{JobDetails, JobSubmitRequest, SubmitOutcome, VersionInfo};
 use crate::serve::ServeInstanceDetails;
+use reqwest::header::HeaderValue;
 use reqwest::{Method, Url};
 
 /// The default per-request timeout. Short on purpose: a reconcile that waits on a head must not hold up the others,
@@ -18,7 +19,13 @@ pub struct DashboardClient {
     base: Url,
     http: reqwest::Client,
     timeout: Duration,
+    /// `x-ray-authorization: Bearer <token>` for a cluster with token authentication; marked sensitive, so it is
+    /// never printed by `Debug`.
+    auth: Option<HeaderValue>,
 }
+
+/// The header a Ray dashboard with token authentication (Ray 2.52 or later) reads the token from.
+pub const AUTH_HEADER: &str = "x-ray-authorization";
 
 impl DashboardClient {
     /// A client for the dashboard at `base_url`, such as `http://raycluster-head-svc.default.svc.cluster.local:8265`.
@@ -43,7 +50,22 @@ impl DashboardClient {
             base,
             http,
             timeout: DEFAULT_TIMEOUT,
+            auth: None,
         }
+    }
+
+    /// Sends `token` with every request, as a Ray head with `RAY_AUTH_MODE=token` requires. A token that cannot
+    /// be an HTTP header value (a control character, a line break) is an error that does not repeat it.
+    pub fn with_auth_token(mut self, token: &str) -> Result<Self, Error> {
+        let mut value =
+            HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| Error::Token {
+                reason: "the token contains characters an HTTP header cannot carry (control characters or \
+                         line breaks); write it as plain text"
+                    .to_owned(),
+            })?;
+        value.set_sensitive(true);
+        self.auth = Some(value);
+        Ok(self)
     }
 
     /// Sets the per-request timeout (default [`DEFAULT_TIMEOUT`]).
@@ -176,6 +198,9 @@ impl DashboardClient {
         let url = self.url(segments);
         let method_name = method_name(&method);
         let mut request = self.http.request(method, url.clone()).timeout(self.timeout);
+        if let Some(auth) = &self.auth {
+            request = request.header(AUTH_HEADER, auth.clone());
+        }
         if let Some(body) = &body {
             request = request.json(body);
         }
@@ -264,6 +289,23 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    /// A token is never printed (the client's `Debug`, an error about it), and one an HTTP header cannot carry is
+    /// refused rather than sent mangled.
+    #[test]
+    fn auth_tokens_stay_secret_and_must_fit_a_header() {
+        let client = DashboardClient::new("http://127.0.0.1:8265")
+            .and_then(|c| c.with_auth_token("s3cr3t-token"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!format!("{client:?}").contains("s3cr3t"));
+        let refused = DashboardClient::new("http://127.0.0.1:8265")
+            .and_then(|c| c.with_auth_token("line\nbreak-s3cr3t"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(refused.contains("no usable Ray auth token"), "{refused}");
+        assert!(!refused.contains("s3cr3t"), "{refused}");
+    }
     use super::*;
 
     #[test]

@@ -14,6 +14,13 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// The cluster uses token authentication and its token cannot be used (unreadable, or not valid in an HTTP
+    /// header). The token itself is never part of the message.
+    #[error("no usable Ray auth token: {reason}")]
+    Token {
+        /// Why, naming the Secret or the problem.
+        reason: String,
+    },
     /// The dashboard did not answer within the request timeout.
     #[error("{method} {url}: the Ray dashboard did not answer within {timeout:?}")]
     Timeout {
@@ -81,7 +88,7 @@ impl Error {
         match self {
             Self::Timeout { .. } | Self::Unreachable { .. } => true,
             Self::Status { status, .. } => *status >= 500,
-            Self::InvalidUrl { .. } | Self::Decode { .. } => false,
+            Self::InvalidUrl { .. } | Self::Decode { .. } | Self::Token { .. } => false,
         }
     }
 }

@@ -27,7 +27,7 @@ mod error;
 mod jobs;
 mod serve;
 
-pub use client::{DEFAULT_TIMEOUT, DashboardClient};
+pub use client::{AUTH_HEADER, DEFAULT_TIMEOUT, DashboardClient};
 pub use error::Error;
 pub use jobs::{JobDetails, JobStatus, JobSubmitRequest, SubmitOutcome, VersionInfo};
 pub use serve::{

@@ -30,6 +30,9 @@ pub struct RayHeadOptions {
     pub dashboard_port: Option<u16>,
     /// `--num-cpus` of the head.
     pub num_cpus: u32,
+    /// Start the head with Ray's token authentication (`RAY_AUTH_MODE=token`) and this token: every dashboard
+    /// request must then carry `x-ray-authorization: Bearer <token>`.
+    pub auth_token: Option<String>,
 }
 
 impl RayHeadOptions {
@@ -39,6 +42,7 @@ impl RayHeadOptions {
             layout: Layout::from_env()?,
             dashboard_port: None,
             num_cpus: 1,
+            auth_token: None,
         })
     }
 }
@@ -125,9 +129,22 @@ impl RayHead {
             // mount it, here the head finds it in the project's examples.
             .env("PYTHONPATH", serve_demo_dir())
             .env("RAY_USAGE_STATS_ENABLED", "0");
+        if let Some(token) = &options.auth_token {
+            cmd.env("RAY_AUTH_MODE", "token")
+                .env("RAY_AUTH_TOKEN", token);
+        }
         head.supervisor.spawn("ray", cmd)?;
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = &options.auth_token {
+            let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(|_| {
+                    Error::Other("the Ray auth token is not a valid HTTP header value".to_owned())
+                })?;
+            headers.insert("x-ray-authorization", value);
+        }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
+            .default_headers(headers)
             .build()
             .map_err(Error::http("building an HTTP client"))?;
         let version_url = format!("{}/api/version", head.dashboard_url);
