@@ -672,6 +672,9 @@ const NEEDED_IN_WATCHED_NAMESPACE: &[Access] = &[
     access("patch", "", "services"),
     access("list", "discovery.k8s.io", "endpointslices"),
     access("watch", "discovery.k8s.io", "endpointslices"),
+    // Ray token authentication: the generated token's Secret (create), a token read by name (get).
+    access("get", "", "secrets"),
+    access("create", "", "secrets"),
     // The autoscaler's ServiceAccount, Role and RoleBinding, the head Ingress: get-or-create.
     access("get", "", "serviceaccounts"),
     access("create", "", "serviceaccounts"),
@@ -694,8 +697,10 @@ const NEEDED_IN_WATCHED_NAMESPACE: &[Access] = &[
 
 /// Things no controller does; the operator must not be able to do them anywhere.
 const NEVER: &[Access] = &[
-    access("get", "", "secrets"),
     access("list", "", "secrets"),
+    access("watch", "", "secrets"),
+    access("update", "", "secrets"),
+    access("delete", "", "secrets"),
     access("create", "", "configmaps"),
     access("update", "", "configmaps"),
     access("delete", "", "configmaps"),
@@ -943,7 +948,7 @@ async fn check_permissions(installed: &Installed, admin: &Client, watched: Optio
                 ..access("update", "coordination.k8s.io", "leases")
             },
             access("delete", "coordination.k8s.io", "leases"),
-            access("get", "", "secrets"),
+            access("list", "", "secrets"),
         ],
         false,
         &mut wrong,
@@ -955,7 +960,7 @@ async fn check_permissions(installed: &Installed, admin: &Client, watched: Optio
         wrong.join("\n")
     );
 
-    // The escalation check is real: the operator can create the autoscaler's Role, not a Role that reads Secrets.
+    // The escalation check is real: the operator can create the autoscaler's Role, not a Role that lists Secrets.
     let ns = watched.unwrap_or(&elsewhere);
     let roles: Api<Role> = Api::namespaced(client.clone(), ns);
     let role = |name_: &str, resource: &str, verbs: &[&str]| -> Role {
@@ -977,9 +982,9 @@ async fn check_permissions(installed: &Installed, admin: &Client, watched: Optio
             panic!("the operator must be able to grant what the autoscaler needs: {e}")
         });
     let refused = roles
-        .create(&dry, &role("secrets", "secrets", &["get"]))
+        .create(&dry, &role("secrets", "secrets", &["list"]))
         .await
-        .expect_err("the operator must not be able to grant access to Secrets");
+        .expect_err("the operator must not be able to grant listing Secrets");
     assert!(refused.to_string().contains("forbidden"), "{refused}");
 }
 

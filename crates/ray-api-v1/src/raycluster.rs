@@ -100,9 +100,10 @@ pub struct RayClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(skip)]
     pub auth_options: Option<AuthOptions>,
-    /// The controller that reconciles this cluster. Only `ray.io/kuberay-operator` (this operator, the KubeRay
-    /// default) is accepted; handing the cluster to another manager such as MultiKueue is not supported yet.
+    /// The controller that reconciles this cluster: `ray.io/kuberay-operator` (this operator, also when unset) or
+    /// `kueue.x-k8s.io/multikueue`, in which case the operator leaves the cluster entirely to Kueue. Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::validation::managed_by::cel_rules()))]
     #[garde(skip)]
     pub managed_by: Option<String>,
     /// GCS fault tolerance: keep the cluster's metadata in Redis or an embedded RocksDB store so that a restarted
@@ -140,14 +141,17 @@ pub struct HeadGroupSpec {
     /// Create an Ingress for the head Service's dashboard port.
     #[serde(default, skip_serializing_if = "is_false")]
     pub enable_ingress: bool,
-    /// Host, path and TLS of the dashboard Ingress (KubeRay 1.7). Not supported yet.
+    /// Host, path and TLS of the dashboard Ingress (KubeRay 1.7); used only when `enableIngress` is true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress_options: Option<IngressOptions>,
-    /// Ray logical resources of the head (`CPU`, `GPU`, custom names) as quantities, instead of `num-cpus` and
-    /// friends in `rayStartParams` (KubeRay 1.5). Not supported yet.
+    /// Ray logical resources of the head as quantities (KubeRay 1.5), instead of `num-cpus` and friends in
+    /// `rayStartParams`: `CPU` becomes `--num-cpus`, `memory` `--memory` (bytes), a GPU name (`GPU`,
+    /// `nvidia.com/gpu`, ...) `--num-gpus`, each rounded up to a whole number, and any other name a custom resource
+    /// in `--resources`. Cannot be combined with those `rayStartParams`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub resources: BTreeMap<String, String>,
-    /// Ray node labels of the head, also put on the head pod (KubeRay 1.5). Not supported yet.
+    /// Ray node labels of the head (KubeRay 1.5), passed as `ray start --labels` and also put on the head pod
+    /// (winning over the template's labels of the same key), so tasks and actors can select nodes by label.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
     /// Parameters of the head's `ray start` command, without the leading dashes: `num-cpus`, `dashboard-host`,
@@ -199,24 +203,27 @@ pub struct WorkerGroupSpec {
     /// Which pods to remove when the group scales down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale_strategy: Option<ScaleStrategy>,
-    /// Delete every pod of this group while keeping the rest of the cluster. KubeRay uses it internally for a
-    /// RayJob's `DeleteWorkers` deletion rule. Not supported yet: only `false` is accepted.
+    /// Delete every pod of this group while keeping the rest of the cluster; the group wants no replicas until
+    /// this is false again. KubeRay uses it for a RayJob's `DeleteWorkers` deletion rule. Not allowed with the
+    /// autoscaler, which decides the group's replicas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspend: Option<bool>,
     /// Seconds a worker of this group may be idle before the autoscaler v2 removes it, overriding
-    /// `autoscalerOptions.idleTimeoutSeconds` (KubeRay 1.3). Not supported yet.
+    /// `autoscalerOptions.idleTimeoutSeconds` (KubeRay 1.3). Read by the Ray autoscaler; needs
+    /// `autoscalerOptions.version: v2`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minimum" = 0))]
     pub idle_timeout_seconds: Option<i32>,
-    /// Which group the autoscaler v2 prefers when several could take the same work; higher wins (KubeRay 1.7,
-    /// Ray 2.56). Not supported yet: only the default 0 is accepted.
+    /// Which group the autoscaler v2 prefers when several could take the same work; higher wins (KubeRay 1.7).
+    /// Read by the Ray autoscaler; a value other than 0 needs `autoscalerOptions.version: v2` and `rayVersion`
+    /// 2.56.0 or newer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = 0))]
     pub priority: Option<i32>,
-    /// Ray logical resources of the group's workers as quantities, instead of `num-cpus` and friends in
-    /// `rayStartParams` (KubeRay 1.5). Not supported yet.
+    /// Ray logical resources of the group's workers as quantities (KubeRay 1.5), as `headGroupSpec.resources`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub resources: BTreeMap<String, String>,
-    /// Ray node labels of the group's workers, also put on their pods (KubeRay 1.5). Not supported yet.
+    /// Ray node labels of the group's workers (KubeRay 1.5), as `headGroupSpec.labels`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
 }
@@ -278,15 +285,18 @@ pub struct AutoscalerOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(skip)]
     pub upscaling_mode: Option<UpscalingMode>,
-    /// Pin the autoscaler to v1 or v2 instead of letting the Ray version choose (KubeRay 1.4). Not supported yet.
+    /// Pin the autoscaler to v1 or v2 instead of letting the Ray version choose (KubeRay 1.4): the head's Ray
+    /// container gets `RAY_enable_autoscaler_v2`, and with v2 every Ray pod gets `restartPolicy: Never`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(skip)]
     pub version: Option<AutoscalerVersion>,
-    /// Replace the autoscaler container's command (KubeRay 1.7). Not supported yet.
+    /// Replace the autoscaler container's command (KubeRay 1.7).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[garde(skip)]
     pub command: Vec<String>,
-    /// Replace the autoscaler container's arguments (KubeRay 1.7). Not supported yet.
+    /// Replace the autoscaler container's arguments (KubeRay 1.7). The generated command is in the container's
+    /// `KUBERAY_GEN_AUTOSCALER_START_CMD`, for arguments that add to it (`ulimit -n 65536;
+    /// $KUBERAY_GEN_AUTOSCALER_START_CMD` with the default `bash -c` command).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[garde(skip)]
     pub args: Vec<String>,
@@ -352,6 +362,7 @@ pub enum AuthMode {
 /// GcsFaultToleranceOptions keeps the GCS metadata outside the head pod, so a new head pod picks it up.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = crate::validation::crd_rules::gcs_fault_tolerance_options_schema)]
 pub struct GcsFaultToleranceOptions {
     /// Where the metadata is kept: `redis` (an external Redis, the default) or `rocksdb` (a volume on the head
     /// pod). It cannot change once the cluster exists.

@@ -64,8 +64,8 @@ pub struct RayServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(skip)]
     pub serve_service: Option<Service>,
-    /// Seconds an old cluster is kept after traffic moved to its successor (KubeRay 1.5). Not supported yet: the
-    /// delay is the operator's `--rayservice-cluster-deletion-delay-seconds` setting.
+    /// Seconds an old cluster is kept after traffic moved to its successor (KubeRay 1.5), so requests in flight
+    /// finish. Unset: the operator's `--rayservice-cluster-deletion-delay-seconds` (default 60).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("minimum" = 0))]
     #[garde(skip)]
@@ -75,13 +75,14 @@ pub struct RayServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(skip)]
     pub upgrade_strategy: Option<RayServiceUpgradeStrategy>,
-    /// The controller that reconciles this service. Only `ray.io/kuberay-operator` (this operator, the KubeRay
-    /// default) is accepted; handing the service to another manager such as MultiKueue is not supported yet.
+    /// The controller that reconciles this service: `ray.io/kuberay-operator` (this operator, also when unset) or
+    /// `kueue.x-k8s.io/multikueue`, in which case the operator leaves the service entirely to Kueue. Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::validation::managed_by::cel_rules()))]
     #[garde(skip)]
     pub managed_by: Option<String>,
-    /// Keep the head pod out of the serve Service, so only workers take Serve traffic (KubeRay 1.3). Not supported
-    /// yet: only `false` is accepted.
+    /// Keep the head pod out of the serve Service, so only workers take Serve traffic (KubeRay 1.3): the head
+    /// pod's `ray.io/serve` label stays `false` whatever the health of its Serve proxy.
     #[serde(default, skip_serializing_if = "is_false")]
     #[garde(skip)]
     pub exclude_head_pod_from_serve_svc: bool,

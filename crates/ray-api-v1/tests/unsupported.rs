@@ -64,6 +64,9 @@ fn holder_location(kind: Kind, holder: Holder) -> Option<(String, String)> {
         Holder::HeadGroup => ("/headGroupSpec", ".headGroupSpec"),
         Holder::WorkerGroup => ("/workerGroupSpecs/0", ".workerGroupSpecs[0]"),
         Holder::AutoscalerOptions => ("/autoscalerOptions", ".autoscalerOptions"),
+        Holder::GcsFaultToleranceOptions => {
+            ("/gcsFaultToleranceOptions", ".gcsFaultToleranceOptions")
+        }
     };
     Some((
         format!("{pointer}{inner_pointer}"),
@@ -86,17 +89,13 @@ fn samples(entry: &UnsupportedField) -> (Vec<Value>, Vec<Value>) {
             ],
             vec![json!({ "mode": "disabled" }), json!({})],
         ),
-        (_, "managedBy") => (
+        (Holder::GcsFaultToleranceOptions, "backend") => {
+            (vec![json!("rocksdb")], vec![json!("redis")])
+        }
+        (Holder::GcsFaultToleranceOptions, "storage") => (
             vec![
-                json!("kueue.x-k8s.io/multikueue"),
-                json!("example.com/other"),
-            ],
-            vec![json!("ray.io/kuberay-operator")],
-        ),
-        (Holder::ClusterSpec, "gcsFaultToleranceOptions") => (
-            vec![
-                json!({ "redisAddress": "redis:6379" }),
-                json!({ "backend": "rocksdb", "storage": { "size": "1Gi" } }),
+                json!({ "size": "1Gi" }),
+                json!({ "claimName": "gcs" }),
                 json!({}),
             ],
             vec![],
@@ -112,25 +111,6 @@ fn samples(entry: &UnsupportedField) -> (Vec<Value>, Vec<Value>) {
             vec![json!({ "enabled": true })],
             vec![json!({ "enabled": false }), json!({})],
         ),
-        (Holder::HeadGroup, "ingressOptions") => {
-            (vec![json!({ "host": "ray.example.com" })], vec![])
-        }
-        (Holder::HeadGroup | Holder::WorkerGroup, "resources") => {
-            (vec![json!({ "CPU": "1" })], vec![json!({})])
-        }
-        (Holder::HeadGroup | Holder::WorkerGroup, "labels") => {
-            (vec![json!({ "zone": "a" })], vec![json!({})])
-        }
-        (Holder::WorkerGroup, "suspend") => (vec![json!(true)], vec![json!(false)]),
-        (Holder::WorkerGroup, "idleTimeoutSeconds") => (vec![json!(30), json!(0)], vec![]),
-        (Holder::WorkerGroup, "priority") => (vec![json!(5), json!(-1)], vec![json!(0)]),
-        (Holder::AutoscalerOptions, "version") => (vec![json!("v1"), json!("v2")], vec![]),
-        (Holder::AutoscalerOptions, "command" | "args") => {
-            (vec![json!(["ray", "x"])], vec![json!([])])
-        }
-        (Holder::ServiceSpec, "rayClusterDeletionDelaySeconds") => {
-            (vec![json!(0), json!(60)], vec![])
-        }
         (Holder::ServiceSpec, "upgradeStrategy") => (
             vec![
                 json!({ "type": "None" }),
@@ -140,9 +120,7 @@ fn samples(entry: &UnsupportedField) -> (Vec<Value>, Vec<Value>) {
             ],
             vec![json!({ "type": "NewCluster" }), json!({})],
         ),
-        (Holder::ServiceSpec, "excludeHeadPodFromServeSvc" | "suspend") => {
-            (vec![json!(true)], vec![json!(false)])
-        }
+        (Holder::ServiceSpec, "suspend") => (vec![json!(true)], vec![json!(false)]),
         (holder, field) => panic!(
             "no samples for {holder:?} {field}: add rejected and accepted values to samples() in this test"
         ),
@@ -150,6 +128,17 @@ fn samples(entry: &UnsupportedField) -> (Vec<Value>, Vec<Value>) {
 }
 
 fn set(doc: &mut Value, pointer: &str, field: &str, value: Value) {
+    // The fields of gcsFaultToleranceOptions are set on options that are valid on their own.
+    if let Some(spec) = pointer.strip_suffix("/gcsFaultToleranceOptions")
+        && doc.pointer(pointer).is_none()
+    {
+        set(
+            doc,
+            spec,
+            "gcsFaultToleranceOptions",
+            json!({ "redisAddress": "redis:6379" }),
+        );
+    }
     doc.pointer_mut(pointer)
         .and_then(Value::as_object_mut)
         .unwrap_or_else(|| panic!("{pointer} is an object"))
@@ -280,20 +269,33 @@ fn messages_name_the_field_and_say_what_to_do() {
             "{message}"
         );
     }
+    // The whole line a user reads, for an entry inside a RayJob's cluster spec (whichever is still in the table).
+    let Some(entry) = UNSUPPORTED_FIELDS
+        .iter()
+        .find(|entry| entry.holder != Holder::ServiceSpec)
+    else {
+        return;
+    };
+    let (pointer, holder_path) = holder_location(Kind::Job, entry.holder).expect("in a RayJob");
+    let rejected = samples(entry).0.remove(0);
     let errors = validate(&{
         let mut doc = base(Kind::Job);
-        set(
-            &mut doc,
-            "/spec/rayClusterSpec/workerGroupSpecs/0",
-            "labels",
-            json!({ "zone": "a" }),
-        );
+        set(&mut doc, &pointer, entry.field, rejected);
         doc
     })
-    .expect_err("labels are not supported");
+    .expect_err("not supported");
     assert_eq!(
         errors.to_string(),
-        "spec.rayClusterSpec.workerGroupSpecs[0].labels: workerGroupSpecs[].labels is not supported by this operator yet: remove it"
+        format!(
+            "{holder_path}.{}: {} is not supported by this operator yet: {}",
+            entry.field,
+            entry.name(),
+            entry.message().split_once(": ").expect("message").1
+        )
+    );
+    assert!(
+        errors.to_string().starts_with("spec.rayClusterSpec."),
+        "{errors}"
     );
 }
 
@@ -342,6 +344,7 @@ fn every_unsupported_field_is_in_the_schema() {
             Holder::HeadGroup => &cluster["properties"]["headGroupSpec"],
             Holder::WorkerGroup => &cluster["properties"]["workerGroupSpecs"]["items"],
             Holder::AutoscalerOptions => &cluster["properties"]["autoscalerOptions"],
+            Holder::GcsFaultToleranceOptions => &cluster["properties"]["gcsFaultToleranceOptions"],
         };
         assert!(
             holder["properties"].get(entry.field).is_some(),

@@ -189,8 +189,562 @@ const S: Kind = Kind::Service;
 
 fn cases() -> Vec<Case> {
     let mut all = rule_cases();
+    all.extend(gcs_ft_cases());
     all.extend(pod_cases());
+    all.extend(group_field_cases());
     all
+}
+
+/// The group fields of KubeRay 1.5 to 1.7: Ray node `labels` and Ray logical `resources`, a worker group's
+/// `suspend`, `idleTimeoutSeconds` and `priority`, and the autoscaler's `version`.
+fn group_field_cases() -> Vec<Case> {
+    let autoscaling = || ("/spec/enableInTreeAutoscaling", json!(true));
+    let v2 = || ("/spec/autoscalerOptions/version", json!("v2"));
+    let head_env = "/spec/headGroupSpec/template/spec/containers/0/env";
+    vec![
+        ok(
+            "labels and resources on the head and the workers",
+            C,
+            vec![
+                ("/spec/headGroupSpec/rayStartParams", json!({})),
+                (
+                    "/spec/headGroupSpec/labels",
+                    json!({ "ray.io/region": "us-central2" }),
+                ),
+                ("/spec/headGroupSpec/resources", json!({ "CPU": "0" })),
+                (
+                    "/spec/workerGroupSpecs/0/labels",
+                    json!({ "cpu-family": "intel", "empty": "" }),
+                ),
+                (
+                    "/spec/workerGroupSpecs/0/resources",
+                    json!({ "CPU": "2", "memory": "4Gi", "GPU": "1", "TPU": "500m" }),
+                ),
+            ],
+        ),
+        case(
+            "resources together with rayStartParams resource flags",
+            C,
+            vec![
+                ("/spec/headGroupSpec/rayStartParams/num-cpus", json!("1")),
+                (
+                    "/spec/headGroupSpec/rayStartParams/resources",
+                    json!("{\"a\": 1}"),
+                ),
+                ("/spec/headGroupSpec/resources", json!({ "CPU": "0" })),
+            ],
+            vec![(
+                "spec.headGroupSpec.resources",
+                &[
+                    "rayStartParams[\"num-cpus\"], rayStartParams[\"resources\"]",
+                    "use only one",
+                ],
+            )],
+            Crd::No,
+        ),
+        case(
+            "a group resource that is not a quantity (RayJob)",
+            J,
+            vec![(
+                "/spec/rayClusterSpec/workerGroupSpecs/0/resources",
+                json!({ "CPU": "lots", "GPU": "-1" }),
+            )],
+            vec![
+                (
+                    "spec.rayClusterSpec.workerGroupSpecs[0].resources[\"CPU\"]",
+                    &["\"lots\" is not a quantity", "CPU"],
+                ),
+                (
+                    "spec.rayClusterSpec.workerGroupSpecs[0].resources[\"GPU\"]",
+                    &["must not be negative"],
+                ),
+            ],
+            Crd::No,
+        ),
+        case(
+            "labels in rayStartParams (RayService)",
+            S,
+            vec![(
+                "/spec/rayClusterConfig/workerGroupSpecs/0/rayStartParams",
+                json!({ "labels": "zone=a" }),
+            )],
+            vec![(
+                "spec.rayClusterConfig.workerGroupSpecs[0].rayStartParams[\"labels\"]",
+                &["group's labels field", "move them there"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "group labels that are not Kubernetes labels",
+            C,
+            vec![(
+                "/spec/workerGroupSpecs/0/labels",
+                json!({ "bad key": "a", "ok": "bad value" }),
+            )],
+            vec![
+                (
+                    "spec.workerGroupSpecs[0].labels",
+                    &["label key \"bad key\""],
+                ),
+                (
+                    "spec.workerGroupSpecs[0].labels",
+                    &["the value of label \"ok\""],
+                ),
+            ],
+            Crd::No,
+        ),
+        ok(
+            "a suspended worker group",
+            C,
+            vec![("/spec/workerGroupSpecs/0/suspend", json!(true))],
+        ),
+        case(
+            "a suspended worker group with the autoscaler",
+            C,
+            vec![
+                autoscaling(),
+                ("/spec/workerGroupSpecs/0/suspend", json!(true)),
+            ],
+            vec![(
+                "spec.workerGroupSpecs[0].suspend",
+                &[
+                    "cannot be suspended while the autoscaler runs",
+                    "enableInTreeAutoscaling",
+                ],
+            )],
+            Crd::No,
+        ),
+        case(
+            "a group idle timeout without the autoscaler v2",
+            C,
+            vec![
+                autoscaling(),
+                ("/spec/workerGroupSpecs/0/idleTimeoutSeconds", json!(30)),
+            ],
+            vec![(
+                "spec.workerGroupSpecs[0].idleTimeoutSeconds",
+                &["autoscaler v2 only", "autoscalerOptions.version to v2"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "a negative group idle timeout",
+            C,
+            vec![
+                autoscaling(),
+                v2(),
+                ("/spec/workerGroupSpecs/0/idleTimeoutSeconds", json!(-1)),
+            ],
+            vec![(
+                "spec.workerGroupSpecs[0].idleTimeoutSeconds",
+                &["must not be negative", "-1"],
+            )],
+            Crd::No,
+        ),
+        ok(
+            "a group idle timeout with the autoscaler v2",
+            C,
+            vec![
+                autoscaling(),
+                v2(),
+                ("/spec/workerGroupSpecs/0/idleTimeoutSeconds", json!(30)),
+            ],
+        ),
+        ok(
+            "a group idle timeout with RAY_enable_autoscaler_v2 (before KubeRay 1.4)",
+            C,
+            vec![
+                autoscaling(),
+                (
+                    head_env,
+                    json!([{ "name": "RAY_enable_autoscaler_v2", "value": "1" }]),
+                ),
+                ("/spec/workerGroupSpecs/0/idleTimeoutSeconds", json!(0)),
+            ],
+        ),
+        case(
+            "a group priority without the autoscaler v2 and on an old Ray",
+            J,
+            vec![("/spec/rayClusterSpec/workerGroupSpecs/0/priority", json!(5))],
+            vec![
+                (
+                    "spec.rayClusterSpec.workerGroupSpecs[0].priority",
+                    &["priority (5) is read by the autoscaler v2 only"],
+                ),
+                (
+                    "spec.rayClusterSpec.workerGroupSpecs[0].priority",
+                    &["Ray 2.56.0 or newer", "rayVersion is \"2.9.0\""],
+                ),
+            ],
+            Crd::No,
+        ),
+        case(
+            "a group priority without rayVersion",
+            C,
+            vec![
+                autoscaling(),
+                v2(),
+                ("/spec/rayVersion", Value::Null),
+                ("/spec/workerGroupSpecs/0/priority", json!(-3)),
+            ],
+            vec![(
+                "spec.workerGroupSpecs[0].priority",
+                &["rayVersion is not set"],
+            )],
+            Crd::No,
+        ),
+        ok(
+            "a group priority with the autoscaler v2 on Ray 2.56",
+            C,
+            vec![
+                autoscaling(),
+                v2(),
+                ("/spec/rayVersion", json!("2.56.0")),
+                ("/spec/workerGroupSpecs/0/priority", json!(10)),
+            ],
+        ),
+        ok(
+            "the default group priority",
+            C,
+            vec![("/spec/workerGroupSpecs/0/priority", json!(0))],
+        ),
+        case(
+            "autoscalerOptions.version and RAY_enable_autoscaler_v2 together",
+            C,
+            vec![
+                autoscaling(),
+                ("/spec/autoscalerOptions/version", json!("v1")),
+                (
+                    head_env,
+                    json!([{ "name": "RAY_enable_autoscaler_v2", "value": "false" }]),
+                ),
+            ],
+            vec![(
+                "spec.headGroupSpec.template.spec.containers[0].env[0]",
+                &[
+                    "autoscalerOptions.version both choose",
+                    "remove the variable",
+                ],
+            )],
+            Crd::No,
+        ),
+        case(
+            "restart policies other than Never with the autoscaler v2",
+            C,
+            vec![
+                autoscaling(),
+                v2(),
+                (
+                    "/spec/headGroupSpec/template/spec/restartPolicy",
+                    json!("OnFailure"),
+                ),
+                (
+                    "/spec/workerGroupSpecs/0/template/spec/restartPolicy",
+                    json!("Always"),
+                ),
+            ],
+            vec![
+                (
+                    "spec.headGroupSpec.template.spec.restartPolicy",
+                    &["Never or unset", "\"OnFailure\""],
+                ),
+                (
+                    "spec.workerGroupSpecs[0].template.spec.restartPolicy",
+                    &["Never or unset", "\"Always\""],
+                ),
+            ],
+            Crd::No,
+        ),
+        ok(
+            "restart policy Always with the autoscaler v1",
+            C,
+            vec![
+                autoscaling(),
+                ("/spec/autoscalerOptions/version", json!("v1")),
+                (
+                    "/spec/workerGroupSpecs/0/template/spec/restartPolicy",
+                    json!("Always"),
+                ),
+            ],
+        ),
+        ok(
+            "the autoscaler's command and args",
+            C,
+            vec![
+                autoscaling(),
+                (
+                    "/spec/autoscalerOptions/command",
+                    json!(["/bin/bash", "-lc", "--"]),
+                ),
+                (
+                    "/spec/autoscalerOptions/args",
+                    json!(["ulimit -n 65536; $KUBERAY_GEN_AUTOSCALER_START_CMD"]),
+                ),
+            ],
+        ),
+    ]
+}
+
+/// GCS fault tolerance: `gcsFaultToleranceOptions` against the legacy annotation, variables and start parameters.
+fn gcs_ft_cases() -> Vec<Case> {
+    let options = || json!({ "redisAddress": "redis:6379" });
+    let head_env = |name: &str| json!([{ "name": name, "value": "x" }]);
+    let env_path = "/spec/headGroupSpec/template/spec/containers/0/env";
+    vec![
+        ok(
+            "gcs ft options with credentials from a Secret and a literal",
+            C,
+            vec![(
+                "/spec/gcsFaultToleranceOptions",
+                json!({
+                    "redisAddress": "rediss://redis:6379",
+                    "redisUsername": { "value": "ray" },
+                    "redisPassword": { "valueFrom": { "secretKeyRef": { "name": "redis", "key": "password" } } },
+                    "externalStorageNamespace": "ns",
+                    "backend": "redis"
+                }),
+            )],
+        ),
+        ok(
+            "legacy gcs ft annotation with RAY_REDIS_ADDRESS and redis-password",
+            C,
+            vec![
+                (
+                    "/metadata/annotations",
+                    json!({ "ray.io/ft-enabled": "True" }),
+                ),
+                (env_path, head_env("RAY_REDIS_ADDRESS")),
+                (
+                    "/spec/headGroupSpec/rayStartParams/redis-password",
+                    json!("$REDIS_PASSWORD"),
+                ),
+            ],
+        ),
+        case(
+            "gcs ft options with the ft-enabled annotation",
+            C,
+            vec![
+                (
+                    "/metadata/annotations",
+                    json!({ "ray.io/ft-enabled": "true" }),
+                ),
+                ("/spec/gcsFaultToleranceOptions", options()),
+            ],
+            vec![(
+                "metadata.annotations[\"ray.io/ft-enabled\"]",
+                &[
+                    "spec.gcsFaultToleranceOptions already turns on",
+                    "remove the ray.io/ft-enabled annotation",
+                ],
+            )],
+            Crd::No,
+        ),
+        case(
+            "gcs ft options with the storage namespace annotation (RayJob)",
+            J,
+            vec![
+                (
+                    "/metadata/annotations",
+                    json!({ "ray.io/external-storage-namespace": "ns" }),
+                ),
+                ("/spec/rayClusterSpec/gcsFaultToleranceOptions", options()),
+            ],
+            vec![(
+                "metadata.annotations[\"ray.io/external-storage-namespace\"]",
+                &["gcsFaultToleranceOptions.externalStorageNamespace"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "gcs ft options with the ft-enabled annotation (RayService)",
+            S,
+            vec![
+                (
+                    "/metadata/annotations",
+                    json!({ "ray.io/ft-enabled": "false" }),
+                ),
+                ("/spec/rayClusterConfig/gcsFaultToleranceOptions", options()),
+            ],
+            vec![(
+                "metadata.annotations[\"ray.io/ft-enabled\"]",
+                &["spec.rayClusterConfig.gcsFaultToleranceOptions already turns on"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "gcs ft options with redis-password in rayStartParams",
+            C,
+            vec![
+                ("/spec/gcsFaultToleranceOptions", options()),
+                (
+                    "/spec/headGroupSpec/rayStartParams/redis-password",
+                    json!("$REDIS_PASSWORD"),
+                ),
+            ],
+            vec![(
+                "spec.headGroupSpec.rayStartParams[\"redis-password\"]",
+                &[
+                    "gcsFaultToleranceOptions.redisPassword",
+                    "remove the redis-password parameter",
+                ],
+            )],
+            Crd::Cel("spec.headGroupSpec.rayStartParams"),
+        ),
+        case(
+            "gcs ft options with REDIS_PASSWORD on the head",
+            S,
+            vec![
+                ("/spec/rayClusterConfig/gcsFaultToleranceOptions", options()),
+                (
+                    "/spec/rayClusterConfig/headGroupSpec/template/spec/containers/0/env",
+                    head_env("REDIS_PASSWORD"),
+                ),
+            ],
+            vec![(
+                "spec.rayClusterConfig.headGroupSpec.template.spec.containers[0].env[0]",
+                &["REDIS_PASSWORD", "gcsFaultToleranceOptions.redisPassword"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "gcs ft options with RAY_REDIS_ADDRESS on the head",
+            C,
+            vec![
+                ("/spec/gcsFaultToleranceOptions", options()),
+                (env_path, head_env("RAY_REDIS_ADDRESS")),
+            ],
+            vec![(
+                "spec.headGroupSpec.template.spec.containers[0].env[0]",
+                &["RAY_REDIS_ADDRESS", "gcsFaultToleranceOptions.redisAddress"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "RAY_REDIS_ADDRESS without gcs fault tolerance",
+            C,
+            vec![(env_path, head_env("RAY_REDIS_ADDRESS"))],
+            vec![(
+                "spec.headGroupSpec.template.spec.containers[0].env[0]",
+                &[
+                    "GCS fault tolerance is off",
+                    "spec.gcsFaultToleranceOptions.redisAddress",
+                ],
+            )],
+            Crd::No,
+        ),
+        case(
+            "redis-username in rayStartParams",
+            C,
+            vec![(
+                "/spec/headGroupSpec/rayStartParams/redis-username",
+                json!("ray"),
+            )],
+            vec![(
+                "spec.headGroupSpec.rayStartParams[\"redis-username\"]",
+                &[
+                    "gcsFaultToleranceOptions.redisUsername",
+                    "remove the redis-username parameter",
+                ],
+            )],
+            Crd::Cel("spec.headGroupSpec.rayStartParams"),
+        ),
+        case(
+            "REDIS_USERNAME on the head (legacy annotation)",
+            J,
+            vec![
+                (
+                    "/metadata/annotations",
+                    json!({ "ray.io/ft-enabled": "true" }),
+                ),
+                (
+                    "/spec/rayClusterSpec/headGroupSpec/template/spec/containers/0/env",
+                    head_env("REDIS_USERNAME"),
+                ),
+            ],
+            vec![(
+                "spec.rayClusterSpec.headGroupSpec.template.spec.containers[0].env[0]",
+                &["REDIS_USERNAME", "gcsFaultToleranceOptions.redisUsername"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "gcs ft options without redisAddress",
+            C,
+            vec![(
+                "/spec/gcsFaultToleranceOptions",
+                json!({ "redisPassword": { "value": "p" } }),
+            )],
+            vec![(
+                "spec.gcsFaultToleranceOptions.redisAddress",
+                &["redis backend needs the Redis server", "set redisAddress"],
+            )],
+            Crd::Cel("spec.gcsFaultToleranceOptions.redisAddress"),
+        ),
+        case(
+            "gcs ft credential with value and valueFrom",
+            C,
+            vec![(
+                "/spec/gcsFaultToleranceOptions",
+                json!({
+                    "redisAddress": "redis:6379",
+                    "redisPassword": { "value": "p", "valueFrom": { "secretKeyRef": { "name": "redis", "key": "password" } } }
+                }),
+            )],
+            vec![(
+                "spec.gcsFaultToleranceOptions.redisPassword.valueFrom",
+                &["value and valueFrom cannot both be set"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "gcs ft credential from a Secret without a name",
+            C,
+            vec![(
+                "/spec/gcsFaultToleranceOptions",
+                json!({
+                    "redisAddress": "redis:6379",
+                    "redisUsername": { "valueFrom": { "secretKeyRef": { "name": "", "key": "user" } } }
+                }),
+            )],
+            vec![(
+                "spec.gcsFaultToleranceOptions.redisUsername.valueFrom.secretKeyRef.name",
+                &["Secret"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "gcs ft rocksdb backend",
+            C,
+            vec![(
+                "/spec/gcsFaultToleranceOptions",
+                json!({ "backend": "rocksdb" }),
+            )],
+            vec![(
+                "spec.gcsFaultToleranceOptions.backend",
+                &[
+                    "gcsFaultToleranceOptions.backend is not supported by this operator yet",
+                    "rocksdb backend is not implemented",
+                ],
+            )],
+            Crd::Cel("spec.gcsFaultToleranceOptions.backend"),
+        ),
+        case(
+            "gcs ft embedded storage",
+            S,
+            vec![(
+                "/spec/rayClusterConfig/gcsFaultToleranceOptions",
+                json!({ "redisAddress": "redis:6379", "storage": { "size": "1Gi" } }),
+            )],
+            vec![(
+                "spec.rayClusterConfig.gcsFaultToleranceOptions.storage",
+                &[
+                    "gcsFaultToleranceOptions.storage is not supported by this operator yet",
+                    "rocksdb",
+                ],
+            )],
+            Crd::Cel("spec.rayClusterConfig.gcsFaultToleranceOptions.storage"),
+        ),
+    ]
 }
 
 fn rule_cases() -> Vec<Case> {
@@ -1001,6 +1555,26 @@ fn rule_cases() -> Vec<Case> {
             )],
         ),
         case(
+            "negative cluster deletion delay",
+            S,
+            vec![("/spec/rayClusterDeletionDelaySeconds", json!(-1))],
+            vec![(
+                "spec.rayClusterDeletionDelaySeconds",
+                &["must not be negative", "got -1"],
+            )],
+            Crd::No,
+        ),
+        ok(
+            "zero cluster deletion delay",
+            S,
+            vec![("/spec/rayClusterDeletionDelaySeconds", json!(0))],
+        ),
+        ok(
+            "service excluding its head pod from the serve Service",
+            S,
+            vec![("/spec/excludeHeadPodFromServeSvc", json!(true))],
+        ),
+        case(
             "service's cluster spec uses the cluster rules",
             S,
             vec![(
@@ -1557,6 +2131,29 @@ fn pod_cases() -> Vec<Case> {
             Crd::No,
         ),
         case(
+            "Service port names are DNS-1123 labels (up to 63 characters), not 15-character container port names",
+            C,
+            vec![(
+                "/spec/headGroupSpec/headService",
+                json!({ "spec": { "ports": [
+                    { "name": "custom-ray-head-service-port", "port": 80 },
+                    { "name": "Not_A_Label", "port": 81 },
+                    { "name": "a".repeat(64), "port": 82 }
+                ] } }),
+            )],
+            vec![
+                (
+                    "spec.headGroupSpec.headService.spec.ports[1].name",
+                    &["not a valid port name"],
+                ),
+                (
+                    "spec.headGroupSpec.headService.spec.ports[2].name",
+                    &["at most 63"],
+                ),
+            ],
+            Crd::No,
+        ),
+        case(
             "custom head Service ports: unnamed, out of range, duplicate number, bad targetPort, nodePort on ClusterIP",
             C,
             vec![(
@@ -1975,5 +2572,11 @@ fn crd_bounds() {
     assert_eq!(
         at(&job, "spec.rayClusterSpec.workerGroupSpecs")["x-kubernetes-list-type"],
         json!("map")
+    );
+
+    let service = schema_of(RayService::crd());
+    assert_eq!(
+        at(&service, "spec.rayClusterDeletionDelaySeconds")["minimum"].as_f64(),
+        Some(0.0)
     );
 }

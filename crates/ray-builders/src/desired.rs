@@ -5,7 +5,7 @@
 //! builds the same one and stamps every replica. Rendering costs the same for `replicas: 1` and
 //! `replicas: 2147483647`.
 
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::{Pod, Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 
 use crate::context::ClusterContext;
@@ -20,6 +20,8 @@ use crate::service;
 /// The objects of a cluster other than pods, which the operator keeps while the cluster is suspended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SupportObjects {
+    /// The Secret of a generated Ray auth token (`authOptions` without `secretName`), without its data.
+    pub auth_secret: Option<Secret>,
     /// The autoscaler's ServiceAccount, Role and RoleBinding, when autoscaling is on.
     pub rbac: Option<AutoscalerRbac>,
     /// The dashboard Ingress, when `enableIngress` is true.
@@ -36,6 +38,7 @@ impl SupportObjects {
     /// Renders the cluster's objects other than pods.
     pub fn build(ctx: &ClusterContext<'_>) -> Result<Self, RenderError> {
         Ok(SupportObjects {
+            auth_secret: crate::auth::generated_secret(ctx),
             rbac: rbac::autoscaler_rbac(ctx)?,
             ingress: ingress::head_ingress(ctx)?,
             head_service: service::head_service(ctx)?,
@@ -44,9 +47,12 @@ impl SupportObjects {
         })
     }
 
-    /// The objects in the order the operator creates them: RBAC, Ingress, then Services.
+    /// The objects in the order the operator creates them: the auth Secret, RBAC, Ingress, then Services.
     pub fn into_objects(self) -> Vec<Object> {
         let mut out = Vec::new();
+        if let Some(secret) = self.auth_secret {
+            out.push(Object::Secret(Box::new(secret)));
+        }
         if let Some(rbac) = self.rbac {
             if let Some(account) = rbac.service_account {
                 out.push(Object::ServiceAccount(Box::new(account)));

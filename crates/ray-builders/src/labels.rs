@@ -131,6 +131,30 @@ pub fn ray_pod_labels(
     labels
 }
 
+/// A pod template's labels with a group's Ray node `labels` (KubeRay 1.5's top-level field) merged in; the group's
+/// win. [`ray_pod_labels`] then adds the operator's labels.
+pub fn with_group_labels(
+    template: Option<&BTreeMap<String, String>>,
+    group: &BTreeMap<String, String>,
+) -> Option<BTreeMap<String, String>> {
+    if group.is_empty() {
+        return template.cloned();
+    }
+    let mut merged = template.cloned().unwrap_or_default();
+    merged.extend(group.iter().map(|(k, v)| (k.clone(), v.clone())));
+    Some(merged)
+}
+
+/// The value of `ray start --labels` for a group's Ray node labels: `key=value` pairs sorted by key and joined by
+/// commas, as KubeRay writes them; `None` without labels.
+pub fn ray_start_labels(labels: &BTreeMap<String, String>) -> Option<String> {
+    if labels.is_empty() {
+        return None;
+    }
+    let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    Some(pairs.join(","))
+}
+
 /// The labels and selector of a cluster's head Service.
 pub fn head_service_labels(cluster: &str) -> BTreeMap<String, String> {
     BTreeMap::from([

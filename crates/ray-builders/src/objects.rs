@@ -4,10 +4,11 @@
 //! [`DesiredCluster`], choosing random names and replica identities itself.
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Pod, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{Pod, Secret, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-use ray_api_v1::{JobSubmissionMode, RayCluster, RayJob, RayService};
+use ray_api_v1::validation::managed_by::external_manager;
+use ray_api_v1::{JobSubmissionMode, RayCluster, RayClusterSpec, RayJob, RayService};
 use serde::Serialize;
 
 use crate::context::{ClusterContext, ContextError, RenderOptions};
@@ -71,6 +72,8 @@ pub enum RenderError {
 pub enum Object {
     /// A RayCluster generated for a RayJob or RayService.
     RayCluster(Box<RayCluster>),
+    /// The Secret holding a generated Ray auth token (rendered without the token, which the operator generates).
+    Secret(Box<Secret>),
     /// The autoscaler's ServiceAccount.
     ServiceAccount(Box<ServiceAccount>),
     /// The autoscaler's Role.
@@ -92,6 +95,7 @@ impl Object {
     pub fn kind(&self) -> &'static str {
         match self {
             Object::RayCluster(_) => "RayCluster",
+            Object::Secret(_) => "Secret",
             Object::ServiceAccount(_) => "ServiceAccount",
             Object::Role(_) => "Role",
             Object::RoleBinding(_) => "RoleBinding",
@@ -106,6 +110,7 @@ impl Object {
     pub fn metadata(&self) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
         match self {
             Object::RayCluster(o) => &o.metadata,
+            Object::Secret(o) => &o.metadata,
             Object::ServiceAccount(o) => &o.metadata,
             Object::Role(o) => &o.metadata,
             Object::RoleBinding(o) => &o.metadata,
@@ -329,8 +334,13 @@ pub fn render_job(job: &RayJob, options: &RenderOptions) -> Result<Vec<Rendered>
         None => job_cluster::ray_cluster_for_job(&job, &render_cluster_name(&name))?,
     };
     let mut cluster_suspended = false;
+    let mut submitter_auth = None;
     let (dashboard, head_image) = match new_cluster {
         Some(cluster) => {
+            submitter_auth = crate::auth::token_auth(
+                &cluster.metadata.name.clone().unwrap_or_default(),
+                &cluster.spec,
+            );
             cluster_suspended = cluster.spec.suspend;
             let ctx = ClusterContext::new(&cluster, options)?;
             let objects = rendered_cluster_objects(&ctx)?;
@@ -371,6 +381,7 @@ pub fn render_job(job: &RayJob, options: &RenderOptions) -> Result<Vec<Rendered>
             job_id: &job_id,
             dashboard_address: &dashboard,
             head_image: head_image.as_deref(),
+            auth: submitter_auth.as_ref(),
         };
         out.push(Object::Job(Box::new(submitter::submitter_job(
             &job, &inputs,
@@ -379,9 +390,27 @@ pub fn render_job(job: &RayJob, options: &RenderOptions) -> Result<Vec<Rendered>
     Ok(rendered(&source, out))
 }
 
+/// Notes on a RayClusterSpec at `path`, wherever it is embedded.
+fn spec_notes(spec: &RayClusterSpec, path: &str) -> Vec<String> {
+    let head = &spec.head_group_spec;
+    let mut notes = Vec::new();
+    // KubeRay accepts ingressOptions without enableIngress and ignores them; so does the operator, but say so.
+    if head.ingress_options.is_some() && !head.enable_ingress {
+        notes.push(format!(
+            "{path}.headGroupSpec.ingressOptions is ignored: no Ingress is created unless {path}.headGroupSpec.enableIngress is true"
+        ));
+    }
+    notes
+}
+
 /// What a user should know about how [`render_cluster`] shows a RayCluster.
 pub fn cluster_notes(cluster: &RayCluster) -> Vec<String> {
-    let mut notes = Vec::new();
+    let mut notes = spec_notes(&cluster.spec, "spec");
+    if let Some(manager) = external_manager(cluster.spec.managed_by.as_deref()) {
+        notes.push(format!(
+            "spec.managedBy is {manager}: the operator leaves this RayCluster to that controller and creates nothing for it; shown is what it would create otherwise"
+        ));
+    }
     if cluster.spec.suspend {
         notes.push(
             "spec.suspend is true: the operator deletes every pod of a suspended RayCluster (its Services and other objects stay), so no pods are shown"
@@ -418,6 +447,9 @@ pub fn job_notes(job: &RayJob) -> Vec<String> {
             }
         }
         None => {
+            if let Some(spec) = &job.spec.ray_cluster_spec {
+                notes.extend(spec_notes(spec, "spec.rayClusterSpec"));
+            }
             if job
                 .spec
                 .ray_cluster_spec
@@ -436,7 +468,12 @@ pub fn job_notes(job: &RayJob) -> Vec<String> {
 
 /// What a user should know about how [`render_service`] shows a RayService.
 pub fn service_notes(service: &RayService) -> Vec<String> {
-    let mut notes = Vec::new();
+    let mut notes = spec_notes(&service.spec.ray_cluster_config, "spec.rayClusterConfig");
+    if let Some(manager) = external_manager(service.spec.managed_by.as_deref()) {
+        notes.push(format!(
+            "spec.managedBy is {manager}: the operator leaves this RayService to that controller and creates nothing for it; shown is what it would create otherwise"
+        ));
+    }
     if service.spec.ray_cluster_config.suspend {
         notes.push(
             "spec.rayClusterConfig.suspend is true: the RayCluster is created without pods, so no pods are shown"

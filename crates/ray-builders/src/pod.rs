@@ -90,6 +90,9 @@ struct Group<'a> {
     group_label_field: String,
     template: &'a PodTemplateSpec,
     params: &'a BTreeMap<String, String>,
+    /// The group's Ray logical `resources` and Ray node `labels` (the top-level fields).
+    resources: &'a BTreeMap<String, String>,
+    ray_labels: &'a BTreeMap<String, String>,
     path: String,
     generate_name: String,
 }
@@ -103,6 +106,8 @@ pub fn head_pod(ctx: &ClusterContext<'_>) -> Result<Pod, PodError> {
         group_label_field: "metadata.name".to_string(),
         template: &head.template,
         params: &head.ray_start_params,
+        resources: &head.resources,
+        ray_labels: &head.labels,
         path: ctx.field("headGroupSpec"),
         generate_name: names::head_pod_generate_name(&ctx.name, "metadata.name")?,
     };
@@ -135,6 +140,8 @@ pub fn worker_template(ctx: &ClusterContext<'_>, index: usize) -> Result<WorkerT
         group_label_field: group_field.clone(),
         template: &spec.template,
         params: &spec.ray_start_params,
+        resources: &spec.resources,
+        ray_labels: &spec.labels,
         path: ctx.field(&format!("workerGroupSpecs[{index}]")),
         generate_name: names::worker_pod_generate_name(
             &ctx.name,
@@ -241,6 +248,11 @@ fn build(ctx: &ClusterContext<'_>, group: &Group<'_>) -> Result<Pod, PodError> {
     for (key, value) in meta.labels.iter().flatten() {
         names::check_label_value(value, &format!("value of label {key}"), &labels_field)?;
     }
+    let ray_labels_field = format!("{}.labels", group.path);
+    for (key, value) in group.ray_labels {
+        names::check_label_value(value, &format!("value of label {key}"), &ray_labels_field)?;
+    }
+    meta.labels = labels::with_group_labels(meta.labels.as_ref(), group.ray_labels);
     names::check_label_value(
         &group.group_label,
         "ray.io/group label value",
@@ -283,10 +295,12 @@ fn build(ctx: &ClusterContext<'_>, group: &Group<'_>) -> Result<Pod, PodError> {
     );
 
     let user_ray_container = spec.containers[0].clone();
-    let params = start_command::complete_params(
+    let group_params =
+        start_command::group_params(group.params, group.resources, group.ray_labels, &group.path)?;
+    let mut params = start_command::complete_params(
         ctx,
         node_type,
-        group.params,
+        &group_params,
         &user_ray_container,
         &group.path,
     )?;
@@ -297,7 +311,7 @@ fn build(ctx: &ClusterContext<'_>, group: &Group<'_>) -> Result<Pod, PodError> {
                 ctx.cluster,
                 &mut spec.containers[0],
                 &mut annotations,
-                &params,
+                &mut params,
             );
             if ctx.autoscaling() {
                 let account = ctx.autoscaler_service_account();
@@ -311,10 +325,12 @@ fn build(ctx: &ClusterContext<'_>, group: &Group<'_>) -> Result<Pod, PodError> {
                 spec.service_account_name = Some(account);
                 let sidecar = autoscaler::autoscaler_container(ctx, &spec.containers[0]);
                 spec.containers.push(sidecar);
+                autoscaler::apply_version(ctx, &mut spec, node_type);
             }
         }
         NodeType::Worker => {
             gcs_ft::configure_worker(ctx.cluster, &mut spec.containers[0]);
+            autoscaler::apply_version(ctx, &mut spec, node_type);
             if ctx.options.inject_wait_gcs_ready {
                 let init = wait_gcs_ready(ctx, &user_ray_container)?;
                 spec.init_containers.get_or_insert_with(Vec::new).push(init);
@@ -357,6 +373,7 @@ fn build(ctx: &ClusterContext<'_>, group: &Group<'_>) -> Result<Pod, PodError> {
         );
     }
     inject_ray_env(ctx, node_type, &mut spec.containers[0], &start);
+    crate::auth::configure_pod(ctx, &mut spec);
 
     if ctx.options.inject_probes {
         let target = ProbeTarget {

@@ -45,10 +45,18 @@ pub fn autoscaler_rbac(ctx: &ClusterContext<'_>) -> Result<Option<AutoscalerRbac
     let meta = |name: &str| ObjectMeta {
         name: Some(name.to_string()),
         namespace: Some(ctx.namespace.clone()),
-        labels: Some(std::collections::BTreeMap::from([(
-            labels::CLUSTER.to_string(),
-            ctx.name.clone(),
-        )])),
+        // KubeRay's labels on these objects, as on every other child of the cluster.
+        labels: Some(std::collections::BTreeMap::from([
+            (labels::CLUSTER.to_string(), ctx.name.clone()),
+            (
+                labels::APP_NAME.to_string(),
+                labels::APP_NAME_VALUE.to_string(),
+            ),
+            (
+                labels::APP_CREATED_BY.to_string(),
+                labels::APP_CREATED_BY_VALUE.to_string(),
+            ),
+        ])),
         owner_references: ctx.owner_reference().map(|o| vec![o]),
         ..ObjectMeta::default()
     };
@@ -83,4 +91,42 @@ pub fn autoscaler_rbac(ctx: &ClusterContext<'_>) -> Result<Option<AutoscalerRbac
         role,
         role_binding,
     }))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::RenderOptions;
+
+    /// Tools that find a cluster's objects by KubeRay's labels find the autoscaler's RBAC too.
+    #[test]
+    fn the_autoscaler_rbac_carries_kuberays_labels() {
+        let cluster: ray_api_v1::RayCluster = serde_json::from_value(serde_json::json!({
+            "apiVersion": "ray.io/v1", "kind": "RayCluster",
+            "metadata": {"name": "c", "namespace": "ns"},
+            "spec": {"enableInTreeAutoscaling": true, "headGroupSpec": {"rayStartParams": {}, "template": {"spec": {
+                "containers": [{"name": "ray-head", "image": "rayproject/ray:2.60.0"}]}}}}
+        }))
+        .unwrap();
+        let options = RenderOptions::default();
+        let ctx = ClusterContext::new(&cluster, &options).unwrap();
+        let rbac = autoscaler_rbac(&ctx).unwrap().unwrap();
+        let expected = std::collections::BTreeMap::from([
+            (
+                "app.kubernetes.io/created-by".to_string(),
+                "kuberay-operator".to_string(),
+            ),
+            ("app.kubernetes.io/name".to_string(), "kuberay".to_string()),
+            ("ray.io/cluster".to_string(), "c".to_string()),
+        ]);
+        let account = rbac.service_account.unwrap();
+        for labels in [
+            &account.metadata.labels,
+            &rbac.role.metadata.labels,
+            &rbac.role_binding.metadata.labels,
+        ] {
+            assert_eq!(labels.as_ref(), Some(&expected));
+        }
+    }
 }

@@ -9,9 +9,12 @@ use ray_api_v1::{RayClusterSpec, WorkerGroupSpec};
 
 use crate::quantity::{Nanos, QuantityError};
 
-/// The replicas a worker group should have: `replicas` (or `minReplicas` when unset) clamped into
-/// `[minReplicas, maxReplicas]`.
+/// The replicas a worker group should have: none while the group is suspended (`suspend: true`), else `replicas`
+/// (or `minReplicas` when unset) clamped into `[minReplicas, maxReplicas]`.
 pub fn desired_replicas(group: &WorkerGroupSpec) -> i32 {
+    if group.suspend == Some(true) {
+        return 0;
+    }
     let min = group.min_replicas.unwrap_or(0).max(0);
     let max = group.max_replicas.unwrap_or(i32::MAX);
     group.replicas.unwrap_or(min).max(min).min(max).max(0)
@@ -33,10 +36,13 @@ pub struct ReplicaCounts {
     pub max: i32,
 }
 
-/// The worker pod counts of a spec.
+/// The worker pod counts of a spec. A suspended group counts for nothing, not even its minimum and maximum.
 pub fn replica_counts(spec: &RayClusterSpec) -> ReplicaCounts {
     let mut counts = ReplicaCounts::default();
     for group in &spec.worker_group_specs {
+        if group.suspend == Some(true) {
+            continue;
+        }
         let hosts = hosts(group);
         counts.desired = counts
             .desired
@@ -165,6 +171,26 @@ mod tests {
         assert_eq!(desired_replicas(&group(Some(0), Some(1), Some(3), None)), 1);
         assert_eq!(desired_replicas(&group(None, Some(2), None, None)), 2);
         assert_eq!(desired_replicas(&group(Some(-4), None, None, None)), 0);
+    }
+
+    #[test]
+    fn a_suspended_group_wants_no_replicas() {
+        let mut g = group(Some(3), Some(2), Some(5), Some(2));
+        g.suspend = Some(true);
+        assert_eq!(desired_replicas(&g), 0);
+        g.suspend = Some(false);
+        assert_eq!(desired_replicas(&g), 3);
+        let spec = RayClusterSpec {
+            worker_group_specs: vec![g.clone(), {
+                let mut s = g;
+                s.suspend = Some(true);
+                s
+            }],
+            ..RayClusterSpec::default()
+        };
+        // Only the running group counts, as with KubeRay's status.
+        let counts = replica_counts(&spec);
+        assert_eq!((counts.desired, counts.min, counts.max), (6, 4, 10));
     }
 
     #[test]

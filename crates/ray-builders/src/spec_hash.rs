@@ -200,6 +200,67 @@ mod tests {
         assert_ne!(hash(&spec), hash(&defaulted));
     }
 
+    /// As with KubeRay, every group field that changes the pods (or what the autoscaler does) changes the hash, so a
+    /// RayService prepares a new cluster for it; worker replica counts do not.
+    #[test]
+    fn group_fields_change_the_hash() {
+        let spec: RayClusterSpec = serde_json::from_value(json!({
+            "enableInTreeAutoscaling": true,
+            "headGroupSpec": {"template": {"spec": {"containers": [{"name": "h", "image": "i"}]}}},
+            "workerGroupSpecs": [{"groupName": "g", "template": {"spec": {"containers": [{"name": "w", "image": "i"}]}}}]
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let hash =
+            |s: &RayClusterSpec| rayservice_cluster_hash(s).unwrap_or_else(|e| panic!("{e}"));
+        let base = hash(&spec);
+        type Change = fn(&mut RayClusterSpec);
+        let changes: Vec<(&str, Change)> = vec![
+            ("head labels", |s| {
+                s.head_group_spec.labels.insert("zone".into(), "a".into());
+            }),
+            ("head resources", |s| {
+                s.head_group_spec.resources.insert("CPU".into(), "0".into());
+            }),
+            ("worker labels", |s| {
+                s.worker_group_specs[0]
+                    .labels
+                    .insert("zone".into(), "a".into());
+            }),
+            ("worker resources", |s| {
+                s.worker_group_specs[0]
+                    .resources
+                    .insert("GPU".into(), "1".into());
+            }),
+            ("idle timeout", |s| {
+                s.worker_group_specs[0].idle_timeout_seconds = Some(30)
+            }),
+            ("priority", |s| s.worker_group_specs[0].priority = Some(2)),
+            ("group suspend", |s| {
+                s.worker_group_specs[0].suspend = Some(true)
+            }),
+            ("autoscaler version", |s| {
+                s.autoscaler_options = Some(ray_api_v1::AutoscalerOptions {
+                    version: Some(ray_api_v1::AutoscalerVersion::V2),
+                    ..Default::default()
+                });
+            }),
+            ("autoscaler args", |s| {
+                s.autoscaler_options = Some(ray_api_v1::AutoscalerOptions {
+                    args: vec!["x".into()],
+                    ..Default::default()
+                });
+            }),
+        ];
+        for (name, change) in changes {
+            let mut changed = spec.clone();
+            change(&mut changed);
+            assert_ne!(hash(&changed), base, "{name}");
+        }
+        let mut scaled = spec.clone();
+        scaled.worker_group_specs[0].replicas = Some(7);
+        assert_eq!(hash(&scaled), base);
+    }
+
     #[test]
     fn hash_is_pinned() {
         // Pinned so that a change of algorithm, encoding or canonical form is noticed: stored hashes would no

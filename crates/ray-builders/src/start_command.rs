@@ -53,6 +53,90 @@ pub enum StartCommandError {
     },
 }
 
+/// The `rayStartParams` of a group as the user means them: its own `rayStartParams`, with the group's Ray logical
+/// `resources` and Ray node `labels` (KubeRay 1.5's top-level fields) written into them as KubeRay does.
+///
+/// `resources`: `cpu` (any case) becomes `num-cpus`, `memory` becomes `memory` (bytes) and a GPU resource
+/// ([`is_gpu_resource`]) becomes `num-gpus`, each rounded up to a whole number; every other name goes into the
+/// `resources` JSON object with its exact amount. `labels` become `labels=k1=v1,k2=v2`, sorted by key. Validation
+/// rejects groups that set the same thing both ways; here the top-level fields win, as with KubeRay.
+pub fn group_params(
+    params: &BTreeMap<String, String>,
+    resources: &BTreeMap<String, String>,
+    labels: &BTreeMap<String, String>,
+    group_path: &str,
+) -> Result<BTreeMap<String, String>, StartCommandError> {
+    let mut params = params.clone();
+    let mut custom = serde_json::Map::new();
+    for (name, amount) in resources {
+        let field = format!("{group_path}.resources[\"{name}\"]");
+        let nanos = Nanos::parse(
+            &k8s_openapi::apimachinery::pkg::api::resource::Quantity(amount.clone()),
+            &field,
+        )?;
+        let lower = name.to_ascii_lowercase();
+        let flag = if lower == "cpu" {
+            Some("num-cpus")
+        } else if lower == "memory" {
+            Some("memory")
+        } else if is_gpu_resource(&lower) {
+            Some("num-gpus")
+        } else {
+            None
+        };
+        match flag {
+            Some(flag) => {
+                params.insert(flag.to_string(), nanos.ceil_units().to_string());
+            }
+            None => {
+                custom.insert(name.clone(), resource_amount(nanos));
+            }
+        }
+    }
+    if !custom.is_empty() {
+        params.insert(
+            "resources".to_string(),
+            crate::spec_hash::canonical_json(&serde_json::Value::Object(custom)),
+        );
+    }
+    if let Some(value) = crate::labels::ray_start_labels(labels) {
+        params.insert("labels".to_string(), value);
+    }
+    Ok(params)
+}
+
+/// Whether a resource name (lower case) counts GPUs: it ends in `gpu` (`nvidia.com/gpu`, `amd.com/gpu`, `GPU`) or
+/// is an NVIDIA MIG slice such as `nvidia.com/mig-2g.32gb`.
+pub fn is_gpu_resource(name: &str) -> bool {
+    if name.ends_with("gpu") {
+        return true;
+    }
+    // `nvidia.com/mig-<slices>g.<memory>gb`
+    name.strip_prefix("nvidia.com/mig-")
+        .and_then(|rest| rest.strip_suffix("gb"))
+        .and_then(|rest| rest.split_once("g."))
+        .is_some_and(|(slices, memory)| {
+            [slices, memory]
+                .iter()
+                .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+        })
+}
+
+/// A custom Ray resource's amount in the `resources` JSON: a whole number when it is one, else the decimal number
+/// (Ray accepts fractional custom resources such as `0.5`).
+fn resource_amount(nanos: Nanos) -> serde_json::Value {
+    const NANO: i128 = ray_api_v1::quantity::NANOS_PER_UNIT;
+    if nanos.0 % NANO == 0
+        && let Ok(units) = i64::try_from(nanos.0 / NANO)
+    {
+        return serde_json::Value::from(units);
+    }
+    // Precision beyond f64 does not matter for a scheduling amount; KubeRay converts to float64 too.
+    #[allow(clippy::cast_precision_loss)]
+    let amount = nanos.0 as f64 / NANO as f64;
+    serde_json::Value::from(amount)
+}
+
 /// Completes the `rayStartParams` of a group: KubeRay's defaults for the node type, then `num-cpus`, `memory`,
 /// `num-gpus` and custom accelerators from the Ray container's resources (only where the user set none).
 ///
@@ -136,7 +220,7 @@ fn add_container_resources(
     }
     if !params.contains_key("num-gpus") {
         for key in limits.into_iter().flat_map(|m| m.keys()) {
-            if key.to_ascii_lowercase().ends_with("gpu") {
+            if is_gpu_resource(&key.to_ascii_lowercase()) {
                 let gpus = quantity(limits, "limits", key)?;
                 if !gpus.is_zero() {
                     params.insert("num-gpus".to_string(), gpus.ceil_units().to_string());
@@ -242,6 +326,60 @@ mod tests {
         assert_eq!(
             cmd,
             "ray start --head --block --dashboard-host=0.0.0.0 --log-color=false --num-cpus=2"
+        );
+    }
+
+    #[test]
+    fn gpu_resources_are_recognised_like_kuberay() {
+        for gpu in [
+            "gpu",
+            "nvidia.com/gpu",
+            "amd.com/gpu",
+            "nvidia.com/mig-2g.32gb",
+        ] {
+            assert!(is_gpu_resource(gpu), "{gpu}");
+        }
+        for other in [
+            "tpu",
+            "nvidia.com/mig-2g.gb",
+            "nvidia.com/mig-xg.32gb",
+            "memory",
+        ] {
+            assert!(!is_gpu_resource(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn group_resources_and_labels_are_written_into_the_params() {
+        let out = group_params(
+            &params(&[("object-store-memory", "100")]),
+            &params(&[
+                ("CPU", "2"),
+                ("memory", "1.5Gi"),
+                ("GPU", "500m"),
+                ("custom", "250m"),
+                ("big", "3"),
+            ]),
+            &params(&[("zone", "a"), ("kind", "spot")]),
+            "spec.headGroupSpec",
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            params(&[
+                ("object-store-memory", "100"),
+                ("num-cpus", "2"),
+                ("memory", "1610612736"),
+                ("num-gpus", "1"),
+                ("resources", r#"{"big":3,"custom":0.25}"#),
+                ("labels", "kind=spot,zone=a"),
+            ])
+        );
+        // Nothing to add: the params stay as the user wrote them.
+        let user = params(&[("num-cpus", "3")]);
+        assert_eq!(
+            group_params(&user, &BTreeMap::new(), &BTreeMap::new(), "g").unwrap(),
+            user
         );
     }
 

@@ -76,6 +76,9 @@ pub struct SubmitterInputs<'a> {
     pub dashboard_address: &'a str,
     /// The image of the cluster head's Ray container, for the default submitter.
     pub head_image: Option<&'a str>,
+    /// How the submitter authenticates to a cluster with token authentication (the cluster's token, or its pod's
+    /// ServiceAccount token).
+    pub auth: Option<&'a crate::auth::TokenAuth>,
 }
 
 /// Converts `runtimeEnvYAML` to the JSON `ray job submit --runtime-env-json` takes (keys sorted).
@@ -287,6 +290,10 @@ pub fn submitter_job(job: &RayJob, inputs: &SubmitterInputs<'_>) -> Result<Job, 
         &mut container.env,
         env::value(env::RAY_JOB_SUBMISSION_ID, inputs.job_id),
     );
+    if let Some(auth) = inputs.auth {
+        crate::auth::configure_container(auth, container);
+        crate::auth::add_token_volume(auth, pod);
+    }
     Ok(Job {
         metadata: ObjectMeta {
             name: Some(name.clone()),

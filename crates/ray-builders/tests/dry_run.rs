@@ -47,6 +47,7 @@ where
 async fn submit(client: &Client, namespace: &str, rendered: &Rendered) -> Result<(), String> {
     match &rendered.object {
         Object::RayCluster(o) => create(client, namespace, o.as_ref(), true).await,
+        Object::Secret(o) => create(client, namespace, o.as_ref(), true).await,
         Object::ServiceAccount(o) => create(client, namespace, o.as_ref(), false).await,
         Object::Role(o) => create(client, namespace, o.as_ref(), true).await,
         Object::RoleBinding(o) => create(client, namespace, o.as_ref(), true).await,

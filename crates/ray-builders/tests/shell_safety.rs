@@ -393,3 +393,55 @@ fn autoscaler_command_reads_cluster_name_as_data() {
         ]]
     );
 }
+
+/// `autoscalerOptions.args` that run the generated command themselves (KubeRay 1.7's documented use of
+/// `KUBERAY_GEN_AUTOSCALER_START_CMD`) start the autoscaler with the cluster's own name and namespace, even when
+/// `autoscalerOptions.env` redefines `RAY_CLUSTER_NAME` with a hostile value.
+#[test]
+fn autoscaler_args_can_run_the_generated_command() {
+    let cluster: RayCluster = serde_json::from_value(serde_json::json!({
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "metadata": { "name": "auto", "namespace": "ns" },
+        "spec": {
+            "enableInTreeAutoscaling": true,
+            "autoscalerOptions": {
+                "env": [{ "name": "RAY_CLUSTER_NAME", "value": BREAKOUT }],
+                "args": ["echo starting; $KUBERAY_GEN_AUTOSCALER_START_CMD"]
+            },
+            "headGroupSpec": {
+                "template": { "spec": { "containers": [{ "name": "ray-head", "image": "ray" }] } }
+            }
+        }
+    }))
+    .expect("valid cluster");
+    let options = RenderOptions::default();
+    let ctx = ClusterContext::new(&cluster, &options).expect("context");
+    let pod = head_pod(&ctx).expect("head pod");
+    let autoscaler = pod
+        .spec
+        .as_ref()
+        .expect("spec")
+        .containers
+        .iter()
+        .find(|c| c.name == ray_builders::autoscaler::CONTAINER_NAME)
+        .expect("autoscaler container");
+    assert_eq!(
+        autoscaler.args.as_deref(),
+        Some(["echo starting; $KUBERAY_GEN_AUTOSCALER_START_CMD".to_string()].as_slice())
+    );
+    let (calls, stray) = ray_calls_of(autoscaler);
+    assert_eq!(stray, Vec::<PathBuf>::new());
+    assert_eq!(
+        calls,
+        [[
+            "kuberay-autoscaler",
+            "--cluster-name",
+            // The kubelet expands the variable's `$(RAY_CLUSTER_NAME)` with the field reference defined before
+            // it, not with the later `autoscalerOptions.env` entry.
+            "from:RAY_CLUSTER_NAME",
+            "--cluster-namespace",
+            "from:RAY_CLUSTER_NAMESPACE",
+        ]]
+    );
+}

@@ -7,6 +7,7 @@
 //! plumbing, health, rate limiting and the runner are in the `operator-runtime` crate.
 
 pub mod context;
+pub mod dashboard_auth;
 pub mod error;
 pub mod expectations;
 pub mod metrics;

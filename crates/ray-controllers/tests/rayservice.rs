@@ -220,18 +220,10 @@ async fn serves_applies_config_in_place_and_keeps_serving_through_a_bad_config()
     assert_eq!(env.selector("hello-serve-svc").await, Some(cluster.clone()));
     assert_eq!(env.selector("hello-head-svc").await, Some(cluster.clone()));
     let pods: Api<Pod> = env.api();
-    let heads = pods
-        .list(
-            &ListParams::default()
-                .labels(&format!("ray.io/cluster={cluster},ray.io/node-type=head")),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let serve_label = heads
-        .items
-        .first()
-        .and_then(|p| p.metadata.labels.as_ref()?.get("ray.io/serve").cloned());
-    assert_eq!(serve_label.as_deref(), Some("true"));
+    assert_eq!(
+        head_serve_label(&pods, &cluster).await.as_deref(),
+        Some("true")
+    );
     let recorded = env
         .clusters()
         .get(&cluster)
@@ -325,8 +317,39 @@ async fn serves_applies_config_in_place_and_keeps_serving_through_a_bad_config()
             .and_then(|s| s.active_service_status.clone())
     );
     assert_eq!(env.curl().await.as_deref(), Ok("bonjour"));
+
+    // excludeHeadPodFromServeSvc: the healthy head leaves the serve Service (its label turns false), on the same
+    // cluster.
+    env.patch_spec::<RayService>(
+        "hello",
+        json!({"excludeHeadPodFromServeSvc": true, "serveConfigV2": serve_config(port, "ray_operator_demo.hello:build", Some(json!({"greeting": "bonjour"})))}),
+    )
+    .await;
+    until(
+        "the head pod to leave the serve Service",
+        async || match head_serve_label(&pods, &cluster).await {
+            Some(label) if label == "false" => Ok(()),
+            other => Err(format!("ray.io/serve is {other:?}")),
+        },
+    )
+    .await;
     assert_eq!(env.cluster_names().await, vec![cluster]);
     env.finish().await;
+}
+
+/// The `ray.io/serve` label of the cluster's head pod.
+async fn head_serve_label(pods: &Api<Pod>, cluster: &str) -> Option<String> {
+    let heads = pods
+        .list(
+            &ListParams::default()
+                .labels(&format!("ray.io/cluster={cluster},ray.io/node-type=head")),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    heads
+        .items
+        .first()
+        .and_then(|p| p.metadata.labels.as_ref()?.get("ray.io/serve").cloned())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

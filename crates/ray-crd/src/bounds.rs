@@ -66,9 +66,10 @@ const SERVICE: &[Bound] = &[
         path: "spec.ports[].nodePort",
         keywords: || json!({ "minimum": 0, "maximum": 65535 }),
     },
+    // A Service port's name is a DNS-1123 label (63 characters), unlike a container port's (15).
     Bound {
         path: "spec.ports[].name",
-        keywords: || json!({ "maxLength": 15 }),
+        keywords: || json!({ "maxLength": 63 }),
     },
     Bound {
         path: "spec.ports[].protocol",

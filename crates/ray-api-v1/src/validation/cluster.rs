@@ -11,7 +11,9 @@ use k8s_openapi::api::core::v1::{EnvVar, PodTemplateSpec};
 
 use super::ClusterOwner;
 use super::names::group_name_problem;
-use crate::raycluster::{HeadGroupSpec, MAX_REPLICAS_DEFAULT, RayClusterSpec, WorkerGroupSpec};
+use crate::raycluster::{
+    AutoscalerVersion, HeadGroupSpec, MAX_REPLICAS_DEFAULT, RayClusterSpec, WorkerGroupSpec,
+};
 
 /// The most pods one multi-host replica may have (`numOfHosts`). The operator creates a replica's pods together in
 /// one reconcile, so the bound keeps that reconcile's work finite; the largest TPU slices have about 2,000 hosts.
@@ -19,6 +21,8 @@ pub const MAX_NUM_OF_HOSTS: i32 = 4096;
 
 /// The environment variable that switches the Ray autoscaler to its v2 implementation.
 pub(crate) const AUTOSCALER_V2_ENV: &str = "RAY_enable_autoscaler_v2";
+/// The first Ray version whose autoscaler v2 reads a worker group's `priority`.
+pub(crate) const PRIORITY_MIN_RAY_VERSION: (u32, u32, u32) = (2, 56, 0);
 /// The environment variable the operator sets on the autoscaler container itself.
 pub(crate) const GENERATED_AUTOSCALER_COMMAND_ENV: &str = "KUBERAY_GEN_AUTOSCALER_START_CMD";
 /// The longest worker group name of a multi-host group: each replica is labelled `<group>-<5 characters>`, a
@@ -37,6 +41,15 @@ pub(crate) const IMAGE_PULL_POLICIES: [&str; 3] = ["Always", "IfNotPresent", "Ne
 pub struct GroupContext {
     owner: ClusterOwner,
     autoscaling: bool,
+    /// `autoscalerOptions.version` is set.
+    version_pinned: bool,
+    /// The autoscaler v2 is chosen: `autoscalerOptions.version: v2`, or the head's `RAY_enable_autoscaler_v2` is
+    /// `1` or `true` (how it was chosen before KubeRay 1.4).
+    autoscaler_v2: bool,
+    /// The operator runs the autoscaler v2 and so sets `restartPolicy: Never` on every Ray pod.
+    pinned_v2: bool,
+    /// `rayVersion`.
+    ray_version: Option<String>,
     /// How many worker groups carry each name.
     group_names: BTreeMap<String, usize>,
 }
@@ -48,9 +61,21 @@ impl GroupContext {
         for group in &spec.worker_group_specs {
             *group_names.entry(group.group_name.clone()).or_insert(0) += 1;
         }
+        let version = spec
+            .autoscaler_options
+            .as_ref()
+            .and_then(|options| options.version);
+        let env_v2 = ray_container_env(&spec.head_group_spec.template)
+            .iter()
+            .any(|env| env.name == AUTOSCALER_V2_ENV && env_turns_on(env));
+        let version_v2 = version == Some(AutoscalerVersion::V2);
         Self {
             owner,
             autoscaling: spec.enable_in_tree_autoscaling,
+            version_pinned: version.is_some(),
+            autoscaler_v2: version_v2 || env_v2,
+            pinned_v2: spec.enable_in_tree_autoscaling && version_v2,
+            ray_version: spec.ray_version.clone(),
             group_names,
         }
     }
@@ -86,15 +111,27 @@ impl garde::Validate for HeadGroupSpec {
             );
         }
 
+        if ctx.autoscaling
+            && ctx.version_pinned
+            && let Some(index) = ray_container_env(&self.template)
+                .iter()
+                .position(|env| env.name == AUTOSCALER_V2_ENV)
+        {
+            report.append(
+                containers_path(&path).join(0usize).join("env").join(index),
+                garde::Error::new(format!(
+                    "{AUTOSCALER_V2_ENV} and autoscalerOptions.version both choose the autoscaler version, and the operator sets the variable from autoscalerOptions.version: remove the variable"
+                )),
+            );
+        }
+        check_restart_policy(&self.template, ctx, &path, report);
+
         if !ctx.autoscaling
             && let Some((index, env)) = ray_container_env(&self.template)
                 .iter()
                 .enumerate()
                 .find(|(_, env)| env.name == AUTOSCALER_V2_ENV)
-            && env
-                .value
-                .as_deref()
-                .is_some_and(|v| v == "1" || v == "true")
+            && env_turns_on(env)
         {
             report.append(
                 containers_path(&path).join(0usize).join("env").join(index),
@@ -216,7 +253,102 @@ impl garde::Validate for WorkerGroupSpec {
         }
 
         check_template_has_containers(&self.template, "worker", &path, report);
+        check_restart_policy(&self.template, ctx, &path, report);
+        self.check_autoscaler_fields(ctx, &path, report);
     }
+}
+
+impl WorkerGroupSpec {
+    /// `suspend`, `idleTimeoutSeconds` and `priority`, which depend on the autoscaler.
+    fn check_autoscaler_fields(&self, ctx: &GroupContext, path: &Path, report: &mut Report) {
+        if self.suspend == Some(true) && ctx.autoscaling {
+            report.append(
+                path.join("suspend"),
+                garde::Error::new(
+                    "a worker group cannot be suspended while the autoscaler runs, because the autoscaler decides its replicas: set suspend to false, or turn enableInTreeAutoscaling off",
+                ),
+            );
+        }
+        if let Some(seconds) = self.idle_timeout_seconds {
+            if seconds < 0 {
+                report.append(
+                    path.join("idleTimeoutSeconds"),
+                    garde::Error::new(format!(
+                        "idleTimeoutSeconds must not be negative, but it is {seconds}"
+                    )),
+                );
+            } else if !ctx.autoscaler_v2 {
+                report.append(
+                    path.join("idleTimeoutSeconds"),
+                    garde::Error::new(
+                        "a worker group's idleTimeoutSeconds is read by the autoscaler v2 only: set autoscalerOptions.version to v2, or remove it (autoscalerOptions.idleTimeoutSeconds applies to every group)",
+                    ),
+                );
+            }
+        }
+        if let Some(priority) = self.priority.filter(|p| *p != 0) {
+            if !ctx.autoscaler_v2 {
+                report.append(
+                    path.join("priority"),
+                    garde::Error::new(format!(
+                        "priority ({priority}) is read by the autoscaler v2 only: set autoscalerOptions.version to v2, or set priority to 0"
+                    )),
+                );
+            }
+            let (major, minor, patch) = PRIORITY_MIN_RAY_VERSION;
+            let problem = match ctx.ray_version.as_deref() {
+                None | Some("") => Some("rayVersion is not set".to_owned()),
+                Some(version) => match super::job::parse_version(version) {
+                    None => Some(format!("rayVersion \"{version}\" is not a Ray version")),
+                    Some(parsed) if parsed < PRIORITY_MIN_RAY_VERSION => {
+                        Some(format!("rayVersion is \"{version}\""))
+                    }
+                    Some(_) => None,
+                },
+            };
+            if let Some(problem) = problem {
+                report.append(
+                    path.join("priority"),
+                    garde::Error::new(format!(
+                        "priority needs Ray {major}.{minor}.{patch} or newer, but {problem}: set rayVersion to the Ray version of the images, or set priority to 0"
+                    )),
+                );
+            }
+        }
+    }
+}
+
+/// With the autoscaler v2 the operator sets `restartPolicy: Never` on every Ray pod (the autoscaler replaces a pod
+/// whose Ray container exits), so a template asking for another policy is a contradiction.
+fn check_restart_policy(
+    template: &PodTemplateSpec,
+    ctx: &GroupContext,
+    group: &Path,
+    report: &mut Report,
+) {
+    if !ctx.pinned_v2 {
+        return;
+    }
+    if let Some(policy) = template
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.restart_policy.as_deref())
+        .filter(|policy| !policy.is_empty() && *policy != "Never")
+    {
+        report.append(
+            group.join("template").join("spec").join("restartPolicy"),
+            garde::Error::new(format!(
+                "the autoscaler v2 replaces Ray pods whose Ray container exits, so restartPolicy must be Never or unset, but it is \"{policy}\": remove it"
+            )),
+        );
+    }
+}
+
+/// Whether an `RAY_enable_autoscaler_v2` entry turns the autoscaler v2 on (`1` or `true`, as Ray reads it).
+fn env_turns_on(env: &EnvVar) -> bool {
+    env.value
+        .as_deref()
+        .is_some_and(|v| v == "1" || v == "true")
 }
 
 /// `<template>.spec.containers`.

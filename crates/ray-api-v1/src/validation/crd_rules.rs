@@ -123,6 +123,29 @@ pub const WORKER_GROUP: &[CelRule] = &[
     },
 ];
 
+/// Rules on a RayClusterSpec for GCS fault tolerance ([`super::gcs_ft`]): the Redis start parameters of the head
+/// that `gcsFaultToleranceOptions` sets itself. (The rules on the head's environment look through a list, so they
+/// run in the operator and the webhook only.)
+pub const GCS_FT_CLUSTER_SPEC: &[CelRule] = &[
+    CelRule {
+        rule: "!has(self.headGroupSpec.rayStartParams) || !('redis-username' in self.headGroupSpec.rayStartParams) || size(self.headGroupSpec.rayStartParams['redis-username']) == 0",
+        message: super::gcs_ft::REDIS_USERNAME_PARAM,
+        field_path: Some(".headGroupSpec.rayStartParams"),
+    },
+    CelRule {
+        rule: "!has(self.gcsFaultToleranceOptions) || !has(self.headGroupSpec.rayStartParams) || !('redis-password' in self.headGroupSpec.rayStartParams) || size(self.headGroupSpec.rayStartParams['redis-password']) == 0",
+        message: super::gcs_ft::REDIS_PASSWORD_PARAM,
+        field_path: Some(".headGroupSpec.rayStartParams"),
+    },
+];
+
+/// Rules on `gcsFaultToleranceOptions`.
+pub const GCS_FT_OPTIONS: &[CelRule] = &[CelRule {
+    rule: "(has(self.backend) && self.backend == 'rocksdb') || (has(self.redisAddress) && self.redisAddress.trim() != '')",
+    message: super::gcs_ft::REDIS_ADDRESS_REQUIRED,
+    field_path: Some(".redisAddress"),
+}];
+
 /// Rules on a RayJob's `spec`.
 pub const RAY_JOB_SPEC: &[CelRule] = &[
     CelRule {
@@ -178,18 +201,30 @@ fn add_rules(schema: &mut Schema, rules: &[CelRule]) {
 /// Appends the rules that reject the fields of `holder` the operator does not support yet
 /// ([`super::unsupported`]).
 fn add_unsupported(schema: &mut Schema, holder: Holder) {
+    let rules: Vec<Value> = fields_of(holder).map(|field| field.to_json()).collect();
+    // A holder whose fields are all implemented gets no (empty) list.
+    if rules.is_empty() {
+        return;
+    }
     let entry = schema
         .ensure_object()
         .entry("x-kubernetes-validations")
         .or_insert_with(|| Value::Array(Vec::new()));
     if let Value::Array(list) = entry {
-        list.extend(fields_of(holder).map(|field| field.to_json()));
+        list.extend(rules);
     }
 }
 
 /// schemars transform of `RayClusterSpec`.
 pub(crate) fn ray_cluster_spec_schema(schema: &mut Schema) {
     add_unsupported(schema, Holder::ClusterSpec);
+    add_rules(schema, GCS_FT_CLUSTER_SPEC);
+}
+
+/// schemars transform of `GcsFaultToleranceOptions`.
+pub(crate) fn gcs_fault_tolerance_options_schema(schema: &mut Schema) {
+    add_rules(schema, GCS_FT_OPTIONS);
+    add_unsupported(schema, Holder::GcsFaultToleranceOptions);
 }
 
 /// schemars transform of `HeadGroupSpec`.

@@ -60,7 +60,7 @@ pub(crate) fn metadata_ray_version(
 }
 
 /// `major.minor.patch` of a Ray version such as `2.9.0` or `2.10.0rc1`; `None` when it does not start like one.
-fn parse_version(version: &str) -> Option<(u32, u32, u32)> {
+pub(crate) fn parse_version(version: &str) -> Option<(u32, u32, u32)> {
     let mut parts = version.trim_start_matches('v').split('.');
     let mut number = || -> Option<u32> {
         let part = parts.next()?;

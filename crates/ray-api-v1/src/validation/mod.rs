@@ -47,12 +47,16 @@
 //! `ttlSecondsAfterFinished`) is validated as if it held its default when it is unset, so a manifest passes here
 //! exactly when it passes after the API server filled in the defaults.
 
+mod auth;
 pub(crate) mod cluster;
 pub mod crd_rules;
+pub mod gcs_ft;
+mod ingress;
 pub(crate) mod job;
 mod kube_service;
 #[cfg(test)]
 mod kubernetes_parity;
+pub mod managed_by;
 mod metadata;
 mod names;
 mod pod;
@@ -244,6 +248,12 @@ pub fn validate_cluster(cluster: &RayCluster) -> Result<(), ValidationErrors> {
         "spec",
         ClusterOwner::RayCluster,
     ));
+    gcs_ft::check_annotations(
+        &cluster.spec,
+        "spec",
+        cluster.metadata.annotations.as_ref(),
+        &mut errors.0,
+    );
     errors.into_result()
 }
 
@@ -254,6 +264,15 @@ pub fn validate_job(job: &RayJob) -> Result<(), ValidationErrors> {
     names::check_object_name(&job.metadata, names::NameRule::RAY_JOB, &mut errors);
     workloads::check_object_metadata(&job.metadata, &mut errors.0);
     errors.extend(validate_job_spec(&job.spec, "spec"));
+    // The RayJob's annotations are its RayCluster's.
+    if let Some(spec) = &job.spec.ray_cluster_spec {
+        gcs_ft::check_annotations(
+            spec,
+            "spec.rayClusterSpec",
+            job.metadata.annotations.as_ref(),
+            &mut errors.0,
+        );
+    }
     errors.into_result()
 }
 
@@ -264,6 +283,13 @@ pub fn validate_service(service: &RayService) -> Result<(), ValidationErrors> {
     names::check_object_name(&service.metadata, names::NameRule::RAY_SERVICE, &mut errors);
     workloads::check_object_metadata(&service.metadata, &mut errors.0);
     errors.extend(validate_service_spec(&service.spec, "spec"));
+    // The RayService's annotations are its RayClusters'.
+    gcs_ft::check_annotations(
+        &service.spec.ray_cluster_config,
+        "spec.rayClusterConfig",
+        service.metadata.annotations.as_ref(),
+        &mut errors.0,
+    );
     errors.into_result()
 }
 
@@ -278,7 +304,12 @@ pub fn validate_cluster_spec(
     if let Err(report) = spec.validate_with(&owner) {
         errors.extend_report(path, report);
     }
-    workloads::check_cluster_spec(spec, path, &mut errors.0);
+    let embedded_in = match owner {
+        ClusterOwner::RayCluster => None,
+        ClusterOwner::RayJob => Some("RayJob"),
+        ClusterOwner::RayService => Some("RayService"),
+    };
+    workloads::check_cluster_spec(spec, path, embedded_in, &mut errors.0);
     errors.into_result()
 }
 

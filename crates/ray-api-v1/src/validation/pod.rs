@@ -32,8 +32,9 @@ pub(crate) struct Additions<'a> {
     pub containers: &'a [&'a str],
 }
 
-/// Checks a port's name at `at` (`...ports[i].name`): a valid IANA service name, and unique among `names`, the
-/// names already seen on the same `owner` ("container" or "Service").
+/// Checks a port's name at `at` (`...ports[i].name`): a valid name, and unique among `names`, the names already
+/// seen on the same `owner` ("container" or "Service"). As the API server checks them, a container's port name is
+/// an IANA service name (at most 15 characters, a letter among them) and a Service's a DNS-1123 label (at most 63).
 pub(crate) fn check_port_name<'a>(
     name: &'a str,
     at: &str,
@@ -41,7 +42,12 @@ pub(crate) fn check_port_name<'a>(
     names: &mut BTreeSet<&'a str>,
     errors: &mut Vec<FieldError>,
 ) {
-    if let Some(problem) = port_name_problem(name) {
+    let problem = if owner == "Service" {
+        dns1123_label_problem(name)
+    } else {
+        port_name_problem(name)
+    };
+    if let Some(problem) = problem {
         errors.push(FieldError::new(
             format!("{at}.name"),
             format!("\"{name}\" is not a valid port name: {problem}"),

@@ -1,9 +1,11 @@
 //! `rayStartParams` values that `ray start` parses as numbers: a value it cannot parse makes every pod of the
-//! group fail at start, so it is reported on the object instead.
+//! group fail at start, so it is reported on the object instead. Also the group fields the operator writes into
+//! `rayStartParams`: Ray logical `resources` and Ray node `labels`.
 
 use std::collections::BTreeMap;
 
 use super::FieldError;
+use super::metadata::check_labels;
 
 /// Parameters that `ray start` declares as integers (`--num-cpus INTEGER`, `--num-gpus INTEGER`, `--memory INTEGER`
 /// in bytes, `--object-store-memory INTEGER`): whole, non-negative numbers. Fractional CPUs or GPUs are Ray
@@ -72,4 +74,58 @@ pub(crate) fn check_start_params(
             ));
         }
     }
+}
+
+/// The `rayStartParams` that a group's `resources` field sets (KubeRay's rule: a group sets its Ray resources one
+/// way only).
+const RESOURCE_PARAMS: [&str; 4] = ["num-cpus", "num-gpus", "memory", "resources"];
+
+/// Checks a group's Ray logical `resources` and Ray node `labels` at `path` (for example
+/// `spec.workerGroupSpecs[0]`), which the operator writes into its `rayStartParams`.
+pub(crate) fn check_group_fields(
+    params: &BTreeMap<String, String>,
+    resources: &BTreeMap<String, String>,
+    labels: &BTreeMap<String, String>,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) {
+    if !resources.is_empty() {
+        let both: Vec<String> = RESOURCE_PARAMS
+            .iter()
+            .filter(|key| params.get(**key).is_some_and(|v| !v.is_empty()))
+            .map(|key| format!("rayStartParams[\"{key}\"]"))
+            .collect();
+        if !both.is_empty() {
+            errors.push(FieldError::new(
+                format!("{path}.resources"),
+                format!(
+                    "resources and {} both set the group's Ray resources: use only one of them (resources sets num-cpus, memory, num-gpus and custom resources)",
+                    both.join(", ")
+                ),
+            ));
+        }
+    }
+    for (name, amount) in resources {
+        let field = format!("{path}.resources[\"{name}\"]");
+        match crate::quantity::parse_nanos(amount.trim()) {
+            Err(_) => errors.push(FieldError::new(
+                field,
+                format!(
+                    "\"{amount}\" is not a quantity: write the amount of {name} like \"2\", \"500m\" or \"8Gi\""
+                ),
+            )),
+            Ok(nanos) if nanos < 0 => errors.push(FieldError::new(
+                field,
+                format!("the amount of {name} must not be negative, but it is \"{amount}\""),
+            )),
+            Ok(_) => {}
+        }
+    }
+    if params.contains_key("labels") {
+        errors.push(FieldError::new(
+            format!("{path}.rayStartParams[\"labels\"]"),
+            "Ray node labels are set with the group's labels field, which also puts them on the pods: move them there and remove rayStartParams[\"labels\"]",
+        ));
+    }
+    check_labels(labels, &format!("{path}.labels"), errors);
 }

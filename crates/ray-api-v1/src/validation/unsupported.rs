@@ -27,6 +27,8 @@ pub enum Holder {
     WorkerGroup,
     /// `autoscalerOptions` of a RayClusterSpec.
     AutoscalerOptions,
+    /// `gcsFaultToleranceOptions` of a RayClusterSpec.
+    GcsFaultToleranceOptions,
     /// A RayService's `spec`.
     ServiceSpec,
 }
@@ -39,6 +41,7 @@ impl Holder {
             Holder::HeadGroup => "headGroupSpec.",
             Holder::WorkerGroup => "workerGroupSpecs[].",
             Holder::AutoscalerOptions => "autoscalerOptions.",
+            Holder::GcsFaultToleranceOptions => "gcsFaultToleranceOptions.",
         }
     }
 }
@@ -107,6 +110,8 @@ pub struct UnsupportedField {
     pub field: &'static str,
     /// The values accepted anyway.
     pub accepted: Accepted,
+    /// Why, when the field's name alone does not say what is missing; appended to the message in parentheses.
+    pub note: Option<&'static str>,
 }
 
 const fn field(holder: Holder, field: &'static str, accepted: Accepted) -> UnsupportedField {
@@ -114,6 +119,16 @@ const fn field(holder: Holder, field: &'static str, accepted: Accepted) -> Unsup
         holder,
         field,
         accepted,
+        note: None,
+    }
+}
+
+impl UnsupportedField {
+    const fn because(self, note: &'static str) -> Self {
+        UnsupportedField {
+            note: Some(note),
+            ..self
+        }
     }
 }
 
@@ -130,24 +145,6 @@ pub const UNSUPPORTED_FIELDS: &[UnsupportedField] = &[
     ),
     field(
         Holder::ClusterSpec,
-        "authOptions",
-        Accepted::Object {
-            fields: &[("mode", Scalar::Str("disabled"))],
-            others: &["secretName", "enableK8sTokenAuth"],
-        },
-    ),
-    field(
-        Holder::ClusterSpec,
-        "managedBy",
-        Accepted::Exactly("ray.io/kuberay-operator"),
-    ),
-    field(
-        Holder::ClusterSpec,
-        "gcsFaultToleranceOptions",
-        Accepted::Nothing,
-    ),
-    field(
-        Holder::ClusterSpec,
         "historyServerOptions",
         Accepted::Nothing,
     ),
@@ -160,26 +157,22 @@ pub const UNSUPPORTED_FIELDS: &[UnsupportedField] = &[
             others: &[],
         },
     ),
-    // HeadGroupSpec
-    field(Holder::HeadGroup, "ingressOptions", Accepted::Nothing),
-    field(Holder::HeadGroup, "resources", Accepted::Empty),
-    field(Holder::HeadGroup, "labels", Accepted::Empty),
-    // WorkerGroupSpec
-    field(Holder::WorkerGroup, "suspend", Accepted::False),
-    field(Holder::WorkerGroup, "idleTimeoutSeconds", Accepted::Nothing),
-    field(Holder::WorkerGroup, "priority", Accepted::Zero),
-    field(Holder::WorkerGroup, "resources", Accepted::Empty),
-    field(Holder::WorkerGroup, "labels", Accepted::Empty),
-    // AutoscalerOptions
-    field(Holder::AutoscalerOptions, "version", Accepted::Nothing),
-    field(Holder::AutoscalerOptions, "command", Accepted::Empty),
-    field(Holder::AutoscalerOptions, "args", Accepted::Empty),
-    // RayServiceSpec
+    // GcsFaultToleranceOptions: the Redis backend is implemented, the embedded one is not.
     field(
-        Holder::ServiceSpec,
-        "rayClusterDeletionDelaySeconds",
-        Accepted::Nothing,
+        Holder::GcsFaultToleranceOptions,
+        "backend",
+        Accepted::Exactly("redis"),
+    )
+    .because(
+        "the embedded rocksdb backend is not implemented; keep the GCS data in an external Redis",
     ),
+    field(
+        Holder::GcsFaultToleranceOptions,
+        "storage",
+        Accepted::Nothing,
+    )
+    .because("it configures the embedded rocksdb backend, which is not implemented"),
+    // RayServiceSpec
     field(
         Holder::ServiceSpec,
         "upgradeStrategy",
@@ -187,16 +180,6 @@ pub const UNSUPPORTED_FIELDS: &[UnsupportedField] = &[
             fields: &[("type", Scalar::Str("NewCluster"))],
             others: &["clusterUpgradeOptions"],
         },
-    ),
-    field(
-        Holder::ServiceSpec,
-        "managedBy",
-        Accepted::Exactly("ray.io/kuberay-operator"),
-    ),
-    field(
-        Holder::ServiceSpec,
-        "excludeHeadPodFromServeSvc",
-        Accepted::False,
     ),
     field(Holder::ServiceSpec, "suspend", Accepted::False),
 ];
@@ -223,8 +206,12 @@ impl UnsupportedField {
                 format!("remove it, or keep only {}", fields.join(", "))
             }
         };
+        let note = self
+            .note
+            .map(|note| format!(" ({note})"))
+            .unwrap_or_default();
         format!(
-            "{} is not supported by this operator yet: {what_to_do}",
+            "{} is not supported by this operator yet: {what_to_do}{note}",
             self.name()
         )
     }
@@ -340,6 +327,12 @@ pub(crate) fn check_cluster_spec(spec: &RayClusterSpec, path: &str, errors: &mut
         Holder::AutoscalerOptions,
         &json["autoscalerOptions"],
         &format!("{path}.autoscalerOptions"),
+        errors,
+    );
+    check(
+        Holder::GcsFaultToleranceOptions,
+        &json["gcsFaultToleranceOptions"],
+        &format!("{path}.gcsFaultToleranceOptions"),
         errors,
     );
 }

@@ -11,7 +11,7 @@ use super::kube_service::check_service;
 use super::metadata::{check_annotations, check_metadata};
 use super::names::{MAX_LABEL_LENGTH, dns1035_label_problem};
 use super::pod::{Additions, check_autoscaler, check_pod_template, declared_volumes};
-use super::start_params::check_start_params;
+use super::start_params::{check_group_fields, check_start_params};
 use crate::raycluster::RayClusterSpec;
 use crate::rayjob::{JobSubmissionMode, RayJobSpec};
 use crate::rayservice::RayServiceSpec;
@@ -25,8 +25,14 @@ const AUTOSCALER_CONTAINER: &str = "autoscaler";
 /// The restart policies a Job's pods may have.
 const JOB_RESTART_POLICIES: [&str; 2] = ["Never", "OnFailure"];
 
-/// Checks a RayCluster spec at `path` (`spec`, `spec.rayClusterSpec` or `spec.rayClusterConfig`).
-pub(crate) fn check_cluster_spec(spec: &RayClusterSpec, path: &str, errors: &mut Vec<FieldError>) {
+/// Checks a RayCluster spec at `path` (`spec`, `spec.rayClusterSpec` or `spec.rayClusterConfig`); `embedded_in`
+/// names the kind holding it (`RayJob`, `RayService`), `None` for a RayCluster.
+pub(crate) fn check_cluster_spec(
+    spec: &RayClusterSpec,
+    path: &str,
+    embedded_in: Option<&str>,
+    errors: &mut Vec<FieldError>,
+) {
     let head = &spec.head_group_spec;
     let head_path = format!("{path}.headGroupSpec");
     let autoscaling = spec.enable_in_tree_autoscaling;
@@ -50,6 +56,15 @@ pub(crate) fn check_cluster_spec(spec: &RayClusterSpec, path: &str, errors: &mut
         errors,
     );
     check_start_params(&head.ray_start_params, &head_path, errors);
+    check_group_fields(
+        &head.ray_start_params,
+        &head.resources,
+        &head.labels,
+        &head_path,
+        errors,
+    );
+    super::ingress::check_head(head, &head_path, errors);
+    super::managed_by::check(spec.managed_by.as_deref(), path, errors);
     if let Some(service) = &head.head_service {
         check_service(
             service,
@@ -78,6 +93,13 @@ pub(crate) fn check_cluster_spec(spec: &RayClusterSpec, path: &str, errors: &mut
             errors,
         );
         check_start_params(&group.ray_start_params, &group_path, errors);
+        check_group_fields(
+            &group.ray_start_params,
+            &group.resources,
+            &group.labels,
+            &group_path,
+            errors,
+        );
     }
 
     if let Some(options) = &spec.autoscaler_options {
@@ -92,12 +114,19 @@ pub(crate) fn check_cluster_spec(spec: &RayClusterSpec, path: &str, errors: &mut
     }
 
     super::unsupported::check_cluster_spec(spec, path, errors);
+    super::auth::check_spec(spec, path, embedded_in, errors);
+    super::gcs_ft::check_spec(spec, path, errors);
 }
 
 /// Checks a RayJob spec at `path`: its cluster spec and its submitter pod template.
 pub(crate) fn check_job_spec(spec: &RayJobSpec, path: &str, errors: &mut Vec<FieldError>) {
     if let Some(cluster) = &spec.ray_cluster_spec {
-        check_cluster_spec(cluster, &format!("{path}.rayClusterSpec"), errors);
+        check_cluster_spec(
+            cluster,
+            &format!("{path}.rayClusterSpec"),
+            Some("RayJob"),
+            errors,
+        );
     }
     let k8s_job_mode = spec.submission_mode.unwrap_or_default() == JobSubmissionMode::K8sJobMode;
     if let Some(template) = spec
@@ -128,12 +157,22 @@ pub(crate) fn check_job_spec(spec: &RayJobSpec, path: &str, errors: &mut Vec<Fie
     }
 }
 
-/// Checks a RayService spec at `path`: its cluster config and its `serveService`.
+/// Checks a RayService spec at `path`: its deletion delay, its cluster config and its `serveService`.
 pub(crate) fn check_service_spec(spec: &RayServiceSpec, path: &str, errors: &mut Vec<FieldError>) {
     super::unsupported::check_service_spec(spec, path, errors);
+    super::managed_by::check(spec.managed_by.as_deref(), path, errors);
+    if let Some(delay) = spec.ray_cluster_deletion_delay_seconds.filter(|d| *d < 0) {
+        errors.push(FieldError::new(
+            format!("{path}.rayClusterDeletionDelaySeconds"),
+            format!(
+                "must not be negative (got {delay}): set it to 0 or more seconds, or remove it to use the operator's default"
+            ),
+        ));
+    }
     check_cluster_spec(
         &spec.ray_cluster_config,
         &format!("{path}.rayClusterConfig"),
+        Some("RayService"),
         errors,
     );
     if let Some(service) = &spec.serve_service {

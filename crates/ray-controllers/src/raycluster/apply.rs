@@ -174,6 +174,17 @@ impl Applier<'_> {
         outcome: &mut Outcome,
     ) -> Result<Result<(), Failure>, Error> {
         Ok(match child {
+            Child::AuthSecret(secret) => {
+                let mut secret = secret.clone();
+                let token = crate::dashboard_auth::generate_token().map_err(|e| {
+                    Error::Token(format!("the operating system gave no random bytes: {e}"))
+                })?;
+                secret.string_data = Some(std::collections::BTreeMap::from([(
+                    ray_builders::auth::TOKEN_KEY.to_string(),
+                    token,
+                )]));
+                self.create(&secret, &AUTH_SECRET).await?.map(drop)
+            }
             Child::ServiceAccount(account) => {
                 self.create(account, &SERVICE_ACCOUNT).await?.map(drop)
             }
@@ -556,6 +567,12 @@ pub const INGRESS: Reasons = Reasons {
     kind: "Ingress",
     created: events::CREATED_INGRESS,
     failed: events::FAILED_TO_CREATE_INGRESS,
+};
+/// The generated auth token Secret's reasons.
+pub const AUTH_SECRET: Reasons = Reasons {
+    kind: "Secret",
+    created: events::CREATED_SECRET,
+    failed: events::FAILED_TO_CREATE_SECRET,
 };
 /// The autoscaler ServiceAccount's reasons.
 pub const SERVICE_ACCOUNT: Reasons = Reasons {

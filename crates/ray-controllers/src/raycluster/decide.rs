@@ -6,13 +6,14 @@
 //!   ([`gcs_ft::cleanup`]); without it, the garbage collector removes the children.
 //! - A fault-tolerant cluster without the finalizer gets it first, and nothing else until the update comes back.
 //! - An invalid spec creates nothing: one `InvalidRayClusterSpec` Warning, and the status says why.
-//! - Otherwise the missing children are created (autoscaler RBAC, Ingress, then Services: create-only, so a
+//! - Otherwise the missing children are created (a generated auth token's Secret, autoscaler RBAC, Ingress, then
+//!   Services: create-only, so a
 //!   user's edits are not fought over), then pods are changed as [`scaling`] decides.
 
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{Secret, Service, ServiceAccount};
 
 use crate::pod_index::CachedPod;
 use k8s_openapi::api::networking::v1::Ingress;
@@ -89,6 +90,8 @@ pub enum Action<'f> {
 /// A child of the cluster other than a pod, as rendered.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Child<'f> {
+    /// The Secret of a generated Ray auth token (rendered without the token, which is generated at creation).
+    AuthSecret(&'f Secret),
     /// The autoscaler's ServiceAccount.
     ServiceAccount(&'f ServiceAccount),
     /// The autoscaler's Role.
@@ -167,6 +170,12 @@ fn decide_running<'f>(
     let support = &desired.support;
     let existing = &running.existing;
     let mut actions = Vec::new();
+    // The token first: pods read it from the Secret when they start.
+    if let Some(secret) = &support.auth_secret
+        && !existing.auth_secret
+    {
+        actions.push(Action::Create(Child::AuthSecret(secret)));
+    }
     if let Some(rbac) = &support.rbac {
         if let Some(account) = &rbac.service_account
             && !existing.service_account

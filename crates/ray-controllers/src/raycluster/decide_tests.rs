@@ -83,6 +83,7 @@ fn running(cluster: &RayCluster, existing: Existing) -> Phase {
 
 fn everything_exists() -> Existing {
     Existing {
+        auth_secret: true,
         service_account: true,
         role: true,
         role_binding: true,
@@ -106,6 +107,7 @@ fn created_kinds(decision: &Decision<'_>) -> Vec<&'static str> {
         .actions
         .iter()
         .filter_map(|a| match a {
+            Action::Create(Child::AuthSecret(_)) => Some("Secret"),
             Action::Create(Child::ServiceAccount(_)) => Some("ServiceAccount"),
             Action::Create(Child::Role(_)) => Some("Role"),
             Action::Create(Child::RoleBinding(_)) => Some("RoleBinding"),
@@ -158,6 +160,43 @@ fn children_that_exist_are_left_alone() {
     assert!(decision.actions.is_empty(), "{:?}", decision.actions);
     assert_eq!(decision.requeue, Requeue::await_change());
     assert_eq!(decision.status, Some(StatusReport { failure: None }));
+}
+
+#[test]
+fn a_cluster_with_token_authentication_gets_its_token_secret_before_anything_else() {
+    let c = cluster(json!({
+        "rayVersion": "2.60.0",
+        "enableInTreeAutoscaling": true,
+        "authOptions": {"mode": "token"}
+    }));
+    let f = facts(&c, Vec::new(), running(&c, Existing::default()));
+    let decision = run(&f);
+    assert_eq!(
+        created_kinds(&decision),
+        [
+            "Secret",
+            "ServiceAccount",
+            "Role",
+            "RoleBinding",
+            "HeadService"
+        ]
+    );
+    let Some(Action::Create(Child::AuthSecret(secret))) = decision.actions.first() else {
+        panic!("{:?}", decision.actions);
+    };
+    // Rendered without a token: the applier generates it at creation.
+    assert_eq!(secret.metadata.name.as_deref(), Some("c"));
+    assert!(secret.data.is_none() && secret.string_data.is_none());
+
+    // An existing Secret is left alone (the token is never regenerated), and a user's Secret is never created.
+    let f = facts(&c, steady_pods(), running(&c, everything_exists()));
+    assert!(created_kinds(&run(&f)).is_empty());
+    let own = cluster(json!({
+        "rayVersion": "2.60.0",
+        "authOptions": {"mode": "token", "secretName": "mine"}
+    }));
+    let f = facts(&own, Vec::new(), running(&own, Existing::default()));
+    assert_eq!(created_kinds(&run(&f)), ["HeadService"]);
 }
 
 #[test]

@@ -20,6 +20,9 @@ pub enum Error {
     /// template that rendered.
     #[error("rendering: {0}")]
     Render(#[from] RenderError),
+    /// A Ray auth token could not be generated.
+    #[error("generating the Ray auth token: {0}")]
+    Token(String),
 }
 
 impl ReconcileError for Error {
@@ -27,6 +30,7 @@ impl ReconcileError for Error {
         match self {
             Error::Api(_) => ApiError::CATEGORY,
             Error::Render(_) => "render",
+            Error::Token(_) => "token",
         }
     }
 }

@@ -27,6 +27,10 @@ pub const FAILED_TO_CREATE_SERVICE: &str = "FailedToCreateService";
 pub const CREATED_INGRESS: &str = "CreatedIngress";
 /// Creating the Ingress failed, or one with its name belongs to something else.
 pub const FAILED_TO_CREATE_INGRESS: &str = "FailedToCreateIngress";
+/// The Secret of the cluster's generated Ray auth token was created.
+pub const CREATED_SECRET: &str = "CreatedSecret";
+/// Creating the Secret of the generated Ray auth token failed.
+pub const FAILED_TO_CREATE_SECRET: &str = "FailedToCreateSecret";
 /// The autoscaler's ServiceAccount was created.
 pub const CREATED_SERVICE_ACCOUNT: &str = "CreatedServiceAccount";
 /// Creating the autoscaler's ServiceAccount failed.

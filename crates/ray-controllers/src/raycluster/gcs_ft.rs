@@ -34,9 +34,10 @@ pub fn has_finalizer(cluster: &RayCluster) -> bool {
     operator_runtime::finalizer::has(cluster, FINALIZER)
 }
 
-/// Whether a live fault-tolerant cluster still lacks the cleanup finalizer.
+/// Whether a live cluster that keeps its GCS data in Redis (fault tolerance by `gcsFaultToleranceOptions` or the
+/// `ray.io/ft-enabled` annotation) still lacks the cleanup finalizer.
 pub fn needs_finalizer(cluster: &RayCluster) -> bool {
-    gcs_ft::ft_enabled(cluster)
+    gcs_ft::uses_redis(cluster)
         && !has_finalizer(cluster)
         && cluster.metadata.deletion_timestamp.is_none()
 }
@@ -102,6 +103,16 @@ pub fn cleanup<'f>(
     job: &'f CleanupJob,
     now: Timestamp,
 ) -> Decision<'f> {
+    if !gcs_ft::uses_redis(cluster) && gcs_ft::ft_enabled(cluster) {
+        // The embedded backend keeps nothing in Redis (the operator does not implement it, but a cluster may
+        // still carry the finalizer from KubeRay).
+        return Decision {
+            actions: vec![Action::RemoveFinalizer {
+                because: "the cluster keeps no GCS data in Redis",
+            }],
+            ..Decision::wait(Requeue::await_change())
+        };
+    }
     let age = cluster
         .metadata
         .deletion_timestamp
@@ -200,6 +211,59 @@ mod tests {
     }
 
     const DELETED: &str = "2026-01-01T00:00:00Z";
+
+    fn live(annotations: serde_json::Value, options: Option<serde_json::Value>) -> RayCluster {
+        let mut doc = json!({
+            "apiVersion": "ray.io/v1", "kind": "RayCluster",
+            "metadata": { "name": "c", "namespace": "ns", "annotations": annotations },
+            "spec": {"headGroupSpec": {"rayStartParams": {}, "template": {"spec": {"containers": [{"name": "h", "image": "i"}]}}}}
+        });
+        if let Some(options) = options {
+            doc["spec"]["gcsFaultToleranceOptions"] = options;
+        }
+        serde_json::from_value(doc).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn redis_clusters_get_the_finalizer_whether_options_or_the_annotation_enable_it() {
+        let options = live(json!({}), Some(json!({ "redisAddress": "redis:6379" })));
+        assert!(needs_finalizer(&options));
+        let annotation = live(json!({ "ray.io/ft-enabled": "true" }), None);
+        assert!(needs_finalizer(&annotation));
+        assert!(!needs_finalizer(&live(json!({}), None)));
+        // The embedded backend keeps nothing in Redis.
+        let rocksdb = live(json!({}), Some(json!({ "backend": "rocksdb" })));
+        assert!(!needs_finalizer(&rocksdb));
+    }
+
+    #[test]
+    fn a_deleted_embedded_backend_cluster_loses_the_finalizer_at_once() {
+        let mut cluster = live(json!({}), Some(json!({ "backend": "rocksdb" })));
+        cluster.metadata.deletion_timestamp = self::cluster(DELETED).metadata.deletion_timestamp;
+        cluster.metadata.finalizers = Some(vec![FINALIZER.to_string()]);
+        let pods = [pod("h", "head", false)];
+        let decision = cleanup(&cluster, &pods, &CleanupJob::Unread, at(1));
+        assert!(matches!(
+            decision.actions.as_slice(),
+            [Action::RemoveFinalizer { .. }]
+        ));
+        assert!(decision.events.is_empty());
+    }
+
+    #[test]
+    fn the_deadline_warning_names_the_storage_namespace_of_the_options() {
+        let mut cluster = cluster(DELETED);
+        cluster.spec.gcs_fault_tolerance_options = Some(ray_api_v1::GcsFaultToleranceOptions {
+            redis_address: Some("redis:6379".into()),
+            external_storage_namespace: Some("shared-ns".into()),
+            ..Default::default()
+        });
+        let decision = cleanup(&cluster, &[], &CleanupJob::Unread, at(60));
+        let [event] = decision.events.as_slice() else {
+            panic!("{:?}", decision.events);
+        };
+        assert!(event.note.contains("\"shared-ns\""), "{}", event.note);
+    }
 
     #[test]
     fn the_deadline_comes_from_the_annotation_or_defaults_to_300_seconds() {

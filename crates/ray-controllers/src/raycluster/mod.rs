@@ -31,6 +31,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Client;
 use kube::runtime::controller::Action as Requeue;
 use ray_api_v1::RayCluster;
+use ray_api_v1::validation::managed_by::external_manager;
 use ray_builders::{RenderOptions, names};
 
 use crate::context::ControllerSettings;
@@ -71,6 +72,14 @@ pub struct Context {
 
 /// One reconcile of a readable RayCluster: observe → decide → apply → status.
 pub async fn reconcile_cluster(cluster: &RayCluster, ctx: &Context) -> Result<Requeue, Error> {
+    if let Some(manager) = external_manager(cluster.spec.managed_by.as_deref()) {
+        // Another controller (MultiKueue) owns it: no children, no status, no finalizer, as in KubeRay.
+        tracing::debug!(
+            managed_by = manager,
+            "skipping a RayCluster managed by another controller"
+        );
+        return Ok(Requeue::await_change());
+    }
     let Some(facts) = observe::observe(ctx, cluster).await? else {
         // The pod cache has not finished its first list; deciding from it would create pods that exist.
         return Ok(Requeue::requeue(Duration::from_secs(1)));

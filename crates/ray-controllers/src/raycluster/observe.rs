@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{Secret, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::jiff::Timestamp;
@@ -75,6 +75,8 @@ pub struct Running {
 /// Which of the desired children other than pods exist (a child the spec does not ask for counts as absent).
 #[derive(Debug, Default)]
 pub struct Existing {
+    /// The Secret of the generated Ray auth token.
+    pub auth_secret: bool,
     /// The autoscaler's ServiceAccount.
     pub service_account: bool,
     /// The autoscaler's Role.
@@ -230,6 +232,19 @@ async fn existing(
     desired: &SupportObjects,
 ) -> Result<Existing, Error> {
     let mut existing = Existing::default();
+    if let Some(secret) = &desired.auth_secret {
+        // Metadata only: whether it exists, without transferring the token.
+        let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+        let name = name_of(secret);
+        existing.auth_secret = api
+            .get_metadata_opt(name)
+            .await
+            .map_err(ApiError::of(
+                "reading",
+                format!("Secret {namespace}/{name}"),
+            ))?
+            .is_some();
+    }
     if let Some(rbac) = &desired.rbac {
         if let Some(account) = &rbac.service_account {
             existing.service_account =

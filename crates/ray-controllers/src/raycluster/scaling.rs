@@ -2,7 +2,7 @@
 //! scaling rule is unit-tested without an API server. [`super::decide`] turns its changes into actions.
 //!
 //! The rules (KubeRay's `reconcilePods`, with its lessons applied):
-//! - `suspend: true`: delete every pod.
+//! - `suspend: true`: delete every pod. A worker group's own `suspend: true`: delete every pod of that group.
 //! - Head: none → create one; unhealthy → delete it (it is recreated on the next pass); more than one (only after
 //!   a crash between create and cache update) → keep the oldest, delete the rest.
 //! - Worker group: desired = `replicas` clamped into `[minReplicas, maxReplicas]` × `numOfHosts`. Unhealthy pods
@@ -31,6 +31,8 @@ use crate::pod_index::{CachedPod, PodPhase};
 pub enum DeleteReason {
     /// The cluster is suspended.
     Suspended,
+    /// The worker group is suspended (its `suspend: true`).
+    GroupSuspended,
     /// The pod finished or its Ray container terminated and will not restart (the text says which).
     Unhealthy(String),
     /// The pod is named in `scaleStrategy.workersToDelete`.
@@ -47,6 +49,7 @@ impl std::fmt::Display for DeleteReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DeleteReason::Suspended => f.write_str("the RayCluster is suspended"),
+            DeleteReason::GroupSuspended => f.write_str("its worker group is suspended"),
             DeleteReason::Unhealthy(why) => write!(f, "{why}"),
             DeleteReason::WorkersToDelete => {
                 f.write_str("it is listed in scaleStrategy.workersToDelete")
@@ -228,6 +231,12 @@ pub fn pod_changes(
             .copied()
             .filter(|p| is_worker_of(p, &group.group_name))
             .collect();
+        if group.suspend == Some(true) {
+            for pod in pods {
+                actions.push(delete(pod, group, DeleteReason::GroupSuspended));
+            }
+            continue;
+        }
         if hosts(group) > 1 {
             decide_multi_host(
                 obs.spec,

@@ -289,6 +289,38 @@ fn suspend_deletes_every_pod_and_creates_nothing() {
 }
 
 #[test]
+fn a_suspended_group_loses_all_its_pods_and_the_rest_of_the_cluster_runs_on() {
+    let mut suspended = group("s", 2, 1, 5);
+    suspended["suspend"] = json!(true);
+    let mut multi_host = group("m", 1, 1, 5);
+    multi_host["suspend"] = json!(true);
+    multi_host["numOfHosts"] = json!(2);
+    let s = spec(
+        json!([suspended, group("g", 2, 0, 5), multi_host]),
+        false,
+        false,
+    );
+    let mut pods = vec![head()];
+    pods.extend(workers("s", 2));
+    // Even an unhealthy pod goes with its group, without waiting for a pass of its own.
+    pods.push(pod("s-failed", "worker", "s", 2, "Failed"));
+    pods.extend(workers("g", 1));
+    pods.extend(workers("m", 2));
+    let actions = run(&s, &pods);
+    assert_eq!(deleted(&actions), ["s-0", "s-1", "s-failed", "m-0", "m-1"]);
+    assert!(actions.iter().all(|a| match a {
+        PodChange::Delete { reason, .. } => *reason == DeleteReason::GroupSuspended,
+        PodChange::CreateWorker { group_index, .. } => *group_index == 1,
+        PodChange::CreateHead => false,
+    }));
+    assert_eq!(creates(&actions), [1], "the other group is scaled as usual");
+    // Suspended, with no pods left: nothing to do, despite minReplicas.
+    let mut rest = vec![head()];
+    rest.extend(workers("g", 2));
+    assert_eq!(run(&s, &rest), []);
+}
+
+#[test]
 fn unsettled_groups_and_heads_are_left_alone() {
     let s = spec(
         json!([group("a", 2, 0, 5), group("b", 1, 0, 5)]),

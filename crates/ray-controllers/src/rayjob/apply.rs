@@ -17,8 +17,10 @@ use ray_builders::submitter::SubmitterInputs;
 use tracing::{debug, info, warn};
 
 use super::decide::{self, Action};
+use super::observe::ClusterAccess;
 use super::{Context, Error, FINALIZER, STATUS_CHECK_FAILING_SINCE_ANNOTATION, dashboard, events};
 use crate::context::FIELD_MANAGER;
+use crate::dashboard_auth::DashboardAuth;
 
 /// Applies one decision to one RayJob.
 pub struct Applier<'a> {
@@ -115,7 +117,27 @@ impl<'a> Applier<'a> {
         }
         let status = self.job.status.clone().unwrap_or_default();
         if let Some(action) = decide::on_deletion(&status) {
-            self.execute(&action, &status, None).await?;
+            // The cluster's token, if it still exists and uses one.
+            let cluster = match status.ray_cluster_name.as_deref() {
+                Some(name) => {
+                    let clusters: Api<RayCluster> =
+                        Api::namespaced(self.ctx.client.clone(), &self.namespace);
+                    clusters.get_opt(name).await.ok().flatten()
+                }
+                None => None,
+            };
+            let dashboard = match &cluster {
+                Some(cluster) => {
+                    crate::dashboard_auth::for_cluster(&self.ctx.client, cluster).await
+                }
+                None => DashboardAuth::Off,
+            };
+            let access = ClusterAccess {
+                head_image: None,
+                submitter_auth: None,
+                dashboard: &dashboard,
+            };
+            self.execute(&action, &status, &access).await?;
         }
         finalizer::remove(&self.jobs(), self.job, FINALIZER, FIELD_MANAGER)
             .await
@@ -152,12 +174,12 @@ impl<'a> Applier<'a> {
     }
 
     /// Executes `action`. `status` is the decided status (the job id and dashboard address a submitter needs);
-    /// `head_image` is the image a default submitter runs.
+    /// `cluster` what the submitter and the dashboard client need to know about the cluster.
     pub async fn execute(
         &self,
         action: &Action,
         status: &RayJobStatus,
-        head_image: Option<&str>,
+        cluster: &ClusterAccess<'_>,
     ) -> Result<(), Error> {
         match action {
             Action::CreateCluster { name } => self.create_cluster(name).await,
@@ -165,14 +187,18 @@ impl<'a> Applier<'a> {
             Action::SubmitOverHttp {
                 dashboard_url,
                 job_id,
-            } => self.submit_over_http(dashboard_url, job_id).await,
-            Action::CreateSubmitter => self.create_submitter(status, head_image).await,
+            } => {
+                self.submit_over_http(dashboard_url, job_id, cluster.dashboard)
+                    .await
+            }
+            Action::CreateSubmitter => self.create_submitter(status, cluster).await,
             Action::DeleteSubmitter => self.delete_submitter().await,
             Action::StopRayJob {
                 dashboard_url,
                 job_id,
             } => {
-                self.stop_ray_job(dashboard_url, job_id).await;
+                self.stop_ray_job(dashboard_url, job_id, cluster.dashboard)
+                    .await;
                 Ok(())
             }
         }
@@ -205,13 +231,18 @@ impl<'a> Applier<'a> {
         ))?)
     }
 
-    async fn submit_over_http(&self, dashboard_url: &str, job_id: &str) -> Result<(), Error> {
+    async fn submit_over_http(
+        &self,
+        dashboard_url: &str,
+        job_id: &str,
+        auth: &DashboardAuth,
+    ) -> Result<(), Error> {
         let request = dashboard::submit_request(self.job, job_id)?;
         let failed = |source| Error::Dashboard {
             url: dashboard_url.to_owned(),
             source,
         };
-        dashboard::client(dashboard_url, self.ctx.settings.dashboard.timeout)
+        dashboard::client(dashboard_url, self.ctx.settings.dashboard.timeout, auth)
             .map_err(failed)?
             .submit_job(&request)
             .await
@@ -223,12 +254,13 @@ impl<'a> Applier<'a> {
     async fn create_submitter(
         &self,
         status: &RayJobStatus,
-        head_image: Option<&str>,
+        cluster: &ClusterAccess<'_>,
     ) -> Result<(), Error> {
         let inputs = SubmitterInputs {
             job_id: status.job_id.as_deref().unwrap_or_default(),
             dashboard_address: status.dashboard_url.as_deref().unwrap_or_default(),
-            head_image,
+            head_image: cluster.head_image,
+            auth: cluster.submitter_auth.as_ref(),
         };
         let submitter = ray_builders::submitter::submitter_job(self.job, &inputs)?;
         let submitters: Api<Job> = Api::namespaced(self.ctx.client.clone(), &self.namespace);
@@ -250,8 +282,8 @@ impl<'a> Applier<'a> {
     }
 
     /// Asks Ray to stop the job; best effort, bounded by the dashboard timeout, never an error.
-    async fn stop_ray_job(&self, address: &str, job_id: &str) {
-        let stopped = match dashboard::client(address, self.ctx.settings.dashboard.timeout) {
+    async fn stop_ray_job(&self, address: &str, job_id: &str, auth: &DashboardAuth) {
+        let stopped = match dashboard::client(address, self.ctx.settings.dashboard.timeout, auth) {
             Ok(client) => client.stop_job(job_id).await,
             Err(error) => Err(error),
         };

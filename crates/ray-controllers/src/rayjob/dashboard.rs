@@ -15,6 +15,8 @@ use ray_builders::submitter::SubmitterError;
 use ray_builders::{ClusterContext, RenderOptions};
 use ray_dashboard_client::{DashboardClient, Error as DashboardError, JobSubmitRequest};
 
+use crate::dashboard_auth::DashboardAuth;
+
 /// Why a RayJob's spec cannot be submitted over the dashboard. Each message starts with the field.
 #[derive(Debug, thiserror::Error)]
 pub enum SubmissionError {
@@ -58,9 +60,13 @@ pub fn client_base_url(address: &str) -> String {
 }
 
 /// A client of the dashboard at `address` (as recorded in `status.dashboardURL`) whose every request gives up
-/// after `timeout`, so a hung head delays only its own RayJob.
-pub fn client(address: &str, timeout: Duration) -> Result<DashboardClient, DashboardError> {
-    Ok(DashboardClient::new(&client_base_url(address))?.with_timeout(timeout))
+/// after `timeout`, so a hung head delays only its own RayJob, and carries the cluster's token when it has one.
+pub fn client(
+    address: &str,
+    timeout: Duration,
+    auth: &DashboardAuth,
+) -> Result<DashboardClient, DashboardError> {
+    auth.apply(DashboardClient::new(&client_base_url(address))?.with_timeout(timeout))
 }
 
 /// The `HTTPMode` submission of `job` under `job_id`. The entrypoint is passed to Ray as it is written (Ray runs

@@ -93,7 +93,7 @@ pub async fn reconcile_job(job: &RayJob, ctx: &Context) -> Result<Requeue, Error
         .await?;
     for action in &decision.actions {
         applier
-            .execute(action, &decision.status, facts.head_image(job))
+            .execute(action, &decision.status, &facts.cluster_access(job))
             .await?;
     }
 

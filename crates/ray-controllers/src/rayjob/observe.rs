@@ -13,6 +13,8 @@ use tracing::warn;
 
 use super::decide::{Observation, RayJobInfo};
 use super::{Context, Error, STATUS_CHECK_FAILING_SINCE_ANNOTATION, dashboard};
+use crate::dashboard_auth::{self, DashboardAuth};
+use ray_builders::auth::TokenAuth;
 
 /// What one reconcile found out about a RayJob; [`Facts::observation`] hands it to [`super::decide::decide`].
 #[derive(Debug, Clone)]
@@ -25,6 +27,8 @@ pub struct Facts {
     pub ray_job: RayJobInfo,
     /// The cluster's dashboard address, when it can be computed.
     pub dashboard_url: Option<String>,
+    /// The token the dashboard client sends (read from the cluster's Secret when it uses token authentication).
+    pub dashboard_auth: DashboardAuth,
     /// Since when the Ray job's status checks have been failing, as recorded on the RayJob.
     pub status_check_failing_since: Option<Timestamp>,
     /// When the facts were gathered.
@@ -54,6 +58,30 @@ impl Facts {
         head_image(self.cluster.as_ref().map(|c| &c.spec))
             .or_else(|| head_image(job.spec.ray_cluster_spec.as_ref()))
     }
+
+    /// What the actions need to know about the cluster: the submitter's image and authentication, and the
+    /// dashboard token.
+    pub fn cluster_access<'a>(&'a self, job: &'a RayJob) -> ClusterAccess<'a> {
+        ClusterAccess {
+            head_image: self.head_image(job),
+            submitter_auth: self
+                .cluster
+                .as_ref()
+                .and_then(|c| ray_builders::auth::token_auth(&c.name_any(), &c.spec)),
+            dashboard: &self.dashboard_auth,
+        }
+    }
+}
+
+/// What a RayJob's actions need to know about its cluster.
+#[derive(Debug)]
+pub struct ClusterAccess<'a> {
+    /// The image a default submitter runs.
+    pub head_image: Option<&'a str>,
+    /// How the submitter authenticates to the cluster, when it uses token authentication.
+    pub submitter_auth: Option<TokenAuth>,
+    /// What the operator's dashboard client sends.
+    pub dashboard: &'a DashboardAuth,
 }
 
 /// Gathers the facts about `job`. A RayCluster or Job that cannot be read fails the reconcile; a dashboard that
@@ -86,13 +114,17 @@ pub async fn observe(job: &RayJob, ctx: &Context) -> Result<Facts, Error> {
         .map_err(|error| warn!(%error, "no dashboard address for the RayCluster"))
         .ok()
     });
+    let dashboard_auth = match &cluster {
+        Some(cluster) => dashboard_auth::for_cluster(&ctx.client, cluster).await,
+        None => DashboardAuth::Off,
+    };
     let ray_job = match (
         status.job_deployment_status,
         &status.dashboard_url,
         &status.job_id,
     ) {
         (Some(JobDeploymentStatus::Running), Some(url), Some(job_id)) => {
-            ray_job_info(ctx, url, job_id).await
+            ray_job_info(ctx, url, job_id, &dashboard_auth).await
         }
         _ => RayJobInfo::NotChecked,
     };
@@ -102,6 +134,7 @@ pub async fn observe(job: &RayJob, ctx: &Context) -> Result<Facts, Error> {
         submitter,
         ray_job,
         dashboard_url,
+        dashboard_auth,
         status_check_failing_since: recorded_failing_since(job),
         now: Timestamp::now(),
         suffix: ray_builders::names::random_suffix_from(seed.as_bytes()),
@@ -109,8 +142,13 @@ pub async fn observe(job: &RayJob, ctx: &Context) -> Result<Facts, Error> {
 }
 
 /// Asks the dashboard at `address` about the Ray job `job_id`.
-async fn ray_job_info(ctx: &Context, address: &str, job_id: &str) -> RayJobInfo {
-    let client = match dashboard::client(address, ctx.settings.dashboard.timeout) {
+async fn ray_job_info(
+    ctx: &Context,
+    address: &str,
+    job_id: &str,
+    auth: &DashboardAuth,
+) -> RayJobInfo {
+    let client = match dashboard::client(address, ctx.settings.dashboard.timeout, auth) {
         Ok(client) => client,
         Err(error) => return RayJobInfo::Unreachable(error.to_string()),
     };

@@ -107,18 +107,42 @@ impl<'a> Applier<'a> {
             "status": with_update_time(status.clone(), now),
         });
         let services: Api<RayService> = Api::namespaced(self.ctx.client.clone(), &self.namespace);
-        Ok(services
+        let error = || {
+            ApiError::of(
+                "writing the status of",
+                format!("RayService {}/{name}", self.namespace),
+            )
+        };
+        services
             .patch_status(
                 &name,
                 &PatchParams::apply(FIELD_MANAGER).force(),
                 &Patch::Apply(&patch),
             )
             .await
-            .map(drop)
-            .map_err(ApiError::of(
-                "writing the status of",
-                format!("RayService {}/{name}", self.namespace),
-            ))?)
+            .map_err(error())?;
+        // The apply removes a side this status no longer has only where this operator wrote it. Another
+        // manager's fields (KubeRay's, after a takeover: it writes both sides always) stay unless removed here.
+        let old = self.service.status.as_ref();
+        let mut gone = serde_json::Map::new();
+        if old.is_some_and(|o| o.active_service_status.is_some())
+            && status.active_service_status.is_none()
+        {
+            gone.insert("activeServiceStatus".into(), serde_json::Value::Null);
+        }
+        if old.is_some_and(|o| o.pending_service_status.is_some())
+            && status.pending_service_status.is_none()
+        {
+            gone.insert("pendingServiceStatus".into(), serde_json::Value::Null);
+        }
+        if !gone.is_empty() {
+            let patch = serde_json::json!({ "status": gone });
+            services
+                .patch_status(&name, &merge_params(), &Patch::Merge(&patch))
+                .await
+                .map_err(error())?;
+        }
+        Ok(())
     }
 
     /// Publishes an Event about the RayService (logged with the cluster it concerns).
@@ -273,7 +297,7 @@ impl<'a> Applier<'a> {
         let Some(target) = self.cluster(cluster) else {
             return Ok(());
         };
-        let (url, put) = match dashboard(&self.ctx.settings, target) {
+        let (url, put) = match dashboard(&self.ctx.settings, &self.ctx.client, target).await {
             Ok(dashboard) => {
                 let put = dashboard.client.put_serve_config(config).await;
                 (dashboard.url, put.map_err(|e| refusal(&e)))

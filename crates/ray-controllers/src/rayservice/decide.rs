@@ -15,9 +15,11 @@
 //! - **Ready** means the head pod is ready, the cluster received the current config, and Serve reports at least
 //!   one application and every application `RUNNING`. Only a ready cluster gets the serve Service and the
 //!   RayService's head Service; a pending cluster becomes active in the pass that points the Services at it.
-//! - **Old clusters** (neither active nor pending) are deleted after the deletion delay, counted from a time
-//!   recorded on the cluster, so a restart neither forgets nor restarts the delay.
-//! - **The head pod's `ray.io/serve` label** follows the health of the head's Serve proxy as Serve reports it.
+//! - **Old clusters** (neither active nor pending) are deleted after the deletion delay
+//!   (`spec.rayClusterDeletionDelaySeconds`, else the operator's setting), counted from a time recorded on the
+//!   cluster, so a restart neither forgets nor restarts the delay.
+//! - **The head pod's `ray.io/serve` label** follows the health of the head's Serve proxy as Serve reports it, or
+//!   stays `false` with `spec.excludeHeadPodFromServeSvc`, so only workers take Serve traffic.
 //!
 //! [`decide`] runs one pure function per concern, in this order (each reads what the ones before it decided):
 //! `goal` (validate the spec) → `clusters` (create, update in place, or prepare a new one) → `serve` (push the
@@ -30,7 +32,7 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
-use ray_api_v1::raycluster::RayCluster;
+use ray_api_v1::raycluster::{RayCluster, RayClusterSpec};
 use ray_api_v1::rayservice::{
     AppStatus, ApplicationStatus, RayService, RayServiceStatus, RayServiceStatuses, ServiceStatus,
 };
@@ -99,7 +101,8 @@ pub struct Observation<'a> {
     pub head_service_target: Option<String>,
     /// Ready endpoints (distinct pods) of the serve Service.
     pub num_serve_endpoints: i32,
-    /// How long a cluster that no longer serves is kept before it is deleted.
+    /// How long a cluster that no longer serves is kept before it is deleted, unless the spec's
+    /// `rayClusterDeletionDelaySeconds` says otherwise (the operator's setting).
     pub deletion_delay: Duration,
     /// The current time.
     pub now: Timestamp,
@@ -243,7 +246,7 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
     sides(obs, &clusters, &serving, &mut d);
     let traffic = traffic(obs, &clusters, &serving, &mut d);
     new_cluster(obs, &clusters, &traffic, &mut d);
-    old_clusters(obs, &mut d);
+    old_clusters(obs, &goal, &mut d);
     service_status(obs, &clusters, &traffic, &mut d);
     conditions(obs, &traffic, &mut d);
     requeue(&serving, &mut d);
@@ -253,8 +256,7 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
 impl Decision {
     /// No change: the current status (without `lastUpdateTime`), no action, no Event, no requeue.
     fn keeping(status: Option<&RayServiceStatuses>) -> Decision {
-        let mut status = status.cloned().unwrap_or_default();
-        status.last_update_time = None;
+        let status = comparable(status);
         Decision {
             status,
             actions: Vec::new(),
@@ -290,6 +292,10 @@ struct Goal {
     cluster_hash: String,
     /// The Serve config as JSON and its hash, when the spec has one.
     serve_config: Option<(serde_json::Value, String)>,
+    /// `excludeHeadPodFromServeSvc`: the head pods' `ray.io/serve` label stays `false`.
+    exclude_head: bool,
+    /// `rayClusterDeletionDelaySeconds`, when set (validated to be 0 or more).
+    deletion_delay: Option<Duration>,
 }
 
 impl Goal {
@@ -310,6 +316,12 @@ fn goal(service: &RayService) -> Result<Goal, SpecError> {
     Ok(Goal {
         cluster_hash,
         serve_config,
+        exclude_head: service.spec.exclude_head_pod_from_serve_svc,
+        deletion_delay: service
+            .spec
+            .ray_cluster_deletion_delay_seconds
+            .and_then(|s| u64::try_from(s).ok())
+            .map(Duration::from_secs),
     })
 }
 
@@ -410,6 +422,9 @@ fn spec_change(cluster: &RayCluster, service: &RayService, goal: &str) -> SpecCh
         return SpecChange::None;
     }
     let spec = &service.spec.ray_cluster_config;
+    if !is_our_hash(stored) {
+        return compare_specs(&cluster.spec, spec);
+    }
     let groups = annotation(cluster, labels::NUM_WORKER_GROUPS_ANNOTATION)
         .and_then(|n| n.parse::<usize>().ok());
     if let Some(groups) = groups
@@ -419,6 +434,59 @@ fn spec_change(cluster: &RayCluster, service: &RayService, goal: &str) -> SpecCh
         return SpecChange::WorkerGroupsAppended;
     }
     SpecChange::NeedsNewCluster
+}
+
+/// Whether `hash` has the form of ours ([`hash_json`]: 52 lower-case base32hex characters). KubeRay writes its own
+/// (SHA-1 of Go's JSON, upper-case), which cannot be compared with ours.
+fn is_our_hash(hash: &str) -> bool {
+    hash.len() == 52 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'v'))
+}
+
+/// A cluster whose stored hash another operator wrote (a RayService KubeRay ran before this operator took over)
+/// is compared by what it runs: its spec and `rayClusterConfig`, hashed alike. Both went through the same CRD
+/// defaulting; what KubeRay's Go types add on the way (`resources: {}`, `metadata: {}`) is left out of both.
+fn compare_specs(running: &RayClusterSpec, goal: &RayClusterSpec) -> SpecChange {
+    let Some(running_hash) = normalized_hash(running) else {
+        return SpecChange::NeedsNewCluster;
+    };
+    if normalized_hash(goal).as_ref() == Some(&running_hash) {
+        return SpecChange::None;
+    }
+    let groups = running.worker_group_specs.len();
+    if groups < goal.worker_group_specs.len() {
+        let mut first = goal.clone();
+        first.worker_group_specs.truncate(groups);
+        if normalized_hash(&first).as_ref() == Some(&running_hash) {
+            return SpecChange::WorkerGroupsAppended;
+        }
+    }
+    SpecChange::NeedsNewCluster
+}
+
+/// [`rayservice_cluster_hash`] of `spec` without nulls, empty objects and empty lists (at every level), so that
+/// a spec written back from Go types hashes like the one a user wrote. `None` if it cannot be hashed.
+fn normalized_hash(spec: &RayClusterSpec) -> Option<String> {
+    /// Removes empty members; returns whether `value` itself is empty.
+    fn prune(value: &mut serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::Object(map) => {
+                map.retain(|_, v| !prune(v));
+                map.is_empty()
+            }
+            serde_json::Value::Array(items) => {
+                for item in items.iter_mut() {
+                    prune(item);
+                }
+                items.is_empty()
+            }
+            serde_json::Value::Null => true,
+            _ => false,
+        }
+    }
+    let mut value = serde_json::to_value(spec).ok()?;
+    prune(&mut value);
+    let spec: RayClusterSpec = serde_json::from_value(value).ok()?;
+    rayservice_cluster_hash(&spec).ok()
 }
 
 /// The RayService's clusters once the cluster phase has run.
@@ -444,7 +512,8 @@ fn clusters<'o, 'a>(obs: &'o Observation<'a>, goal: &Goal, d: &mut Decision) -> 
         .status
         .as_ref()
         .and_then(|s| s.pending_service_status.as_ref())
-        .and_then(|s| s.ray_cluster_name.clone());
+        .and_then(|s| s.ray_cluster_name.clone())
+        .filter(|n| !n.is_empty());
     // A recorded active cluster that is gone (deleted by hand) is forgotten; a new one is prepared below.
     if active.is_none() {
         d.status.active_service_status = None;
@@ -511,22 +580,30 @@ struct Serving {
 /// Serve: the pending cluster gets the config; the active one only when no other cluster is coming.
 fn serve(clusters: &Clusters<'_, '_>, goal: &Goal, d: &mut Decision) -> Serving {
     let config = goal.serve_config();
-    let pending = clusters.pending.map(|p| cluster_serve(p, config, true, d));
+    let exclude_head = goal.exclude_head;
+    let pending = clusters
+        .pending
+        .map(|p| cluster_serve(p, config, true, exclude_head, d));
     let active_may_push = clusters.pending_name.is_none() && !clusters.prepare_new;
     let active = clusters
         .active
-        .map(|a| cluster_serve(a, config, active_may_push, d));
+        .map(|a| cluster_serve(a, config, active_may_push, exclude_head, d));
     Serving { active, pending }
 }
 
-/// Serve on one cluster: its head's serve label, the config when it needs it (and `may_push`), and whether it is
-/// ready.
+/// Serve on one cluster: its head's serve label (kept `false` with `exclude_head`), the config when it needs it
+/// (and `may_push`), and whether it is ready.
 fn cluster_serve(
     obs: &ClusterObservation<'_>,
     config: Option<(&serde_json::Value, &str)>,
     may_push: bool,
+    exclude_head: bool,
     d: &mut Decision,
 ) -> ServeState {
+    if exclude_head {
+        // Whatever Serve says (or whether it answers at all): a head that once served loses the label.
+        head_serve_label(obs, false, d);
+    }
     let ServeInfo::Found {
         applications,
         head_proxy_healthy,
@@ -538,7 +615,9 @@ fn cluster_serve(
         };
     };
     let name = name_of(obs.cluster);
-    head_serve_label(obs, *head_proxy_healthy, d);
+    if !exclude_head {
+        head_serve_label(obs, *head_proxy_healthy, d);
+    }
     let mut current_config = false;
     if let Some((config, hash)) = config {
         let recorded = annotation(obs.cluster, SERVE_CONFIG_HASH_ANNOTATION);
@@ -800,9 +879,11 @@ fn new_cluster(
     d.wake_within(PROGRESS_INTERVAL);
 }
 
-/// Clusters that neither serve nor are being prepared are deleted after the delay, counted from a time recorded
-/// on the cluster; a cluster that is active or pending again loses that time.
-fn old_clusters(obs: &Observation<'_>, d: &mut Decision) {
+/// Clusters that neither serve nor are being prepared are deleted after the delay (the spec's, else the
+/// operator's), counted from a time recorded on the cluster when it is first seen idle; a cluster that is active
+/// or pending again loses that time. A changed delay applies to clusters that become idle afterwards.
+fn old_clusters(obs: &Observation<'_>, goal: &Goal, d: &mut Decision) {
+    let delay = goal.deletion_delay.unwrap_or(obs.deletion_delay);
     let keep: Vec<String> = [d.active_name(), d.pending_name()]
         .into_iter()
         .flatten()
@@ -822,11 +903,11 @@ fn old_clusters(obs: &Observation<'_>, d: &mut Decision) {
         match due.and_then(|t| t.parse::<Timestamp>().ok()) {
             None => {
                 // Whole seconds: the time is shown to users in an annotation and an Event.
-                let delay = i64::try_from(obs.deletion_delay.as_secs()).unwrap_or(i64::MAX);
-                let at = Timestamp::from_second(obs.now.as_second().saturating_add(delay))
+                let seconds = i64::try_from(delay.as_secs()).unwrap_or(i64::MAX);
+                let at = Timestamp::from_second(obs.now.as_second().saturating_add(seconds))
                     .unwrap_or(obs.now);
                 d.actions.push(Action::ScheduleClusterDeletion { name, at });
-                d.wake_within(obs.deletion_delay.max(Duration::from_millis(100)));
+                d.wake_within(delay.max(Duration::from_millis(100)));
             }
             Some(at) if obs.now >= at => d.actions.push(Action::DeleteCluster { name }),
             Some(at) => {
@@ -954,11 +1035,28 @@ pub fn with_update_time(mut status: RayServiceStatuses, now: Timestamp) -> RaySe
 
 /// Whether the status changed in anything but `lastUpdateTime`.
 pub fn changed(old: Option<&RayServiceStatuses>, new: &RayServiceStatuses) -> bool {
-    let mut old = old.cloned().unwrap_or_default();
-    old.last_update_time = None;
-    let mut new = new.clone();
-    new.last_update_time = None;
-    old != new
+    comparable(old) != comparable(Some(new))
+}
+
+/// The status without `lastUpdateTime` and without an active or pending side that names no cluster. KubeRay
+/// writes both sides always (Go structs), with zero values where there is no cluster; those fields stay its own
+/// after a takeover (a server-side apply removes only what this operator wrote), so they are read as absent
+/// here: otherwise a leftover pending side would block every new cluster and make each pass write the status.
+fn comparable(status: Option<&RayServiceStatuses>) -> RayServiceStatuses {
+    let mut status = status.cloned().unwrap_or_default();
+    status.last_update_time = None;
+    let named = |side: &Option<RayServiceStatus>| {
+        side.as_ref()
+            .and_then(|s| s.ray_cluster_name.as_deref())
+            .is_some_and(|n| !n.is_empty())
+    };
+    if !named(&status.active_service_status) {
+        status.active_service_status = None;
+    }
+    if !named(&status.pending_service_status) {
+        status.pending_service_status = None;
+    }
+    status
 }
 
 #[cfg(test)]

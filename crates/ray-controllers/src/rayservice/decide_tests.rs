@@ -860,6 +860,7 @@ fn serve_pushes_only_where_allowed_and_is_ready_only_with_the_current_config_run
         &observed(&fresh, ServeInfo::NotChecked),
         config,
         true,
+        false,
         &mut d,
     );
     assert_eq!(
@@ -873,17 +874,58 @@ fn serve_pushes_only_where_allowed_and_is_ready_only_with_the_current_config_run
 
     // Not allowed to push (another cluster is coming): no push, and not ready with an old config.
     let mut d = start(&svc);
-    let state = cluster_serve(&observed(&fresh, running.clone()), config, false, &mut d);
+    let state = cluster_serve(
+        &observed(&fresh, running.clone()),
+        config,
+        false,
+        false,
+        &mut d,
+    );
     assert!(!state.ready && d.actions.is_empty());
 
     let mut d = start(&svc);
-    let state = cluster_serve(&observed(&applied, running), config, false, &mut d);
+    let state = cluster_serve(&observed(&applied, running), config, false, false, &mut d);
     assert!(state.ready && d.actions.is_empty());
 
     let mut d = start(&svc);
     let deploying = apps(&[("hello", ApplicationStatus::Deploying)]);
-    let state = cluster_serve(&observed(&applied, deploying), config, true, &mut d);
+    let state = cluster_serve(&observed(&applied, deploying), config, true, false, &mut d);
     assert!(!state.ready && d.actions.is_empty());
+}
+
+#[test]
+fn an_excluded_head_never_serves_whatever_its_proxy_says() {
+    let mut svc = service(CONFIG, "ray:1", Some(statuses(Some("svc-a"), None)));
+    svc.spec.exclude_head_pod_from_serve_svc = true;
+    let owned = [cluster("svc-a", "ray:1", 1, Some(CONFIG), true)];
+    let unlabel = vec![Action::SetHeadServeLabel {
+        cluster: "svc-a".into(),
+        pod: "svc-a-head-x".into(),
+        serving: false,
+    }];
+    let healthy = apps(&[("hello", ApplicationStatus::Running)]);
+    // A head that served before the field was set loses the label, whether or not Serve answers.
+    for serve in [
+        healthy.clone(),
+        ServeInfo::NotChecked,
+        ServeInfo::Unreachable("timeout".into()),
+    ] {
+        let mut case = Case::new(&svc, &owned);
+        case.active = Some(observed(&owned[0], serve.clone()));
+        case.target = Some("svc-a");
+        case.endpoints = 1;
+        assert_eq!(case.decide().actions, unlabel, "{serve:?}");
+    }
+    // A healthy proxy does not label it back, and the service still serves through its workers.
+    let mut case = Case::new(&svc, &owned);
+    let mut obs = observed(&owned[0], healthy);
+    obs.head_pod = Some(("svc-a-head-x".into(), Some("false".into())));
+    case.active = Some(obs);
+    case.target = Some("svc-a");
+    case.endpoints = 1;
+    let d = case.decide();
+    assert!(d.actions.is_empty(), "{:?}", d.actions);
+    assert_eq!(d.status.service_status, Some(ServiceStatus::Running));
 }
 
 #[test]
@@ -1044,6 +1086,54 @@ fn a_new_cluster_name_is_recorded_once() {
 }
 
 #[test]
+fn the_spec_deletion_delay_wins_over_the_operator_setting() {
+    let owned = [
+        cluster("svc-a", "ray:1", 1, Some(CONFIG), true),
+        cluster("svc-b", "ray:1", 1, Some(CONFIG), true),
+    ];
+    // svc-b serves; svc-a is idle and seen for the first time. The operator's setting is 60 s.
+    for (spec, due) in [(None, t(60)), (Some(5), t(5)), (Some(0), t(0))] {
+        let mut svc = service(CONFIG, "ray:1", Some(statuses(Some("svc-b"), None)));
+        svc.spec.ray_cluster_deletion_delay_seconds = spec;
+        let case = Case::new(&svc, &owned);
+        let mut d = start(&svc);
+        old_clusters(&case.observation(), &valid_goal(&svc), &mut d);
+        assert_eq!(
+            d.actions,
+            vec![Action::ScheduleClusterDeletion {
+                name: "svc-a".into(),
+                at: due
+            }],
+            "{spec:?}"
+        );
+        let wait = Duration::try_from(t(0).duration_until(due)).expect("not negative");
+        assert_eq!(
+            d.requeue_after,
+            Some(wait.max(Duration::from_millis(100))),
+            "{spec:?}"
+        );
+    }
+}
+
+#[test]
+fn a_negative_deletion_delay_is_an_invalid_spec_naming_the_field() {
+    let mut svc = service(CONFIG, "ray:1", Some(statuses(Some("svc-a"), None)));
+    svc.spec.ray_cluster_deletion_delay_seconds = Some(-1);
+    let owned = [cluster("svc-a", "ray:1", 1, Some(CONFIG), true)];
+    let d = Case::new(&svc, &owned).decide();
+    assert!(d.actions.is_empty(), "{:?}", d.actions);
+    let [note] = d.notes.as_slice() else {
+        panic!("one note: {:?}", d.notes)
+    };
+    assert_eq!(note.reason, reasons::INVALID_SPEC);
+    assert!(
+        note.message.contains("spec.rayClusterDeletionDelaySeconds"),
+        "{}",
+        note.message
+    );
+}
+
+#[test]
 fn old_clusters_keep_their_deletion_time_and_clusters_in_use_lose_it() {
     let mut scheduled = cluster("svc-a", "ray:1", 1, Some(CONFIG), true);
     scheduled
@@ -1059,7 +1149,7 @@ fn old_clusters_keep_their_deletion_time_and_clusters_in_use_lose_it() {
     let owned = [scheduled, leaving];
     let case = Case::new(&svc, &owned);
     let mut d = start(&svc);
-    old_clusters(&case.observation(), &mut d);
+    old_clusters(&case.observation(), &valid_goal(&svc), &mut d);
     assert_eq!(
         d.actions,
         vec![Action::UnscheduleClusterDeletion {
@@ -1177,4 +1267,170 @@ fn only_a_steady_serving_service_is_looked_at_slowly() {
     soon.wake_within(Duration::from_millis(500));
     requeue(&serving, &mut soon);
     assert_eq!(soon.requeue_after, Some(Duration::from_millis(500)));
+}
+
+/// A cluster as KubeRay left it: its own spec hash (SHA-1 of Go's JSON, base32hex), and the spec as its Go types
+/// write it back (`resources: {}` and `metadata: {}` where the user wrote nothing).
+fn kuberay_cluster(name: &str, image: &str, groups: usize) -> RayCluster {
+    let mut cluster = cluster(name, image, groups, None, true);
+    if let Some(annotations) = cluster.metadata.annotations.as_mut() {
+        annotations.insert(
+            labels::HASH_WITHOUT_REPLICAS_ANNOTATION.to_owned(),
+            "3VBHQ5NSHI0LQGGE8T2D4UNI5H6DRNL2".to_owned(),
+        );
+    }
+    let mut spec = serde_json::to_value(&cluster.spec).expect("json");
+    spec["headGroupSpec"]["template"]["metadata"] = json!({});
+    spec["headGroupSpec"]["template"]["spec"]["containers"][0]["resources"] = json!({});
+    for group in spec["workerGroupSpecs"]
+        .as_array_mut()
+        .expect("groups")
+        .iter_mut()
+    {
+        group["template"]["spec"]["containers"][0]["resources"] = json!({});
+        group["template"]["spec"]["containers"][0]["env"] = json!(null);
+    }
+    cluster.spec = serde_json::from_value(spec).expect("test fixture");
+    cluster
+}
+
+#[test]
+fn a_cluster_kuberay_made_from_the_same_config_is_kept_and_gets_the_serve_config() {
+    let svc = service(CONFIG, "ray:1", Some(statuses(None, Some("svc-kuber"))));
+    let owned = [kuberay_cluster("svc-kuber", "ray:1", 1)];
+    assert_ne!(
+        owned[0].spec, svc.spec.ray_cluster_config,
+        "the fixture differs as Go writes it"
+    );
+    let mut case = Case::new(&svc, &owned);
+    case.pending = Some(observed(&owned[0], apps(&[])));
+    let d = case.decide();
+    assert_eq!(
+        pending_name(&d),
+        Some("svc-kuber"),
+        "no new cluster is prepared"
+    );
+    assert_eq!(pushes(&d), vec!["svc-kuber"]);
+    assert!(
+        !d.actions.iter().any(|a| matches!(
+            a,
+            Action::CreateCluster { .. } | Action::UpdateCluster { .. }
+        )),
+        "{:?}",
+        d.actions
+    );
+
+    // Serving on it, it is promoted like a cluster of ours.
+    let mut ready = owned[0].clone();
+    ready.metadata.annotations.get_or_insert_default().insert(
+        SERVE_CONFIG_HASH_ANNOTATION.to_owned(),
+        valid_goal(&svc).serve_config.expect("config").1,
+    );
+    let owned = [ready];
+    let mut case = Case::new(&svc, &owned);
+    case.pending = Some(observed(
+        &owned[0],
+        apps(&[("hello", ApplicationStatus::Running)]),
+    ));
+    case.target = Some("svc-kuber");
+    case.endpoints = 1;
+    let d = case.decide();
+    assert_eq!(active_name(&d), Some("svc-kuber"));
+    assert_eq!(pending_name(&d), None);
+    assert!(d.actions.is_empty(), "{:?}", d.actions);
+}
+
+#[test]
+fn a_cluster_kuberay_made_from_another_config_is_replaced_or_extended() {
+    // The image changed since KubeRay made the serving cluster: a new cluster is prepared.
+    let svc = service(CONFIG, "ray:2", Some(statuses(Some("svc-kuber"), None)));
+    let owned = [kuberay_cluster("svc-kuber", "ray:1", 1)];
+    let mut case = Case::new(&svc, &owned);
+    case.active = Some(observed(
+        &owned[0],
+        apps(&[("hello", ApplicationStatus::Running)]),
+    ));
+    case.target = Some("svc-kuber");
+    case.endpoints = 1;
+    let d = case.decide();
+    assert_eq!(pending_name(&d), Some("svc-abcde"));
+    assert_eq!(active_name(&d), Some("svc-kuber"));
+
+    // A worker group appended to what it runs: updated in place.
+    let mut svc = service(CONFIG, "ray:1", Some(statuses(Some("svc-kuber"), None)));
+    svc.spec.ray_cluster_config =
+        serde_json::from_value(cluster_config("ray:1", 2)).expect("test fixture");
+    let mut case = Case::new(&svc, &owned);
+    case.active = Some(observed(
+        &owned[0],
+        apps(&[("hello", ApplicationStatus::Running)]),
+    ));
+    case.target = Some("svc-kuber");
+    case.endpoints = 1;
+    let d = case.decide();
+    // KubeRay records no Serve config hash on its clusters, so the config is pushed once as well.
+    assert_eq!(
+        d.actions.first(),
+        Some(&Action::UpdateCluster {
+            name: "svc-kuber".into()
+        }),
+        "{:?}",
+        d.actions
+    );
+    assert_eq!(pending_name(&d), None);
+}
+
+#[test]
+fn a_hash_of_ours_that_differs_is_trusted_over_the_spec() {
+    // Our own hash records the config the pods were made from; a spec edited on the cluster does not change that.
+    let svc = service(CONFIG, "ray:2", Some(statuses(Some("svc-a"), None)));
+    let mut edited = cluster("svc-a", "ray:1", 1, Some(CONFIG), true);
+    edited.spec = svc.spec.ray_cluster_config.clone();
+    let owned = [edited];
+    let mut case = Case::new(&svc, &owned);
+    case.active = Some(observed(
+        &owned[0],
+        apps(&[("hello", ApplicationStatus::Running)]),
+    ));
+    case.target = Some("svc-a");
+    case.endpoints = 1;
+    assert_eq!(pending_name(&case.decide()), Some("svc-abcde"));
+    assert!(is_our_hash(
+        &rayservice_cluster_hash(&svc.spec.ray_cluster_config).expect("hash")
+    ));
+    assert!(!is_our_hash("3VBHQ5NSHI0LQGGE8T2D4UNI5H6DRNL2"));
+}
+
+#[test]
+fn a_side_kuberay_left_without_a_cluster_is_read_as_absent() {
+    // KubeRay writes the pending side as a zero struct; its fields stay after a takeover.
+    let leftover = RayServiceStatus {
+        ray_cluster_status: Some(ray_api_v1::raycluster::RayClusterStatus::default()),
+        ..RayServiceStatus::default()
+    };
+    let mut status = statuses(Some("svc-kuber"), None);
+    status.pending_service_status = Some(leftover);
+    let svc = service(CONFIG, "ray:2", Some(status.clone()));
+    let owned = [kuberay_cluster("svc-kuber", "ray:1", 1)];
+    let mut case = Case::new(&svc, &owned);
+    case.active = Some(observed(
+        &owned[0],
+        apps(&[("hello", ApplicationStatus::Running)]),
+    ));
+    case.target = Some("svc-kuber");
+    case.endpoints = 1;
+    let d = case.decide();
+    assert_eq!(
+        pending_name(&d),
+        Some("svc-abcde"),
+        "the leftover does not block a new cluster"
+    );
+
+    let mut without = status.clone();
+    without.pending_service_status = None;
+    assert!(
+        !changed(Some(&status), &without),
+        "no status write for the leftover alone"
+    );
+    assert!(changed(Some(&without), &statuses(Some("svc-other"), None)));
 }

@@ -28,6 +28,7 @@ use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::Store;
 use operator_runtime::EventPublisher;
 use ray_api_v1::rayservice::RayService;
+use ray_api_v1::validation::managed_by::external_manager;
 use ray_builders::names;
 
 use crate::pod_index::PodIndex;
@@ -60,6 +61,14 @@ pub struct Context {
 
 /// Reconciles one RayService: observe → decide → apply → status.
 pub async fn reconcile_service(service: &RayService, ctx: &Context) -> Result<Requeue, Error> {
+    if let Some(manager) = external_manager(service.spec.managed_by.as_deref()) {
+        // Another controller (MultiKueue) owns it: no clusters, no Services, no status, as in KubeRay.
+        tracing::debug!(
+            managed_by = manager,
+            "skipping a RayService managed by another controller"
+        );
+        return Ok(Requeue::await_change());
+    }
     if service.metadata.deletion_timestamp.is_some() {
         // The clusters and Services carry owner references; the garbage collector removes them.
         return Ok(Requeue::await_change());

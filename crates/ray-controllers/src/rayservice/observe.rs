@@ -227,7 +227,7 @@ async fn cluster_facts(
         .position(|c| c.metadata.name.as_deref() == Some(wanted))?;
     let cluster = &owned[index];
     let head = head_pod(&ctx.pods, cluster);
-    let serve = serve_info(&ctx.settings, cluster, head.as_ref()).await;
+    let serve = serve_info(&ctx.settings, &ctx.client, cluster, head.as_ref()).await;
     Some(ClusterFacts {
         index,
         head_pod: head.map(|h| (h.name, h.serve_label)),
@@ -276,9 +276,11 @@ pub struct Dashboard {
 }
 
 /// The dashboard of `cluster`: the override when one is set (an operator outside the Kubernetes cluster), else
-/// `<head Service FQDN>:<dashboard port>`.
-pub fn dashboard(
+/// `<head Service FQDN>:<dashboard port>`. With token authentication the client carries the cluster's token
+/// (read from its Secret with `kube`).
+pub async fn dashboard(
     settings: &Settings,
+    kube: &kube::Client,
     cluster: &RayCluster,
 ) -> Result<Dashboard, DashboardAddressError> {
     let url = dashboard_url(
@@ -286,20 +288,22 @@ pub fn dashboard(
         &settings.controller.render,
         settings.dashboard.url_override.as_deref(),
     )?;
-    let client = dashboard_client(&url, settings.dashboard.timeout)?;
+    let auth = crate::dashboard_auth::for_cluster(kube, cluster).await;
+    let client = dashboard_client(&url, settings.dashboard.timeout, &auth)?;
     Ok(Dashboard { url, client })
 }
 
 /// What Serve on a cluster says: not asked while the head is not ready.
 async fn serve_info(
     settings: &Settings,
+    kube: &kube::Client,
     cluster: &RayCluster,
     head: Option<&HeadPod>,
 ) -> ServeInfo {
     if !head_ready(cluster) {
         return ServeInfo::NotChecked;
     }
-    let dashboard = match dashboard(settings, cluster) {
+    let dashboard = match dashboard(settings, kube, cluster).await {
         Ok(dashboard) => dashboard,
         Err(error) => return ServeInfo::Unreachable(error.to_string()),
     };
