@@ -71,6 +71,28 @@ async fn ray_head() -> &'static ray_testenv::RayHead {
     .await
 }
 
+/// The token of this test binary's token-authenticated Ray head ([`Scenario::start_on_token_head`]): random,
+/// base64, as the operator generates them.
+pub fn head_token() -> &'static str {
+    static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TOKEN.get_or_init(|| {
+        ray_controllers::dashboard_auth::generate_token().unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+/// A Ray head with token authentication (`RAY_AUTH_MODE=token`, [`head_token`]), started on first use.
+async fn token_ray_head() -> &'static ray_testenv::RayHead {
+    static HEAD: OnceCell<ray_testenv::RayHead> = OnceCell::const_new();
+    HEAD.get_or_init(|| async {
+        let mut options = ray_testenv::RayHeadOptions::new().unwrap_or_else(|e| panic!("{e}"));
+        options.auth_token = Some(head_token().to_owned());
+        ray_testenv::RayHead::start(options)
+            .await
+            .unwrap_or_else(|e| panic!("starting the token-authenticated Ray head: {e}"))
+    })
+    .await
+}
+
 /// A client of the shared control plane whose every request that is not a read (GET: get, list, watch) increments
 /// `writes`, to count a controller's writes.
 pub async fn counting_client(writes: Arc<AtomicUsize>) -> Client {
@@ -143,12 +165,23 @@ pub struct Scenario {
     shutdown: Shared<BoxFuture<'static, ()>>,
     running: Vec<(Controller, JoinHandle<()>)>,
     head: Option<&'static ray_testenv::RayHead>,
+    /// Map dashboards to the token-authenticated head instead of the plain one.
+    token_head: bool,
 }
 
 impl Scenario {
     /// Makes a client of the shared control plane (started by the first caller) and a namespace `<prefix>-*`,
     /// with the project's CRDs installed, and runs `controllers` there.
     pub async fn start(prefix: &str, controllers: &[Controller]) -> Scenario {
+        Self::start_with(prefix, controllers, false).await
+    }
+
+    /// Like [`Scenario::start`], with every cluster's dashboard mapped to the token-authenticated Ray head.
+    pub async fn start_on_token_head(prefix: &str, controllers: &[Controller]) -> Scenario {
+        Self::start_with(prefix, controllers, true).await
+    }
+
+    async fn start_with(prefix: &str, controllers: &[Controller], token_head: bool) -> Scenario {
         let (_, client, namespace) = ray_testenv::ControlPlane::shared_namespace(prefix)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
@@ -165,6 +198,7 @@ impl Scenario {
             shutdown,
             running: Vec::new(),
             head: None,
+            token_head,
         };
         for controller in controllers {
             scenario.run(*controller).await;
@@ -196,7 +230,11 @@ impl Scenario {
 
     /// The shared Ray head, started on first use; every cluster's dashboard is mapped to it.
     async fn use_ray_head(&mut self) -> &'static ray_testenv::RayHead {
-        let head = ray_head().await;
+        let head = if self.token_head {
+            token_ray_head().await
+        } else {
+            ray_head().await
+        };
         self.head = Some(head);
         head
     }
