@@ -52,7 +52,7 @@ enum Extra {
     None,
     /// `stages.yaml`, see [`KWOK_STAGES`].
     KwokStages,
-    /// `crds/`: KubeRay's `config/crd/bases/*.yaml`.
+    /// `crds/`: KubeRay's `config/crd/bases/*.yaml`; `samples/`: its `config/samples/`.
     KubeRayCrds,
 }
 
@@ -364,7 +364,11 @@ fn go_build(build: &GoBuild) -> anyhow::Result<()> {
     match build.extra {
         Extra::None => {}
         Extra::KwokStages => write_kwok_stages(&go, &module_dir, &partial.join("stages.yaml"))?,
-        Extra::KubeRayCrds => copy_kuberay_crds(&go, &module_dir, &partial.join("crds"))?,
+        Extra::KubeRayCrds => {
+            copy_kuberay_crds(&go, &module_dir, &partial.join("crds"))?;
+            let samples = module_source(&go, &module_dir, KUBERAY_MODULE)?.join("config/samples");
+            copy_yaml_tree(&samples, &partial.join("samples"))?;
+        }
     }
     if build.dest.exists() {
         std::fs::remove_dir_all(&build.dest)
@@ -430,6 +434,29 @@ fn copy_kuberay_crds(go: &Path, module_dir: &Path, dest: &Path) -> anyhow::Resul
         // Read and write rather than copy: the module cache's files are read-only, the cache's need not be.
         let text = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
         std::fs::write(&target, text).with_context(|| format!("writing {}", target.display()))?;
+    }
+    Ok(())
+}
+
+/// Copies the YAML files under `from` (subdirectories kept) to `to`: KubeRay's samples, the test corpus of manifests
+/// as users write them.
+fn copy_yaml_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+    let entries = std::fs::read_dir(from).with_context(|| format!("listing {}", from.display()))?;
+    for entry in entries {
+        let path = entry
+            .with_context(|| format!("listing {}", from.display()))?
+            .path();
+        let target = to.join(path.file_name().unwrap_or_default());
+        if path.is_dir() {
+            copy_yaml_tree(&path, &target)?;
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            // Read and write rather than copy: the module cache's files are read-only.
+            let text =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            std::fs::write(&target, text)
+                .with_context(|| format!("writing {}", target.display()))?;
+        }
     }
     Ok(())
 }

@@ -53,6 +53,12 @@ impl Layout {
         self.kuberay_dir(version).join("crds")
     }
 
+    /// KubeRay's own sample manifests of `version` (`config/samples/` of its module, subdirectories kept): the corpus
+    /// of manifests as KubeRay's users write them.
+    pub fn kuberay_samples_dir(&self, version: &str) -> PathBuf {
+        self.kuberay_dir(version).join("samples")
+    }
+
     /// KubeRay's operator of `version`. It has no version flag, so the version is read from the Go build info
     /// embedded in the binary (what `go version -m` prints).
     pub fn kuberay(&self, version: &str) -> Binary {
@@ -70,14 +76,16 @@ impl Layout {
         let binary = self.kuberay(version);
         let crds = self.kuberay_crd_dir(version);
         let has_crds = crate::manifests::yaml_files(&crds).is_ok_and(|files| !files.is_empty());
-        if !binary.path.is_file() || !has_crds {
+        let has_samples = crate::manifests::yaml_files(&self.kuberay_samples_dir(version))
+            .is_ok_and(|files| !files.is_empty());
+        if !binary.path.is_file() || !has_crds || !has_samples {
             let hint = if version == KUBERAY_VERSION {
                 INSTALL_COMMAND.to_owned()
             } else {
                 format!("{INSTALL_COMMAND} --kuberay {version}")
             };
             return Err(Error::Other(format!(
-                "KubeRay {version} is not installed in {} (needs bin/{NAME} and crds/): build it with `{hint}`{}",
+                "KubeRay {version} is not installed in {} (needs bin/{NAME}, crds/ and samples/): build it with `{hint}`{}",
                 self.kuberay_dir(version).display(),
                 if KUBERAY_VERSIONS.contains(&version) {
                     String::new()
