@@ -130,6 +130,106 @@ pub struct RayJobSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(dive)]
     pub submitter_config: Option<SubmitterConfig>,
+    /// How many times a failed RayJob is retried, each time on a new RayCluster with a new Ray job id. Defaults to
+    /// 0 (no retry). A RayJob that failed with `DeadlineExceeded` is never retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = 0))]
+    #[schemars(extend("minimum" = 0))]
+    #[garde(custom(crate::validation::job::job_backoff_limit))]
+    pub backoff_limit: Option<i32>,
+    /// Seconds the RayJob may take from its start to reach `Running` (the Ray job submitted, or its id given in
+    /// `InteractiveMode`); past it the RayJob fails with `PreRunningDeadlineExceeded`. Must be positive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minimum" = 1))]
+    #[garde(custom(crate::validation::job::pre_running_deadline))]
+    pub pre_running_deadline_seconds: Option<i32>,
+    /// Which controller reconciles this RayJob: unset or `ray.io/kuberay-operator` (this operator), or
+    /// `kueue.x-k8s.io/multikueue`, in which case the operator leaves the RayJob to Kueue. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = crate::validation::managed_by::cel_rules()))]
+    #[garde(skip)]
+    pub managed_by: Option<String>,
+    /// What to delete after the RayJob finished, and when: the legacy `onSuccess`/`onFailure` pair, or
+    /// `deletionRules` (each a condition, a TTL and a policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = crate::validation::crd_rules::deletion_strategy_schema)]
+    #[garde(skip)]
+    pub deletion_strategy: Option<DeletionStrategy>,
+}
+
+/// What to clean up after a RayJob reached `Complete` or `Failed`. Either both `onSuccess` and `onFailure`
+/// (legacy), or `deletionRules`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletionStrategy {
+    /// What to delete once the job succeeded (legacy; prefer `deletionRules`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_success: Option<DeletionPolicy>,
+    /// What to delete once the job failed (legacy; prefer `deletionRules`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<DeletionPolicy>,
+    /// Deletion steps, each taken `ttlSeconds` after its condition was reached. When several are overdue at once
+    /// (for example after the operator was down) the most far-reaching one is taken first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("minItems" = 1))]
+    pub deletion_rules: Option<Vec<DeletionRule>>,
+}
+
+/// The legacy single-step deletion policy.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletionPolicy {
+    /// What to delete. Required when the legacy `onSuccess`/`onFailure` pair is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<DeletionPolicyType>,
+}
+
+/// One deletion step: when its condition holds for `condition.ttlSeconds`, delete what `policy` names.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletionRule {
+    /// What to delete.
+    pub policy: DeletionPolicyType,
+    /// When to delete it.
+    pub condition: DeletionCondition,
+}
+
+/// The trigger of a deletion rule: exactly one of `jobStatus` (the Ray job's outcome) or `jobDeploymentStatus`
+/// (the RayJob's, useful when the job was never submitted), plus a delay.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(transform = crate::validation::crd_rules::deletion_condition_schema)]
+pub struct DeletionCondition {
+    /// The Ray job status that triggers the rule: `SUCCEEDED` or `FAILED`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_status: Option<JobStatus>,
+    /// The RayJob deployment status that triggers the rule: `Failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_deployment_status: Option<JobDeploymentStatus>,
+    /// Seconds from the RayJob's end to the deletion. Defaults to 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    #[schemars(extend("default" = 0))]
+    #[schemars(extend("minimum" = 0))]
+    pub ttl_seconds: i32,
+}
+
+fn is_zero(value: &i32) -> bool {
+    *value == 0
+}
+
+/// What a deletion step deletes.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
+pub enum DeletionPolicyType {
+    /// The worker pods: every worker group is scaled to zero; the head stays (logs, dashboard).
+    DeleteWorkers,
+    /// The RayCluster.
+    DeleteCluster,
+    /// The RayJob itself, and with it everything it owns.
+    DeleteSelf,
+    /// Nothing.
+    DeleteNone,
 }
 
 /// How a RayJob is submitted to its cluster.
@@ -141,6 +241,11 @@ pub enum JobSubmissionMode {
     /// The operator submits the job over the Ray dashboard's REST API.
     #[serde(rename = "HTTPMode")]
     HttpMode,
+    /// The operator creates the cluster and waits: the user submits the job (`ray job submit`) and then sets
+    /// `spec.jobId` to its submission id, which the operator follows from then on.
+    InteractiveMode,
+    /// A submitter container in the head pod runs `ray job submit` once the dashboard answers.
+    SidecarMode,
 }
 
 /// SubmitterConfig configures the submitter Kubernetes Job.
@@ -195,6 +300,31 @@ pub struct RayJobStatus {
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// Start and end of the Ray job as Ray reports them.
+    #[serde(
+        rename = "rayJobInfo",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ray_job_info: Option<RayJobStatusInfo>,
+    /// How many attempts succeeded (0 or 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub succeeded: Option<i32>,
+    /// How many attempts failed; with `backoffLimit`, at most `backoffLimit + 1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<i32>,
+}
+
+/// When the Ray job itself started and ended, as Ray recorded it.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RayJobStatusInfo {
+    /// When Ray started the job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<Time>,
+    /// When the job ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<Time>,
 }
 
 /// The status of a Ray job, with Ray's own values.
@@ -245,12 +375,19 @@ pub enum JobDeploymentStatus {
     Suspending,
     /// The RayJob is suspended and has no cluster.
     Suspended,
+    /// The attempt failed and `backoffLimit` allows another: the cluster is deleted and the RayJob starts over.
+    Retrying,
+    /// `InteractiveMode`: the cluster is ready and the operator waits for `spec.jobId`.
+    Waiting,
+    /// KubeRay's status for an invalid spec. This operator reports `Failed` with reason `ValidationFailed`
+    /// instead, and reads this value (written by KubeRay before a takeover) as finished.
+    ValidationFailed,
 }
 
 impl JobDeploymentStatus {
-    /// Whether the RayJob will not change this status any more.
+    /// Whether the RayJob will not change this status any more (deletion rules may still run).
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Complete | Self::Failed)
+        matches!(self, Self::Complete | Self::Failed | Self::ValidationFailed)
     }
 }
 
@@ -267,4 +404,9 @@ pub enum JobFailedReason {
     ValidationFailed,
     /// The Ray dashboard could not be asked for the job's status for too long.
     JobStatusCheckTimeoutExceeded,
+    /// `preRunningDeadlineSeconds` passed before the job reached `Running`.
+    PreRunningDeadlineExceeded,
+    /// KubeRay's reason for a submitter that finished without the job reaching a terminal status in time; read,
+    /// never written by this operator.
+    JobDeploymentStatusTransitionGracePeriodExceeded,
 }

@@ -23,6 +23,10 @@ pub(crate) fn entrypoint<'a>(
         if entrypoint.as_deref().is_some_and(|e| !e.trim().is_empty()) {
             return Ok(());
         }
+        if mode.unwrap_or_default() == JobSubmissionMode::InteractiveMode {
+            // The user submits the job; the operator only follows it.
+            return Ok(());
+        }
         let custom_submitter_command = mode.unwrap_or_default() == JobSubmissionMode::K8sJobMode
             && submitter
                 .as_ref()
@@ -197,6 +201,26 @@ pub(crate) fn backoff_limit(value: &Option<i32>, _: &()) -> garde::Result {
     match *value {
         Some(limit) if limit < 0 => Err(garde::Error::new(format!(
             "backoffLimit must not be negative, but it is {limit}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The RayJob's `backoffLimit` must not be negative.
+pub(crate) fn job_backoff_limit(value: &Option<i32>, _: &()) -> garde::Result {
+    match *value {
+        Some(limit) if limit < 0 => Err(garde::Error::new(format!(
+            "backoffLimit must be 0 or more retries, but it is {limit}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `preRunningDeadlineSeconds` must be positive.
+pub(crate) fn pre_running_deadline(value: &Option<i32>, _: &()) -> garde::Result {
+    match *value {
+        Some(seconds) if seconds <= 0 => Err(garde::Error::new(format!(
+            "preRunningDeadlineSeconds must be a positive number of seconds, but it is {seconds}"
         ))),
         _ => Ok(()),
     }

@@ -176,6 +176,10 @@ impl From<v1::JobDeploymentStatus> for JobDeploymentStatus {
             v1::JobDeploymentStatus::Failed => Self::Failed,
             v1::JobDeploymentStatus::Suspending => Self::Suspending,
             v1::JobDeploymentStatus::Suspended => Self::Suspended,
+            // A retry starts over from a new cluster; an interactive job waiting for its id has its cluster.
+            v1::JobDeploymentStatus::Retrying => Self::Initializing,
+            v1::JobDeploymentStatus::Waiting => Self::Running,
+            v1::JobDeploymentStatus::ValidationFailed => Self::Failed,
         }
     }
 }

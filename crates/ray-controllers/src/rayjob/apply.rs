@@ -5,7 +5,7 @@
 use crate::context::{merge_params, post_params};
 use crate::error::ApiError;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::api::core::v1::{ObjectReference, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams};
@@ -46,6 +46,11 @@ const CLUSTER_REASONS: Reasons = Reasons {
 const SUBMITTER_REASONS: Reasons = Reasons {
     created: events::CREATED_SUBMITTER,
     failed: events::FAILED_TO_CREATE_SUBMITTER,
+};
+
+const SERVICE_REASONS: Reasons = Reasons {
+    created: events::CREATED_SERVICE,
+    failed: events::FAILED_TO_CREATE_SERVICE,
 };
 
 /// What the API server's answer to a create means.
@@ -182,7 +187,10 @@ impl<'a> Applier<'a> {
         cluster: &ClusterAccess<'_>,
     ) -> Result<(), Error> {
         match action {
-            Action::CreateCluster { name } => self.create_cluster(name).await,
+            Action::CreateCluster { name } => {
+                self.create_cluster(name, status.job_id.as_deref().unwrap_or_default())
+                    .await
+            }
             Action::DeleteCluster { name, reason } => self.delete_cluster(name, reason).await,
             Action::SubmitOverHttp {
                 dashboard_url,
@@ -201,11 +209,131 @@ impl<'a> Applier<'a> {
                     .await;
                 Ok(())
             }
+            Action::EnsureJobHeadService => self.ensure_job_head_service(status).await,
+            Action::DeleteWorkers { name, reason } => self.delete_workers(name, reason).await,
+            Action::DeleteSelf { reason } => self.delete_self(reason).await,
         }
     }
 
-    async fn create_cluster(&self, name: &str) -> Result<(), Error> {
-        let Some(cluster) = ray_builders::job_cluster::ray_cluster_for_job(self.job, name)? else {
+    /// Points `<rayjob>-head-svc` at the head of the attempt's cluster: created when missing, its selector
+    /// replaced when it still points at an earlier attempt's cluster, left alone otherwise (no write).
+    async fn ensure_job_head_service(&self, status: &RayJobStatus) -> Result<(), Error> {
+        let Some(cluster_name) = status.ray_cluster_name.as_deref() else {
+            return Ok(());
+        };
+        let clusters: Api<RayCluster> = Api::namespaced(self.ctx.client.clone(), &self.namespace);
+        let Some(cluster) = clusters.get_opt(cluster_name).await.map_err(ApiError::of(
+            "reading",
+            format!("RayCluster {}/{cluster_name}", self.namespace),
+        ))?
+        else {
+            return Ok(());
+        };
+        let Some(desired) = ray_builders::job_cluster::job_head_service(
+            self.job,
+            &cluster,
+            &self.ctx.settings.controller.render,
+        )?
+        else {
+            return Ok(());
+        };
+        let name = desired.metadata.name.clone().unwrap_or_default();
+        let what = format!("Service {}/{name}", self.namespace);
+        let services: Api<Service> = Api::namespaced(self.ctx.client.clone(), &self.namespace);
+        let existing = services
+            .get_opt(&name)
+            .await
+            .map_err(ApiError::of("reading", what.clone()))?;
+        match existing {
+            None => {
+                let created = services.create(&post_params(), &desired).await;
+                self.report_creation(created, &SERVICE_REASONS, what).await
+            }
+            Some(current) => {
+                let selector = |s: &Service| s.spec.as_ref().and_then(|spec| spec.selector.clone());
+                if selector(&current) == selector(&desired) {
+                    return Ok(());
+                }
+                let patch = serde_json::json!({"spec": {
+                    "selector": selector(&desired),
+                    "ports": desired.spec.as_ref().and_then(|s| s.ports.clone()),
+                }});
+                services
+                    .patch(&name, &merge_params(), &Patch::Merge(&patch))
+                    .await
+                    .map_err(ApiError::of("repointing", what.clone()))?;
+                self.publish(Notice::normal(
+                    events::UPDATED_SERVICE,
+                    events::ACTION,
+                    format!("Pointed {what} at RayCluster {cluster_name}"),
+                ))
+                .await;
+                Ok(())
+            }
+        }
+    }
+
+    /// `DeleteWorkers`: suspends every worker group of the cluster, so the RayCluster controller deletes the
+    /// workers and keeps the head (logs and dashboard stay reachable).
+    async fn delete_workers(&self, name: &str, reason: &str) -> Result<(), Error> {
+        let clusters: Api<RayCluster> = Api::namespaced(self.ctx.client.clone(), &self.namespace);
+        let what = format!("RayCluster {}/{name}", self.namespace);
+        let Some(cluster) = clusters
+            .get_opt(name)
+            .await
+            .map_err(ApiError::of("reading", what.clone()))?
+        else {
+            return Ok(());
+        };
+        let groups: Vec<_> = cluster
+            .spec
+            .worker_group_specs
+            .iter()
+            .cloned()
+            .map(|mut group| {
+                group.suspend = Some(true);
+                group
+            })
+            .collect();
+        // A merge patch replaces the list whole; the resourceVersion guards against a concurrent change.
+        let patch = serde_json::json!({
+            "metadata": {"resourceVersion": cluster.metadata.resource_version},
+            "spec": {"workerGroupSpecs": groups},
+        });
+        clusters
+            .patch(name, &merge_params(), &Patch::Merge(&patch))
+            .await
+            .map_err(ApiError::of(
+                "suspending the worker groups of",
+                what.clone(),
+            ))?;
+        self.publish(Notice::normal(
+            events::DELETED_WORKERS,
+            events::ACTION,
+            format!("Deleted the workers of {what}: {reason}"),
+        ))
+        .await;
+        Ok(())
+    }
+
+    /// `DeleteSelf`: deletes the RayJob; the garbage collector removes its cluster, submitter and Service.
+    async fn delete_self(&self, reason: &str) -> Result<(), Error> {
+        self.publish(Notice::normal(
+            events::DELETING_RAYJOB,
+            events::ACTION,
+            format!("Deleting the RayJob: {reason}"),
+        ))
+        .await;
+        let deleted = self
+            .jobs()
+            .delete(&self.name, &DeleteParams::background())
+            .await;
+        Ok(ignore_not_found(deleted).map_err(ApiError::of("deleting", self.what()))?)
+    }
+
+    async fn create_cluster(&self, name: &str, job_id: &str) -> Result<(), Error> {
+        let Some(cluster) = ray_builders::job_cluster::ray_cluster_for_job(self.job, name, job_id)?
+        else {
             return Ok(());
         };
         let clusters: Api<RayCluster> = Api::namespaced(self.ctx.client.clone(), &self.namespace);
@@ -358,18 +486,27 @@ impl<'a> Applier<'a> {
             .start_time
             .as_ref()
             .or_else(|| old.and_then(|s| s.start_time.as_ref()));
+        let attempt_ended = |state: JobDeploymentStatus| {
+            state.is_terminal() || state == JobDeploymentStatus::Retrying
+        };
         if let (Some(after), Some(started)) = (status.job_deployment_status, started)
-            && after.is_terminal()
-            && !before.is_some_and(JobDeploymentStatus::is_terminal)
+            && attempt_ended(after)
+            && !before.is_some_and(attempt_ended)
         {
-            // KubeRay's retry count is the number of earlier failed attempts; this operator does not retry a
-            // RayJob (no backoffLimit yet), so it is always 0.
+            // KubeRay's retry count: the failed attempts before this one.
+            let retries = old.and_then(|s| s.failed).unwrap_or(0);
             self.ctx
                 .settings
                 .controller
                 .telemetry
                 .kuberay
-                .record_job_finished(self.job, started, after, 0, &Time(Timestamp::now()));
+                .record_job_finished(
+                    self.job,
+                    started,
+                    after,
+                    retries.max(0).unsigned_abs(),
+                    &Time(Timestamp::now()),
+                );
         }
         if let Some(notice) = events::transition(old, status) {
             info!(reason = %notice.reason, note = %notice.note, "RayJob transition");

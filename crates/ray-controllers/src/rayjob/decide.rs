@@ -17,9 +17,19 @@
 //! - An invalid spec → `Failed`/`ValidationFailed` with the field in the message; nothing is created.
 //! - `suspend` → `Suspending` (stop the Ray job, delete the submitter and the cluster) → `Suspended`; clearing it
 //!   starts over from `New` with a new job id and cluster.
-//! - `Complete`/`Failed` with `shutdownAfterJobFinishes`: the RayCluster is deleted `ttlSecondsAfterFinished` after
-//!   `endTime`; until then the decision asks to be woken exactly then (no polling). A cluster chosen by
-//!   `clusterSelector` is never deleted.
+//! - `InteractiveMode`: once the cluster is ready → `Waiting` until the user puts the id of the job they submitted
+//!   into `spec.jobId` → `Running`. `SidecarMode`: the submitter is a container of the head pod (created with the
+//!   cluster); the head pod disappearing or the container exiting non-zero fails the RayJob.
+//! - `preRunningDeadlineSeconds` (counted from `startTime`) in `Initializing` or `Waiting` →
+//!   `Failed`/`PreRunningDeadlineExceeded`.
+//! - Every transition to `Failed` counts in `status.failed`, every success in `status.succeeded`. A failure that
+//!   `backoffLimit` still allows (and not `DeadlineExceeded`) → `Retrying`: stop the Ray job, delete the submitter
+//!   and the cluster, then `New` again with a new job id and a new cluster.
+//! - `Complete`/`Failed`: the deletion strategy (module `deletion`): `deletionRules`, the legacy
+//!   `onSuccess`/`onFailure` pair, or `shutdownAfterJobFinishes` (the RayCluster deleted `ttlSecondsAfterFinished`
+//!   after `endTime`). Every due time is derived from `endTime`, so nothing is lost across restarts; until a step is
+//!   due the decision asks to be woken exactly then (no polling). A cluster chosen by `clusterSelector` is never
+//!   deleted.
 
 use std::time::Duration;
 
@@ -56,6 +66,10 @@ pub enum RayJobInfo {
         status: JobStatus,
         /// Ray's message (for a failed job: why, for example the exit code).
         message: Option<String>,
+        /// When Ray started the job (milliseconds since the epoch), if it did.
+        start_ms: Option<u64>,
+        /// When the job ended (milliseconds since the epoch), if it did.
+        end_ms: Option<u64>,
     },
     /// The dashboard answered that no job has our submission id.
     NotFound,
@@ -82,6 +96,27 @@ pub struct Observation<'a> {
     pub now: Timestamp,
     /// Five random lower-case alphanumerics for generated names (passed in to keep the decision pure).
     pub suffix: &'a str,
+    /// The submitter container of the head pod (`SidecarMode`, while `Running`).
+    pub sidecar: SidecarSubmitter,
+}
+
+/// What the head pod says about the submitter container of a `SidecarMode` RayJob.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SidecarSubmitter {
+    /// Not looked at (another mode, or the RayJob is not running).
+    #[default]
+    NotChecked,
+    /// The cluster has no head pod.
+    HeadPodMissing,
+    /// The container has not exited.
+    Running,
+    /// The container exited with this code; `reason` is the kubelet's.
+    Exited {
+        /// The exit code (0: `ray job submit` saw the job succeed).
+        exit_code: i32,
+        /// The kubelet's reason, such as `Error` or `Completed`.
+        reason: String,
+    },
 }
 
 /// One change the controller makes.
@@ -117,6 +152,21 @@ pub enum Action {
         /// The submission id.
         job_id: String,
     },
+    /// Create or repoint the RayJob's own head Service (`<rayjob>-head-svc`) at the current cluster (once per
+    /// attempt, when the cluster is ready).
+    EnsureJobHeadService,
+    /// Scale every worker group of the RayCluster to zero (`suspend: true` on each group): `DeleteWorkers`.
+    DeleteWorkers {
+        /// The RayCluster's name.
+        name: String,
+        /// Why, for the event.
+        reason: String,
+    },
+    /// Delete the RayJob itself (`DeleteSelf`); the garbage collector removes what it owns.
+    DeleteSelf {
+        /// Why, for the event.
+        reason: String,
+    },
 }
 
 /// What to do: the status to write (only when it differs from the current one), the actions, and when to look
@@ -151,7 +201,7 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
     if state.is_terminal() {
         // A finished RayJob checks nothing any more: no failure window to remember.
         decision.status_check_failing_since = None;
-        finished(obs, &mut decision);
+        super::deletion::finished(obs, &mut decision);
         return decision;
     }
     if let Err(errors) = ray_api_v1::validation::validate_job(obs.job) {
@@ -166,19 +216,67 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
     match state {
         JobDeploymentStatus::New => new(obs, &mut decision),
         JobDeploymentStatus::Initializing => initializing(obs, &mut decision),
+        JobDeploymentStatus::Waiting => waiting(obs, &mut decision),
         JobDeploymentStatus::Running => running(obs, &mut decision),
-        JobDeploymentStatus::Suspending => suspending(obs, &mut decision),
+        JobDeploymentStatus::Suspending | JobDeploymentStatus::Retrying => {
+            release(obs, &mut decision, state);
+        }
         JobDeploymentStatus::Suspended => suspended(obs, &mut decision),
-        JobDeploymentStatus::Complete | JobDeploymentStatus::Failed => {}
+        JobDeploymentStatus::Complete
+        | JobDeploymentStatus::Failed
+        | JobDeploymentStatus::ValidationFailed => {}
     }
+    count_attempt(obs, &mut decision, state);
     decision
 }
 
-fn job_name(job: &RayJob) -> &str {
+/// Counts a finished attempt in `succeeded`/`failed` at the transition, and turns a failure `backoffLimit` still
+/// allows into `Retrying` (KubeRay's rule: not after `DeadlineExceeded`, and never a spec that does not validate).
+fn count_attempt(obs: &Observation<'_>, d: &mut Decision, before: JobDeploymentStatus) {
+    let after = d
+        .status
+        .job_deployment_status
+        .unwrap_or(JobDeploymentStatus::New);
+    if before == after || !after.is_terminal() {
+        return;
+    }
+    let failed = d.status.failed.unwrap_or(0);
+    let succeeded = d.status.succeeded.unwrap_or(0);
+    d.status.failed = Some(failed);
+    d.status.succeeded = Some(succeeded);
+    match after {
+        JobDeploymentStatus::Complete => {
+            if d.status.job_status == Some(JobStatus::Succeeded) {
+                d.status.succeeded = Some(succeeded + 1);
+            }
+            return;
+        }
+        JobDeploymentStatus::Failed => d.status.failed = Some(failed + 1),
+        _ => return,
+    }
+    let limit = obs.job.spec.backoff_limit.unwrap_or(0);
+    let retryable = !matches!(
+        d.status.reason,
+        Some(JobFailedReason::DeadlineExceeded | JobFailedReason::ValidationFailed)
+    );
+    if retryable && failed < limit {
+        let attempt = failed + 2;
+        d.status.job_deployment_status = Some(JobDeploymentStatus::Retrying);
+        d.status.message = Some(format!(
+            "Attempt {} failed ({}); retrying on a new RayCluster (attempt {attempt} of {}, backoffLimit {limit}).",
+            failed + 1,
+            d.status.message.as_deref().unwrap_or("no message"),
+            limit + 1,
+        ));
+        d.requeue_after = Some(Duration::ZERO);
+    }
+}
+
+pub(super) fn job_name(job: &RayJob) -> &str {
     job.metadata.name.as_deref().unwrap_or_default()
 }
 
-fn selected_cluster(job: &RayJob) -> Option<&str> {
+pub(super) fn selected_cluster(job: &RayJob) -> Option<&str> {
     job.spec
         .cluster_selector
         .get(CLUSTER_SELECTOR_KEY)
@@ -207,17 +305,22 @@ fn new(obs: &Observation<'_>, d: &mut Decision) {
         return;
     }
     let name = job_name(job);
-    let job_id = job
-        .spec
-        .job_id
-        .clone()
-        .or_else(|| d.status.job_id.clone())
-        .unwrap_or_else(|| format!("{name}-{}", obs.suffix));
+    let given = job.spec.job_id.clone().filter(|id| !id.is_empty());
+    // In InteractiveMode the user submits, so the id is the one they give (possibly later, while Waiting).
+    let job_id = if mode(job) == JobSubmissionMode::InteractiveMode {
+        given
+    } else {
+        Some(
+            given
+                .or_else(|| d.status.job_id.clone())
+                .unwrap_or_else(|| format!("{name}-{}", obs.suffix)),
+        )
+    };
     let cluster = selected_cluster(job)
         .map(str::to_owned)
         .or_else(|| d.status.ray_cluster_name.clone())
         .unwrap_or_else(|| format!("{name}-{}", obs.suffix));
-    d.status.job_id = Some(job_id);
+    d.status.job_id = job_id;
     d.status.ray_cluster_name = Some(cluster.clone());
     d.status.job_status = Some(JobStatus::New);
     d.status.job_deployment_status = Some(JobDeploymentStatus::Initializing);
@@ -245,8 +348,25 @@ fn deadline_passed(obs: &Observation<'_>, d: &mut Decision) -> Option<String> {
     None
 }
 
+/// `Some(message)` once `preRunningDeadlineSeconds` has passed; otherwise sets the wake-up for the deadline.
+fn pre_running_deadline_passed(obs: &Observation<'_>, d: &mut Decision) -> Option<String> {
+    let seconds = obs.job.spec.pre_running_deadline_seconds?;
+    let start = d.status.start_time.as_ref()?.0;
+    let deadline = start
+        .checked_add(SignedDuration::from_secs(seconds.into()))
+        .ok()?;
+    if obs.now >= deadline {
+        return Some(format!(
+            "The RayJob did not reach Running within preRunningDeadlineSeconds ({seconds}s) since it started at {start}."
+        ));
+    }
+    let left = Duration::try_from(obs.now.duration_until(deadline)).unwrap_or(Duration::ZERO);
+    wake_within(d, left);
+    None
+}
+
 /// Asks to be woken within `after` (keeps an earlier wake-up).
-fn wake_within(d: &mut Decision, after: Duration) {
+pub(super) fn wake_within(d: &mut Decision, after: Duration) {
     d.requeue_after = Some(d.requeue_after.map_or(after, |old| old.min(after)));
 }
 
@@ -257,7 +377,7 @@ fn suspend(d: &mut Decision) {
     d.requeue_after = Some(Duration::ZERO);
 }
 
-fn cluster_name(d: &Decision) -> String {
+pub(super) fn cluster_name(d: &Decision) -> String {
     d.status.ray_cluster_name.clone().unwrap_or_default()
 }
 
@@ -303,6 +423,10 @@ fn initializing(obs: &Observation<'_>, d: &mut Decision) {
         fail(obs, d, JobFailedReason::DeadlineExceeded, message);
         return;
     }
+    if let Some(message) = pre_running_deadline_passed(obs, d) {
+        fail(obs, d, JobFailedReason::PreRunningDeadlineExceeded, message);
+        return;
+    }
     let name = cluster_name(d);
     let Some(cluster) = obs.cluster else {
         if selected_cluster(job).is_some() {
@@ -335,6 +459,9 @@ fn initializing(obs: &Observation<'_>, d: &mut Decision) {
     };
     d.status.dashboard_url = Some(url.to_owned());
     let job_id = d.status.job_id.clone().unwrap_or_default();
+    if selected_cluster(job).is_none() {
+        d.actions.push(Action::EnsureJobHeadService);
+    }
     match mode(job) {
         JobSubmissionMode::HttpMode => {
             d.actions.push(Action::SubmitOverHttp {
@@ -353,9 +480,50 @@ fn initializing(obs: &Observation<'_>, d: &mut Decision) {
                 "Created the submitter Job for Ray job {job_id} on RayCluster {name}."
             ));
         }
+        JobSubmissionMode::SidecarMode => {
+            d.status.message = Some(format!(
+                "The submitter container in the head pod of RayCluster {name} submits Ray job {job_id}."
+            ));
+        }
+        JobSubmissionMode::InteractiveMode => {
+            waiting(obs, d);
+            return;
+        }
     }
     d.status.job_deployment_status = Some(JobDeploymentStatus::Running);
     wake_within(d, POLL_INTERVAL);
+}
+
+/// `InteractiveMode` with a ready cluster: wait for the user's job id in `spec.jobId`, then follow that job.
+fn waiting(obs: &Observation<'_>, d: &mut Decision) {
+    let job = obs.job;
+    if job.spec.suspend {
+        suspend(d);
+        return;
+    }
+    if let Some(message) = pre_running_deadline_passed(obs, d) {
+        fail(obs, d, JobFailedReason::PreRunningDeadlineExceeded, message);
+        return;
+    }
+    let name = cluster_name(d);
+    match job.spec.job_id.as_deref().filter(|id| !id.is_empty()) {
+        Some(job_id) => {
+            d.status.job_id = Some(job_id.to_owned());
+            d.status.job_deployment_status = Some(JobDeploymentStatus::Running);
+            d.status.message = Some(format!(
+                "Following Ray job {job_id}, submitted by the user to RayCluster {name}."
+            ));
+            wake_within(d, POLL_INTERVAL);
+        }
+        None => {
+            d.status.job_deployment_status = Some(JobDeploymentStatus::Waiting);
+            let address = d.status.dashboard_url.as_deref().unwrap_or("<dashboard>");
+            d.status.message = Some(format!(
+                "RayCluster {name} is ready. Submit the job (ray job submit --address http://{address} ...) and set spec.jobId to its submission id."
+            ));
+            // Setting spec.jobId changes the RayJob: the watch brings the next pass.
+        }
+    }
 }
 
 /// The submitter Job's `Failed` or `Complete` condition, if set: `(failed, message)`.
@@ -411,8 +579,27 @@ fn running(obs: &Observation<'_>, d: &mut Decision) {
         d.status.ray_cluster_status = cluster.status.clone();
     }
     let k8s_mode = mode(job) == JobSubmissionMode::K8sJobMode;
+    let sidecar_mode = mode(job) == JobSubmissionMode::SidecarMode;
     let submitter = if k8s_mode {
         submitter_finished(obs.submitter)
+    } else if sidecar_mode {
+        match &obs.sidecar {
+            SidecarSubmitter::HeadPodMissing => {
+                fail(
+                    obs,
+                    d,
+                    JobFailedReason::AppFailed,
+                    "The head pod, which holds the submitter container, is gone.".into(),
+                );
+                return;
+            }
+            SidecarSubmitter::Exited { exit_code, reason } if *exit_code != 0 => Some((
+                true,
+                format!("the submitter container exited with code {exit_code} ({reason})"),
+            )),
+            SidecarSubmitter::Exited { .. } => Some((false, String::new())),
+            SidecarSubmitter::Running | SidecarSubmitter::NotChecked => None,
+        }
     } else {
         None
     };
@@ -432,12 +619,12 @@ fn running(obs: &Observation<'_>, d: &mut Decision) {
         } else {
             JobFailedReason::SubmissionFailed
         };
-        fail(
-            obs,
-            d,
-            reason,
-            format!("The submitter Job failed: {message}"),
-        );
+        let what = if sidecar_mode {
+            "The submitter container failed"
+        } else {
+            "The submitter Job failed"
+        };
+        fail(obs, d, reason, format!("{what}: {message}"));
         return;
     }
     if k8s_mode && obs.submitter.is_none() {
@@ -446,14 +633,20 @@ fn running(obs: &Observation<'_>, d: &mut Decision) {
     wake_within(d, POLL_INTERVAL);
     match obs.ray_job {
         RayJobInfo::NotChecked => {}
-        RayJobInfo::Found { status, message } => {
+        RayJobInfo::Found {
+            status,
+            message,
+            start_ms,
+            end_ms,
+        } => {
             d.status_check_failing_since = None;
             d.status.job_status = Some(*status);
             if let Some(message) = message.as_ref().filter(|m| !m.is_empty()) {
                 d.status.message = Some(message.clone());
             }
-            // In K8sJobMode the submitter follows the logs; wait for it so its pod's output is complete.
-            let submitter_done = !k8s_mode || submitter.is_some();
+            record_ray_times(d, *start_ms, *end_ms);
+            // A submitter (Job or sidecar) follows the logs; wait for it so its output is complete.
+            let submitter_done = !(k8s_mode || sidecar_mode) || submitter.is_some();
             if status.is_terminal() && submitter_done {
                 d.status.end_time = Some(Time(obs.now));
                 if *status == JobStatus::Failed {
@@ -467,7 +660,7 @@ fn running(obs: &Observation<'_>, d: &mut Decision) {
         }
         RayJobInfo::NotFound => {
             d.status_check_failing_since = None;
-            if k8s_mode {
+            if k8s_mode || sidecar_mode || mode(job) == JobSubmissionMode::InteractiveMode {
                 if submitter.is_some() {
                     fail(
                         obs,
@@ -505,7 +698,30 @@ fn running(obs: &Observation<'_>, d: &mut Decision) {
     }
 }
 
-fn suspending(obs: &Observation<'_>, d: &mut Decision) {
+/// Ray's start and end times of the job, as `status.rayJobInfo`.
+fn record_ray_times(d: &mut Decision, start_ms: Option<u64>, end_ms: Option<u64>) {
+    let time = |ms: Option<u64>| {
+        ms.filter(|ms| *ms > 0)
+            .and_then(|ms| i64::try_from(ms).ok())
+            .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+            .map(Time)
+    };
+    let (start, end) = (time(start_ms), time(end_ms));
+    if start.is_none() && end.is_none() {
+        return;
+    }
+    let info = d.status.ray_job_info.get_or_insert_with(Default::default);
+    if start.is_some() {
+        info.start_time = start;
+    }
+    if end.is_some() {
+        info.end_time = end;
+    }
+}
+
+/// `Suspending` and `Retrying`: stop the Ray job, delete the submitter and the cluster, and once both are gone
+/// move on (`Suspended`, or `New` for the next attempt).
+fn release(obs: &Observation<'_>, d: &mut Decision, state: JobDeploymentStatus) {
     let job_running = !d.status.job_status.is_some_and(JobStatus::is_terminal);
     if job_running && obs.cluster.is_some() {
         d.actions.extend(stop_action(d));
@@ -517,16 +733,39 @@ fn suspending(obs: &Observation<'_>, d: &mut Decision) {
     if owned_cluster.is_some() {
         d.actions.push(Action::DeleteCluster {
             name: cluster_name(d),
-            reason: "the RayJob is suspended".into(),
+            reason: if state == JobDeploymentStatus::Retrying {
+                "the attempt failed and the RayJob is retried on a new cluster".into()
+            } else {
+                "the RayJob is suspended".into()
+            },
         });
     }
     if owned_cluster.is_none() && obs.submitter.is_none() {
+        if state == JobDeploymentStatus::Retrying {
+            d.status = RayJobStatus {
+                job_deployment_status: Some(JobDeploymentStatus::New),
+                job_status: Some(JobStatus::New),
+                message: Some(format!(
+                    "Starting attempt {} on a new RayCluster.",
+                    d.status.failed.unwrap_or(0) + 1
+                )),
+                observed_generation: d.status.observed_generation,
+                succeeded: d.status.succeeded,
+                failed: d.status.failed,
+                ..RayJobStatus::default()
+            };
+            d.status_check_failing_since = None;
+            d.requeue_after = Some(Duration::ZERO);
+            return;
+        }
         d.status = RayJobStatus {
             job_deployment_status: Some(JobDeploymentStatus::Suspended),
             job_status: Some(JobStatus::New),
             message: Some("The RayJob is suspended; clear spec.suspend to start it again.".into()),
             start_time: d.status.start_time.clone(),
             observed_generation: d.status.observed_generation,
+            succeeded: d.status.succeeded,
+            failed: d.status.failed,
             ..RayJobStatus::default()
         };
         d.status_check_failing_since = None;
@@ -544,36 +783,9 @@ fn suspended(obs: &Observation<'_>, d: &mut Decision) {
         job_status: Some(JobStatus::New),
         message: Some("spec.suspend was cleared: starting over with a new RayCluster.".into()),
         observed_generation: d.status.observed_generation,
+        succeeded: d.status.succeeded,
+        failed: d.status.failed,
         ..RayJobStatus::default()
     };
     d.requeue_after = Some(Duration::ZERO);
-}
-
-fn finished(obs: &Observation<'_>, d: &mut Decision) {
-    let job = obs.job;
-    if !job.spec.shutdown_after_job_finishes || selected_cluster(job).is_some() {
-        return;
-    }
-    let Some(cluster) = obs.cluster else {
-        return;
-    };
-    if cluster.metadata.deletion_timestamp.is_some() {
-        return;
-    }
-    let ttl = job.spec.ttl_seconds_after_finished.unwrap_or(0).max(0);
-    let end = d.status.end_time.as_ref().map_or(obs.now, |t| t.0);
-    let due = end
-        .checked_add(SignedDuration::from_secs(ttl.into()))
-        .unwrap_or(end);
-    if obs.now >= due {
-        d.actions.push(Action::DeleteCluster {
-            name: cluster_name(d),
-            reason: format!(
-                "the job finished and ttlSecondsAfterFinished ({ttl}s) has passed (shutdownAfterJobFinishes)"
-            ),
-        });
-    } else {
-        let left = Duration::try_from(obs.now.duration_until(due)).unwrap_or(Duration::ZERO);
-        d.requeue_after = Some(left);
-    }
 }

@@ -9,7 +9,8 @@ use ray_api_v1::rayjob::{
 };
 
 use super::decide::{
-    Action, Decision, Observation, RayJobInfo, STATUS_CHECK_TIMEOUT, decide, on_deletion,
+    Action, Decision, Observation, RayJobInfo, STATUS_CHECK_TIMEOUT, SidecarSubmitter, decide,
+    on_deletion,
 };
 
 const URL: &str = "sample-raycluster-head-svc.default.svc.cluster.local:8265";
@@ -90,6 +91,7 @@ struct Obs<'a> {
     ray_job: RayJobInfo,
     failing_since: Option<Timestamp>,
     now: Timestamp,
+    sidecar: SidecarSubmitter,
 }
 
 impl<'a> Obs<'a> {
@@ -101,6 +103,7 @@ impl<'a> Obs<'a> {
             ray_job: RayJobInfo::NotChecked,
             failing_since: None,
             now: t(10),
+            sidecar: SidecarSubmitter::NotChecked,
         }
     }
     fn run(&self) -> Decision {
@@ -113,6 +116,7 @@ impl<'a> Obs<'a> {
             status_check_failing_since: self.failing_since,
             now: self.now,
             suffix: "xyz12",
+            sidecar: self.sidecar.clone(),
         })
     }
 }
@@ -209,10 +213,13 @@ fn ready_cluster_submits_over_http_and_runs() {
     assert_eq!(d.status.dashboard_url.as_deref(), Some(URL));
     assert_eq!(
         d.actions,
-        vec![Action::SubmitOverHttp {
-            dashboard_url: URL.into(),
-            job_id: "sample-abcde".into()
-        }]
+        vec![
+            Action::EnsureJobHeadService,
+            Action::SubmitOverHttp {
+                dashboard_url: URL.into(),
+                job_id: "sample-abcde".into()
+            }
+        ]
     );
 }
 
@@ -227,10 +234,17 @@ fn ready_cluster_creates_the_submitter_in_k8s_job_mode() {
     o.cluster = Some(&c);
     let d = o.run();
     assert_eq!(state(&d), D::Running);
-    assert_eq!(d.actions, vec![Action::CreateSubmitter]);
+    assert_eq!(
+        d.actions,
+        vec![Action::EnsureJobHeadService, Action::CreateSubmitter]
+    );
     let s = submitter(None);
     o.submitter = Some(&s);
-    assert!(o.run().actions.is_empty(), "an existing submitter is kept");
+    assert_eq!(
+        o.run().actions,
+        vec![Action::EnsureJobHeadService],
+        "an existing submitter is kept"
+    );
 }
 
 #[test]
@@ -240,6 +254,8 @@ fn terminal_ray_status_ends_the_job_with_rays_message() {
     o.ray_job = RayJobInfo::Found {
         status: JobStatus::Running,
         message: None,
+        start_ms: None,
+        end_ms: None,
     };
     let d = o.run();
     assert_eq!(state(&d), D::Running);
@@ -249,6 +265,8 @@ fn terminal_ray_status_ends_the_job_with_rays_message() {
     o.ray_job = RayJobInfo::Found {
         status: JobStatus::Succeeded,
         message: Some("Job finished successfully.".into()),
+        start_ms: None,
+        end_ms: None,
     };
     let d = o.run();
     assert_eq!(state(&d), D::Complete);
@@ -257,6 +275,8 @@ fn terminal_ray_status_ends_the_job_with_rays_message() {
     o.ray_job = RayJobInfo::Found {
         status: JobStatus::Failed,
         message: Some("Job entrypoint command failed with exit code 3".into()),
+        start_ms: None,
+        end_ms: None,
     };
     let d = o.run();
     assert_eq!(state(&d), D::Failed);
@@ -320,6 +340,8 @@ fn k8s_mode_waits_for_the_submitter_before_finishing() {
     o.ray_job = RayJobInfo::Found {
         status: JobStatus::Succeeded,
         message: None,
+        start_ms: None,
+        end_ms: None,
     };
     assert_eq!(state(&o.run()), D::Running);
     let done = submitter(Some(("Complete", "")));
@@ -397,6 +419,8 @@ fn failing_status_checks_are_tolerated_for_a_bounded_time() {
     o.ray_job = RayJobInfo::Found {
         status: JobStatus::Running,
         message: None,
+        start_ms: None,
+        end_ms: None,
     };
     o.now = t(20);
     assert_eq!(o.run().status_check_failing_since, None);
@@ -556,4 +580,341 @@ fn deleting_stops_a_ray_job_that_may_still_run() {
         None,
         "no dashboard address yet: nothing was submitted"
     );
+}
+
+fn finished_job(extra_spec: serde_json::Value, state: D, ray_status: JobStatus) -> RayJob {
+    let mut job = with_status(job(extra_spec), state);
+    if let Some(status) = job.status.as_mut() {
+        status.job_status = Some(ray_status);
+        status.end_time = Some(Time(t(0)));
+    }
+    job
+}
+
+fn found(status: JobStatus) -> RayJobInfo {
+    RayJobInfo::Found {
+        status,
+        message: Some("Job entrypoint command failed with exit code 1".into()),
+        start_ms: Some(1_800_000_001_000),
+        end_ms: None,
+    }
+}
+
+#[test]
+fn a_failure_within_the_backoff_limit_is_retried_and_counted() {
+    let j = with_status(job(serde_json::json!({"backoffLimit": 2})), D::Running);
+    let c = ready();
+    let mut o = Obs::new(&j);
+    o.cluster = Some(&c);
+    o.ray_job = found(JobStatus::Failed);
+    let d = o.run();
+    assert_eq!(state(&d), D::Retrying);
+    assert_eq!(d.status.failed, Some(1));
+    assert_eq!(d.status.succeeded, Some(0));
+    assert_eq!(d.status.reason, Some(JobFailedReason::AppFailed));
+    let info = d
+        .status
+        .ray_job_info
+        .as_ref()
+        .and_then(|i| i.start_time.clone());
+    assert_eq!(info, Some(Time(t(1))));
+    assert!(
+        d.status
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("attempt 2 of 3")),
+        "{:?}",
+        d.status.message
+    );
+}
+
+#[test]
+fn the_last_allowed_failure_ends_the_rayjob_failed() {
+    let mut j = with_status(job(serde_json::json!({"backoffLimit": 2})), D::Running);
+    if let Some(s) = j.status.as_mut() {
+        s.failed = Some(2);
+    }
+    let c = ready();
+    let mut o = Obs::new(&j);
+    o.cluster = Some(&c);
+    o.ray_job = found(JobStatus::Failed);
+    let d = o.run();
+    assert_eq!(state(&d), D::Failed);
+    assert_eq!(d.status.failed, Some(3));
+    assert_eq!(d.status.reason, Some(JobFailedReason::AppFailed));
+}
+
+#[test]
+fn a_deadline_exceeded_failure_is_never_retried() {
+    let j = with_status(
+        job(serde_json::json!({"backoffLimit": 5, "activeDeadlineSeconds": 5})),
+        D::Running,
+    );
+    let d = Obs::new(&j).run();
+    assert_eq!(state(&d), D::Failed);
+    assert_eq!(d.status.reason, Some(JobFailedReason::DeadlineExceeded));
+    assert_eq!(d.status.failed, Some(1));
+}
+
+#[test]
+fn a_success_is_counted() {
+    let j = with_status(job(serde_json::json!({"backoffLimit": 1})), D::Running);
+    let c = ready();
+    let mut o = Obs::new(&j);
+    o.cluster = Some(&c);
+    o.ray_job = found(JobStatus::Succeeded);
+    let d = o.run();
+    assert_eq!(state(&d), D::Complete);
+    assert_eq!((d.status.succeeded, d.status.failed), (Some(1), Some(0)));
+}
+
+#[test]
+fn retrying_releases_the_cluster_then_starts_over_keeping_the_counts() {
+    let mut j = with_status(job(serde_json::json!({"backoffLimit": 2})), D::Retrying);
+    if let Some(s) = j.status.as_mut() {
+        s.failed = Some(1);
+        s.succeeded = Some(0);
+    }
+    let c = ready();
+    let mut o = Obs::new(&j);
+    o.cluster = Some(&c);
+    let d = o.run();
+    assert_eq!(state(&d), D::Retrying);
+    assert!(
+        d.actions
+            .iter()
+            .any(|a| matches!(a, Action::DeleteCluster { name, .. } if name == "sample-fghij"))
+    );
+
+    let d = Obs::new(&j).run();
+    assert_eq!(state(&d), D::New);
+    assert_eq!(d.status.failed, Some(1));
+    assert_eq!(d.status.job_id, None);
+    assert_eq!(d.status.ray_cluster_name, None);
+    assert!(d.actions.is_empty());
+}
+
+#[test]
+fn interactive_mode_waits_for_the_users_job_id_then_follows_it() {
+    let spec = serde_json::json!({"submissionMode": "InteractiveMode", "entrypoint": null});
+    let fresh = job(spec.clone());
+    let d = Obs::new(&fresh).run();
+    assert_eq!(state(&d), D::Initializing);
+    assert_eq!(
+        d.status.job_id, None,
+        "the user submits: no id is generated"
+    );
+
+    let mut j = with_status(job(spec.clone()), D::Initializing);
+    if let Some(s) = j.status.as_mut() {
+        s.job_id = None;
+    }
+    let c = ready();
+    let mut o = Obs::new(&j);
+    o.cluster = Some(&c);
+    let d = o.run();
+    assert_eq!(state(&d), D::Waiting);
+    assert!(
+        !d.actions
+            .iter()
+            .any(|a| matches!(a, Action::SubmitOverHttp { .. } | Action::CreateSubmitter))
+    );
+    assert!(
+        d.status
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("spec.jobId"))
+    );
+
+    let mut spec = spec;
+    spec["jobId"] = "raysubmit_123".into();
+    let j = with_status(job(spec), D::Waiting);
+    let mut o = Obs::new(&j);
+    o.cluster = Some(&c);
+    let d = o.run();
+    assert_eq!(state(&d), D::Running);
+    assert_eq!(d.status.job_id.as_deref(), Some("raysubmit_123"));
+}
+
+#[test]
+fn the_pre_running_deadline_fails_a_rayjob_stuck_before_running() {
+    let spec =
+        serde_json::json!({"preRunningDeadlineSeconds": 5, "submissionMode": "InteractiveMode"});
+    let j = with_status(job(spec.clone()), D::Waiting);
+    let d = Obs::new(&j).run();
+    assert_eq!(state(&d), D::Failed);
+    assert_eq!(
+        d.status.reason,
+        Some(JobFailedReason::PreRunningDeadlineExceeded)
+    );
+
+    let j = with_status(job(spec), D::Initializing);
+    let mut o = Obs::new(&j);
+    o.now = t(2);
+    let d = o.run();
+    assert_eq!(state(&d), D::Initializing);
+    assert!(d.requeue_after.is_some_and(|r| r <= Duration::from_secs(3)));
+}
+
+#[test]
+fn sidecar_mode_follows_the_submitter_container() {
+    let spec = serde_json::json!({"submissionMode": "SidecarMode"});
+    let j = with_status(job(spec), D::Running);
+    let c = ready();
+
+    let mut o = Obs::new(&j);
+    o.cluster = Some(&c);
+    o.sidecar = SidecarSubmitter::Exited {
+        exit_code: 1,
+        reason: "Error".into(),
+    };
+    o.ray_job = RayJobInfo::NotFound;
+    let d = o.run();
+    assert_eq!(state(&d), D::Failed);
+    assert_eq!(d.status.reason, Some(JobFailedReason::SubmissionFailed));
+
+    o.sidecar = SidecarSubmitter::HeadPodMissing;
+    let d = o.run();
+    assert_eq!(state(&d), D::Failed);
+    assert_eq!(d.status.reason, Some(JobFailedReason::AppFailed));
+
+    o.sidecar = SidecarSubmitter::Running;
+    o.ray_job = found(JobStatus::Succeeded);
+    assert_eq!(
+        state(&o.run()),
+        D::Running,
+        "the submitter still prints the logs"
+    );
+
+    o.sidecar = SidecarSubmitter::Exited {
+        exit_code: 0,
+        reason: "Completed".into(),
+    };
+    assert_eq!(state(&o.run()), D::Complete);
+}
+
+#[test]
+fn the_job_head_service_is_pointed_at_each_attempts_cluster() {
+    let j = with_status(job(serde_json::json!({})), D::Initializing);
+    let c = ready();
+    let mut o = Obs::new(&j);
+    o.cluster = Some(&c);
+    let d = o.run();
+    assert_eq!(state(&d), D::Running);
+    assert!(d.actions.contains(&Action::EnsureJobHeadService));
+
+    let j = with_status(
+        job(
+            serde_json::json!({"clusterSelector": {"ray.io/cluster": "sample-fghij"}, "rayClusterSpec": null}),
+        ),
+        D::Initializing,
+    );
+    let mut o = Obs::new(&j);
+    o.cluster = Some(&c);
+    assert!(!o.run().actions.contains(&Action::EnsureJobHeadService));
+}
+
+fn cluster_with_workers(suspended: bool) -> RayCluster {
+    let mut c = ready();
+    c.spec.worker_group_specs = serde_json::from_value(serde_json::json!([{
+        "groupName": "small", "replicas": 1, "minReplicas": 0, "maxReplicas": 2, "rayStartParams": {},
+        "suspend": suspended,
+        "template": {"spec": {"containers": [{"name": "ray-worker", "image": "rayproject/ray:2.9.0"}]}}
+    }]))
+    .expect("test fixture");
+    c
+}
+
+fn rules() -> serde_json::Value {
+    serde_json::json!({"deletionStrategy": {"deletionRules": [
+        {"policy": "DeleteWorkers", "condition": {"jobStatus": "SUCCEEDED", "ttlSeconds": 30}},
+        {"policy": "DeleteCluster", "condition": {"jobStatus": "SUCCEEDED", "ttlSeconds": 60}},
+        {"policy": "DeleteSelf", "condition": {"jobStatus": "SUCCEEDED", "ttlSeconds": 90}},
+        {"policy": "DeleteSelf", "condition": {"jobDeploymentStatus": "Failed", "ttlSeconds": 5}},
+    ]}})
+}
+
+#[test]
+fn deletion_rules_run_in_ttl_order_from_what_the_world_shows() {
+    let j = finished_job(rules(), D::Complete, JobStatus::Succeeded);
+    let live = cluster_with_workers(false);
+    let scaled_down = cluster_with_workers(true);
+    let mut o = Obs::new(&j);
+    o.cluster = Some(&live);
+
+    o.now = t(10);
+    let d = o.run();
+    assert!(d.actions.is_empty());
+    assert_eq!(d.requeue_after, Some(Duration::from_secs(20)));
+
+    o.now = t(31);
+    let d = o.run();
+    assert!(
+        matches!(d.actions.as_slice(), [Action::DeleteWorkers { name, .. }] if name == "sample-fghij")
+    );
+
+    // After a restart: the workers are suspended, so that step is done; the next is due at 60 s.
+    o.cluster = Some(&scaled_down);
+    let d = o.run();
+    assert!(d.actions.is_empty(), "{:?}", d.actions);
+    assert_eq!(d.requeue_after, Some(Duration::from_secs(29)));
+
+    o.now = t(61);
+    let d = o.run();
+    assert!(matches!(
+        d.actions.as_slice(),
+        [Action::DeleteCluster { .. }]
+    ));
+
+    // The cluster is gone; DeleteSelf at 90 s.
+    o.cluster = None;
+    o.now = t(91);
+    assert!(matches!(
+        o.run().actions.as_slice(),
+        [Action::DeleteSelf { .. }]
+    ));
+}
+
+#[test]
+fn of_several_overdue_rules_the_most_far_reaching_runs_first() {
+    let j = finished_job(rules(), D::Complete, JobStatus::Succeeded);
+    let live = cluster_with_workers(false);
+    let mut o = Obs::new(&j);
+    o.cluster = Some(&live);
+    o.now = t(500);
+    assert!(matches!(
+        o.run().actions.as_slice(),
+        [Action::DeleteSelf { .. }]
+    ));
+}
+
+#[test]
+fn deployment_status_rules_match_a_rayjob_that_failed_before_its_job_ran() {
+    let j = finished_job(rules(), D::Failed, JobStatus::Pending);
+    let live = cluster_with_workers(false);
+    let mut o = Obs::new(&j);
+    o.cluster = Some(&live);
+    o.now = t(6);
+    assert!(matches!(
+        o.run().actions.as_slice(),
+        [Action::DeleteSelf { .. }]
+    ));
+}
+
+#[test]
+fn the_legacy_policy_follows_the_outcome() {
+    let spec = serde_json::json!({"deletionStrategy": {
+        "onSuccess": {"policy": "DeleteCluster"}, "onFailure": {"policy": "DeleteNone"}}});
+    let live = cluster_with_workers(false);
+    let ok = finished_job(spec.clone(), D::Complete, JobStatus::Succeeded);
+    let mut o = Obs::new(&ok);
+    o.cluster = Some(&live);
+    assert!(matches!(
+        o.run().actions.as_slice(),
+        [Action::DeleteCluster { .. }]
+    ));
+    let failed = finished_job(spec, D::Failed, JobStatus::Failed);
+    let mut o = Obs::new(&failed);
+    o.cluster = Some(&live);
+    assert!(o.run().actions.is_empty());
 }

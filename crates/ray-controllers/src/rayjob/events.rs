@@ -29,6 +29,20 @@ pub const CREATED_SUBMITTER: &str = "CreatedRayJobSubmitter";
 pub const FAILED_TO_CREATE_SUBMITTER: &str = "FailedToCreateRayJobSubmitter";
 /// The RayJob's RayCluster was deleted (suspended, or finished with `shutdownAfterJobFinishes`).
 pub const DELETED_RAY_CLUSTER: &str = "DeletedRayCluster";
+/// The RayJob's own head Service (`<rayjob>-head-svc`) was created.
+pub const CREATED_SERVICE: &str = "CreatedService";
+/// The RayJob's head Service could not be created; the note carries the API server's message.
+pub const FAILED_TO_CREATE_SERVICE: &str = "FailedToCreateService";
+/// The RayJob's head Service was pointed at a new attempt's cluster.
+pub const UPDATED_SERVICE: &str = "UpdatedService";
+/// A `DeleteWorkers` deletion step suspended every worker group of the RayJob's cluster.
+pub const DELETED_WORKERS: &str = "DeletedWorkers";
+/// A `DeleteSelf` deletion step is deleting the RayJob.
+pub const DELETING_RAYJOB: &str = "DeletingRayJob";
+/// The attempt failed and `backoffLimit` allows another: the RayJob is retried on a new cluster.
+pub const RETRYING: &str = "Retrying";
+/// `InteractiveMode`: the cluster is ready and the RayJob waits for `spec.jobId`.
+pub const WAITING: &str = "Waiting";
 /// The RayJob cannot be read (its spec does not match the CRD's types).
 pub const INVALID_RAYJOB_SPEC: &str = "InvalidRayJobSpec";
 
@@ -73,7 +87,9 @@ pub fn transition(old: Option<&RayJobStatus>, new: &RayJobStatus) -> Option<Noti
                     .unwrap_or_default()
             ),
         ),
-        JobDeploymentStatus::Failed => (
+        JobDeploymentStatus::Retrying => (Severity::Warning, RETRYING, message.to_owned()),
+        JobDeploymentStatus::Waiting => (Severity::Normal, WAITING, message.to_owned()),
+        JobDeploymentStatus::Failed | JobDeploymentStatus::ValidationFailed => (
             Severity::Warning,
             FAILED,
             match new.reason {

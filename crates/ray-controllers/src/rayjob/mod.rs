@@ -23,6 +23,7 @@ use kube::Client;
 use kube::runtime::controller::Action as Requeue;
 use operator_runtime::EventPublisher;
 use ray_api_v1::rayjob::RayJob;
+use ray_api_v1::validation::managed_by::external_manager;
 
 pub mod apply;
 pub mod controller;
@@ -30,6 +31,7 @@ pub mod dashboard;
 pub mod decide;
 #[cfg(test)]
 mod decide_tests;
+mod deletion;
 pub mod error;
 pub mod events;
 pub mod observe;
@@ -72,6 +74,14 @@ pub struct Context {
 
 /// Reconciles one readable RayJob: the finalizer first, then observe → decide → apply → status.
 pub async fn reconcile_job(job: &RayJob, ctx: &Context) -> Result<Requeue, Error> {
+    if let Some(manager) = external_manager(job.spec.managed_by.as_deref()) {
+        // Another controller (MultiKueue) owns it: no cluster, no submitter, no finalizer, no status.
+        tracing::debug!(
+            managed_by = manager,
+            "skipping a RayJob managed by another controller"
+        );
+        return Ok(Requeue::await_change());
+    }
     let applier = apply::Applier::new(ctx, job);
     if job.metadata.deletion_timestamp.is_some() {
         applier.finalize().await?;

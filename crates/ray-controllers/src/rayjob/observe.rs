@@ -4,14 +4,17 @@
 
 use crate::error::ApiError;
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
+use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 use ray_api_v1::RayClusterSpec;
 use ray_api_v1::raycluster::RayCluster;
-use ray_api_v1::rayjob::{JobDeploymentStatus, JobStatus, RayJob};
+use ray_api_v1::rayjob::{JobDeploymentStatus, JobStatus, JobSubmissionMode, RayJob};
+use ray_builders::labels;
 use tracing::warn;
 
-use super::decide::{Observation, RayJobInfo};
+use super::decide::{Observation, RayJobInfo, SidecarSubmitter};
 use super::{Context, Error, STATUS_CHECK_FAILING_SINCE_ANNOTATION, dashboard};
 use crate::dashboard_auth::{self, DashboardAuth};
 use ray_builders::auth::TokenAuth;
@@ -35,6 +38,8 @@ pub struct Facts {
     pub now: Timestamp,
     /// Five random characters for names generated this pass.
     pub suffix: String,
+    /// The head pod's submitter container (`SidecarMode`, while `Running`).
+    pub sidecar: SidecarSubmitter,
 }
 
 impl Facts {
@@ -49,6 +54,7 @@ impl Facts {
             status_check_failing_since: self.status_check_failing_since,
             now: self.now,
             suffix: &self.suffix,
+            sidecar: self.sidecar.clone(),
         }
     }
 
@@ -128,6 +134,14 @@ pub async fn observe(job: &RayJob, ctx: &Context) -> Result<Facts, Error> {
         }
         _ => RayJobInfo::NotChecked,
     };
+    let sidecar = match (&cluster, status.job_deployment_status) {
+        (Some(cluster), Some(JobDeploymentStatus::Running))
+            if job.spec.submission_mode == Some(JobSubmissionMode::SidecarMode) =>
+        {
+            sidecar_submitter(ctx, &namespace, &cluster.name_any()).await?
+        }
+        _ => SidecarSubmitter::NotChecked,
+    };
     let seed = format!("{:?}/{:?}", job.metadata.uid, std::time::SystemTime::now());
     Ok(Facts {
         cluster,
@@ -138,7 +152,60 @@ pub async fn observe(job: &RayJob, ctx: &Context) -> Result<Facts, Error> {
         status_check_failing_since: recorded_failing_since(job),
         now: Timestamp::now(),
         suffix: ray_builders::names::random_suffix_from(seed.as_bytes()),
+        sidecar,
     })
+}
+
+/// The state of the submitter container in the head pod of `cluster` (`SidecarMode`).
+async fn sidecar_submitter(
+    ctx: &Context,
+    namespace: &str,
+    cluster: &str,
+) -> Result<SidecarSubmitter, Error> {
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
+    let selector = format!(
+        "{}={cluster},{}={}",
+        labels::CLUSTER,
+        labels::NODE_TYPE,
+        labels::NODE_TYPE_HEAD
+    );
+    let heads = pods
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(ApiError::of(
+            "listing",
+            format!("the head pod of RayCluster {namespace}/{cluster}"),
+        ))?;
+    let Some(head) = heads
+        .items
+        .iter()
+        .find(|pod| pod.metadata.deletion_timestamp.is_none())
+    else {
+        return Ok(SidecarSubmitter::HeadPodMissing);
+    };
+    Ok(sidecar_state(head))
+}
+
+/// What `head` says about its submitter container.
+pub fn sidecar_state(head: &Pod) -> SidecarSubmitter {
+    let terminated = head
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|statuses| {
+            statuses
+                .iter()
+                .find(|c| c.name == ray_builders::submitter::CONTAINER_NAME)
+        })
+        .and_then(|c| c.state.as_ref())
+        .and_then(|state| state.terminated.as_ref());
+    match terminated {
+        Some(t) => SidecarSubmitter::Exited {
+            exit_code: t.exit_code,
+            reason: t.reason.clone().unwrap_or_default(),
+        },
+        None => SidecarSubmitter::Running,
+    }
 }
 
 /// Asks the dashboard at `address` about the Ray job `job_id`.
@@ -156,6 +223,8 @@ async fn ray_job_info(
         Ok(details) => RayJobInfo::Found {
             status: ray_status(details.status.as_str()),
             message: details.message,
+            start_ms: details.start_time,
+            end_ms: details.end_time,
         },
         Err(error) if error.is_not_found() => RayJobInfo::NotFound,
         Err(error) => RayJobInfo::Unreachable(error.to_string()),
