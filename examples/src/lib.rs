@@ -1,7 +1,7 @@
 //! The sample manifests under `examples/`, loadable as typed objects.
 //!
 //! The YAML files next to this package are what users copy: a minimal and a complete manifest per kind for
-//! `ray.io/v1`, and one per kind for the deprecated `ray.io/v1alpha1`. This small library finds them and reads each
+//! `ray.io/v1` (a minimal one for RayCronJob), and one per kind for the deprecated `ray.io/v1alpha1`. This small library finds them and reads each
 //! into the Rust type its `apiVersion` and `kind` name, so the tests can prove that every sample parses, round-trips
 //! and passes validation, and so other tests (for example end-to-end tests against a local control plane) can load a
 //! sample by file name instead of keeping their own copy.

@@ -19,6 +19,8 @@ pub enum Manifest {
     RayJob(Box<ray_api_v1::RayJob>),
     /// A `ray.io/v1` RayService.
     RayService(Box<ray_api_v1::RayService>),
+    /// A `ray.io/v1` RayCronJob (it has no v1alpha1 version).
+    RayCronJob(Box<ray_api_v1::RayCronJob>),
     /// A deprecated `ray.io/v1alpha1` RayCluster.
     RayClusterV1alpha1(Box<ray_api_v1alpha1::RayCluster>),
     /// A deprecated `ray.io/v1alpha1` RayJob.
@@ -58,7 +60,8 @@ pub enum ManifestError {
     /// The object is not one of the kinds this project serves.
     #[error(
         "{origin}: `apiVersion: {api_version}` with `kind: {kind}` is not a kind of this project; \
-         use apiVersion ray.io/v1 (or the deprecated ray.io/v1alpha1) with kind RayCluster, RayJob or RayService"
+         use apiVersion ray.io/v1 (or the deprecated ray.io/v1alpha1) with kind RayCluster, RayJob or RayService, \
+         or ray.io/v1 with kind RayCronJob"
     )]
     UnknownKind {
         /// The file, or `<input>` for text that did not come from a file.
@@ -106,6 +109,9 @@ impl Manifest {
             ("ray.io/v1", "RayService") => {
                 Self::RayService(Box::new(from_yaml_str(yaml).map_err(parse_error)?))
             }
+            ("ray.io/v1", "RayCronJob") => {
+                Self::RayCronJob(Box::new(from_yaml_str(yaml).map_err(parse_error)?))
+            }
             ("ray.io/v1alpha1", "RayCluster") => {
                 Self::RayClusterV1alpha1(Box::new(from_yaml_str(yaml).map_err(parse_error)?))
             }
@@ -138,7 +144,9 @@ impl Manifest {
     /// The manifest's `apiVersion`.
     pub fn api_version(&self) -> &'static str {
         match self {
-            Self::RayCluster(_) | Self::RayJob(_) | Self::RayService(_) => "ray.io/v1",
+            Self::RayCluster(_) | Self::RayJob(_) | Self::RayService(_) | Self::RayCronJob(_) => {
+                "ray.io/v1"
+            }
             Self::RayClusterV1alpha1(_) | Self::RayJobV1alpha1(_) | Self::RayServiceV1alpha1(_) => {
                 "ray.io/v1alpha1"
             }
@@ -151,6 +159,7 @@ impl Manifest {
             Self::RayCluster(_) | Self::RayClusterV1alpha1(_) => "RayCluster",
             Self::RayJob(_) | Self::RayJobV1alpha1(_) => "RayJob",
             Self::RayService(_) | Self::RayServiceV1alpha1(_) => "RayService",
+            Self::RayCronJob(_) => "RayCronJob",
         }
     }
 
@@ -160,6 +169,7 @@ impl Manifest {
             Self::RayCluster(object) => serde_json::to_value(object),
             Self::RayJob(object) => serde_json::to_value(object),
             Self::RayService(object) => serde_json::to_value(object),
+            Self::RayCronJob(object) => serde_json::to_value(object),
             Self::RayClusterV1alpha1(object) => serde_json::to_value(object),
             Self::RayJobV1alpha1(object) => serde_json::to_value(object),
             Self::RayServiceV1alpha1(object) => serde_json::to_value(object),
@@ -172,6 +182,7 @@ impl Manifest {
             Self::RayCluster(object) => RayObject::Cluster((**object).clone()),
             Self::RayJob(object) => RayObject::Job((**object).clone()),
             Self::RayService(object) => RayObject::Service((**object).clone()),
+            Self::RayCronJob(object) => RayObject::CronJob((**object).clone()),
             Self::RayClusterV1alpha1(object) => RayObject::Cluster((**object).clone().into()),
             Self::RayJobV1alpha1(object) => RayObject::Job((**object).clone().into()),
             Self::RayServiceV1alpha1(object) => RayObject::Service((**object).clone().into()),

@@ -16,6 +16,7 @@ const REQUIRED_SAMPLES: &[(&str, &str, &str)] = &[
     ("ray-job.complete.yaml", "ray.io/v1", "RayJob"),
     ("ray-service.sample.yaml", "ray.io/v1", "RayService"),
     ("ray-service.complete.yaml", "ray.io/v1", "RayService"),
+    ("ray-cronjob.sample.yaml", "ray.io/v1", "RayCronJob"),
     ("v1alpha1/ray-cluster.yaml", "ray.io/v1alpha1", "RayCluster"),
     ("v1alpha1/ray-job.yaml", "ray.io/v1alpha1", "RayJob"),
     ("v1alpha1/ray-service.yaml", "ray.io/v1alpha1", "RayService"),
@@ -63,6 +64,7 @@ fn every_sample_file_name_matches_its_kind() {
             "RayCluster" => "ray-cluster",
             "RayJob" => "ray-job",
             "RayService" => "ray-service",
+            "RayCronJob" => "ray-cronjob",
             other => panic!("{name}: unexpected kind {other}"),
         };
         assert!(
@@ -193,6 +195,8 @@ fn every_sample_survives_conversion_to_the_other_version_and_back() {
                 let new: ray_api_v1::RayService = (**object).clone().into();
                 serde_json::to_value(ray_api_v1alpha1::RayService::from(new))
             }
+            // RayCronJob has one version only.
+            Manifest::RayCronJob(object) => serde_json::to_value(object),
         }
         .expect("serializes");
         assert_eq!(

@@ -5,7 +5,9 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod crd;
 mod fuzz;
+mod image;
 mod operator;
+mod publish;
 mod test;
 mod testenv;
 mod up;
@@ -44,6 +46,12 @@ enum Command {
     /// Build the fuzz targets (nightly, cargo-fuzz) and run each for a while; fails on any finding, naming its
     /// reproducer.
     Fuzz(fuzz::FuzzArgs),
+    /// Build the operator image (FROM scratch, a static binary, user 65532) with buildah or podman, without a daemon,
+    /// into an OCI archive under target/image/, and print how to push it (see docs/install.md).
+    Image(image::ImageArgs),
+    /// Check that the published library crates (ray-api-v1, ray-api-v1alpha1, ray-builders, ray-dashboard-client)
+    /// can go to crates.io: their manifests, then `cargo publish --dry-run` (never uploads; see docs/api-crates.md).
+    PublishCheck(publish::PublishCheckArgs),
     /// Benchmarks of the operator (see docs/performance.md).
     Bench {
         #[command(subcommand)]
@@ -102,6 +110,8 @@ fn main() -> anyhow::Result<()> {
         Command::Up(args) => up::up(&args),
         Command::Down => up::down(),
         Command::Fuzz(args) => fuzz::run(&args),
+        Command::Image(args) => image::run(&args),
+        Command::PublishCheck(args) => publish::run(&args),
         Command::Bench {
             command: BenchCommand::Scale(args),
         } => bench::scale(&args),

@@ -1,6 +1,6 @@
-//! `cargo xtask testenv install`: builds the local control plane's binaries and KubeRay's operator from their Go
-//! modules and creates the Ray venv, into the cache directory of [`ray_testenv::Layout`]. A second run checks what is
-//! there and does nothing else.
+//! `cargo xtask testenv install`: builds the local control plane's binaries, KubeRay's operator and Kueue from their
+//! Go modules and creates the Ray venv, into the cache directory of [`ray_testenv::Layout`]. A second run checks what
+//! is there and does nothing else.
 //!
 //! Each component is built into a `*.partial-<pid>` directory and renamed into place only when complete, so an
 //! interrupted build is never mistaken for a finished one. The Ray venv cannot be moved (its scripts hold absolute
@@ -14,7 +14,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use ray_testenv::{
     Binary, ETCD_VERSION, HELM_VERSION, KUBERAY_MODULE, KUBERAY_VERSION, KUBERAY_VERSIONS,
-    KUBERNETES_VERSION, KWOK_VERSION, Layout, RAY_VERSION,
+    KUBERNETES_VERSION, KUEUE_MODULE, KUEUE_VERSION, KWOK_VERSION, Layout, RAY_VERSION,
 };
 
 use crate::crd::workspace_root;
@@ -54,6 +54,9 @@ enum Extra {
     KwokStages,
     /// `crds/`: KubeRay's `config/crd/bases/*.yaml`; `samples/`: its `config/samples/`.
     KubeRayCrds,
+    /// `crds/`: Kueue's `config/components/crd/bases/*.yaml`; `webhooks.yaml`: its
+    /// `config/components/webhook/manifests.yaml`.
+    KueueManifests,
 }
 
 fn go_builds(layout: &Layout) -> Vec<GoBuild> {
@@ -132,6 +135,19 @@ fn go_builds(layout: &Layout) -> Vec<GoBuild> {
         },
         // The benchmark's baseline; other releases only on request (`--kuberay`, `bench --compare`).
         kuberay_build(layout, KUBERAY_VERSION),
+        // The queueing controller of the Kueue integration tests (about 5 min on 2 cores after the control
+        // plane, whose k8s.io/* packages it partly shares).
+        GoBuild {
+            label: "Kueue".into(),
+            module: "kueue".into(),
+            pin: format!("{KUEUE_MODULE} {KUEUE_VERSION}"),
+            packages: &["sigs.k8s.io/kueue/cmd/kueue"],
+            output: Some("kueue"),
+            // What Kueue's Makefile stamps in, so its start-up log names the release.
+            ldflags: format!("-s -w -X {KUEUE_MODULE}/pkg/version.GitVersion={KUEUE_VERSION}"),
+            dest: layout.kueue_dir(),
+            extra: Extra::KueueManifests,
+        },
     ]
 }
 
@@ -164,6 +180,7 @@ fn is_installed(layout: &Layout, build: &GoBuild, binaries: &[Binary]) -> bool {
             Extra::KubeRayCrds => {
                 build_version(build).is_some_and(|v| layout.check_kuberay(v).is_ok())
             }
+            Extra::KueueManifests => layout.check_kueue().is_ok(),
         }
 }
 
@@ -203,7 +220,7 @@ pub fn install_with(
             .binaries()
             .into_iter()
             .chain(layout.tools())
-            .chain([layout.kuberay(KUBERAY_VERSION)])
+            .chain([layout.kuberay(KUBERAY_VERSION), layout.kueue()])
             .collect();
         for build in go_builds(layout) {
             if !is_installed(layout, &build, &binaries) {
@@ -216,6 +233,7 @@ pub fn install_with(
         }
         layout.check_control_plane()?;
         layout.check_kuberay(KUBERAY_VERSION)?;
+        layout.check_kueue()?;
     }
     for version in extra_kuberay {
         if options.skip_go || version != KUBERAY_VERSION {
@@ -369,6 +387,18 @@ fn go_build(build: &GoBuild) -> anyhow::Result<()> {
             let samples = module_source(&go, &module_dir, KUBERAY_MODULE)?.join("config/samples");
             copy_yaml_tree(&samples, &partial.join("samples"))?;
         }
+        Extra::KueueManifests => {
+            let kueue = module_source(&go, &module_dir, KUEUE_MODULE)?;
+            copy_crds(
+                &kueue.join("config/components/crd/bases"),
+                &partial.join("crds"),
+            )?;
+            let webhooks = kueue.join("config/components/webhook/manifests.yaml");
+            let text = std::fs::read(&webhooks)
+                .with_context(|| format!("reading {}", webhooks.display()))?;
+            let dest = partial.join("webhooks.yaml");
+            std::fs::write(&dest, text).with_context(|| format!("writing {}", dest.display()))?;
+        }
     }
     if build.dest.exists() {
         std::fs::remove_dir_all(&build.dest)
@@ -424,7 +454,12 @@ fn module_source(go: &Path, module_dir: &Path, module: &str) -> anyhow::Result<P
 /// alone can install and run that release.
 fn copy_kuberay_crds(go: &Path, module_dir: &Path, dest: &Path) -> anyhow::Result<()> {
     let bases = module_source(go, module_dir, KUBERAY_MODULE)?.join("config/crd/bases");
-    let files = ray_testenv::yaml_files(&bases)?;
+    copy_crds(&bases, dest)
+}
+
+/// Copies the YAML files of `bases` (a module's CRDs) into `dest`.
+fn copy_crds(bases: &Path, dest: &Path) -> anyhow::Result<()> {
+    let files = ray_testenv::yaml_files(bases)?;
     if files.is_empty() {
         bail!("no CRDs in {}", bases.display());
     }

@@ -185,6 +185,7 @@ async fn session(args: &UpArgs, layout: &Layout, files: &SessionFiles) -> anyhow
             dashboard_port: Some(args.dashboard_port),
             num_cpus: 1,
             auth_token: None,
+            env: Vec::new(),
         })
         .await?;
         eprintln!("Ray head ready, dashboard {}", head.dashboard_url());
@@ -228,7 +229,7 @@ fn print_summary(plane: &ControlPlane, ray: Option<&RayHead>, detached: bool) {
     eprintln!();
     eprintln!("    export KUBECONFIG={kubeconfig}");
     eprintln!("    kubectl get nodes");
-    eprintln!("    kubectl get rayclusters,rayjobs,rayservices,pods -A");
+    eprintln!("    kubectl get rayclusters,rayjobs,rayservices,raycronjobs,pods -A");
     eprintln!();
     if let Some(head) = ray {
         eprintln!(

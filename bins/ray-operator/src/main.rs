@@ -39,8 +39,9 @@ enum Command {
     /// Print the ray.io CustomResourceDefinitions as a YAML stream, ready for `kubectl apply -f -`; with the
     /// --conversion-* options, converting between versions through the operator's webhook.
     Crd(ray_crd::cli::ConversionArgs),
-    /// Print every object the operator would create for RayCluster, RayJob and RayService manifests, as a YAML
-    /// stream, without touching a cluster. Invalid manifests print their errors and exit non-zero.
+    /// Print every object the operator would create for RayCluster, RayJob and RayService manifests (for a
+    /// RayCronJob: the RayJob of its next schedule time), as a YAML stream, without touching a cluster. Invalid
+    /// manifests print their errors and exit non-zero.
     Render(render::RenderArgs),
 }
 

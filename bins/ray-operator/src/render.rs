@@ -1,6 +1,7 @@
 //! `ray-operator render`: print every object the operator would create for RayCluster, RayJob and RayService
-//! manifests, without a Kubernetes cluster (like `helm template`). Manifests are read as `kubectl apply` reads
-//! them (see docs/rendering.md): other kinds in the same file are skipped with a note, `generateName` objects get a
+//! manifests, without a Kubernetes cluster (like `helm template`); for a RayCronJob, the RayJob it creates at its
+//! next schedule time and what that RayJob creates. Manifests are read as `kubectl apply` reads them (see
+//! docs/rendering.md): other kinds in the same file are skipped with a note, `generateName` objects get a
 //! placeholder name, and unknown fields are named.
 
 use std::io::Read;
@@ -8,15 +9,18 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
+use k8s_openapi::jiff::Timestamp;
+use ray_api_v1::RayCronJob;
 use ray_api_v1::parse::{Document, ParsedObject, RayObject, deserialize_reporting_unknown};
+use ray_api_v1::raycronjob::schedule::CronSchedule;
 use ray_builders::RenderOptions;
 use serde_json::Value;
 
 /// Arguments of `ray-operator render`.
 #[derive(Debug, Args)]
 pub struct RenderArgs {
-    /// A manifest file (YAML or JSON, one or more documents) with RayCluster, RayJob or RayService objects; `-`
-    /// reads standard input. Repeat to render several files.
+    /// A manifest file (YAML or JSON, one or more documents) with RayCluster, RayJob, RayService or RayCronJob
+    /// objects; `-` reads standard input. Repeat to render several files.
     #[arg(short = 'f', long = "filename", required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// The namespace of objects whose manifest has none.
@@ -33,6 +37,10 @@ pub struct RenderArgs {
     /// with strict field validation. Without it each such field is a warning and rendering goes on.
     #[arg(long)]
     pub strict: bool,
+    /// The time a RayCronJob's next schedule time is counted from, RFC 3339 (for example 2026-03-01T00:00:00Z),
+    /// for output that does not change with the clock. Default: the current time.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<Timestamp>,
 }
 
 /// Reads a manifest file (`-`: standard input), refusing one larger than the YAML limit before reading it whole, so
@@ -89,6 +97,13 @@ fn read_v1alpha1(kind: &str, value: Value) -> Result<ParsedObject, String> {
         "RayCluster" => deserialize_reporting_unknown::<ray_api_v1alpha1::RayCluster>(value.clone()).map(|(_, unknown)| unknown),
         "RayJob" => deserialize_reporting_unknown::<ray_api_v1alpha1::RayJob>(value.clone()).map(|(_, unknown)| unknown),
         "RayService" => deserialize_reporting_unknown::<ray_api_v1alpha1::RayService>(value.clone()).map(|(_, unknown)| unknown),
+        "RayCronJob" => {
+            return Err(
+                "apiVersion: RayCronJob exists only in ray.io/v1 (it never had a v1alpha1 version): set \
+                 apiVersion: ray.io/v1"
+                    .to_owned(),
+            );
+        }
         other => {
             return Err(format!(
                 "kind: expected RayCluster, RayJob or RayService, found \"{other}\": this operator does not \
@@ -116,6 +131,7 @@ fn render_document(
     at: &str,
     options: &RenderOptions,
     strict: bool,
+    now: Timestamp,
 ) -> Result<Option<String>, Vec<String>> {
     let what = describe(&doc);
     let prefixed = |problem: String| match &what {
@@ -148,6 +164,9 @@ fn render_document(
         RayObject::Cluster(cluster) => ray_builders::cluster_notes(cluster),
         RayObject::Job(job) => ray_builders::job_notes(job),
         RayObject::Service(service) => ray_builders::service_notes(service),
+        RayObject::CronJob(cron_job) => {
+            ray_builders::job_notes(&cron_job.job_at(Timestamp::UNIX_EPOCH))
+        }
     };
     for note in notes {
         eprintln!("note: {what}: {note}");
@@ -179,6 +198,11 @@ fn render_document(
         RayObject::Cluster(cluster) => ray_builders::render_cluster(cluster, options),
         RayObject::Job(job) => ray_builders::render_job(job, options),
         RayObject::Service(service) => ray_builders::render_service(service, options),
+        RayObject::CronJob(cron_job) => {
+            return render_cron_job(cron_job, &what, options, now)
+                .map(Some)
+                .map_err(|e| vec![format!("{what}: {e}")]);
+        }
     }
     .map_err(|e| vec![format!("{what}: {e}")])?;
     let mut yaml = ray_builders::objects::to_yaml_stream(&rendered)
@@ -189,6 +213,47 @@ fn render_document(
         yaml = yaml.replace(&source, &format!("{source}# {note}\n"));
     }
     Ok(Some(yaml))
+}
+
+/// A RayCronJob as the RayJob it creates at its first schedule time after `now`, followed by what that RayJob
+/// renders to; nothing while it is suspended.
+fn render_cron_job(
+    cron_job: &RayCronJob,
+    what: &str,
+    options: &RenderOptions,
+    now: Timestamp,
+) -> anyhow::Result<String> {
+    if cron_job.spec.suspend {
+        eprintln!("note: {what}: spec.suspend is true: it creates no RayJob until it is false");
+        return Ok(String::new());
+    }
+    let spec = &cron_job.spec;
+    let schedule = CronSchedule::parse(&spec.schedule, spec.time_zone.as_deref())?;
+    let next = schedule.next_after(now).with_context(|| {
+        format!(
+            "spec.schedule: \"{}\" fires no more after {now}",
+            spec.schedule
+        )
+    })?;
+    let mut cron_job = cron_job.clone();
+    if cron_job.metadata.namespace.is_none() {
+        cron_job.metadata.namespace = Some(options.default_namespace.clone());
+    }
+    let job = cron_job.job_at(next);
+    let name = cron_job.metadata.name.clone().unwrap_or_default();
+    let zone = spec.time_zone.as_deref().unwrap_or("UTC");
+    let mut out = format!(
+        "---\n# Source: {what}\n# The RayJob created at the next schedule time, {next} (\"{}\" in {zone}); every \
+         schedule time creates one like it, named {name}-<minutes since 1970>.\n",
+        spec.schedule
+    );
+    out.push_str(&serde_saphyr::to_string(&job).context("writing the RayJob as YAML")?);
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    let rendered = ray_builders::render_job(&job, options)?;
+    out.push_str(&ray_builders::objects::to_yaml_stream(&rendered)?);
+    Ok(out)
 }
 
 /// Renders the manifests to a YAML stream, or returns every problem found (each naming its file, document and
@@ -203,6 +268,7 @@ pub fn render_to_string(args: &RenderArgs) -> anyhow::Result<Result<String, Vec<
         max_rendered_pods: args.max_pods,
         ..RenderOptions::default()
     };
+    let now = args.now.unwrap_or_else(Timestamp::now);
     let mut out = String::new();
     let mut problems = Vec::new();
     for path in &args.files {
@@ -223,7 +289,7 @@ pub fn render_to_string(args: &RenderArgs) -> anyhow::Result<Result<String, Vec<
         };
         for (index, doc) in docs.into_iter().enumerate() {
             let at = format!("{file} (document {})", index + 1);
-            match render_document(doc, &at, &options, args.strict) {
+            match render_document(doc, &at, &options, args.strict, now) {
                 Ok(None) => {}
                 Ok(Some(yaml)) => out.push_str(&yaml),
                 Err(found) => {

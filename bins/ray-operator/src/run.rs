@@ -12,6 +12,7 @@ use operator_runtime::{Shutdown, endpoints, leader};
 use ray_api_v1::RayCluster;
 use ray_controllers::context::{ControllerSettings, DashboardSettings};
 use ray_controllers::raycluster;
+use ray_controllers::raycronjob;
 use ray_controllers::rayjob;
 use ray_controllers::rayservice;
 use ray_controllers::{Expectations, Telemetry};
@@ -416,6 +417,13 @@ async fn run_controllers(settings: &Controllers, shutdown: Shutdown) {
         };
         rayservice::run(settings.client.clone(), service_settings, shutdown.clone())
     });
+    let cron_job_controllers = settings.namespaces.iter().cloned().map(|namespace| {
+        let cron_job_settings = raycronjob::Settings {
+            controller: settings.of(namespace),
+            clock: Arc::new(raycronjob::SystemClock),
+        };
+        raycronjob::run(settings.client.clone(), cron_job_settings, shutdown.clone())
+    });
     let controllers = settings.namespaces.iter().cloned().map(|namespace| {
         raycluster::run(
             settings.client.clone(),
@@ -424,10 +432,11 @@ async fn run_controllers(settings: &Controllers, shutdown: Shutdown) {
             shutdown.clone(),
         )
     });
-    futures::future::join3(
+    futures::future::join4(
         futures::future::join_all(controllers),
         futures::future::join_all(job_controllers),
         futures::future::join_all(service_controllers),
+        futures::future::join_all(cron_job_controllers),
     )
     .await;
 }

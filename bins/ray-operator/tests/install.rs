@@ -645,16 +645,22 @@ const NEEDED_IN_WATCHED_NAMESPACE: &[Access] = &[
     access("patch", "ray.io", "rayclusters"),
     sub("patch", "ray.io", "rayclusters", "status"),
     sub("update", "ray.io", "rayclusters", "finalizers"),
-    // RayJob: watch, finalizer, status. RayService: watch, status.
+    // RayJob: watch, finalizer, status; created by RayCronJob. RayService: watch, status.
     access("list", "ray.io", "rayjobs"),
     access("watch", "ray.io", "rayjobs"),
     access("patch", "ray.io", "rayjobs"),
+    access("create", "ray.io", "rayjobs"),
     sub("patch", "ray.io", "rayjobs", "status"),
     sub("update", "ray.io", "rayjobs", "finalizers"),
     access("list", "ray.io", "rayservices"),
     access("watch", "ray.io", "rayservices"),
     sub("patch", "ray.io", "rayservices", "status"),
     sub("update", "ray.io", "rayservices", "finalizers"),
+    // RayCronJob: watch, status (apply); finalizers for the owner references of the RayJobs it creates.
+    access("list", "ray.io", "raycronjobs"),
+    access("watch", "ray.io", "raycronjobs"),
+    sub("patch", "ray.io", "raycronjobs", "status"),
+    sub("update", "ray.io", "raycronjobs", "finalizers"),
     // Pods: a watch, creates, deletes, the RayService head label (patch); get and pods/resize because the
     // autoscaler Role grants them.
     access("list", "", "pods"),
@@ -716,6 +722,8 @@ const NEVER: &[Access] = &[
     access("update", "ray.io", "rayjobs"),
     access("patch", "ray.io", "rayservices"),
     access("delete", "ray.io", "rayservices"),
+    access("patch", "ray.io", "raycronjobs"),
+    access("delete", "ray.io", "raycronjobs"),
     access("update", "rbac.authorization.k8s.io", "roles"),
     access("delete", "rbac.authorization.k8s.io", "roles"),
     access("escalate", "rbac.authorization.k8s.io", "roles"),

@@ -58,13 +58,15 @@ fn renders_files_as_a_yaml_stream_with_sources() {
             "# Source: RayCluster/raycluster-sample",
             "# Source: RayCluster/raycluster-sample",
             "# Source: RayCluster/raycluster-sample",
-            // The RayCluster, its head Service and head pod (no RayJob head Service: the operator creates none).
+            // The RayCluster, its head Service and head pod, and the RayJob's own head Service.
+            "# Source: RayJob/http-job",
             "# Source: RayJob/http-job",
             "# Source: RayJob/http-job",
             "# Source: RayJob/http-job",
         ]
     );
     assert!(out.contains("name: raycluster-sample-head-svc"));
+    assert!(out.contains("name: http-job-head-svc"));
     // Deterministic: the same input renders the same bytes.
     let (_, again, _) = render(
         &[
@@ -362,17 +364,102 @@ fn unknown_fields_warn_and_strict_refuses_them_by_path() {
 
 #[test]
 fn unknown_ray_kinds_and_shapeless_documents_are_errors() {
-    let text = "apiVersion: ray.io/v1\nkind: RayCronJob\nmetadata: {name: c}\n---\n- a\n";
+    let text = "apiVersion: ray.io/v1\nkind: RayBatch\nmetadata: {name: c}\n---\n- a\n";
     let (code, out, err) = render(&["-f", "-"], Some(text));
     assert_eq!(code, 1, "{err}");
     assert_eq!(out, "");
     assert!(
-        err.contains("<stdin> (document 1): RayCronJob/c: kind:")
-            && err.contains("does not implement RayCronJob"),
+        err.contains("<stdin> (document 1): RayBatch/c: kind:")
+            && err.contains("does not implement RayBatch"),
         "{err}"
     );
     assert!(
         err.contains("<stdin> (document 2): expected a Kubernetes object"),
         "{err}"
     );
+}
+
+const CRON_JOB: &str = r#"
+apiVersion: ray.io/v1
+kind: RayCronJob
+metadata:
+  name: nightly
+spec:
+  schedule: "0 3 * * *"
+  timeZone: Europe/Berlin
+  jobTemplate:
+    entrypoint: python /home/ray/job.py
+    rayClusterSpec:
+      headGroupSpec:
+        rayStartParams: {}
+        template:
+          spec:
+            containers:
+            - name: ray-head
+              image: rayproject/ray:2.9.0
+"#;
+
+#[test]
+fn a_cron_job_renders_as_the_rayjob_of_its_next_schedule_time() {
+    let (code, out, err) = render(
+        &["--now", "2026-03-01T00:00:00Z", "-f", "-"],
+        Some(CRON_JOB),
+    );
+    assert_eq!(code, 0, "{err}");
+    // 03:00 in Berlin on 1 March 2026 is 02:00 UTC: minute 29538840 since 1970.
+    assert!(out.contains("kind: RayJob\n"), "{out}");
+    assert!(out.contains("  name: nightly-29538840\n"), "{out}");
+    assert!(out.contains("ray.io/cronjob-name: nightly"), "{out}");
+    assert!(
+        out.contains("ray.io/cronjob-scheduled-timestamp: \"2026-03-01T02:00:00Z\""),
+        "{out}"
+    );
+    let sources: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("# Source: "))
+        .collect();
+    assert_eq!(sources[0], "# Source: RayCronJob/nightly");
+    // Then what the RayJob creates: its RayCluster, head Service and head pod.
+    assert!(
+        sources[1..]
+            .iter()
+            .all(|s| *s == "# Source: RayJob/nightly-29538840")
+            && sources.len() > 2,
+        "{sources:?}"
+    );
+    // The same time renders the same bytes.
+    let (_, again, _) = render(
+        &["--now", "2026-03-01T00:00:00Z", "-f", "-"],
+        Some(CRON_JOB),
+    );
+    assert_eq!(out, again);
+    // Suspended: nothing, with a note.
+    let suspended = CRON_JOB.replace("  timeZone:", "  suspend: true\n  timeZone:");
+    let (code, out, err) = render(&["-f", "-"], Some(&suspended));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "");
+    assert!(err.contains("spec.suspend is true"), "{err}");
+}
+
+#[test]
+fn an_invalid_cron_job_is_refused_naming_each_field() {
+    let bad = CRON_JOB
+        .replace("\"0 3 * * *\"", "\"0 3 * *\"")
+        .replace("Europe/Berlin", "Europe/Atlantis")
+        .replace("python /home/ray/job.py", "\"\"");
+    let (code, out, err) = render(&["-f", "-"], Some(&bad));
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(out, "");
+    for field in [
+        "spec.schedule: ",
+        "spec.timeZone: ",
+        "spec.jobTemplate.entrypoint: ",
+    ] {
+        assert!(
+            err.contains(&format!(
+                "<stdin> (document 1): RayCronJob/nightly: {field}"
+            )),
+            "{field}: {err}"
+        );
+    }
 }

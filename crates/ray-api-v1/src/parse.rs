@@ -1,4 +1,5 @@
-//! Reading RayCluster, RayJob and RayService manifests from YAML or JSON, with errors that name the field.
+//! Reading RayCluster, RayJob, RayService and RayCronJob manifests from YAML or JSON, with errors that name the
+//! field.
 //!
 //! Plain `serde_json::from_value` says *what* is wrong (`invalid type: string "a", expected i32`) but not
 //! *where*; in a 200-line manifest that is not enough. The functions here add the field's JSON path and, for broken
@@ -50,6 +51,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::raycluster::RayCluster;
+use crate::raycronjob::RayCronJob;
 use crate::rayjob::RayJob;
 use crate::rayservice::RayService;
 use crate::validation::ValidationErrors;
@@ -157,7 +159,7 @@ pub fn from_yaml_documents(text: &str) -> Result<Vec<RayObject>, ParseError> {
         .collect()
 }
 
-/// A ray.io/v1 object of any of the three kinds, for tools that read whatever a file holds.
+/// A ray.io/v1 object of any of the four kinds, for tools that read whatever a file holds.
 #[derive(Clone, Debug)]
 #[allow(clippy::large_enum_variant)] // read once per manifest; unboxed variants keep matching simple
 pub enum RayObject {
@@ -167,22 +169,26 @@ pub enum RayObject {
     Job(RayJob),
     /// A RayService.
     Service(RayService),
+    /// A RayCronJob.
+    CronJob(RayCronJob),
 }
 
 impl RayObject {
-    /// Reads an object whose `apiVersion` is `ray.io/v1` and whose `kind` is RayCluster, RayJob or RayService.
+    /// Reads an object whose `apiVersion` is `ray.io/v1` and whose `kind` is RayCluster, RayJob, RayService or
+    /// RayCronJob.
     ///
     /// Fields the types do not know are ignored; [`ParsedObject::from_json_value`] lists them.
     pub fn from_json_value(value: Value) -> Result<Self, ParseError> {
         ParsedObject::from_json_value(value).map(|parsed| parsed.object)
     }
 
-    /// The object's kind: `RayCluster`, `RayJob` or `RayService`.
+    /// The object's kind: `RayCluster`, `RayJob`, `RayService` or `RayCronJob`.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Cluster(_) => "RayCluster",
             Self::Job(_) => "RayJob",
             Self::Service(_) => "RayService",
+            Self::CronJob(_) => "RayCronJob",
         }
     }
 
@@ -197,6 +203,7 @@ impl RayObject {
             Self::Cluster(object) => &object.metadata,
             Self::Job(object) => &object.metadata,
             Self::Service(object) => &object.metadata,
+            Self::CronJob(object) => &object.metadata,
         }
     }
 
@@ -206,6 +213,7 @@ impl RayObject {
             Self::Cluster(object) => &mut object.metadata,
             Self::Job(object) => &mut object.metadata,
             Self::Service(object) => &mut object.metadata,
+            Self::CronJob(object) => &mut object.metadata,
         }
     }
 
@@ -215,6 +223,7 @@ impl RayObject {
             Self::Cluster(object) => crate::validation::validate_cluster(object),
             Self::Job(object) => crate::validation::validate_job(object),
             Self::Service(object) => crate::validation::validate_service(object),
+            Self::CronJob(object) => crate::validation::validate_cron_job(object),
         }
     }
 }
@@ -231,8 +240,8 @@ pub struct ParsedObject {
 }
 
 impl ParsedObject {
-    /// Reads an object whose `apiVersion` is `ray.io/v1` and whose `kind` is RayCluster, RayJob or RayService,
-    /// noting every field the types do not know (including those inside embedded Kubernetes types such as the pod
+    /// Reads an object whose `apiVersion` is `ray.io/v1` and whose `kind` is RayCluster, RayJob, RayService or
+    /// RayCronJob, noting every field the types do not know (including those inside embedded Kubernetes types such as the pod
     /// template).
     pub fn from_json_value(value: Value) -> Result<Self, ParseError> {
         let api_version = value.get("apiVersion").and_then(Value::as_str);
@@ -259,15 +268,21 @@ impl ParsedObject {
                 let (object, unknown) = deserialize_reporting_unknown(value)?;
                 (RayObject::Service(object), unknown)
             }
+            Some("RayCronJob") => {
+                let (object, unknown) = deserialize_reporting_unknown(value)?;
+                (RayObject::CronJob(object), unknown)
+            }
             found => {
                 return Err(ParseError::Field {
                     path: "kind".into(),
                     message: match found {
                         Some(found) => format!(
-                            "expected RayCluster, RayJob or RayService, found \"{found}\": this operator does not \
-                             implement {found}"
+                            "expected RayCluster, RayJob, RayService or RayCronJob, found \"{found}\": this \
+                             operator does not implement {found}"
                         ),
-                        None => "expected RayCluster, RayJob or RayService; set kind".into(),
+                        None => {
+                            "expected RayCluster, RayJob, RayService or RayCronJob; set kind".into()
+                        }
                     },
                 });
             }
@@ -308,7 +323,7 @@ impl ParsedObject {
 #[derive(Clone, Debug)]
 #[allow(clippy::large_enum_variant)] // read once per document; unboxed variants keep matching simple
 pub enum Document {
-    /// A ray.io/v1 RayCluster, RayJob or RayService.
+    /// A ray.io/v1 RayCluster, RayJob, RayService or RayCronJob.
     Ray(ParsedObject),
     /// A `ray.io/v1alpha1` object, as JSON. It is not converted here because the conversion lives in the
     /// `ray-api-v1alpha1` crate, which depends on this one: convert it with `ray_api_v1alpha1::convert(value,
@@ -351,7 +366,7 @@ impl Document {
     /// for conversion, and an object of another group is described for skipping.
     ///
     /// Errors: a document that is not a mapping, or has no `apiVersion` or `kind`; a ray.io version other than v1
-    /// and v1alpha1; a ray.io kind this crate does not know (such as RayCronJob); and any field error in a
+    /// and v1alpha1; a ray.io kind this crate does not know (such as RayBatch); and any field error in a
     /// ray.io/v1 object.
     pub fn from_json_value(value: Value) -> Result<Self, ParseError> {
         let Value::Object(map) = &value else {
@@ -368,8 +383,8 @@ impl Document {
             None | Some(Value::Null) => Err(ParseError::Field {
                 path: field.into(),
                 message: format!(
-                    "missing: every document needs apiVersion and kind (ray.io/v1 and RayCluster, RayJob or \
-                     RayService for Ray objects); set {field}"
+                    "missing: every document needs apiVersion and kind (ray.io/v1 and RayCluster, RayJob, \
+                     RayService or RayCronJob for Ray objects); set {field}"
                 ),
             }),
             Some(other) => Err(ParseError::Field {

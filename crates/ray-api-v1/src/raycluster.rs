@@ -91,8 +91,10 @@ pub struct RayClusterSpec {
     #[serde(default, skip_serializing_if = "is_false")]
     #[garde(skip)]
     pub suspend: bool,
-    /// What happens to running pods when the spec changes (KubeRay 1.6). Not supported yet: only `type: None`
-    /// (leave running pods alone, which is what the operator does) is accepted.
+    /// What happens to running pods when the spec changes (KubeRay 1.6): `type: Recreate` deletes every pod once
+    /// the spec changes in anything but worker replica counts, `workersToDelete`, tolerations, scheduling gates
+    /// and `suspend`, and creates them anew; `None` (the default) leaves running pods alone. Only for a RayCluster
+    /// created directly, not for the cluster of a RayJob or RayService.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(skip)]
     pub upgrade_strategy: Option<RayClusterUpgradeStrategy>,
@@ -318,6 +320,16 @@ pub struct RayClusterUpgradeStrategy {
     /// `Recreate` deletes every pod and creates new ones from the new spec; `None` leaves running pods alone.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<RayClusterUpgradeType>,
+}
+
+impl RayClusterSpec {
+    /// Whether `upgradeStrategy.type` is `Recreate`.
+    pub fn recreates_pods_on_change(&self) -> bool {
+        self.upgrade_strategy
+            .as_ref()
+            .and_then(|s| s.type_)
+            .is_some_and(|t| t == RayClusterUpgradeType::Recreate)
+    }
 }
 
 /// How a RayCluster's pods are upgraded.
@@ -637,6 +649,10 @@ pub struct RayClusterStatus {
     /// When the operator last changed this status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_update_time: Option<Time>,
+    /// When the cluster last entered each state it has been in, by state (`ready`, `suspended`): a state entered
+    /// again gets the new time (KubeRay 1.7).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub state_transition_times: BTreeMap<ClusterState, Time>,
     /// The head Service's ports by name (`dashboard`, `client`, `gcs-server`, ...), as node ports for a NodePort
     /// Service and target ports otherwise.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -654,7 +670,9 @@ pub struct RayClusterStatus {
 }
 
 /// The state of a RayCluster.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema,
+)]
 pub enum ClusterState {
     /// Every pod is running and ready.
     #[serde(rename = "ready")]

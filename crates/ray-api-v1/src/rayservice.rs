@@ -70,8 +70,9 @@ pub struct RayServiceSpec {
     #[schemars(extend("minimum" = 0))]
     #[garde(skip)]
     pub ray_cluster_deletion_delay_seconds: Option<i32>,
-    /// How a changed `rayClusterConfig` is rolled out. Not supported yet: only `type: NewCluster` (prepare a new
-    /// cluster and switch traffic once it serves, which is what the operator does) is accepted.
+    /// How a changed `rayClusterConfig` is rolled out: `type: NewCluster` (the default: prepare a new cluster and
+    /// switch traffic once it serves) or `type: None` (never a second cluster: a change that would need one waits,
+    /// and the `UpgradeInProgress` condition says so). `NewClusterWithIncrementalUpgrade` is not supported yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(skip)]
     pub upgrade_strategy: Option<RayServiceUpgradeStrategy>,
@@ -86,8 +87,9 @@ pub struct RayServiceSpec {
     #[serde(default, skip_serializing_if = "is_false")]
     #[garde(skip)]
     pub exclude_head_pod_from_serve_svc: bool,
-    /// Delete everything the RayService owns and bring it back when set to false again (KubeRay 1.7). Not
-    /// supported yet: only `false` is accepted.
+    /// Delete everything the RayService owns (its RayClusters and its Services) and bring it back, on a new
+    /// cluster, when set to false again (KubeRay 1.7). A suspension that started runs to completion first; the
+    /// `Suspending` and `Suspended` conditions follow it.
     #[serde(default, skip_serializing_if = "is_false")]
     #[garde(skip)]
     pub suspend: bool,
@@ -157,7 +159,8 @@ pub struct RayServiceStatuses {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     /// Conditions (KubeRay's, from its 1.2 release on): `Ready` (the service takes traffic; `ValidationFailed` with
-    /// the field when the spec is invalid) and `UpgradeInProgress` (a pending cluster is being prepared).
+    /// the field when the spec is invalid), `UpgradeInProgress` (a pending cluster is being prepared), and
+    /// `Suspending` / `Suspended` (KubeRay 1.7's `spec.suspend`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,

@@ -142,11 +142,11 @@ fn wrong_api_version_or_kind_is_named() {
     assert_eq!(path, "kind");
 
     let (path, message) = field_error(
-        RayObject::from_json_value(json!({ "apiVersion": "ray.io/v1", "kind": "RayCronJob" }))
+        RayObject::from_json_value(json!({ "apiVersion": "ray.io/v1", "kind": "RayBatch" }))
             .expect_err("kind"),
     );
     assert_eq!(path, "kind");
-    assert!(message.contains("RayCronJob"), "{message}");
+    assert!(message.contains("RayBatch"), "{message}");
 }
 
 #[test]
@@ -379,7 +379,7 @@ spec: {{}}
 
 #[test]
 fn documents_that_are_not_objects_or_unknown_ray_kinds_are_errors() {
-    let text = "- a\n- b\n---\nmetadata: {name: x}\n---\napiVersion: ray.io/v1\nkind: RayCronJob\nmetadata: {name: x}\n---\napiVersion: ray.io/v2\nkind: RayCluster\n---\nkind: ConfigMap\n";
+    let text = "- a\n- b\n---\nmetadata: {name: x}\n---\napiVersion: ray.io/v1\nkind: RayBatch\nmetadata: {name: x}\n---\napiVersion: ray.io/v2\nkind: RayCluster\n---\nkind: ConfigMap\n";
     let results = read_documents(text).expect("well-formed YAML");
     let errors: Vec<(String, String)> = results
         .into_iter()
@@ -391,7 +391,7 @@ fn documents_that_are_not_objects_or_unknown_ray_kinds_are_errors() {
     assert!(errors[1].1.starts_with("missing"), "{:?}", errors[1]);
     assert_eq!(errors[2].0, "kind");
     assert!(
-        errors[2].1.contains("RayCronJob") && errors[2].1.contains("does not implement"),
+        errors[2].1.contains("RayBatch") && errors[2].1.contains("does not implement"),
         "{:?}",
         errors[2]
     );

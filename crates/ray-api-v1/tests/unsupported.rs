@@ -77,10 +77,6 @@ fn holder_location(kind: Kind, holder: Holder) -> Option<(String, String)> {
 /// Values of each entry that must be rejected, and values that must be accepted.
 fn samples(entry: &UnsupportedField) -> (Vec<Value>, Vec<Value>) {
     match (entry.holder, entry.field) {
-        (Holder::ClusterSpec, "upgradeStrategy") => (
-            vec![json!({ "type": "Recreate" })],
-            vec![json!({ "type": "None" }), json!({})],
-        ),
         (Holder::ClusterSpec, "authOptions") => (
             vec![
                 json!({ "mode": "token" }),
@@ -113,14 +109,18 @@ fn samples(entry: &UnsupportedField) -> (Vec<Value>, Vec<Value>) {
         ),
         (Holder::ServiceSpec, "upgradeStrategy") => (
             vec![
-                json!({ "type": "None" }),
                 json!({ "type": "NewClusterWithIncrementalUpgrade" }),
                 json!({ "type": "NewCluster", "clusterUpgradeOptions": {
                     "stepSizePercent": 10, "intervalSeconds": 30, "gatewayClassName": "istio" } }),
+                json!({ "type": "None", "clusterUpgradeOptions": {
+                    "stepSizePercent": 10, "intervalSeconds": 30, "gatewayClassName": "istio" } }),
             ],
-            vec![json!({ "type": "NewCluster" }), json!({})],
+            vec![
+                json!({ "type": "NewCluster" }),
+                json!({ "type": "None" }),
+                json!({}),
+            ],
         ),
-        (Holder::ServiceSpec, "suspend") => (vec![json!(true)], vec![json!(false)]),
         (holder, field) => panic!(
             "no samples for {holder:?} {field}: add rejected and accepted values to samples() in this test"
         ),
@@ -453,6 +453,23 @@ fn a_kuberay_17_manifest_with_supported_values_parses_and_validates() {
     let doc = serde_json::to_value(from_yaml_str::<RayService>(SERVICE_17).expect("parses"))
         .expect("serializes");
     assert_eq!(cel_failures(Kind::Service, &doc), Vec::new());
+}
+
+/// The RayService fields this operator implements from KubeRay 1.7: `suspend: true` and `upgradeStrategy.type:
+/// None` pass the Rust validation and the CRD's rules alike.
+#[test]
+fn a_suspended_rayservice_without_upgrades_is_valid() {
+    let mut doc = base(Kind::Service);
+    doc["spec"]["suspend"] = json!(true);
+    doc["spec"]["upgradeStrategy"] = json!({ "type": "None" });
+    assert_eq!(validate(&doc), Ok(()));
+    assert_eq!(cel_failures(Kind::Service, &doc), Vec::new());
+    let service: RayService = from_json_value(doc).expect("parses");
+    assert!(service.spec.suspend);
+    assert_eq!(
+        service.spec.upgrade_strategy.and_then(|s| s.type_),
+        Some(ray_api_v1::RayServiceUpgradeType::NoUpgrade)
+    );
 }
 
 /// Every field of every new type, set: it reads into the types and serializes back to the same JSON.

@@ -192,7 +192,266 @@ fn cases() -> Vec<Case> {
     all.extend(gcs_ft_cases());
     all.extend(pod_cases());
     all.extend(group_field_cases());
+    all.extend(job_lifecycle_cases());
     all
+}
+
+fn rule(policy: &str, condition: Value) -> Value {
+    json!({ "policy": policy, "condition": condition })
+}
+
+/// KubeRay 1.7's RayJob fields: retries, deadlines, submission modes, `managedBy` and the deletion strategy.
+fn job_lifecycle_cases() -> Vec<Case> {
+    vec![
+        ok("backoff limit", J, vec![("/spec/backoffLimit", json!(3))]),
+        case(
+            "backoff limit with a selected cluster",
+            J,
+            vec![
+                ("/spec/backoffLimit", json!(1)),
+                ("/spec/rayClusterSpec", Value::Null),
+                ("/spec/clusterSelector", json!({ "ray.io/cluster": "c" })),
+            ],
+            vec![("spec.backoffLimit", &["clusterSelector"])],
+            Crd::Cel("spec.backoffLimit"),
+        ),
+        case(
+            "backoff limit in interactive mode",
+            J,
+            vec![
+                ("/spec/backoffLimit", json!(1)),
+                ("/spec/submissionMode", json!("InteractiveMode")),
+            ],
+            vec![("spec.backoffLimit", &["InteractiveMode"])],
+            Crd::Cel("spec.backoffLimit"),
+        ),
+        case(
+            "negative backoff limit",
+            J,
+            vec![("/spec/backoffLimit", json!(-1))],
+            vec![("spec.backoffLimit", &["0 or more", "-1"])],
+            Crd::No,
+        ),
+        case(
+            "zero pre-running deadline",
+            J,
+            vec![("/spec/preRunningDeadlineSeconds", json!(0))],
+            vec![("spec.preRunningDeadlineSeconds", &["positive", "0"])],
+            Crd::No,
+        ),
+        ok(
+            "interactive mode needs no entrypoint",
+            J,
+            vec![
+                ("/spec/submissionMode", json!("InteractiveMode")),
+                ("/spec/entrypoint", Value::Null),
+            ],
+        ),
+        ok(
+            "sidecar mode",
+            J,
+            vec![("/spec/submissionMode", json!("SidecarMode"))],
+        ),
+        case(
+            "sidecar mode with a submitter template",
+            J,
+            vec![
+                ("/spec/submissionMode", json!("SidecarMode")),
+                ("/spec/submitterConfig", json!({ "backoffLimit": 1 })),
+            ],
+            vec![(
+                "spec.submissionMode",
+                &["submitterPodTemplate and submitterConfig"],
+            )],
+            Crd::Cel("spec.submissionMode"),
+        ),
+        case(
+            "sidecar mode with a selected cluster",
+            J,
+            vec![
+                ("/spec/submissionMode", json!("SidecarMode")),
+                ("/spec/rayClusterSpec", Value::Null),
+                ("/spec/clusterSelector", json!({ "ray.io/cluster": "c" })),
+            ],
+            vec![("spec.submissionMode", &["clusterSelector"])],
+            Crd::Cel("spec.submissionMode"),
+        ),
+        case(
+            "sidecar mode with a restarting head",
+            J,
+            vec![
+                ("/spec/submissionMode", json!("SidecarMode")),
+                (
+                    "/spec/rayClusterSpec/headGroupSpec/template/spec/restartPolicy",
+                    json!("Always"),
+                ),
+            ],
+            vec![(
+                "spec.rayClusterSpec.headGroupSpec.template.spec.restartPolicy",
+                &["Never or unset", "Always"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "unknown manager",
+            J,
+            vec![("/spec/managedBy", json!("someone-else"))],
+            vec![("spec.managedBy", &["must be either", "someone-else"])],
+            Crd::Cel("spec.managedBy"),
+        ),
+        ok(
+            "deletion rules",
+            J,
+            vec![(
+                "/spec/deletionStrategy",
+                json!({ "deletionRules": [
+                    rule("DeleteWorkers", json!({ "jobStatus": "FAILED", "ttlSeconds": 10 })),
+                    rule("DeleteCluster", json!({ "jobStatus": "FAILED", "ttlSeconds": 20 })),
+                    rule("DeleteSelf", json!({ "jobDeploymentStatus": "Failed", "ttlSeconds": 5 })),
+                ]}),
+            )],
+        ),
+        ok(
+            "legacy deletion policies",
+            J,
+            vec![(
+                "/spec/deletionStrategy",
+                json!({ "onSuccess": { "policy": "DeleteCluster" }, "onFailure": { "policy": "DeleteNone" } }),
+            )],
+        ),
+        case(
+            "legacy policy alone",
+            J,
+            vec![(
+                "/spec/deletionStrategy",
+                json!({ "onSuccess": { "policy": "DeleteCluster" } }),
+            )],
+            vec![(
+                "spec.deletionStrategy.onFailure",
+                &["both onSuccess and onFailure"],
+            )],
+            Crd::Cel("spec.deletionStrategy"),
+        ),
+        case(
+            "legacy and rules together",
+            J,
+            vec![(
+                "/spec/deletionStrategy",
+                json!({ "onSuccess": { "policy": "DeleteCluster" }, "onFailure": { "policy": "DeleteNone" },
+                    "deletionRules": [rule("DeleteSelf", json!({ "jobStatus": "FAILED" }))] }),
+            )],
+            vec![("spec.deletionStrategy", &["cannot be used together"])],
+            Crd::Cel("spec.deletionStrategy"),
+        ),
+        case(
+            "rules with shutdownAfterJobFinishes",
+            J,
+            vec![
+                ("/spec/shutdownAfterJobFinishes", json!(true)),
+                (
+                    "/spec/deletionStrategy",
+                    json!({ "deletionRules": [rule("DeleteSelf", json!({ "jobStatus": "FAILED" }))] }),
+                ),
+            ],
+            vec![(
+                "spec.deletionStrategy.deletionRules",
+                &["cannot be combined"],
+            )],
+            Crd::Cel("spec.deletionStrategy"),
+        ),
+        case(
+            "a condition with both statuses",
+            J,
+            vec![(
+                "/spec/deletionStrategy",
+                json!({ "deletionRules": [rule("DeleteSelf",
+                    json!({ "jobStatus": "FAILED", "jobDeploymentStatus": "Failed" }))] }),
+            )],
+            vec![(
+                "spec.deletionStrategy.deletionRules[0].condition",
+                &["cannot be used together"],
+            )],
+            Crd::Cel("spec.deletionStrategy.deletionRules[0].condition"),
+        ),
+        case(
+            "a condition on a running job",
+            J,
+            vec![(
+                "/spec/deletionStrategy",
+                json!({ "deletionRules": [rule("DeleteSelf", json!({ "jobStatus": "RUNNING" }))] }),
+            )],
+            vec![(
+                "spec.deletionStrategy.deletionRules[0].condition.jobStatus",
+                &["SUCCEEDED or FAILED"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "the cluster deleted before its workers",
+            J,
+            vec![(
+                "/spec/deletionStrategy",
+                json!({ "deletionRules": [
+                    rule("DeleteWorkers", json!({ "jobStatus": "FAILED", "ttlSeconds": 30 })),
+                    rule("DeleteCluster", json!({ "jobStatus": "FAILED", "ttlSeconds": 10 })),
+                ]}),
+            )],
+            vec![(
+                "spec.deletionStrategy.deletionRules[1].condition.ttlSeconds",
+                &["DeleteCluster TTL (10s) must be at least the DeleteWorkers TTL (30s)"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "a duplicate rule",
+            J,
+            vec![(
+                "/spec/deletionStrategy",
+                json!({ "deletionRules": [
+                    rule("DeleteSelf", json!({ "jobStatus": "FAILED", "ttlSeconds": 30 })),
+                    rule("DeleteSelf", json!({ "jobStatus": "FAILED", "ttlSeconds": 10 })),
+                ]}),
+            )],
+            vec![(
+                "spec.deletionStrategy.deletionRules[1].policy",
+                &["second DeleteSelf rule"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "deleting a selected cluster",
+            J,
+            vec![
+                ("/spec/rayClusterSpec", Value::Null),
+                ("/spec/clusterSelector", json!({ "ray.io/cluster": "c" })),
+                (
+                    "/spec/deletionStrategy",
+                    json!({ "deletionRules": [rule("DeleteCluster", json!({ "jobStatus": "FAILED" }))] }),
+                ),
+            ],
+            vec![(
+                "spec.deletionStrategy.deletionRules[0].policy",
+                &["clusterSelector"],
+            )],
+            Crd::No,
+        ),
+        case(
+            "deleting workers the autoscaler brings back",
+            J,
+            vec![
+                ("/spec/rayClusterSpec/enableInTreeAutoscaling", json!(true)),
+                (
+                    "/spec/deletionStrategy",
+                    json!({ "deletionRules": [rule("DeleteWorkers", json!({ "jobStatus": "FAILED" }))] }),
+                ),
+            ],
+            vec![(
+                "spec.deletionStrategy.deletionRules[0].policy",
+                &["enableInTreeAutoscaling"],
+            )],
+            Crd::No,
+        ),
+    ]
 }
 
 /// The group fields of KubeRay 1.5 to 1.7: Ray node `labels` and Ray logical `resources`, a worker group's
@@ -2557,6 +2816,8 @@ fn crd_bounds() {
         ("entrypointNumCpus", 0.0),
         ("entrypointNumGpus", 0.0),
         ("submitterConfig.backoffLimit", 0.0),
+        ("backoffLimit", 0.0),
+        ("preRunningDeadlineSeconds", 1.0),
     ] {
         assert_eq!(
             at(&job, &format!("spec.{field}"))["minimum"].as_f64(),
@@ -2566,7 +2827,7 @@ fn crd_bounds() {
     }
     assert_eq!(
         at(&job, "spec.submissionMode")["enum"],
-        json!(["K8sJobMode", "HTTPMode"])
+        json!(["K8sJobMode", "HTTPMode", "InteractiveMode", "SidecarMode"])
     );
     // The RayJob's cluster spec carries the cluster rules too.
     assert_eq!(

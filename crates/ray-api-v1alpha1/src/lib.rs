@@ -31,8 +31,38 @@
 //!     }
 //! }))?;
 //! assert_eq!(cluster.spec.worker_group_specs[0].group_name, "small");
+//!
+//! // To ray.io/v1, the version the operator works with: a plain `Into`.
+//! let v1: ray_api_v1::RayCluster = cluster.clone().into();
+//! assert_eq!(v1.spec.worker_group_specs[0].group_name, "small");
+//! // v1 has `numOfHosts` (v1alpha1 does not); converted objects get v1's default of one host per replica.
+//! assert_eq!(v1.spec.worker_group_specs[0].num_of_hosts, None);
+//!
+//! // And back: nothing is lost.
+//! let back: RayCluster = v1.into();
+//! assert_eq!(back, cluster);
 //! # Ok::<(), serde_json::Error>(())
 //! ```
+//!
+//! Objects whose kind is known only at run time (a conversion webhook, a manifest of several kinds) convert as JSON:
+//!
+//! ```
+//! let object = serde_json::json!({
+//!     "apiVersion": "ray.io/v1alpha1",
+//!     "kind": "RayJob",
+//!     "metadata": { "name": "nightly" },
+//!     "spec": { "entrypoint": "python train.py" }
+//! });
+//! let v1 = ray_api_v1alpha1::convert(object, ray_api_v1::API_VERSION)?;
+//! assert_eq!(v1["apiVersion"], "ray.io/v1");
+//! assert_eq!(v1["spec"]["entrypoint"], "python train.py");
+//! # Ok::<(), ray_api_v1alpha1::ConversionError>(())
+//! ```
+
+/// The README's examples, compiled as doctests so that what crates.io shows keeps building.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 mod common;
 pub mod conversion;

@@ -111,6 +111,19 @@ pub enum ContextError {
         /// Its value.
         value: String,
     },
+    /// The spec could not be hashed (does not happen for well-formed API objects).
+    #[error("spec: the cluster spec could not be hashed: {0}")]
+    Hash(String),
+}
+
+/// What every pod of a cluster carries to tell which spec and which operator version created it: the annotations
+/// `ray.io/upgrade-strategy-recreate-hash` and `ray.io/kuberay-version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodStamp {
+    /// [`crate::spec_hash::recreate_hash`] of the cluster's spec.
+    pub spec_hash: String,
+    /// The operator's version ([`RenderOptions::operator_version`]); when empty no version annotation is written.
+    pub operator_version: String,
 }
 
 /// One RayCluster together with the names and addresses derived from it.
@@ -132,6 +145,8 @@ pub struct ClusterContext<'a> {
     pub head_fqdn: String,
     /// The GCS port of the head: `rayStartParams.port` or 6379.
     pub gcs_port: u16,
+    /// The spec hash and operator version every pod is annotated with.
+    pub stamp: PodStamp,
 }
 
 impl<'a> ClusterContext<'a> {
@@ -205,6 +220,11 @@ impl<'a> ClusterContext<'a> {
             &format!("{spec_path}.headGroupSpec"),
         )?
         .unwrap_or(DEFAULT_GCS_PORT);
+        let stamp = PodStamp {
+            spec_hash: crate::spec_hash::recreate_hash(&cluster.spec)
+                .map_err(|e| ContextError::Hash(e.to_string()))?,
+            operator_version: options.operator_version.clone(),
+        };
         Ok(ClusterContext {
             cluster,
             options,
@@ -214,6 +234,7 @@ impl<'a> ClusterContext<'a> {
             head_service_name,
             head_fqdn,
             gcs_port,
+            stamp,
         })
     }
 

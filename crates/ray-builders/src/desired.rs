@@ -8,7 +8,7 @@
 use k8s_openapi::api::core::v1::{Pod, Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 
-use crate::context::ClusterContext;
+use crate::context::{ClusterContext, PodStamp};
 use crate::ingress;
 use crate::names;
 use crate::objects::{Object, RenderError};
@@ -84,6 +84,8 @@ pub struct DesiredCluster {
     pub head_pod: Pod,
     /// One template per worker group, in `workerGroupSpecs` order.
     pub workers: Vec<WorkerTemplate>,
+    /// The spec hash and operator version every pod is annotated with, to tell pods of an older spec.
+    pub stamp: PodStamp,
 }
 
 impl DesiredCluster {
@@ -110,6 +112,7 @@ impl DesiredCluster {
             support,
             head_pod,
             workers,
+            stamp: ctx.stamp.clone(),
         })
     }
 

@@ -209,12 +209,24 @@ pub fn redis_cleanup_job(ctx: &ClusterContext<'_>, head_pod: &Pod) -> Result<Job
         });
     }
     spec.restart_policy = Some("Never".to_string());
+    // The Job is not a Ray node: it takes the head's annotations but not the spec hash and version that tell the
+    // Ray pods of an older spec (as in KubeRay, which adds them after building the head pod the Job is made from).
+    let annotations = head_pod
+        .metadata
+        .annotations
+        .clone()
+        .map(|mut annotations| {
+            annotations.remove(labels::RECREATE_HASH_ANNOTATION);
+            annotations.remove(labels::KUBERAY_VERSION_ANNOTATION);
+            annotations
+        });
+    let annotations = annotations.filter(|a| !a.is_empty());
     Ok(Job {
         metadata: ObjectMeta {
             name: Some(name),
             namespace: Some(ctx.namespace.clone()),
             labels: Some(labels.clone()),
-            annotations: head_pod.metadata.annotations.clone(),
+            annotations: annotations.clone(),
             owner_references: ctx.owner_reference().map(|o| vec![o]),
             ..ObjectMeta::default()
         },
@@ -224,7 +236,7 @@ pub fn redis_cleanup_job(ctx: &ClusterContext<'_>, head_pod: &Pod) -> Result<Job
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(labels),
-                    annotations: head_pod.metadata.annotations.clone(),
+                    annotations,
                     ..ObjectMeta::default()
                 }),
                 spec: Some(spec),

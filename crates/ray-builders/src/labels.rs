@@ -70,8 +70,17 @@ pub const HASH_WITHOUT_REPLICAS_ANNOTATION: &str =
     "ray.io/hash-without-replicas-and-workers-to-delete";
 /// Annotation on RayService clusters: how many worker groups the cluster had when it was created or updated.
 pub const NUM_WORKER_GROUPS_ANNOTATION: &str = "ray.io/num-worker-groups";
-/// Annotation on RayService clusters: the operator version that created them.
+/// Annotation on RayService clusters and on every pod: the operator version that created them.
 pub const KUBERAY_VERSION_ANNOTATION: &str = "ray.io/kuberay-version";
+/// Annotation on every pod: the hash of the cluster spec the pod was created from
+/// ([`crate::spec_hash::recreate_hash`]). With `upgradeStrategy.type: Recreate`, a pod whose hash differs from the
+/// current spec's makes the operator replace every pod of the cluster.
+pub const RECREATE_HASH_ANNOTATION: &str = "ray.io/upgrade-strategy-recreate-hash";
+/// Annotation on the RayCluster of a `SidecarMode` RayJob: `"true"` tells the RayCluster controller not to
+/// recreate the head pod once it has been provisioned (the submitter runs in it, and a new head would submit the
+/// job again).
+pub const DISABLE_PROVISIONED_HEAD_RESTART_ANNOTATION: &str =
+    "ray.io/disable-provisioned-head-restart";
 /// Annotation on a RayCluster that names the Ingress class of its dashboard Ingress.
 pub const INGRESS_CLASS_ANNOTATION: &str = "kubernetes.io/ingress.class";
 

@@ -37,6 +37,41 @@
 //! ]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! One object at a time: the head pod, with the `ray start` command and the labels the Ray tooling looks for.
+//!
+//! ```
+//! use ray_builders::{ClusterContext, RenderOptions, head_pod};
+//!
+//! let cluster: ray_api_v1::RayCluster = serde_json::from_value(serde_json::json!({
+//!     "apiVersion": "ray.io/v1",
+//!     "kind": "RayCluster",
+//!     "metadata": { "name": "demo", "namespace": "ml" },
+//!     "spec": {
+//!         "headGroupSpec": {
+//!             "rayStartParams": { "dashboard-host": "0.0.0.0" },
+//!             "template": { "spec": { "containers": [{ "name": "ray-head", "image": "rayproject/ray:2.9.0" }] } }
+//!         }
+//!     }
+//! }))?;
+//! let options = RenderOptions::default();
+//! let ctx = ClusterContext::new(&cluster, &options)?;
+//! let pod = head_pod(&ctx)?;
+//!
+//! let labels = pod.metadata.labels.as_ref().expect("the head pod is labelled");
+//! assert_eq!(labels["ray.io/cluster"], "demo");
+//! assert_eq!(labels["ray.io/node-type"], "head");
+//! let container = &pod.spec.as_ref().expect("a pod spec").containers[0];
+//! let command = container.args.as_ref().expect("the ray start command").join(" ");
+//! assert!(command.contains("ray start --head"), "{command}");
+//! assert!(command.contains("--dashboard-host=0.0.0.0"), "{command}");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+/// The README's examples, compiled as doctests so that what crates.io shows keeps building.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 pub mod auth;
 pub mod autoscaler;
@@ -62,7 +97,7 @@ pub mod start_command;
 pub mod submitter;
 
 pub use context::{
-    ClusterContext, DEFAULT_MAX_RENDERED_PODS, OPERATOR_VERSION, Origin, RenderOptions,
+    ClusterContext, DEFAULT_MAX_RENDERED_PODS, OPERATOR_VERSION, Origin, PodStamp, RenderOptions,
 };
 pub use desired::{DesiredCluster, SupportObjects};
 pub use objects::{

@@ -159,6 +159,7 @@ pub fn cluster_objects(ctx: &ClusterContext<'_>) -> Result<Vec<Object>, RenderEr
         support,
         head_pod,
         workers,
+        ..
     } = DesiredCluster::build(ctx)?;
     let mut out = support.into_objects();
     out.push(Object::Pod(Box::new(head_pod)));
@@ -295,14 +296,16 @@ fn selected_cluster(job: &RayJob) -> Option<&str> {
         .filter(|c| !c.is_empty())
 }
 
-/// Renders everything the operator creates for a RayJob: its RayCluster and the cluster's objects, and in
-/// `K8sJobMode` the submitter Job.
+/// Renders everything the operator creates for a RayJob, in order: its RayCluster and the cluster's objects
+/// (in `SidecarMode` the head pod runs the submitter), the submitter Job (`K8sJobMode` only; `HTTPMode` submits
+/// over the dashboard API and `InteractiveMode` leaves submission to the user), and the RayJob's head Service
+/// `<rayjob>-head-svc`.
 ///
 /// It follows the operator: a suspended RayJob gets nothing; with `clusterSelector` the named cluster is used
 /// (any `rayClusterSpec` is ignored) and only the submitter is rendered, and only when it has its own
 /// `submitterPodTemplate` (the default one runs the existing cluster's head image, which render cannot read); a
-/// RayCluster with `suspend: true` has no pods and never becomes ready, so no submitter is created for it.
-/// [`job_notes`] says which of these applies.
+/// RayCluster with `suspend: true` has no pods and never becomes ready, so no submitter and no head Service are
+/// created for it. [`job_notes`] says which of these applies.
 pub fn render_job(job: &RayJob, options: &RenderOptions) -> Result<Vec<Rendered>, RenderError> {
     let mut job = job.clone();
     job.metadata = with_namespace(&job.metadata, options);
@@ -331,10 +334,11 @@ pub fn render_job(job: &RayJob, options: &RenderOptions) -> Result<Vec<Rendered>
     let mut out = Vec::new();
     let new_cluster = match selected_cluster(&job) {
         Some(_) => None,
-        None => job_cluster::ray_cluster_for_job(&job, &render_cluster_name(&name))?,
+        None => job_cluster::ray_cluster_for_job(&job, &render_cluster_name(&name), &job_id)?,
     };
     let mut cluster_suspended = false;
     let mut submitter_auth = None;
+    let mut job_head_service = None;
     let (dashboard, head_image) = match new_cluster {
         Some(cluster) => {
             submitter_auth = crate::auth::token_auth(
@@ -346,8 +350,10 @@ pub fn render_job(job: &RayJob, options: &RenderOptions) -> Result<Vec<Rendered>
             let objects = rendered_cluster_objects(&ctx)?;
             let dashboard = service::dashboard_address(&ctx)?;
             let image = ctx.head_ray_container().and_then(|c| c.image.clone());
-            // KubeRay also creates a `<rayjob>-head-svc` owned by the RayJob; this operator does not (yet), and
-            // render shows only what the operator creates.
+            // Created once the job runs, which a suspended cluster never does.
+            if !cluster_suspended {
+                job_head_service = job_cluster::job_head_service(&job, &cluster, options)?;
+            }
             out.push(Object::RayCluster(Box::new(cluster.clone())));
             out.extend(objects);
             (dashboard, image)
@@ -386,6 +392,9 @@ pub fn render_job(job: &RayJob, options: &RenderOptions) -> Result<Vec<Rendered>
         out.push(Object::Job(Box::new(submitter::submitter_job(
             &job, &inputs,
         )?)));
+    }
+    if let Some(service) = job_head_service {
+        out.push(Object::Service(Box::new(service)));
     }
     Ok(rendered(&source, out))
 }
@@ -431,8 +440,19 @@ pub fn job_notes(job: &RayJob) -> Vec<String> {
         );
         return notes;
     }
-    let k8s_job_mode =
-        job.spec.submission_mode.unwrap_or_default() == JobSubmissionMode::K8sJobMode;
+    if let Some(manager) = external_manager(job.spec.managed_by.as_deref()) {
+        notes.push(format!(
+            "spec.managedBy is {manager}: the operator leaves this RayJob to that controller and creates nothing for it; shown is what it would create otherwise"
+        ));
+    }
+    let mode = job.spec.submission_mode.unwrap_or_default();
+    if mode == JobSubmissionMode::InteractiveMode {
+        notes.push(
+            "spec.submissionMode is InteractiveMode: the operator creates the cluster and no submitter; submit the job yourself and set spec.jobId to its submission id"
+                .to_string(),
+        );
+    }
+    let k8s_job_mode = mode == JobSubmissionMode::K8sJobMode;
     match selected_cluster(job) {
         Some(selected) => {
             if job.spec.ray_cluster_spec.is_some() {
@@ -457,7 +477,7 @@ pub fn job_notes(job: &RayJob) -> Vec<String> {
                 .is_some_and(|c| c.suspend)
             {
                 notes.push(
-                    "spec.rayClusterSpec.suspend is true: the RayCluster is created without pods and never becomes ready, so no pods and no submitter are shown"
+                    "spec.rayClusterSpec.suspend is true: the RayCluster is created without pods and never becomes ready, so no pods, no submitter and no RayJob head Service are shown"
                         .to_string(),
                 );
             }

@@ -337,7 +337,19 @@ fn build(ctx: &ClusterContext<'_>, group: &Group<'_>) -> Result<Pod, PodError> {
             }
         }
     }
-    meta.annotations = (!annotations.is_empty()).then_some(annotations);
+    // Which spec and operator version made the pod, as KubeRay writes them (it on the head only): with the Recreate
+    // upgrade strategy a pod of an older spec makes the operator replace them all.
+    annotations.insert(
+        labels::RECREATE_HASH_ANNOTATION.to_string(),
+        ctx.stamp.spec_hash.clone(),
+    );
+    if !ctx.stamp.operator_version.is_empty() {
+        annotations.insert(
+            labels::KUBERAY_VERSION_ANNOTATION.to_string(),
+            ctx.stamp.operator_version.clone(),
+        );
+    }
+    meta.annotations = Some(annotations);
 
     // Ports: Prometheus scrapes the metrics port by name.
     let metrics_port =

@@ -107,6 +107,20 @@ pub fn rayservice_cluster_hash(spec: &RayClusterSpec) -> Result<String, HashErro
     Ok(hash_json(&serde_json::to_value(mute(spec))?))
 }
 
+/// The hash every pod carries in `ray.io/upgrade-strategy-recreate-hash`: KubeRay's hash for the Recreate upgrade
+/// strategy. Like [`rayservice_cluster_hash`] it ignores what the autoscaler, Kueue or a suspend change (worker
+/// replica counts, `workersToDelete`, tolerations, scheduling gates, `suspend`), and also `upgradeStrategy` itself
+/// (switching to Recreate replaces nothing by itself) and each worker group's `suspend`, which deletes and brings
+/// back that group's pods on its own.
+pub fn recreate_hash(spec: &RayClusterSpec) -> Result<String, HashError> {
+    let mut spec = mute(spec);
+    spec.upgrade_strategy = None;
+    for group in &mut spec.worker_group_specs {
+        group.suspend = None;
+    }
+    Ok(hash_json(&serde_json::to_value(spec)?))
+}
+
 /// [`rayservice_cluster_hash`] of the spec cut to its first `groups` worker groups. When a RayService's new spec
 /// has this hash equal to the running cluster's stored hash, the only change is worker groups appended at the
 /// end, which the operator applies in place instead of preparing a new cluster.
@@ -135,8 +149,16 @@ pub struct PodTemplateHashes {
 }
 
 fn pod_hash(mut pod: k8s_openapi::api::core::v1::Pod) -> Result<String, HashError> {
-    // The owner reference names the cluster's UID, which is not part of its spec.
+    // The owner reference names the cluster's UID, which is not part of its spec; the spec hash and operator
+    // version annotations change with fields and versions these hashes leave out.
     pod.metadata.owner_references = None;
+    if let Some(annotations) = pod.metadata.annotations.as_mut() {
+        annotations.remove(labels::RECREATE_HASH_ANNOTATION);
+        annotations.remove(labels::KUBERAY_VERSION_ANNOTATION);
+        if annotations.is_empty() {
+            pod.metadata.annotations = None;
+        }
+    }
     if let Some(spec) = pod.spec.as_mut() {
         spec.tolerations = None;
         spec.scheduling_gates = None;

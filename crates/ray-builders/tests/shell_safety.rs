@@ -262,6 +262,67 @@ fn submitter_passes_entrypoint_and_json_as_data() {
     assert_eq!(sandbox.stray_files(), Vec::<PathBuf>::new());
 }
 
+/// The `SidecarMode` submitter: the same data-not-code guarantee, and it submits once, on the pod's loopback.
+#[test]
+fn sidecar_submitter_passes_entrypoint_as_data() {
+    let job: RayJob = serde_json::from_value(serde_json::json!({
+        "apiVersion": "ray.io/v1",
+        "kind": "RayJob",
+        "metadata": { "name": "hostile-sidecar", "namespace": "ns" },
+        "spec": {
+            "submissionMode": "SidecarMode",
+            "entrypoint": "python run.py $(touch PWNED-ep) ; touch PWNED-semi '$(RAY_JOB_SUBMISSION_ID)'",
+            "jobId": "id`touch PWNED-id`",
+            "runtimeEnvYAML": "env_vars: {X: \"$(touch PWNED-env)'\"}\n",
+            "rayClusterSpec": {
+                "headGroupSpec": {
+                    "rayStartParams": {},
+                    "template": { "spec": { "containers": [{ "name": "ray-head", "image": "ray" }] } }
+                }
+            }
+        }
+    }))
+    .expect("valid job");
+    let objects = ray_builders::render_job(&job, &RenderOptions::default()).expect("renders");
+    let sidecar = objects
+        .iter()
+        .find_map(|o| match &o.object {
+            ray_builders::Object::Pod(pod) => pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.containers.iter().find(|c| c.name == "ray-job-submitter"))
+                .cloned(),
+            _ => None,
+        })
+        .expect("a head pod with the submitter container");
+    let (calls, stray) = ray_calls_of(&sidecar);
+    let expected: Vec<String> = [
+        "job",
+        "submit",
+        "--address",
+        "http://127.0.0.1:8265",
+        "--runtime-env-json",
+        r#"{"env_vars":{"X":"$(touch PWNED-env)'"}}"#,
+        "--submission-id",
+        "id`touch PWNED-id`",
+        "--",
+        "python",
+        "run.py",
+        "$(touch",
+        "PWNED-ep)",
+        ";",
+        "touch",
+        "PWNED-semi",
+        // A kubelet reference reads the container's variable, as data.
+        "id`touch PWNED-id`",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(calls, vec![expected]);
+    assert_eq!(stray, Vec::<PathBuf>::new());
+}
+
 /// A value that would end single quotes and run `touch` if the kubelet pasted it into quoted command text.
 const BREAKOUT: &str = "x' ; touch PWNED-breakout ; echo '";
 

@@ -37,6 +37,11 @@ fn fixtures() {
 #[test]
 fn examples() {
     for file in common::yaml_files(&common::examples_dir()) {
+        let text = std::fs::read_to_string(&file).expect("read example");
+        if text.contains("kind: RayCronJob") {
+            // What a RayCronJob creates depends on the time; `ray-operator render --now` renders it (bins tests).
+            continue;
+        }
         let rendered = common::render_file(&file, &options());
         let yaml = to_yaml_stream(&rendered).expect("yaml");
         let name = file

@@ -88,7 +88,9 @@ fn bench(c: &mut Criterion) {
                 spec: &cluster.spec,
                 pods: std::hint::black_box(&refs),
                 head_settled: true,
+                head_restart_disabled: false,
                 unsettled_groups: &unsettled,
+                recreate: None,
             };
             let actions = pod_changes(&obs, &mut |g| format!("{g}-new"));
             assert!(actions.is_empty());
@@ -102,7 +104,9 @@ fn bench(c: &mut Criterion) {
                 spec: &cluster.spec,
                 pods: std::hint::black_box(head_only),
                 head_settled: true,
+                head_restart_disabled: false,
                 unsettled_groups: &unsettled,
+                recreate: None,
             };
             let actions = pod_changes(&obs, &mut |g| {
                 n += 1;

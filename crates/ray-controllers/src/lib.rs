@@ -1,5 +1,5 @@
 //! The Ray operator's controllers: the RayCluster controller ([`raycluster`]), the RayJob state machine
-//! ([`rayjob`]) and the RayService controller ([`rayservice`]).
+//! ([`rayjob`]), the RayService controller ([`rayservice`]) and the RayCronJob scheduler ([`raycronjob`]).
 //!
 //! Each controller has the same shape: `observe` (the I/O that gathers facts) → `decide` (a pure function from facts
 //! to a decision) → `apply` (the writes) → status, driven by a short `reconcile` in its `mod.rs`, and is run by
@@ -13,6 +13,7 @@ pub mod expectations;
 pub mod metrics;
 pub mod pod_index;
 pub mod raycluster;
+pub mod raycronjob;
 pub mod rayjob;
 pub mod rayservice;
 

@@ -29,6 +29,8 @@ pub const RAYCLUSTER: &str = "raycluster";
 pub const RAYJOB: &str = "rayjob";
 /// The `controller` label of the RayService controller's reconcile series.
 pub const RAYSERVICE: &str = "rayservice";
+/// The `controller` label of the RayCronJob controller's reconcile series.
+pub const RAYCRONJOB: &str = "raycronjob";
 
 /// What the RayService controller reports about one RayService for KubeRay's `kuberay_service_*` series.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -126,6 +126,10 @@ pub struct CachedPod {
     /// The reason and message of the `Ready` condition when it is there and not `True` (reason `Unknown` when
     /// it has none).
     pub not_ready: Option<Reason>,
+    /// The annotation `ray.io/upgrade-strategy-recreate-hash`: the hash of the spec the pod was created from.
+    pub spec_hash: Option<String>,
+    /// The annotation `ray.io/kuberay-version`: the operator version that created the pod.
+    pub operator_version: Option<String>,
 }
 
 impl CachedPod {
@@ -133,6 +137,13 @@ impl CachedPod {
     pub fn of(pod: &Pod) -> Self {
         let meta = &pod.metadata;
         let label = |key: &str| meta.labels.as_ref().and_then(|l| l.get(key)).cloned();
+        let annotation = |key: &str| {
+            meta.annotations
+                .as_ref()
+                .and_then(|a| a.get(key))
+                .filter(|v| !v.is_empty())
+                .cloned()
+        };
         let node_type = match meta
             .labels
             .as_ref()
@@ -214,6 +225,8 @@ impl CachedPod {
             restart_never: spec.and_then(|s| s.restart_policy.as_deref()) == Some("Never"),
             ray_container_exit,
             trouble,
+            spec_hash: annotation(labels::RECREATE_HASH_ANNOTATION),
+            operator_version: annotation(labels::KUBERAY_VERSION_ANNOTATION),
         }
     }
 

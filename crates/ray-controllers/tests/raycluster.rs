@@ -13,7 +13,7 @@ use common::{Controller, RAY_IMAGE, Scenario, until, worker_group};
 use k8s_openapi::api::core::v1::{Pod, ResourceQuota, Service};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
-use ray_api_v1::{ClusterState, RayCluster};
+use ray_api_v1::{ClusterState, RayCluster, RayClusterUpgradeStrategy, RayClusterUpgradeType};
 use serde_json::json;
 
 /// The controllers every scenario of this file runs.
@@ -46,6 +46,16 @@ impl Scenario {
             json!({"workerGroupSpecs": [worker_group("workers", replicas, 0, 5)]}),
         )
         .await;
+    }
+
+    /// The names of the worker pods of the cluster `name`.
+    async fn worker_names(&self, name: &str) -> Vec<String> {
+        self.cluster_pods(name)
+            .await
+            .into_iter()
+            .filter(|p| label(p, "ray.io/node-type") == "worker")
+            .map(|p| p.name_any())
+            .collect()
     }
 
     async fn cluster_pods(&self, name: &str) -> Vec<Pod> {
@@ -312,9 +322,32 @@ async fn scaling_follows_replicas_clamping_and_workers_to_delete() {
     env.until_ready("scale", 4).await;
     env.scale("scale", 9).await;
     env.until_ready("scale", 5).await;
+    let before = env.worker_names("scale").await;
     env.scale("scale", 1).await;
     env.until_ready("scale", 1).await;
-    env.until_events("DeletedWorkerPod").await;
+    // Each deleted pod is named by an Event of its own: `kubectl get events` tells which pods went, never one
+    // Event with a count that names only the first.
+    let after = env.worker_names("scale").await;
+    let deleted: Vec<&String> = before.iter().filter(|n| !after.contains(n)).collect();
+    assert_eq!(deleted.len(), 4, "{before:?} -> {after:?}");
+    until("an Event naming each deleted pod", async || {
+        let notes: Vec<String> = env
+            .events("DeletedWorkerPod")
+            .await
+            .into_iter()
+            .filter_map(|e| e.note)
+            .collect();
+        let unnamed: Vec<&&String> = deleted
+            .iter()
+            .filter(|name| !notes.iter().any(|note| note.contains(name.as_str())))
+            .collect();
+        if unnamed.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("no Event names {unnamed:?}; notes {notes:?}"))
+        }
+    })
+    .await;
 
     // With autoscaling, lowering replicas alone deletes nothing; workersToDelete deletes exactly the named pod.
     env.patch_spec::<RayCluster>(
@@ -421,6 +454,83 @@ async fn suspend_deletes_every_pod_and_resume_brings_them_back() {
     env.patch_spec::<RayCluster>("sus", json!({"suspend": false}))
         .await;
     env.until_ready("sus", 2).await;
+    env.finish().await;
+}
+
+/// `upgradeStrategy.type: Recreate`: a replicas change scales as usual, keeping every pod; a change of the worker
+/// template replaces every pod, head included, with pods of the new template. The template changes while the
+/// operator is down, so the new operator can only tell the old pods by their annotations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recreate_replaces_every_pod_when_a_template_changes_but_not_when_replicas_do() {
+    let mut env = Scenario::start("rc-recreate", CONTROLLERS).await;
+    let mut cluster = small_cluster("rec", 2, false);
+    cluster.spec.upgrade_strategy = Some(RayClusterUpgradeStrategy {
+        type_: Some(RayClusterUpgradeType::Recreate),
+    });
+    env.create(cluster).await;
+    let ready = env.until_ready("rec", 2).await;
+    let status = ready.status.unwrap_or_default();
+    assert!(
+        status
+            .state_transition_times
+            .contains_key(&ClusterState::Ready),
+        "stateTransitionTimes: {:?}",
+        status.state_transition_times
+    );
+    let names = |pods: &[Pod]| -> Vec<String> { pods.iter().map(ResourceExt::name_any).collect() };
+    let first = names(&env.cluster_pods("rec").await);
+
+    env.scale("rec", 3).await;
+    env.until_ready("rec", 3).await;
+    let scaled = names(&env.cluster_pods("rec").await);
+    for name in &first {
+        assert!(
+            scaled.contains(name),
+            "{name} was replaced by a replicas change: {scaled:?}"
+        );
+    }
+
+    env.crash(Controller::RayCluster).await;
+    let mut group = worker_group("workers", 3, 0, 5);
+    group["template"]["metadata"] = json!({"labels": {"revision": "2"}});
+    env.patch_spec::<RayCluster>("rec", json!({"workerGroupSpecs": [group]}))
+        .await;
+    env.run(Controller::RayCluster).await;
+    until("every pod replaced by one of the new spec", async || {
+        let pods = env.cluster_pods("rec").await;
+        let old: Vec<String> = names(&pods)
+            .into_iter()
+            .filter(|n| scaled.contains(n))
+            .collect();
+        let workers: Vec<&Pod> = pods
+            .iter()
+            .filter(|p| label(p, "ray.io/node-type") == "worker")
+            .collect();
+        let heads = pods.len() - workers.len();
+        let new_template = workers.iter().all(|p| label(p, "revision") == "2");
+        if old.is_empty() && heads == 1 && workers.len() == 3 && new_template {
+            Ok(())
+        } else {
+            Err(format!(
+                "old pods left {old:?}, {heads} heads, {} workers",
+                workers.len()
+            ))
+        }
+    })
+    .await;
+    env.until_ready("rec", 3).await;
+    let notes: Vec<String> = env
+        .until_events("DeletedHeadPod")
+        .await
+        .into_iter()
+        .filter_map(|e| e.note)
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("upgradeStrategy.type is Recreate")),
+        "{notes:?}"
+    );
     env.finish().await;
 }
 

@@ -538,6 +538,167 @@ async fn cluster_spec_change_moves_traffic_only_when_the_new_cluster_serves_even
     env.finish().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspend_deletes_every_cluster_and_service_and_resume_serves_again_on_a_new_cluster() {
+    let _turn = TURN.lock().await;
+    let env = Scenario::start("rayservice-suspend", CONTROLLERS).await;
+    let port = serve_port();
+    env.create(ray_service(
+        "sus",
+        &serve_config(port, "ray_operator_demo.hello:app", None),
+    ))
+    .await;
+    let old = active_name(&env.until_serving("sus").await);
+
+    // Suspend: every RayCluster and both Services go, and the status says so.
+    env.patch_spec::<RayService>("sus", json!({"suspend": true}))
+        .await;
+    let service = until("the RayService to be suspended", async || {
+        let service = env.service("sus").await;
+        let suspended = service.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == "Suspended" && c.status == "True")
+        });
+        if suspended {
+            Ok(service)
+        } else {
+            Err(format!("{:?}", service.status))
+        }
+    })
+    .await;
+    let left = env
+        .clusters()
+        .list(&ListParams::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .items;
+    assert!(left.is_empty(), "clusters left: {left:?}");
+    for svc in ["sus-serve-svc", "sus-head-svc"] {
+        let found = env
+            .svcs()
+            .get_opt(svc)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(found.is_none(), "{svc} is still there: {found:?}");
+    }
+    let status = service.status.clone().unwrap_or_default();
+    assert!(status.active_service_status.is_none(), "{status:?}");
+    assert!(status.pending_service_status.is_none(), "{status:?}");
+    assert_ne!(status.service_status, Some(ServiceStatus::Running));
+    assert_eq!(
+        condition(&service, "Suspended"),
+        ("True".into(), "SuspendComplete".into())
+    );
+    assert_eq!(
+        condition(&service, "Suspending"),
+        ("False".into(), "SuspendComplete".into())
+    );
+    assert_eq!(
+        condition(&service, "Ready"),
+        ("False".into(), "SuspendComplete".into())
+    );
+    env.until_event_count("DeletedRayCluster", &old, 1).await;
+    env.until_event_count("DeletedService", "sus-serve-svc", 1)
+        .await;
+    env.until_event_count("DeletedService", "sus-head-svc", 1)
+        .await;
+    env.until_event_count("SuspendedRayService", "", 1).await;
+
+    // It stays empty while suspended.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(env.cluster_names().await.is_empty());
+
+    // Resume: a new cluster, the Serve config pushed to it, the Services back, serving again.
+    env.patch_spec::<RayService>("sus", json!({"suspend": false}))
+        .await;
+    let service = env.until_serving("sus").await;
+    let new = active_name(&service);
+    assert_ne!(new, old);
+    assert_eq!(
+        condition(&service, "Suspended"),
+        ("False".into(), "Resumed".into())
+    );
+    assert_eq!(condition(&service, "Ready").0, "True");
+    assert_eq!(env.cluster_names().await, vec![new.clone()]);
+    assert_eq!(env.selector("sus-serve-svc").await, Some(new.clone()));
+    assert_eq!(env.selector("sus-head-svc").await, Some(new.clone()));
+    env.until_event_count("UpdatedServeApplications", &new, 1)
+        .await;
+    env.until_event_count("ResumedRayService", "", 1).await;
+    assert_eq!(curl_ok(&env).await, "hello");
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrade_strategy_none_keeps_one_cluster_says_why_and_still_applies_serve_config() {
+    let _turn = TURN.lock().await;
+    let env = Scenario::start("rayservice-no-upgrade", CONTROLLERS).await;
+    let port = serve_port();
+    let mut service = ray_service(
+        "keep",
+        &serve_config(port, "ray_operator_demo.hello:app", None),
+    );
+    service.spec.upgrade_strategy = Some(ray_api_v1::rayservice::RayServiceUpgradeStrategy {
+        type_: Some(ray_api_v1::RayServiceUpgradeType::NoUpgrade),
+        ..Default::default()
+    });
+    env.create(service).await;
+    let cluster = active_name(&env.until_serving("keep").await);
+
+    // A change that would need a new cluster: none is prepared, and the status and an Event say why.
+    env.patch_spec::<RayService>("keep", json!({"rayClusterConfig": cluster_config("two")}))
+        .await;
+    let message = until("UpgradeInProgress to say the change waits", async || {
+        let service = env.service("keep").await;
+        let found = service.status.as_ref().and_then(|s| {
+            s.conditions
+                .iter()
+                .find(|c| c.type_ == "UpgradeInProgress" && c.reason == "UpgradeStrategyNone")
+                .map(|c| c.message.clone())
+        });
+        found.ok_or_else(|| format!("{:?}", service.status))
+    })
+    .await;
+    assert!(
+        message.contains("upgradeStrategy.type is None") && message.contains(&cluster),
+        "{message}"
+    );
+    env.until_event_count("UpgradeStrategyNone", &cluster, 1)
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(env.cluster_names().await, vec![cluster.clone()]);
+    let service = env.service("keep").await;
+    let status = service.status.clone().unwrap_or_default();
+    assert!(status.pending_service_status.is_none(), "{status:?}");
+    assert_eq!(status.service_status, Some(ServiceStatus::Running));
+    assert_eq!(condition(&service, "Ready").0, "True");
+    assert_eq!(env.event_count("PreparingNewRayCluster", "").await, 0);
+    assert_eq!(curl_ok(&env).await, "hello");
+
+    // The Serve config still goes to the one cluster, in place.
+    env.patch_spec::<RayService>(
+        "keep",
+        json!({"serveConfigV2": serve_config(port, "ray_operator_demo.hello:build", Some(json!({"greeting": "bonjour"})))}),
+    )
+    .await;
+    until("the new config to serve", async || {
+        env.curl().await.and_then(|text| {
+            if text == "bonjour" {
+                Ok(())
+            } else {
+                Err(ServeAnswer::Other(text))
+            }
+        })
+    })
+    .await;
+    env.until_event_count("UpdatedServeApplications", &cluster, 2)
+        .await;
+    assert_eq!(env.cluster_names().await, vec![cluster.clone()]);
+    assert_eq!(active_name(&env.until_serving("keep").await), cluster);
+    env.finish().await;
+}
+
 async fn curl_ok(env: &Scenario) -> String {
     env.curl()
         .await

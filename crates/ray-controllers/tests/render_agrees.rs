@@ -74,7 +74,12 @@ fn operator_pods(cluster: &RayCluster, options: &RenderOptions, counts: &mut Cou
             spec: &cluster.spec,
             pods: &refs,
             head_settled: true,
+            head_restart_disabled: false,
             unsettled_groups: &unsettled,
+            recreate: cluster
+                .spec
+                .recreates_pods_on_change()
+                .then_some(&desired.stamp),
         };
         let actions = scaling::pod_changes(&obs, &mut |group| {
             replica_names += 1;
@@ -98,6 +103,8 @@ fn operator_pods(cluster: &RayCluster, options: &RenderOptions, counts: &mut Cou
                     pods.retain(|p| p.metadata.name.as_deref() != Some(name.as_str()));
                     continue;
                 }
+                // Pods made here carry this version's annotations already.
+                PodChange::Restamp { name } => panic!("{name} restamped"),
             };
             pod.metadata.name = Some(format!(
                 "{}{}",
@@ -127,6 +134,7 @@ fn job_cluster(job: &RayJob) -> Option<String> {
             status_check_failing_since: None,
             now: Timestamp::UNIX_EPOCH,
             suffix: "abcde",
+            sidecar: job_decide::SidecarSubmitter::NotChecked,
         });
         for action in &decision.actions {
             if let job_decide::Action::CreateCluster { name } = action {
@@ -148,6 +156,8 @@ fn check(doc: Value, options: &RenderOptions) -> Option<String> {
         RayObject::Cluster(c) => (ray_builders::render_cluster(c, options), "RayCluster"),
         RayObject::Job(j) => (ray_builders::render_job(j, options), "RayJob"),
         RayObject::Service(s) => (ray_builders::render_service(s, options), "RayService"),
+        // A RayCronJob creates RayJobs; what they create is checked with the RayJob samples.
+        RayObject::CronJob(_) => return None,
     };
     let rendered = rendered.expect("renders");
     let (render_counts, render_clusters) = rendered_counts(&rendered);
@@ -172,7 +182,7 @@ fn check(doc: Value, options: &RenderOptions) -> Option<String> {
             if job_cluster(&job).is_some() {
                 let owner = job.metadata.name.clone().unwrap_or_default();
                 let name = ray_builders::objects::render_cluster_name(&owner);
-                let cluster = ray_builders::job_cluster::ray_cluster_for_job(&job, &name)
+                let cluster = ray_builders::job_cluster::ray_cluster_for_job(&job, &name, "job-id")
                     .expect("job cluster")
                     .expect("a cluster spec");
                 operator_clusters.insert(name);
@@ -192,6 +202,7 @@ fn check(doc: Value, options: &RenderOptions) -> Option<String> {
             operator_clusters.insert(name);
             operator_pods(&cluster, options, &mut operator_counts);
         }
+        RayObject::CronJob(_) => {}
     }
     let name = object_name(&object);
     assert_eq!(
@@ -210,6 +221,7 @@ fn object_name(object: &RayObject) -> String {
         RayObject::Cluster(c) => c.metadata.name.clone(),
         RayObject::Job(j) => j.metadata.name.clone(),
         RayObject::Service(s) => s.metadata.name.clone(),
+        RayObject::CronJob(c) => c.metadata.name.clone(),
     }
     .unwrap_or_default()
 }

@@ -1,9 +1,10 @@
 //! The CustomResourceDefinitions of the ray.io kinds, as the API server receives them.
 //!
-//! One CRD per kind (`rayclusters.ray.io`, `rayjobs.ray.io`, `rayservices.ray.io`), each serving `v1` (the storage
-//! version) and the deprecated `v1alpha1`, with the `status` subresource, category `all`, KubeRay's printer columns
-//! and, by default, no conversion webhook (both versions share their JSON field names, so the API server only
-//! rewrites `apiVersion`). [`crds_with_conversion`] makes the same CRDs convert through the operator's webhook,
+//! One CRD per kind (`rayclusters.ray.io`, `rayjobs.ray.io`, `rayservices.ray.io`, `raycronjobs.ray.io`), each
+//! serving `v1` (the storage version) and, except RayCronJob (which KubeRay introduced after v1alpha1), the
+//! deprecated `v1alpha1`, with the `status` subresource, category `all`, KubeRay's printer columns and, by default,
+//! no conversion webhook (both versions share their JSON field names, so the API server only rewrites
+//! `apiVersion`). [`crds_with_conversion`] makes the same CRDs convert through the operator's webhook,
 //! which keeps the fields only v1 has when an object is written back through v1alpha1 (see [`conversion`]).
 //!
 //! Every CRD stays below [`SIZE_BUDGET`] bytes of compact JSON, so that plain client-side `kubectl apply -f` works;
@@ -13,7 +14,7 @@
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let crds = ray_crd::crds()?;
-//! assert_eq!(crds.len(), 3);
+//! assert_eq!(crds.len(), 4);
 //! for crd in &crds {
 //!     assert!(ray_crd::compact_json_size(crd)? < ray_crd::SIZE_BUDGET);
 //! }
@@ -117,11 +118,18 @@ pub enum RayKind {
     RayJob,
     /// Ray Serve applications on a Ray cluster.
     RayService,
+    /// RayJobs created on a cron schedule.
+    RayCronJob,
 }
 
 impl RayKind {
     /// Every kind, in the order the CRDs are written.
-    pub const ALL: [RayKind; 3] = [RayKind::RayCluster, RayKind::RayJob, RayKind::RayService];
+    pub const ALL: [RayKind; 4] = [
+        RayKind::RayCluster,
+        RayKind::RayJob,
+        RayKind::RayService,
+        RayKind::RayCronJob,
+    ];
 
     /// The kind's name, as in `kind: RayCluster`.
     pub fn name(self) -> &'static str {
@@ -129,6 +137,7 @@ impl RayKind {
             RayKind::RayCluster => "RayCluster",
             RayKind::RayJob => "RayJob",
             RayKind::RayService => "RayService",
+            RayKind::RayCronJob => "RayCronJob",
         }
     }
 
@@ -138,6 +147,7 @@ impl RayKind {
             RayKind::RayCluster => "rayclusters",
             RayKind::RayJob => "rayjobs",
             RayKind::RayService => "rayservices",
+            RayKind::RayCronJob => "raycronjobs",
         }
     }
 
@@ -149,6 +159,12 @@ impl RayKind {
     /// The file the CRD is written to under `config/crd/`, for example `ray.io_rayclusters.yaml`.
     pub fn file_name(self) -> String {
         format!("{}_{}.yaml", ray_api_v1::GROUP, self.plural())
+    }
+
+    /// Whether the kind is also served as the deprecated [`DEPRECATED_VERSION`] (every kind but RayCronJob, which
+    /// only exists as v1).
+    pub fn has_deprecated_version(self) -> bool {
+        self != RayKind::RayCronJob
     }
 
     /// The warning the API server returns to clients that use the deprecated version of this kind.
@@ -175,6 +191,7 @@ impl RayKind {
                     ray_api_v1alpha1::RayService::crd(),
                 ]
             }
+            RayKind::RayCronJob => vec![ray_api_v1::RayCronJob::crd()],
         }
     }
 }
@@ -258,7 +275,8 @@ pub fn compact_json_size(crd: &CustomResourceDefinition) -> Result<usize, serde_
 }
 
 /// The CRDs of all kinds, as published, but converting between versions through the operator's conversion
-/// webhook (`conversion.strategy: Webhook`) instead of `None`.
+/// webhook (`conversion.strategy: Webhook`) instead of `None`. RayCronJob gets it too, so every CRD is treated
+/// alike (here, in the Helm chart and by tools); having one version only, it is never converted.
 pub fn crds_with_conversion(
     webhook: &ConversionWebhook,
 ) -> Result<Vec<CustomResourceDefinition>, CrdError> {

@@ -9,7 +9,8 @@
 //! 1. **Descriptions of embedded Kubernetes types are dropped.** They repeat the Kubernetes API documentation
 //!    (`kubectl explain pod.spec`), once per pod template and per version. The description of *our* field that holds
 //!    the Kubernetes type is kept, and so is every description of our own types: that is the `kubectl explain` text of
-//!    the ray.io API.
+//!    the ray.io API. A Kubernetes type as the values of our map or the items of our list (`stateTransitionTimes{}`)
+//!    has no field of its own, so all of its text goes; our map's or list's description stays.
 //! 2. **Fields that can never carry data are removed** ([`Action::Remove`]): a pod template's `ephemeralContainers`
 //!    (the API server rejects Pods created with ephemeral containers: "cannot be set on create") and an embedded
 //!    Service's `status` (the API server ignores the status of an object in a create request, and the operator builds
@@ -161,6 +162,11 @@ pub const EMBEDDINGS: &[Embedding] = &[
         type_name: "Condition list",
         edits: &[],
     },
+    Embedding {
+        at: "stateTransitionTimes{}",
+        type_name: "Time",
+        edits: &[],
+    },
     // Fields of KubeRay 1.3 to 1.7 (rejected as not supported yet, but part of the schema).
     Embedding {
         at: "headGroupSpec.ingressOptions.tls",
@@ -304,8 +310,14 @@ fn reduce(
     report: &mut ShrinkReport,
 ) -> Result<(), ShrinkError> {
     report.embeddings.push(path.to_string());
-    // The node's own description is the doc comment of our field; everything below is Kubernetes' text.
-    let own = node.get("description").cloned();
+    // A node reached through a property carries the doc comment of our field; everything below it is Kubernetes'
+    // text. The values of a map and the items of a list have no field of their own: their description is the
+    // Kubernetes type's (for example `Time is a wrapper around time.Time ...` for `stateTransitionTimes{}`), and
+    // goes with the rest. Our description of the map or list stays on the node above.
+    let own = match path.0.last() {
+        Some(Step::Property(_)) => node.get("description").cloned(),
+        _ => None,
+    };
     strip_descriptions(node);
     if let (Some(own), Value::Object(map)) = (own, &mut *node) {
         map.insert("description".into(), own);
@@ -446,4 +458,41 @@ fn opaque_description(keep: &[&str], explain: &str) -> String {
         "{kept}{lead} as written and checked by Kubernetes when the operator creates the Pod (see `kubectl explain \
          {explain}`)."
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// The values of a map of Kubernetes `Time`s lose the type's description (they have no doc comment of ours),
+    /// while the map keeps ours.
+    #[test]
+    fn a_map_of_kubernetes_values_keeps_only_our_description() {
+        let mut schema = json!({
+            "type": "object",
+            "properties": {
+                "stateTransitionTimes": {
+                    "description": "ours",
+                    "type": "object",
+                    "additionalProperties": {
+                        "description": "Time is a wrapper around time.Time",
+                        "type": "string",
+                        "format": "date-time"
+                    }
+                }
+            }
+        });
+        let report = shrink_schema(&mut schema).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(report.embeddings, ["stateTransitionTimes{}"]);
+        assert_eq!(
+            schema["properties"]["stateTransitionTimes"],
+            json!({
+                "description": "ours",
+                "type": "object",
+                "additionalProperties": { "type": "string", "format": "date-time" }
+            })
+        );
+    }
 }

@@ -33,7 +33,12 @@ async fn client_with_crds() -> Client {
     names.sort();
     assert_eq!(
         names,
-        ["rayclusters.ray.io", "rayjobs.ray.io", "rayservices.ray.io"]
+        [
+            "rayclusters.ray.io",
+            "raycronjobs.ray.io",
+            "rayjobs.ray.io",
+            "rayservices.ray.io"
+        ]
     );
     client
 }
@@ -177,6 +182,7 @@ async fn a_rayjob_reads_back_with_every_field_it_was_written_with() {
     let defaults = [
         ("/submissionMode", json!("K8sJobMode")),
         ("/ttlSecondsAfterFinished", json!(0)),
+        ("/backoffLimit", json!(0)),
         ("/rayClusterSpec/workerGroupSpecs/0/numOfHosts", json!(1)),
         ("/rayClusterSpec/workerGroupSpecs/0/priority", json!(0)),
     ];
@@ -186,6 +192,7 @@ async fn a_rayjob_reads_back_with_every_field_it_was_written_with() {
     if let Some(map) = spec.as_object_mut() {
         map.remove("submissionMode");
         map.remove("ttlSecondsAfterFinished");
+        map.remove("backoffLimit");
     }
     if let Some(group) = spec
         .pointer_mut("/rayClusterSpec/workerGroupSpecs/0")

@@ -14,6 +14,7 @@ fn names_scope_and_categories_match_kuberay() {
         (RayKind::RayCluster, "rayclusters", "raycluster"),
         (RayKind::RayJob, "rayjobs", "rayjob"),
         (RayKind::RayService, "rayservices", "rayservice"),
+        (RayKind::RayCronJob, "raycronjobs", "raycronjob"),
     ] {
         let crd = crd_json(kind);
         assert_eq!(crd["metadata"]["name"], format!("{plural}.ray.io"));
@@ -64,7 +65,10 @@ fn v1_is_stored_and_only_status_is_a_subresource() {
 
 #[test]
 fn v1alpha1_is_served_deprecated_and_not_stored() {
-    for kind in RayKind::ALL {
+    for kind in RayKind::ALL
+        .into_iter()
+        .filter(|k| k.has_deprecated_version())
+    {
         let crd = crd_json(kind);
         assert_eq!(version_names(&crd), ["v1", "v1alpha1"], "{kind}");
         let v1alpha1 = &crd["spec"]["versions"][1];
@@ -146,6 +150,15 @@ fn printer_columns_match_kuberay() {
                 ),
             ],
         ),
+        (
+            RayKind::RayCronJob,
+            vec![
+                column("schedule", "string", ".spec.schedule", 0),
+                column("last schedule", "string", ".status.lastScheduleTime", 0),
+                column("age", "date", ".metadata.creationTimestamp", 0),
+                column("suspend", "boolean", ".spec.suspend", 0),
+            ],
+        ),
     ];
     for (kind, columns) in expected {
         let crd = crd_json(kind);
@@ -163,6 +176,7 @@ fn defaults_match_kuberay() {
         (RayKind::RayCluster, "spec"),
         (RayKind::RayJob, "spec.rayClusterSpec"),
         (RayKind::RayService, "spec.rayClusterConfig"),
+        (RayKind::RayCronJob, "spec.jobTemplate.rayClusterSpec"),
     ];
     for (kind, spec) in cluster_spec_paths {
         let crd = crd_json(kind);
@@ -186,6 +200,20 @@ fn defaults_match_kuberay() {
         schema["properties"]["spec"]["properties"]["submissionMode"]["default"],
         "K8sJobMode"
     );
+    let crd = crd_json(RayKind::RayCronJob);
+    let schema = version_schema(&crd, "v1").expect("v1 schema");
+    assert_eq!(
+        schema["properties"]["spec"]["properties"]["jobTemplate"]["properties"]["submissionMode"]["default"],
+        "K8sJobMode"
+    );
+}
+
+#[test]
+fn raycronjob_is_v1_only() {
+    let crd = crd_json(RayKind::RayCronJob);
+    assert_eq!(version_names(&crd), ["v1"]);
+    assert!(!RayKind::RayCronJob.has_deprecated_version());
+    assert!(RayKind::RayJob.has_deprecated_version());
 }
 
 #[test]

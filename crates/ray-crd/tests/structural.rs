@@ -369,6 +369,11 @@ fn busy_spec(kind: RayKind) -> Value {
             "rayClusterConfig": busy_cluster_spec(),
             "serveService": { "metadata": { "name": "serve" }, "spec": { "ports": [{ "port": 8000 }] } }
         }),
+        RayKind::RayCronJob => json!({
+            "schedule": "0 3 * * *",
+            "timeZone": "Europe/Berlin",
+            "jobTemplate": busy_spec(RayKind::RayJob)
+        }),
     }
 }
 

@@ -21,6 +21,11 @@
 //! # Ok(()) }
 //! ```
 
+/// The README's examples, compiled as doctests so that what crates.io shows keeps building.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod client;
 pub mod decode;
 mod error;

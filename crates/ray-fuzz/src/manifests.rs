@@ -16,6 +16,7 @@ fn object_json(object: &RayObject) -> Value {
         RayObject::Cluster(o) => json_of(o),
         RayObject::Job(o) => json_of(o),
         RayObject::Service(o) => json_of(o),
+        RayObject::CronJob(o) => json_of(o),
     }
 }
 
@@ -52,6 +53,7 @@ pub(crate) fn manifest_yaml(data: &[u8]) {
         let cluster = parse::from_yaml_str::<ray_api_v1::RayCluster>(text);
         let job = parse::from_yaml_str::<ray_api_v1::RayJob>(text);
         let service = parse::from_yaml_str::<ray_api_v1::RayService>(text);
+        let cron_job = parse::from_yaml_str::<ray_api_v1::RayCronJob>(text);
         if let Ok(cluster) = cluster {
             check_reads_back(&RayObject::Cluster(cluster));
         }
@@ -60,6 +62,9 @@ pub(crate) fn manifest_yaml(data: &[u8]) {
         }
         if let Ok(service) = service {
             check_reads_back(&RayObject::Service(service));
+        }
+        if let Ok(cron_job) = cron_job {
+            check_reads_back(&RayObject::CronJob(cron_job));
         }
     }
 }
@@ -192,6 +197,11 @@ pub(crate) fn render(data: &[u8]) {
             RayObject::Cluster(o) => ray_builders::render_cluster(o, &options),
             RayObject::Job(o) => ray_builders::render_job(o, &options),
             RayObject::Service(o) => ray_builders::render_service(o, &options),
+            // A RayCronJob renders as the RayJob it creates (here for the schedule time 1970-01-01T00:00Z, the
+            // timestamp's default).
+            RayObject::CronJob(o) => {
+                ray_builders::render_job(&o.job_at(Default::default()), &options)
+            }
         };
         let Ok(first) = render() else {
             continue;

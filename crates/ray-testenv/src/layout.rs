@@ -23,6 +23,10 @@ pub const HELM_VERSION: &str = "v4.3.1";
 /// The Ray release installed into the venv (`ray[default,serve]`). The dashboard API notes in the shared spec were
 /// recorded against this version.
 pub const RAY_VERSION: &str = "2.60.0";
+/// The Kueue release the Kueue integration tests queue RayJobs and RayClusters with (`xtask/testenv-go/kueue/go.mod`).
+pub const KUEUE_VERSION: &str = "v0.17.0";
+/// Kueue's Go module; its manager is the main package `cmd/kueue` of it.
+pub const KUEUE_MODULE: &str = "sigs.k8s.io/kueue";
 
 /// Environment variable that overrides the cache directory.
 pub const CACHE_ENV: &str = "RAY_TESTENV_CACHE";
@@ -89,6 +93,45 @@ impl Layout {
     /// `helm` lives here.
     pub fn helm_bin(&self) -> PathBuf {
         self.root.join(format!("helm-{HELM_VERSION}")).join("bin")
+    }
+
+    /// The Kueue directory: `bin/kueue`, `crds/` (Kueue's `config/components/crd/bases`) and `webhooks.yaml` (its
+    /// `config/components/webhook/manifests.yaml`), all from the module the binary was built from.
+    pub fn kueue_dir(&self) -> PathBuf {
+        self.root.join(format!("kueue-{KUEUE_VERSION}"))
+    }
+
+    /// Kueue's manager binary.
+    pub fn kueue_bin(&self) -> PathBuf {
+        self.kueue_dir().join("bin").join("kueue")
+    }
+
+    /// Kueue's CRDs, for [`crate::install_crds`].
+    pub fn kueue_crd_dir(&self) -> PathBuf {
+        self.kueue_dir().join("crds")
+    }
+
+    /// Kueue's webhook configurations as released (Service-backed; [`crate::Kueue`] rewrites them to a URL).
+    pub fn kueue_webhooks(&self) -> PathBuf {
+        self.kueue_dir().join("webhooks.yaml")
+    }
+
+    /// Kueue's manager. It has no version flag, so the version is read from the Go build info in the binary.
+    pub fn kueue(&self) -> Binary {
+        Binary::new("kueue", self.kueue_bin(), KUEUE_VERSION).go_build_info(KUEUE_MODULE)
+    }
+
+    /// Checks that Kueue is installed: the binary of [`KUEUE_VERSION`], its CRDs and its webhook manifests.
+    pub fn check_kueue(&self) -> Result<()> {
+        let has_crds = crate::manifests::yaml_files(&self.kueue_crd_dir())
+            .is_ok_and(|files| !files.is_empty());
+        if !has_crds || !self.kueue_webhooks().is_file() {
+            return Err(Error::MissingBinary {
+                name: "Kueue's CRDs and webhook manifests".into(),
+                path: self.kueue_dir(),
+            });
+        }
+        self.kueue().check().map(|_| ())
     }
 
     /// The Ray directory: `venv/` and the `complete` stamp written after a successful install.
@@ -388,6 +431,19 @@ mod tests {
         assert_eq!(
             layout.ray_binary().path,
             PathBuf::from(format!("/c/ray-{RAY_VERSION}/venv/bin/ray"))
+        );
+    }
+
+    #[test]
+    fn missing_kueue_names_the_install_command() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let layout = Layout::at(dir.path());
+        let msg = layout.check_kueue().expect_err("empty cache").to_string();
+        assert!(msg.contains("cargo xtask testenv install"), "{msg}");
+        assert!(msg.contains(&format!("kueue-{KUEUE_VERSION}")), "{msg}");
+        assert_eq!(
+            layout.kueue_bin(),
+            dir.path().join(format!("kueue-{KUEUE_VERSION}/bin/kueue"))
         );
     }
 

@@ -30,6 +30,7 @@ pub mod audit;
 mod control_plane;
 mod error;
 mod kuberay;
+mod kueue;
 mod layout;
 mod manifests;
 mod namespace;
@@ -48,9 +49,10 @@ pub use kuberay::{
     KUBERAY_MODULE, KUBERAY_SEED_VERSION, KUBERAY_VERSION, KUBERAY_VERSIONS, KubeRayOperator,
     KubeRayOptions,
 };
+pub use kueue::{Kueue, KueueOptions};
 pub use layout::{
-    Binary, CACHE_ENV, ETCD_VERSION, HELM_VERSION, KUBERNETES_VERSION, KWOK_VERSION, Layout,
-    RAY_VERSION,
+    Binary, CACHE_ENV, ETCD_VERSION, HELM_VERSION, KUBERNETES_VERSION, KUEUE_MODULE, KUEUE_VERSION,
+    KWOK_VERSION, Layout, RAY_VERSION,
 };
 pub use manifests::{
     Applied, FIELD_MANAGER, apply_file, install_crds, project_crd_dir, project_namespace,
@@ -61,5 +63,5 @@ pub use nodes::{KWOK_ANNOTATION, KWOK_ANNOTATION_VALUE, create_fake_node, is_rea
 pub use pods::{fail_pod, wait_for_pod_running};
 pub use ports::{ensure_free, free_ports};
 pub use process::{is_running, wait_gone};
-pub use ray_head::{RayHead, RayHeadOptions, serve_demo_dir};
+pub use ray_head::{RayHead, RayHeadOptions, RayProcess, serve_demo_dir};
 pub use wait::until;

@@ -106,6 +106,36 @@ pub(crate) fn generate(dir: &Path) -> Result<Pki> {
     Ok(pki)
 }
 
+/// A webhook server's certificate: `tls.crt` and `tls.key` in `dir` (the file names controller-runtime's webhook
+/// server reads), for `127.0.0.1` and `localhost`, signed by a CA of its own. Returns that CA's PEM, the
+/// `caBundle` the API server verifies the server with.
+pub(crate) fn generate_loopback_serving(dir: &Path, common_name: &str) -> Result<String> {
+    fs::create_dir_all(dir).map_err(Error::io(format!("creating {}", dir.display())))?;
+    let ca_key = KeyPair::generate().map_err(Error::pki("a webhook CA key"))?;
+    let mut ca_params =
+        CertificateParams::new(Vec::<String>::new()).map_err(Error::pki("a webhook CA"))?;
+    ca_params.distinguished_name = name(&format!("{common_name}-ca"), None);
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca_params
+        .self_signed(&ca_key)
+        .map_err(Error::pki("a webhook CA"))?;
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().map_err(Error::pki("a webhook serving key"))?;
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .map_err(Error::pki("a webhook serving certificate"))?;
+    params.distinguished_name = name(common_name, None);
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let cert = params
+        .signed_by(&key, &issuer)
+        .map_err(Error::pki("a webhook serving certificate"))?;
+    for (file, pem) in [("tls.crt", cert.pem()), ("tls.key", key.serialize_pem())] {
+        let path = dir.join(file);
+        fs::write(&path, pem).map_err(Error::io(format!("writing {}", path.display())))?;
+    }
+    Ok(ca_cert.pem())
+}
+
 fn name(common: &str, organization: Option<&str>) -> DistinguishedName {
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, common);
@@ -118,6 +148,17 @@ fn name(common: &str, organization: Option<&str>) -> DistinguishedName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_loopback_serving_certificate_names_127_0_0_1() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca = generate_loopback_serving(dir.path(), "kueue-webhook").expect("cert");
+        assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"));
+        let cert = fs::read_to_string(dir.path().join("tls.crt")).expect("tls.crt");
+        assert_ne!(cert, ca, "the serving certificate is not the CA");
+        let key = fs::read_to_string(dir.path().join("tls.key")).expect("tls.key");
+        assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"));
+    }
 
     #[test]
     fn writes_pem_files() {

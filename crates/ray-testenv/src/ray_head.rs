@@ -33,6 +33,9 @@ pub struct RayHeadOptions {
     /// Start the head with Ray's token authentication (`RAY_AUTH_MODE=token`) and this token: every dashboard
     /// request must then carry `x-ray-authorization: Bearer <token>`.
     pub auth_token: Option<String>,
+    /// More environment for the head's Ray processes, as a pod's Ray container would have it (for example
+    /// `RAY_CLOUD_INSTANCE_ID` and `RAY_enable_autoscaler_v2`, which the autoscaler tests need).
+    pub env: Vec<(String, String)>,
 }
 
 impl RayHeadOptions {
@@ -43,6 +46,7 @@ impl RayHeadOptions {
             dashboard_port: None,
             num_cpus: 1,
             auth_token: None,
+            env: Vec::new(),
         })
     }
 }
@@ -89,21 +93,14 @@ impl RayHead {
             }
             None => p[8],
         };
-        let dir = tempfile::Builder::new()
-            .prefix(RUN_PREFIX)
-            .tempdir_in(RUN_PARENT)
-            .map_err(Error::io(format!(
-                "creating a run directory in {RUN_PARENT}"
-            )))?
-            .keep();
+        let dir = new_run_dir()?;
         let supervisor = Supervisor::new(&dir, true)?;
         let mut head = RayHead {
             dashboard_url: format!("http://127.0.0.1:{dashboard_port}"),
             gcs_address: format!("127.0.0.1:{}", p[0]),
             supervisor,
         };
-        let venv_bin = options.layout.ray_venv().join("bin");
-        let mut cmd = Command::new(venv_bin.join("ray"));
+        let mut cmd = venv_command(&options.layout, "ray");
         cmd.args(["start", "--head", "--block"])
             .arg("--node-ip-address=127.0.0.1")
             .arg(format!("--port={}", p[0]))
@@ -121,14 +118,8 @@ impl RayHead {
             // Ray's default object store is 30% of RAM in /dev/shm; tests need a sliver of that.
             .arg("--object-store-memory=100000000")
             .arg("--disable-usage-stats")
-            .arg(format!("--temp-dir={}", dir.join("t").display()))
-            // Job entrypoints such as `python -c ...` must find the venv's Python, as in a Ray image.
-            .env("PATH", path_with(&venv_bin))
-            .env("VIRTUAL_ENV", options.layout.ray_venv())
-            // The RayService examples and tests deploy `ray_operator_demo.hello:app`; in a real cluster the pods
-            // mount it, here the head finds it in the project's examples.
-            .env("PYTHONPATH", serve_demo_dir())
-            .env("RAY_USAGE_STATS_ENABLED", "0");
+            .arg(format!("--temp-dir={}", dir.join("t").display()));
+        cmd.envs(options.env.iter().map(|(k, v)| (k, v)));
         if let Some(token) = &options.auth_token {
             cmd.env("RAY_AUTH_MODE", "token")
                 .env("RAY_AUTH_TOKEN", token);
@@ -228,12 +219,137 @@ impl RayHead {
     pub fn stop(mut self) {
         self.supervisor.shutdown();
     }
+
+    /// Starts a Ray worker node that joins this head with `num_cpus` CPUs and the environment `env` (a worker
+    /// pod's `RAY_CLOUD_INSTANCE_ID` and `RAY_NODE_TYPE_NAME`, say): what the Ray container of a worker pod would
+    /// run, since kwok runs no containers. It runs until dropped or stopped, as until its pod is deleted.
+    pub fn start_worker(&self, num_cpus: u32, env: &[(String, String)]) -> Result<RayProcess> {
+        // Every port the worker would otherwise take from a fixed default (the dashboard agent's 52365, ...).
+        let p = free_ports(6)?;
+        let mut args = vec![
+            "ray".to_owned(),
+            "start".to_owned(),
+            "--block".to_owned(),
+            format!("--address={}", self.gcs_address),
+            "--node-ip-address=127.0.0.1".to_owned(),
+            format!("--node-manager-port={}", p[0]),
+            format!("--object-manager-port={}", p[1]),
+            format!("--dashboard-agent-listen-port={}", p[2]),
+            format!("--dashboard-agent-grpc-port={}", p[3]),
+            format!("--metrics-export-port={}", p[4]),
+            format!("--runtime-env-agent-port={}", p[5]),
+            format!("--num-cpus={num_cpus}"),
+            "--object-store-memory=100000000".to_owned(),
+            "--disable-usage-stats".to_owned(),
+        ];
+        let process = RayProcess::start("ray-worker", &mut args, env, true)?;
+        Ok(process)
+    }
+
+    /// Runs `argv` (its first word looked up in the venv first) beside this head, in a run directory of its own,
+    /// with the venv's `PATH` and `env`: a Ray driver, or `ray kuberay-autoscaler` as the head pod's sidecar would
+    /// run it. It runs until it exits, or until the returned process is dropped or stopped.
+    pub fn run_in_venv(
+        &self,
+        name: &str,
+        argv: &[String],
+        env: &[(String, String)],
+    ) -> Result<RayProcess> {
+        let mut argv = argv.to_vec();
+        RayProcess::start(name, &mut argv, env, false)
+    }
+}
+
+/// A process started beside a [`RayHead`] (a worker node, a driver, the autoscaler) in a run directory of its own,
+/// with its output in `logs/<name>.log`. Dropping it stops it and every process it started.
+#[derive(Debug)]
+pub struct RayProcess {
+    name: String,
+    supervisor: Supervisor,
+}
+
+impl RayProcess {
+    /// Starts `argv` in a new run directory; `temp_dir`: also give it `--temp-dir` there (for `ray start`).
+    fn start(
+        name: &str,
+        argv: &mut Vec<String>,
+        env: &[(String, String)],
+        temp_dir: bool,
+    ) -> Result<RayProcess> {
+        let layout = Layout::from_env()?;
+        layout.check_ray()?;
+        let dir = new_run_dir()?;
+        let mut supervisor = Supervisor::new(&dir, true)?;
+        if temp_dir {
+            argv.push(format!("--temp-dir={}", dir.join("t").display()));
+        }
+        let Some((program, args)) = argv.split_first() else {
+            return Err(Error::Other(format!("no command given for {name}")));
+        };
+        let mut cmd = venv_command(&layout, program);
+        cmd.args(args).envs(env.iter().map(|(k, v)| (k, v)));
+        supervisor.spawn(name, cmd)?;
+        Ok(RayProcess {
+            name: name.to_owned(),
+            supervisor,
+        })
+    }
+
+    /// `Ok` while the process runs; the error says how it exited, with the tail of its output.
+    pub fn check_running(&mut self) -> Result<()> {
+        self.supervisor.check_running(&self.name)
+    }
+
+    /// The last `lines` lines of the process's output.
+    pub fn log_tail(&self, lines: usize) -> String {
+        crate::process::log_tail(&self.supervisor.log_path(&self.name), lines)
+    }
+
+    /// The run directory (a worker's Ray temp dir is `t/` inside it; the output is in `logs/<name>.log`).
+    pub fn dir(&self) -> &Path {
+        self.supervisor.dir()
+    }
+
+    /// Stops the process and everything it started now (the same as dropping it).
+    pub fn stop(mut self) {
+        self.supervisor.shutdown();
+    }
 }
 
 /// The directory holding the Serve demo package `ray_operator_demo` (`examples/serve` of this project), which
 /// every [`RayHead`] has on its `PYTHONPATH`.
 pub fn serve_demo_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/serve")
+}
+
+/// A new run directory `/tmp/rt-*` (kept: its [`Supervisor`] removes it).
+fn new_run_dir() -> Result<PathBuf> {
+    Ok(tempfile::Builder::new()
+        .prefix(RUN_PREFIX)
+        .tempdir_in(RUN_PARENT)
+        .map_err(Error::io(format!(
+            "creating a run directory in {RUN_PARENT}"
+        )))?
+        .keep())
+}
+
+/// `program` (from the venv's `bin/` when it is there) with the environment every Ray process here gets: the venv
+/// first on `PATH` (job entrypoints such as `python -c ...` must find its Python, as in a Ray image), the Serve demo
+/// package on `PYTHONPATH` (the RayService examples deploy `ray_operator_demo.hello:app`, which a pod would mount)
+/// and no usage stats.
+fn venv_command(layout: &Layout, program: &str) -> Command {
+    let venv_bin = layout.ray_venv().join("bin");
+    let in_venv = venv_bin.join(program);
+    let mut cmd = Command::new(if in_venv.is_file() {
+        in_venv
+    } else {
+        PathBuf::from(program)
+    });
+    cmd.env("PATH", path_with(&venv_bin))
+        .env("VIRTUAL_ENV", layout.ray_venv())
+        .env("PYTHONPATH", serve_demo_dir())
+        .env("RAY_USAGE_STATS_ENABLED", "0");
+    cmd
 }
 
 /// `$PATH` with `dir` in front.

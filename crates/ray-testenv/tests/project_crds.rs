@@ -18,6 +18,11 @@ async fn the_ray_io_crds_install_and_are_established() {
     names.sort();
     assert_eq!(
         names,
-        ["rayclusters.ray.io", "rayjobs.ray.io", "rayservices.ray.io"]
+        [
+            "rayclusters.ray.io",
+            "raycronjobs.ray.io",
+            "rayjobs.ray.io",
+            "rayservices.ray.io"
+        ]
     );
 }

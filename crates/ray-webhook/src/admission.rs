@@ -1,4 +1,4 @@
-//! `POST /validate`: admission review of RayCluster, RayJob and RayService objects.
+//! `POST /validate`: admission review of RayCluster, RayJob, RayService and RayCronJob objects.
 //!
 //! The rules are the ones the controllers apply ([`ray_api_v1::validation`]): one set of functions with two
 //! callers, so an object the webhook admits is never rejected by the operator later and the other way round. A
@@ -111,7 +111,8 @@ pub fn admit(
     }
 }
 
-/// Validates a RayCluster, RayJob or RayService given as JSON, in `ray.io/v1` or `ray.io/v1alpha1`.
+/// Validates a RayCluster, RayJob, RayService or RayCronJob given as JSON, in `ray.io/v1` (or, except RayCronJob,
+/// `ray.io/v1alpha1`).
 ///
 /// Type errors (a string where a number belongs, an unknown enum value) are reported like rule violations, with
 /// the field's path.
@@ -470,6 +471,38 @@ mod tests {
         body["request"]["object"] = Value::Null;
         let error = review(&serde_json::to_vec(&body).expect("json")).expect_err("no object");
         assert!(error.0.contains("has no `object`"), "{error}");
+    }
+
+    #[test]
+    fn cron_jobs_are_checked_with_their_schedule_and_job_template() {
+        let cron_job = |schedule: &str, min: i64| {
+            let mut template = cluster(min, 2)["spec"].clone();
+            template["workerGroupSpecs"][0]["replicas"] = json!(min);
+            json!({
+                "apiVersion": "ray.io/v1", "kind": "RayCronJob",
+                "metadata": { "name": "nightly", "namespace": "ns" },
+                "spec": { "schedule": schedule, "jobTemplate": {
+                    "entrypoint": "python job.py", "rayClusterSpec": template } }
+            })
+        };
+        assert!(response(&review_body("CREATE", cron_job("0 3 * * *", 1), None)).allowed);
+        let denied = response(&review_body("CREATE", cron_job("0 3 * *", 3), None));
+        assert!(!denied.allowed);
+        let fields: Vec<String> = denied
+            .result
+            .details
+            .expect("details")
+            .causes
+            .into_iter()
+            .map(|c| c.field)
+            .collect();
+        assert!(fields.contains(&"spec.schedule".to_owned()), "{fields:?}");
+        assert!(
+            fields.contains(
+                &"spec.jobTemplate.rayClusterSpec.workerGroupSpecs[0].minReplicas".to_owned()
+            ),
+            "{fields:?}"
+        );
     }
 
     #[test]

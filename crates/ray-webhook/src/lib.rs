@@ -3,8 +3,8 @@
 //! The Kubernetes API server calls two endpoints of one HTTPS server:
 //!
 //! - `POST /validate` ([`VALIDATE_PATH`]) receives an `AdmissionReview` (`admission.k8s.io/v1`) for every create
-//!   and update of a RayCluster, RayJob or RayService, in `ray.io/v1` or `ray.io/v1alpha1`. It runs the same
-//!   validation the controllers run ([`ray_api_v1::validation`]; a v1alpha1 object is converted to v1 first) and
+//!   and update of a RayCluster, RayJob, RayService or RayCronJob, in `ray.io/v1` or `ray.io/v1alpha1`. It runs the
+//!   same validation the controllers run ([`ray_api_v1::validation`]; a v1alpha1 object is converted to v1 first) and
 //!   denies an invalid object with every problem and its field path, so `kubectl apply` fails before anything is
 //!   stored instead of the object failing later in its status. See [`admission`].
 //! - `POST /convert` ([`CONVERT_PATH`]) receives a `ConversionReview` (`apiextensions.k8s.io/v1`) when the CRDs use

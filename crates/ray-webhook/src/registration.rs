@@ -1,4 +1,5 @@
-//! The `ValidatingWebhookConfiguration` that sends RayCluster, RayJob and RayService writes to `/validate`.
+//! The `ValidatingWebhookConfiguration` that sends RayCluster, RayJob, RayService and RayCronJob writes to
+//! `/validate`.
 //!
 //! One definition of the rules for the install manifests, the tests and anyone registering the webhook by hand:
 //! creates and updates of the three kinds in both versions, `sideEffects: None` (so dry runs are checked too),
@@ -16,7 +17,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 pub const WEBHOOK_NAME: &str = "validate.ray.io";
 
 /// The resources the webhook reviews.
-pub const RESOURCES: [&str; 3] = ["rayclusters", "rayjobs", "rayservices"];
+/// (RayCronJob has no v1alpha1 version; a rule naming a version a resource lacks matches nothing there.)
+pub const RESOURCES: [&str; 4] = ["rayclusters", "rayjobs", "rayservices", "raycronjobs"];
 
 /// The webhook entry for `client_config` (a Service reference with path [`crate::VALIDATE_PATH`], or a URL, and
 /// the `caBundle`). Adjust `namespace_selector` or `object_selector` on the result to limit where it applies.

@@ -71,6 +71,7 @@ fn api_for(client: &Client, namespace: &str, api_version: &str, kind: &str) -> A
         "RayCluster" => "rayclusters",
         "RayJob" => "rayjobs",
         "RayService" => "rayservices",
+        "RayCronJob" => "raycronjobs",
         other => panic!("unexpected kind {other}"),
     };
     let resource =

@@ -149,7 +149,7 @@ pub const GCS_FT_OPTIONS: &[CelRule] = &[CelRule {
 /// Rules on a RayJob's `spec`.
 pub const RAY_JOB_SPEC: &[CelRule] = &[
     CelRule {
-        rule: "(has(self.entrypoint) && self.entrypoint.trim() != '') || ((!has(self.submissionMode) || self.submissionMode == 'K8sJobMode') && has(self.submitterPodTemplate) && has(self.submitterPodTemplate.spec) && has(self.submitterPodTemplate.spec.containers) && size(self.submitterPodTemplate.spec.containers) > 0 && has(self.submitterPodTemplate.spec.containers[0].command) && size(self.submitterPodTemplate.spec.containers[0].command) > 0)",
+        rule: "(has(self.entrypoint) && self.entrypoint.trim() != '') || (has(self.submissionMode) && self.submissionMode == 'InteractiveMode') || ((!has(self.submissionMode) || self.submissionMode == 'K8sJobMode') && has(self.submitterPodTemplate) && has(self.submitterPodTemplate.spec) && has(self.submitterPodTemplate.spec.containers) && size(self.submitterPodTemplate.spec.containers) > 0 && has(self.submitterPodTemplate.spec.containers[0].command) && size(self.submitterPodTemplate.spec.containers[0].command) > 0)",
         message: "the job has nothing to run: set entrypoint to the command to run, for example \"python /home/ray/job.py\"",
         field_path: Some(".entrypoint"),
     },
@@ -177,6 +177,59 @@ pub const RAY_JOB_SPEC: &[CelRule] = &[
         rule: "!has(self.ttlSecondsAfterFinished) || self.ttlSecondsAfterFinished <= 0 || (has(self.shutdownAfterJobFinishes) && self.shutdownAfterJobFinishes)",
         message: "ttlSecondsAfterFinished only applies when shutdownAfterJobFinishes is true: set shutdownAfterJobFinishes: true, or remove ttlSecondsAfterFinished",
         field_path: Some(".ttlSecondsAfterFinished"),
+    },
+    CelRule {
+        rule: "!has(self.deletionStrategy) || !has(self.deletionStrategy.deletionRules) || !has(self.shutdownAfterJobFinishes) || !self.shutdownAfterJobFinishes",
+        message: "shutdownAfterJobFinishes and deletionStrategy.deletionRules cannot be combined: express the cluster deletion as a DeleteCluster rule, or remove deletionRules",
+        field_path: Some(".deletionStrategy"),
+    },
+    CelRule {
+        rule: "!has(self.submissionMode) || self.submissionMode != 'SidecarMode' || !has(self.clusterSelector) || size(self.clusterSelector) == 0",
+        message: "SidecarMode runs the submitter in the head pod of a cluster the RayJob creates, so it cannot use clusterSelector: use HTTPMode or K8sJobMode with an existing cluster",
+        field_path: Some(".submissionMode"),
+    },
+    CelRule {
+        rule: "!has(self.backoffLimit) || self.backoffLimit == 0 || !has(self.clusterSelector) || size(self.clusterSelector) == 0",
+        message: "backoffLimit retries on a new RayCluster, which a RayJob using clusterSelector does not create: remove backoffLimit or clusterSelector",
+        field_path: Some(".backoffLimit"),
+    },
+    CelRule {
+        rule: "!has(self.backoffLimit) || self.backoffLimit == 0 || !has(self.submissionMode) || self.submissionMode != 'InteractiveMode'",
+        message: "backoffLimit cannot be used with InteractiveMode: a retry would follow the job id you gave for the failed attempt",
+        field_path: Some(".backoffLimit"),
+    },
+    CelRule {
+        rule: "!has(self.submissionMode) || self.submissionMode != 'SidecarMode' || (!has(self.submitterPodTemplate) && !has(self.submitterConfig))",
+        message: "SidecarMode builds the submitter container itself: remove submitterPodTemplate and submitterConfig, or use K8sJobMode",
+        field_path: Some(".submissionMode"),
+    },
+];
+
+/// Rules on a RayJob's `deletionStrategy` (KubeRay's, with its messages).
+pub const DELETION_STRATEGY: &[CelRule] = &[
+    CelRule {
+        rule: "!((has(self.onSuccess) || has(self.onFailure)) && has(self.deletionRules))",
+        message: "legacy policies (onSuccess/onFailure) and deletionRules cannot be used together within the same deletionStrategy",
+        field_path: None,
+    },
+    CelRule {
+        rule: "((has(self.onSuccess) && has(self.onFailure)) || has(self.deletionRules))",
+        message: "deletionStrategy requires either BOTH onSuccess and onFailure, OR the deletionRules field (cannot be empty)",
+        field_path: None,
+    },
+];
+
+/// Rules on one deletion rule's `condition` (KubeRay's, with its messages).
+pub const DELETION_CONDITION: &[CelRule] = &[
+    CelRule {
+        rule: "!(has(self.jobStatus) && has(self.jobDeploymentStatus))",
+        message: "JobStatus and JobDeploymentStatus cannot be used together within the same deletion condition.",
+        field_path: None,
+    },
+    CelRule {
+        rule: "has(self.jobStatus) || has(self.jobDeploymentStatus)",
+        message: "the deletion condition requires either the JobStatus or the JobDeploymentStatus field.",
+        field_path: None,
     },
 ];
 
@@ -247,6 +300,46 @@ pub(crate) fn autoscaler_options_schema(schema: &mut Schema) {
 /// schemars transform of `RayJobSpec`.
 pub(crate) fn ray_job_spec_schema(schema: &mut Schema) {
     add_rules(schema, RAY_JOB_SPEC);
+}
+
+/// schemars transform of `DeletionStrategy`.
+pub(crate) fn deletion_strategy_schema(schema: &mut Schema) {
+    add_rules(schema, DELETION_STRATEGY);
+}
+
+/// schemars transform of `DeletionCondition`: its rules, and the only statuses a condition may name (KubeRay's
+/// enums: a rule fires on a finished job).
+pub(crate) fn deletion_condition_schema(schema: &mut Schema) {
+    add_rules(schema, DELETION_CONDITION);
+    let Some(properties) = schema
+        .ensure_object()
+        .get_mut("properties")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for (field, values, description) in [
+        (
+            "jobStatus",
+            serde_json::json!(["SUCCEEDED", "FAILED"]),
+            "The Ray job status that triggers the rule: `SUCCEEDED` or `FAILED`.",
+        ),
+        (
+            "jobDeploymentStatus",
+            serde_json::json!(["Failed"]),
+            "The RayJob deployment status that triggers the rule: `Failed`.",
+        ),
+    ] {
+        properties.insert(
+            field.to_owned(),
+            serde_json::json!({
+                "description": description,
+                "type": "string",
+                "nullable": true,
+                "enum": values,
+            }),
+        );
+    }
 }
 
 /// schemars transform of `RayServiceSpec`.

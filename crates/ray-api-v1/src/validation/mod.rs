@@ -1,4 +1,4 @@
-//! Validation of RayCluster, RayJob and RayService objects.
+//! Validation of RayCluster, RayJob, RayService and RayCronJob objects.
 //!
 //! The same rules run everywhere: in the operator before it acts on an object (a rejected object gets a
 //! `ValidationFailed` status naming the field), in a validating webhook, and in any tool that reads a manifest
@@ -50,9 +50,11 @@
 mod auth;
 pub(crate) mod cluster;
 pub mod crd_rules;
+pub mod cron_job;
 pub mod gcs_ft;
 mod ingress;
 pub(crate) mod job;
+mod job_lifecycle;
 mod kube_service;
 #[cfg(test)]
 mod kubernetes_parity;
@@ -64,6 +66,7 @@ mod resources;
 pub(crate) mod service;
 mod start_params;
 pub mod unsupported;
+mod upgrade_strategy;
 mod workloads;
 mod yaml;
 
@@ -76,6 +79,7 @@ use crate::rayjob::{RayJob, RayJobSpec};
 use crate::rayservice::{RayService, RayServiceSpec};
 
 pub use cluster::{GroupContext, MAX_NUM_OF_HOSTS};
+pub use cron_job::{MAX_CRON_JOB_NAME_LENGTH, validate_cron_job};
 pub use metadata::MAX_ANNOTATIONS_BYTES;
 pub use names::{MAX_CLUSTER_NAME_LENGTH, MAX_JOB_NAME_LENGTH, MAX_SERVICE_NAME_LENGTH};
 
@@ -252,6 +256,11 @@ pub fn validate_cluster(cluster: &RayCluster) -> Result<(), ValidationErrors> {
         &cluster.spec,
         "spec",
         cluster.metadata.annotations.as_ref(),
+        &mut errors.0,
+    );
+    upgrade_strategy::check_origin(
+        &cluster.spec,
+        cluster.metadata.labels.as_ref(),
         &mut errors.0,
     );
     errors.into_result()

@@ -4,8 +4,8 @@
 //! unchanged, but a value that would ask for behaviour the operator lacks is **rejected, naming the field**, rather
 //! than silently ignored: by a CEL rule in the CRD (generated from [`UNSUPPORTED_FIELDS`], so it holds without the
 //! webhook) and by [`crate::validation`] (the webhook, the operator and `ray-operator render`), with the same
-//! message. Values that ask for what the operator does anyway (`suspend: false`, `priority: 0`,
-//! `upgradeStrategy.type: None`, ...) are accepted.
+//! message. Values that ask for what the operator does anyway (`tlsOptions.enabled: false`, the `redis` GCS
+//! backend, ...) are accepted.
 //!
 //! Implementing a field means deleting its entry from [`UNSUPPORTED_FIELDS`] (and regenerating the CRDs).
 
@@ -53,13 +53,20 @@ pub enum Scalar {
     False,
     /// This string.
     Str(&'static str),
+    /// One of these strings (the values of an enum the operator implements only in part).
+    OneOf(&'static [&'static str]),
 }
 
 impl Scalar {
-    fn cel(self) -> String {
+    /// The CEL expression that holds when `expr` is this value.
+    fn cel_test(self, expr: &str) -> String {
         match self {
-            Scalar::False => "false".to_owned(),
-            Scalar::Str(text) => format!("'{text}'"),
+            Scalar::False => format!("{expr} == false"),
+            Scalar::Str(text) => format!("{expr} == '{text}'"),
+            Scalar::OneOf(texts) => {
+                let list: Vec<String> = texts.iter().map(|t| format!("'{t}'")).collect();
+                format!("{expr} in [{}]", list.join(", "))
+            }
         }
     }
 
@@ -67,6 +74,7 @@ impl Scalar {
         match self {
             Scalar::False => value == &Value::Bool(false),
             Scalar::Str(text) => value.as_str() == Some(text),
+            Scalar::OneOf(texts) => value.as_str().is_some_and(|v| texts.contains(&v)),
         }
     }
 
@@ -74,6 +82,7 @@ impl Scalar {
         match self {
             Scalar::False => "false".to_owned(),
             Scalar::Str(text) => text.to_owned(),
+            Scalar::OneOf(texts) => texts.join(" or "),
         }
     }
 }
@@ -137,14 +146,6 @@ pub const UNSUPPORTED_FIELDS: &[UnsupportedField] = &[
     // RayClusterSpec
     field(
         Holder::ClusterSpec,
-        "upgradeStrategy",
-        Accepted::Object {
-            fields: &[("type", Scalar::Str("None"))],
-            others: &[],
-        },
-    ),
-    field(
-        Holder::ClusterSpec,
         "historyServerOptions",
         Accepted::Nothing,
     ),
@@ -172,16 +173,16 @@ pub const UNSUPPORTED_FIELDS: &[UnsupportedField] = &[
         Accepted::Nothing,
     )
     .because("it configures the embedded rocksdb backend, which is not implemented"),
-    // RayServiceSpec
+    // RayServiceSpec: `NewCluster` and `None` are implemented, the incremental upgrade is not.
     field(
         Holder::ServiceSpec,
         "upgradeStrategy",
         Accepted::Object {
-            fields: &[("type", Scalar::Str("NewCluster"))],
+            fields: &[("type", Scalar::OneOf(&["NewCluster", "None"]))],
             others: &["clusterUpgradeOptions"],
         },
-    ),
-    field(Holder::ServiceSpec, "suspend", Accepted::False),
+    )
+    .because("NewClusterWithIncrementalUpgrade is not implemented"),
 ];
 
 impl UnsupportedField {
@@ -230,7 +231,10 @@ impl UnsupportedField {
                 let mut parts: Vec<String> = fields
                     .iter()
                     .map(|(name, value)| {
-                        format!("(!has({f}.{name}) || {f}.{name} == {})", value.cel())
+                        format!(
+                            "(!has({f}.{name}) || {})",
+                            value.cel_test(&format!("{f}.{name}"))
+                        )
                     })
                     .collect();
                 parts.extend(others.iter().map(|name| format!("!has({f}.{name})")));

@@ -115,11 +115,13 @@ pub(crate) fn check_cluster_spec(
 
     super::unsupported::check_cluster_spec(spec, path, errors);
     super::auth::check_spec(spec, path, embedded_in, errors);
+    super::upgrade_strategy::check_spec(spec, path, embedded_in, errors);
     super::gcs_ft::check_spec(spec, path, errors);
 }
 
 /// Checks a RayJob spec at `path`: its cluster spec and its submitter pod template.
 pub(crate) fn check_job_spec(spec: &RayJobSpec, path: &str, errors: &mut Vec<FieldError>) {
+    super::job_lifecycle::check(spec, path, errors);
     if let Some(cluster) = &spec.ray_cluster_spec {
         check_cluster_spec(
             cluster,

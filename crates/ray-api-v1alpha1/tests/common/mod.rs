@@ -745,6 +745,7 @@ pub fn v1_cluster_status() -> impl Strategy<Value = v1::RayClusterStatus> {
             of(v1_head_info()),
             vec(condition(), 0..3),
             of(any::<i64>()),
+            btree_map(v1_cluster_state(), time(), 0..3),
         ),
     )
         .prop_map(
@@ -759,7 +760,14 @@ pub fn v1_cluster_status() -> impl Strategy<Value = v1::RayClusterStatus> {
                     max_worker_replicas,
                 ),
                 (desired_cpu, desired_memory, desired_gpu, desired_tpu),
-                (last_update_time, endpoints, head, conditions, observed_generation),
+                (
+                    last_update_time,
+                    endpoints,
+                    head,
+                    conditions,
+                    observed_generation,
+                    state_transition_times,
+                ),
             )| v1::RayClusterStatus {
                 state,
                 reason,
@@ -773,6 +781,7 @@ pub fn v1_cluster_status() -> impl Strategy<Value = v1::RayClusterStatus> {
                 desired_gpu,
                 desired_tpu,
                 last_update_time,
+                state_transition_times,
                 endpoints,
                 head,
                 conditions,
@@ -801,6 +810,9 @@ pub fn v1_job_deployment_status() -> impl Strategy<Value = v1::JobDeploymentStat
         Failed,
         Suspending,
         Suspended,
+        Retrying,
+        Waiting,
+        ValidationFailed,
     ])
 }
 
@@ -812,6 +824,8 @@ pub fn v1_job_failed_reason() -> impl Strategy<Value = v1::JobFailedReason> {
         AppFailed,
         ValidationFailed,
         JobStatusCheckTimeoutExceeded,
+        PreRunningDeadlineExceeded,
+        JobDeploymentStatusTransitionGracePeriodExceeded,
     ])
 }
 
@@ -832,6 +846,8 @@ pub fn v1_job_spec() -> impl Strategy<Value = v1::RayJobSpec> {
             of(select(vec![
                 v1::JobSubmissionMode::K8sJobMode,
                 v1::JobSubmissionMode::HttpMode,
+                v1::JobSubmissionMode::InteractiveMode,
+                v1::JobSubmissionMode::SidecarMode,
             ])),
         ),
         (
@@ -842,6 +858,15 @@ pub fn v1_job_spec() -> impl Strategy<Value = v1::RayJobSpec> {
             of(text()),
         ),
         of(of(0i32..10).prop_map(|backoff_limit| v1::SubmitterConfig { backoff_limit })),
+        (
+            of(0i32..10),
+            of(1i32..1000),
+            of(select(vec![
+                "ray.io/kuberay-operator".to_owned(),
+                "kueue.x-k8s.io/multikueue".to_owned(),
+            ])),
+            of(deletion_strategy()),
+        ),
     )
         .prop_map(
             |(
@@ -863,6 +888,7 @@ pub fn v1_job_spec() -> impl Strategy<Value = v1::RayJobSpec> {
                     entrypoint_resources,
                 ),
                 submitter_config,
+                (backoff_limit, pre_running_deadline_seconds, managed_by, deletion_strategy),
             )| v1::RayJobSpec {
                 entrypoint,
                 metadata,
@@ -880,6 +906,48 @@ pub fn v1_job_spec() -> impl Strategy<Value = v1::RayJobSpec> {
                 entrypoint_num_gpus,
                 entrypoint_resources,
                 submitter_config,
+                backoff_limit,
+                pre_running_deadline_seconds,
+                managed_by,
+                deletion_strategy,
+            },
+        )
+}
+
+fn deletion_policy_type() -> impl Strategy<Value = v1::rayjob::DeletionPolicyType> {
+    use v1::rayjob::DeletionPolicyType::*;
+    select(vec![DeleteWorkers, DeleteCluster, DeleteSelf, DeleteNone])
+}
+
+fn deletion_strategy() -> impl Strategy<Value = v1::rayjob::DeletionStrategy> {
+    let policy =
+        || of(deletion_policy_type()).prop_map(|policy| v1::rayjob::DeletionPolicy { policy });
+    let rule = (
+        deletion_policy_type(),
+        of(job_status()),
+        of(v1_job_deployment_status()),
+        0i32..1000,
+    )
+        .prop_map(|(policy, job_status, job_deployment_status, ttl_seconds)| {
+            v1::rayjob::DeletionRule {
+                policy,
+                condition: v1::rayjob::DeletionCondition {
+                    job_status,
+                    job_deployment_status,
+                    ttl_seconds,
+                },
+            }
+        });
+    (
+        of(policy()),
+        of(policy()),
+        of(proptest::collection::vec(rule, 0..4)),
+    )
+        .prop_map(
+            |(on_success, on_failure, deletion_rules)| v1::rayjob::DeletionStrategy {
+                on_success,
+                on_failure,
+                deletion_rules,
             },
         )
 }
@@ -901,6 +969,16 @@ pub fn v1_job_status() -> impl Strategy<Value = v1::RayJobStatus> {
             of(v1_cluster_status()),
             of(any::<i64>()),
         ),
+        (
+            of((of(time()), of(time())).prop_map(|(start_time, end_time)| {
+                v1::rayjob::RayJobStatusInfo {
+                    start_time,
+                    end_time,
+                }
+            })),
+            of(0i32..5),
+            of(0i32..5),
+        ),
     )
         .prop_map(
             |(
@@ -913,6 +991,7 @@ pub fn v1_job_status() -> impl Strategy<Value = v1::RayJobStatus> {
                     reason,
                 ),
                 (message, start_time, end_time, ray_cluster_status, observed_generation),
+                (ray_job_info, succeeded, failed),
             )| v1::RayJobStatus {
                 job_id,
                 ray_cluster_name,
@@ -925,6 +1004,9 @@ pub fn v1_job_status() -> impl Strategy<Value = v1::RayJobStatus> {
                 end_time,
                 ray_cluster_status,
                 observed_generation,
+                ray_job_info,
+                succeeded,
+                failed,
             },
         )
 }

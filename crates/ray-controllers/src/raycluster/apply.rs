@@ -10,11 +10,11 @@ use std::time::Instant;
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ObjectReference, Pod, Service};
-use kube::api::DeleteParams;
+use kube::api::{DeleteParams, Patch};
 use kube::{Api, Resource, ResourceExt};
 use operator_runtime::{Notice, api_message};
 use ray_api_v1::RayCluster;
-use ray_builders::{DesiredCluster, RenderError};
+use ray_builders::{DesiredCluster, RenderError, labels};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::{info, warn};
@@ -26,7 +26,7 @@ use super::events;
 use super::gcs_ft::FINALIZER;
 use super::scaling::{DeleteReason, PodChange};
 use super::status::Failure;
-use crate::context::{FIELD_MANAGER, post_params};
+use crate::context::{FIELD_MANAGER, merge_params, post_params};
 use crate::expectations::GroupKey;
 
 /// Most pod creations one reconcile has in flight at once. Creating a big group one pod at a time makes its
@@ -132,6 +132,17 @@ impl Applier<'_> {
 
     fn namespace(&self) -> &str {
         &self.namespace
+    }
+
+    /// A reference to one of the cluster's pods, for an Event's `related`.
+    fn pod_reference(&self, name: &str) -> ObjectReference {
+        ObjectReference {
+            api_version: Some("v1".to_string()),
+            kind: Some("Pod".to_string()),
+            namespace: Some(self.namespace.clone()),
+            name: Some(name.to_string()),
+            ..ObjectReference::default()
+        }
     }
 
     fn clusters(&self) -> Api<RayCluster> {
@@ -348,6 +359,7 @@ impl Applier<'_> {
                         failure.get_or_insert(f);
                     }
                 }
+                PodChange::Restamp { name } => self.restamp(&api, &name, desired).await,
                 PodChange::CreateHead => {
                     if failed_groups.contains(&None) {
                         continue;
@@ -419,8 +431,14 @@ impl Applier<'_> {
         }
         for (group, names) in created {
             let (reason, note) = created_note(self.namespace(), group.as_deref(), &names);
-            self.publish(Notice::normal(reason, events::ACTION_CREATE, note))
-                .await;
+            let mut notice = Notice::normal(reason, events::ACTION_CREATE, note);
+            // The recorder folds Events with the same reason and `related` into one series that keeps the first
+            // note: naming the batch's first pod keeps every batch an Event of its own, so each created pod can be
+            // found in `kubectl get events`.
+            if let Some(first) = names.first() {
+                notice = notice.related_to(self.pod_reference(first));
+            }
+            self.publish(notice).await;
         }
         Ok(failure)
     }
@@ -470,6 +488,29 @@ impl Applier<'_> {
         }
     }
 
+    /// Writes the current spec hash and operator version into a pod made by another operator version (merge patch
+    /// of two annotations). A failure is logged and retried by a later reconcile: until then the pod is only not
+    /// compared, nothing is lost.
+    async fn restamp(&self, api: &Api<Pod>, name: &str, desired: &DesiredCluster) {
+        let patch = serde_json::json!({"metadata": {"annotations": {
+            labels::RECREATE_HASH_ANNOTATION: desired.stamp.spec_hash,
+            labels::KUBERAY_VERSION_ANNOTATION: desired.stamp.operator_version,
+        }}});
+        match api
+            .patch(name, &merge_params(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => info!(
+                pod = %name,
+                "brought the spec hash of a pod created by another operator version up to date"
+            ),
+            Err(kube::Error::Api(status)) if status.is_not_found() => {}
+            Err(error) => {
+                warn!(%error, pod = %name, "updating the pod's spec hash annotation failed")
+            }
+        }
+    }
+
     async fn delete_pod(
         &self,
         api: &Api<Pod>,
@@ -491,11 +532,15 @@ impl Applier<'_> {
         match api.delete(name, &DeleteParams::default()).await {
             Ok(_) => {
                 info!(pod = %name, %reason, "deleted pod");
-                self.publish(Notice::normal(
-                    deleted,
-                    events::ACTION_DELETE,
-                    format!("Deleted Pod {}/{name}: {reason}", self.namespace()),
-                ))
+                // `related` names the pod, so deletions of different pods are never folded into one series.
+                self.publish(
+                    Notice::normal(
+                        deleted,
+                        events::ACTION_DELETE,
+                        format!("Deleted Pod {}/{name}: {reason}", self.namespace()),
+                    )
+                    .related_to(self.pod_reference(name)),
+                )
                 .await;
                 None
             }

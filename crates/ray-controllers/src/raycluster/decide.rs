@@ -8,7 +8,8 @@
 //! - An invalid spec creates nothing: one `InvalidRayClusterSpec` Warning, and the status says why.
 //! - Otherwise the missing children are created (a generated auth token's Secret, autoscaler RBAC, Ingress, then
 //!   Services: create-only, so a
-//!   user's edits are not fought over), then pods are changed as [`scaling`] decides.
+//!   user's edits are not fought over), then pods are changed as [`scaling`] decides (including the Recreate
+//!   upgrade strategy, from the pods' spec hash annotations).
 
 use std::time::Duration;
 
@@ -215,6 +216,12 @@ fn decide_running<'f>(
             pods: &pods,
             head_settled: running.head_settled,
             unsettled_groups: &running.unsettled_groups,
+            head_restart_disabled: head_restart_disabled(facts.cluster),
+            recreate: facts
+                .cluster
+                .spec
+                .recreates_pods_on_change()
+                .then_some(&desired.stamp),
         },
         new_replica_name,
     );
@@ -238,3 +245,21 @@ fn decide_running<'f>(
 #[cfg(test)]
 #[path = "decide_tests.rs"]
 mod tests;
+
+/// KubeRay's `ray.io/disable-provisioned-head-restart`: once a cluster with it was provisioned, a lost head pod is
+/// not replaced (a SidecarMode RayJob's new head would submit the same job id again, or lose the workers' state).
+fn head_restart_disabled(cluster: &ray_api_v1::RayCluster) -> bool {
+    let annotated = cluster
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(ray_builders::labels::DISABLE_PROVISIONED_HEAD_RESTART_ANNOTATION))
+        .is_some_and(|v| v == "true");
+    annotated
+        && cluster.status.as_ref().is_some_and(|status| {
+            status
+                .conditions
+                .iter()
+                .any(|c| c.type_ == "RayClusterProvisioned" && c.status == "True")
+        })
+}

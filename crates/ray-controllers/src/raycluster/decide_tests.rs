@@ -295,3 +295,69 @@ fn a_deleted_cluster_with_the_finalizer_is_cleaned_up() {
     ));
     assert_eq!(decision.status, None);
 }
+
+/// `steady_pods` as the operator created them from `cluster`'s spec: with its spec hash and version annotations.
+fn pods_created_from(cluster: &RayCluster) -> Vec<Arc<CachedPod>> {
+    let desired =
+        desired::build(cluster, &RenderOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    steady_pods()
+        .into_iter()
+        .map(|pod| {
+            let mut pod = (*pod).clone();
+            pod.spec_hash = Some(desired.stamp.spec_hash.clone());
+            pod.operator_version = Some(desired.stamp.operator_version.clone());
+            Arc::new(pod)
+        })
+        .collect()
+}
+
+fn pod_changes_of<'d>(decision: &'d Decision<'_>) -> &'d [PodChange] {
+    match decision.actions.last() {
+        Some(Action::ChangePods { changes, .. }) => changes,
+        _ => &[],
+    }
+}
+
+/// With `upgradeStrategy.type: Recreate`, a changed worker template deletes the head and every worker (and creates
+/// nothing in that pass); a replicas change only scales; with `None` the old pods stay.
+#[test]
+fn recreate_replaces_every_pod_for_a_template_change_only() {
+    let recreate = json!({"upgradeStrategy": {"type": "Recreate"}});
+    let before = cluster(recreate.clone());
+    let pods = pods_created_from(&before);
+
+    let mut changed = before.clone();
+    if let Some(pod) = changed.spec.worker_group_specs[0].template.spec.as_mut() {
+        pod.containers[0].image = Some("rayproject/ray:2.10.0".into());
+    }
+    let f = facts(
+        &changed,
+        pods.clone(),
+        running(&changed, everything_exists()),
+    );
+    let decision = run(&f);
+    let changes = pod_changes_of(&decision);
+    assert_eq!(changes.len(), 3, "{changes:?}");
+    assert!(changes.iter().all(|c| matches!(
+        c,
+        PodChange::Delete {
+            reason: scaling::DeleteReason::Recreate,
+            ..
+        }
+    )));
+
+    let mut scaled = before.clone();
+    scaled.spec.worker_group_specs[0].replicas = Some(3);
+    let f = facts(&scaled, pods.clone(), running(&scaled, everything_exists()));
+    let decision = run(&f);
+    assert!(
+        matches!(pod_changes_of(&decision), [PodChange::CreateWorker { .. }]),
+        "{:?}",
+        decision.actions
+    );
+
+    let mut none = changed.clone();
+    none.spec.upgrade_strategy = serde_json::from_value(json!({"type": "None"})).ok();
+    let f = facts(&none, pods, running(&none, everything_exists()));
+    assert_eq!(pod_changes_of(&run(&f)), []);
+}

@@ -3,6 +3,12 @@
 //!
 //! The rules (KubeRay's `reconcilePods`, with its lessons applied):
 //! - `suspend: true`: delete every pod. A worker group's own `suspend: true`: delete every pod of that group.
+//! - `upgradeStrategy.type: Recreate` (KubeRay's rule, decided from the pods' annotations alone, so it survives a
+//!   restart): when a pod this operator version created carries the spec hash of another spec, delete every pod
+//!   and create nothing in that pass; the next passes create them from the current spec. Replica counts and
+//!   `workersToDelete` are not part of the hash, so the autoscaler's changes never trigger it. A head created by
+//!   another operator version (or KubeRay) is not compared: its annotations are brought up to date instead, so
+//!   upgrading the operator replaces no pod.
 //! - Head: none → create one; unhealthy → delete it (it is recreated on the next pass); more than one (only after
 //!   a crash between create and cache update) → keep the oldest, delete the rest.
 //! - Worker group: desired = `replicas` clamped into `[minReplicas, maxReplicas]` × `numOfHosts`. Unhealthy pods
@@ -22,9 +28,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ray_api_v1::{RayClusterSpec, WorkerGroupSpec};
 use ray_builders::resources::{desired_replicas, hosts};
-use ray_builders::{MultiHostReplica, WorkerReplica};
+use ray_builders::{MultiHostReplica, PodStamp, WorkerReplica};
 
-use crate::pod_index::{CachedPod, PodPhase};
+use crate::pod_index::{CachedPod, NodeType, PodPhase};
 
 /// Why a pod is deleted; shown in the event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +49,8 @@ pub enum DeleteReason {
     ExtraHead,
     /// A multi-host replica is missing hosts or one of its hosts is deleted, so the whole replica goes.
     IncompleteReplica,
+    /// The spec changed and `upgradeStrategy.type` is `Recreate`.
+    Recreate,
 }
 
 impl std::fmt::Display for DeleteReason {
@@ -61,6 +69,9 @@ impl std::fmt::Display for DeleteReason {
             DeleteReason::IncompleteReplica => {
                 f.write_str("its multi-host replica is incomplete and is replaced as a whole")
             }
+            DeleteReason::Recreate => f.write_str(
+                "the RayCluster spec changed and upgradeStrategy.type is Recreate, so every pod is replaced",
+            ),
         }
     }
 }
@@ -91,6 +102,12 @@ pub enum PodChange {
         /// The replica (and host) the pod is.
         replica: WorkerReplica,
     },
+    /// Write the current spec hash and operator version into a head pod created by another operator version, so
+    /// that the Recreate upgrade strategy compares it from now on.
+    Restamp {
+        /// The pod's name.
+        name: String,
+    },
 }
 
 /// What the controller knows when it decides.
@@ -103,6 +120,12 @@ pub struct Observation<'a> {
     pub head_settled: bool,
     /// Worker groups whose previous creates and deletes are not visible yet.
     pub unsettled_groups: &'a BTreeSet<String>,
+    /// A lost head pod is not replaced: the cluster carries `ray.io/disable-provisioned-head-restart: "true"` (a
+    /// SidecarMode RayJob's, whose submitter must not run twice) and was provisioned once already.
+    pub head_restart_disabled: bool,
+    /// With `upgradeStrategy.type: Recreate`: the annotations of a pod created from the current spec by this
+    /// operator version. `None` leaves pods of older specs alone.
+    pub recreate: Option<&'a PodStamp>,
 }
 
 fn name(pod: &CachedPod) -> String {
@@ -171,34 +194,27 @@ pub fn pod_changes(
     let mut budget = MAX_CREATES_PER_RECONCILE;
 
     if obs.spec.suspend {
+        return delete_all(obs, &active, DeleteReason::Suspended);
+    }
+
+    if let Some(stamp) = obs.recreate {
+        if active.iter().any(|p| outdated(p, stamp)) {
+            return delete_all(obs, &active, DeleteReason::Recreate);
+        }
         if obs.head_settled {
-            for pod in active.iter().filter(|p| is_head(p)) {
-                actions.push(PodChange::Delete {
-                    name: name(pod),
-                    group: None,
-                    reason: DeleteReason::Suspended,
-                });
+            for head in active.iter().filter(|p| is_head(p)) {
+                if head.operator_version.as_deref() != Some(stamp.operator_version.as_str()) {
+                    actions.push(PodChange::Restamp { name: name(head) });
+                }
             }
         }
-        for group in &obs.spec.worker_group_specs {
-            if obs.unsettled_groups.contains(&group.group_name) {
-                continue;
-            }
-            for pod in active.iter().filter(|p| is_worker_of(p, &group.group_name)) {
-                actions.push(PodChange::Delete {
-                    name: name(pod),
-                    group: Some(group.group_name.clone()),
-                    reason: DeleteReason::Suspended,
-                });
-            }
-        }
-        return actions;
     }
 
     if obs.head_settled {
         let mut heads: Vec<&CachedPod> = active.iter().copied().filter(|p| is_head(p)).collect();
         heads.sort_by_key(|p| (p.created.clone(), name(p)));
         match heads.split_first() {
+            None if obs.head_restart_disabled => {}
             None => {
                 actions.push(PodChange::CreateHead);
                 budget -= 1;
@@ -250,6 +266,61 @@ pub fn pod_changes(
         } else {
             decide_group(obs.spec, index, group, &pods, &mut budget, &mut actions);
         }
+    }
+    actions
+}
+
+/// Whether `pod` was created by this operator version from another spec than the current one. A pod without the
+/// annotations, or of another version, is not compared (KubeRay's rule; its hash may be computed differently).
+fn outdated(pod: &CachedPod, stamp: &PodStamp) -> bool {
+    pod.operator_version.as_deref() == Some(stamp.operator_version.as_str())
+        && pod
+            .spec_hash
+            .as_deref()
+            .is_some_and(|hash| hash != stamp.spec_hash)
+}
+
+/// Deletes every head and worker pod of the cluster whose head or group has settled (the rest go in a later pass),
+/// including workers of groups no longer in the spec, which would otherwise keep the cluster from ever being
+/// suspended or recreated.
+fn delete_all(
+    obs: &Observation<'_>,
+    active: &[&CachedPod],
+    reason: DeleteReason,
+) -> Vec<PodChange> {
+    let mut actions = Vec::new();
+    if obs.head_settled {
+        for pod in active.iter().filter(|p| is_head(p)) {
+            actions.push(PodChange::Delete {
+                name: name(pod),
+                group: None,
+                reason: reason.clone(),
+            });
+        }
+    }
+    for group in &obs.spec.worker_group_specs {
+        if obs.unsettled_groups.contains(&group.group_name) {
+            continue;
+        }
+        for pod in active.iter().filter(|p| is_worker_of(p, &group.group_name)) {
+            actions.push(delete(pod, group, reason.clone()));
+        }
+    }
+    let in_spec = |group: &str| {
+        obs.spec
+            .worker_group_specs
+            .iter()
+            .any(|g| g.group_name == group)
+    };
+    for pod in active
+        .iter()
+        .filter(|p| p.node_type == NodeType::Worker && !p.group.as_deref().is_some_and(in_spec))
+    {
+        actions.push(PodChange::Delete {
+            name: name(pod),
+            group: Some(pod.group.clone().unwrap_or_default()),
+            reason: reason.clone(),
+        });
     }
     actions
 }

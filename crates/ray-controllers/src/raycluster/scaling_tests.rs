@@ -2,6 +2,7 @@ use std::collections::BTreeSet;
 
 use k8s_openapi::api::core::v1::Pod;
 use ray_api_v1::RayClusterSpec;
+use ray_builders::PodStamp;
 use serde_json::json;
 
 use super::*;
@@ -78,7 +79,9 @@ fn run_with(
         spec,
         pods: &refs,
         head_settled,
+        head_restart_disabled: false,
         unsettled_groups: unsettled,
+        recreate: None,
     };
     let mut n = 0;
     pod_changes(&obs, &mut |g| {
@@ -311,7 +314,7 @@ fn a_suspended_group_loses_all_its_pods_and_the_rest_of_the_cluster_runs_on() {
     assert!(actions.iter().all(|a| match a {
         PodChange::Delete { reason, .. } => *reason == DeleteReason::GroupSuspended,
         PodChange::CreateWorker { group_index, .. } => *group_index == 1,
-        PodChange::CreateHead => false,
+        PodChange::CreateHead | PodChange::Restamp { .. } => false,
     }));
     assert_eq!(creates(&actions), [1], "the other group is scaled as usual");
     // Suspended, with no pods left: nothing to do, despite minReplicas.
@@ -482,4 +485,188 @@ fn multi_host_replicas_are_created_whole_within_the_budget() {
     // A replica larger than the whole budget is still created, one per reconcile.
     let s = spec(json!([big_multi_host_group("big", 3, 600)]), false, false);
     assert_eq!(creates(&run(&s, &[head()])).len(), 600);
+}
+
+#[test]
+fn a_lost_head_is_not_replaced_when_provisioned_head_restart_is_disabled() {
+    let s = spec(json!([]), false, false);
+    let refs: Vec<&CachedPod> = Vec::new();
+    let obs = Observation {
+        spec: &s,
+        pods: &refs,
+        head_settled: true,
+        head_restart_disabled: true,
+        recreate: None,
+        unsettled_groups: &BTreeSet::new(),
+    };
+    assert!(pod_changes(&obs, &mut |g| g.to_owned()).is_empty());
+}
+
+/// The stamp the operator version "v-now" writes on pods of `spec`.
+fn stamp_of(spec: &RayClusterSpec) -> PodStamp {
+    PodStamp {
+        spec_hash: ray_builders::spec_hash::recreate_hash(spec).unwrap_or_else(|e| panic!("{e}")),
+        operator_version: "v-now".into(),
+    }
+}
+
+/// `pod` with the spec hash and operator version annotations.
+fn stamped(mut pod: Pod, stamp: &PodStamp) -> Pod {
+    let annotations = pod.metadata.annotations.get_or_insert_default();
+    annotations.insert(
+        ray_builders::labels::RECREATE_HASH_ANNOTATION.into(),
+        stamp.spec_hash.clone(),
+    );
+    annotations.insert(
+        ray_builders::labels::KUBERAY_VERSION_ANNOTATION.into(),
+        stamp.operator_version.clone(),
+    );
+    pod
+}
+
+fn run_recreate(
+    spec: &RayClusterSpec,
+    pods: &[Pod],
+    unsettled: &BTreeSet<String>,
+) -> Vec<PodChange> {
+    let summaries: Vec<CachedPod> = pods.iter().map(CachedPod::of).collect();
+    let refs: Vec<&CachedPod> = summaries.iter().collect();
+    let stamp = stamp_of(spec);
+    let obs = Observation {
+        spec,
+        pods: &refs,
+        head_settled: true,
+        head_restart_disabled: false,
+        unsettled_groups: unsettled,
+        recreate: Some(&stamp),
+    };
+    pod_changes(&obs, &mut |g| format!("{g}-r"))
+}
+
+/// A running cluster of `spec`: the head and two workers of group `g`, all stamped from `spec`.
+fn running_pods(spec: &RayClusterSpec) -> Vec<Pod> {
+    let stamp = stamp_of(spec);
+    let mut pods = vec![stamped(head(), &stamp)];
+    pods.extend(workers("g", 2).into_iter().map(|p| stamped(p, &stamp)));
+    pods
+}
+
+fn with_image(mut spec: RayClusterSpec, image: &str) -> RayClusterSpec {
+    if let Some(pod) = spec.worker_group_specs[0].template.spec.as_mut() {
+        pod.containers[0].image = Some(image.into());
+    }
+    spec
+}
+
+#[test]
+fn recreate_deletes_every_pod_once_a_pod_template_changes_and_creates_nothing_in_that_pass() {
+    let old = spec(json!([group("g", 2, 0, 5)]), false, false);
+    let mut pods = running_pods(&old);
+    // A worker of a group removed from the spec goes too, or it would block the recreation forever.
+    pods.push(stamped(
+        pod("gone-0", "worker", "gone", 0, "Running"),
+        &stamp_of(&old),
+    ));
+    let new = with_image(old.clone(), "rayproject/ray:2.10.0");
+    let actions = run_recreate(&new, &pods, &BTreeSet::new());
+    assert_eq!(deleted(&actions), ["c-head-x", "g-0", "g-1", "gone-0"]);
+    assert_eq!(actions.len(), 4, "nothing is created in the same pass");
+    assert!(actions.iter().all(|a| matches!(
+        a,
+        PodChange::Delete {
+            reason: DeleteReason::Recreate,
+            ..
+        }
+    )));
+    // Once they are gone (or terminating), the cluster is created anew from the current spec.
+    let actions = run_recreate(&new, &[], &BTreeSet::new());
+    assert_eq!(actions[0], PodChange::CreateHead);
+    assert_eq!(creates(&actions), [0, 1]);
+}
+
+#[test]
+fn recreate_ignores_replica_counts_and_workers_to_delete() {
+    let old = spec(json!([group("g", 2, 0, 5)]), false, false);
+    let pods = running_pods(&old);
+    // Scaled up, with new bounds: a new worker, nothing deleted.
+    let mut up = old.clone();
+    up.worker_group_specs[0].replicas = Some(3);
+    up.worker_group_specs[0].min_replicas = Some(1);
+    up.worker_group_specs[0].max_replicas = Some(9);
+    assert_eq!(run_recreate(&up, &pods, &BTreeSet::new()), run(&up, &pods));
+    assert_eq!(creates(&run_recreate(&up, &pods, &BTreeSet::new())), [2]);
+    // Scaled down naming the victim, as the autoscaler does: exactly that pod goes.
+    let mut down = old.clone();
+    down.worker_group_specs[0].replicas = Some(1);
+    down.worker_group_specs[0].scale_strategy = Some(ray_api_v1::ScaleStrategy {
+        workers_to_delete: vec!["g-1".into()],
+    });
+    assert_eq!(
+        deleted(&run_recreate(&down, &pods, &BTreeSet::new())),
+        ["g-1"]
+    );
+    // Tolerations and scheduling gates (added by Kueue) do not count either.
+    let mut queued = old.clone();
+    if let Some(pod) = queued.worker_group_specs[0].template.spec.as_mut() {
+        pod.tolerations = Some(vec![Default::default()]);
+    }
+    assert_eq!(run_recreate(&queued, &pods, &BTreeSet::new()), []);
+}
+
+#[test]
+fn without_recreate_pods_of_an_older_spec_are_left_alone() {
+    let old = spec(json!([group("g", 2, 0, 5)]), false, false);
+    let pods = running_pods(&old);
+    let new = with_image(old, "rayproject/ray:2.10.0");
+    assert_eq!(run(&new, &pods), []);
+}
+
+#[test]
+fn pods_of_another_operator_version_are_restamped_not_recreated() {
+    let old = spec(json!([group("g", 2, 0, 5)]), false, false);
+    let new = with_image(old.clone(), "rayproject/ray:2.10.0");
+    let by_kuberay = PodStamp {
+        spec_hash: "KUBERAYHASH".into(),
+        operator_version: "v1.6.2".into(),
+    };
+    let mut pods = vec![stamped(head(), &by_kuberay)];
+    pods.extend(workers("g", 2).into_iter().map(|p| stamped(p, &by_kuberay)));
+    assert_eq!(
+        run_recreate(&new, &pods, &BTreeSet::new()),
+        [PodChange::Restamp {
+            name: "c-head-x".into()
+        }]
+    );
+    // Pods from before the annotations existed: the head is stamped, nothing is deleted.
+    let mut bare = vec![head()];
+    bare.extend(workers("g", 2));
+    assert_eq!(
+        run_recreate(&new, &bare, &BTreeSet::new()),
+        [PodChange::Restamp {
+            name: "c-head-x".into()
+        }]
+    );
+    // Once stamped by this version, a later change of the template replaces everything.
+    let mut pods = vec![stamped(head(), &stamp_of(&old))];
+    pods.extend(workers("g", 2).into_iter().map(|p| stamped(p, &by_kuberay)));
+    assert_eq!(
+        deleted(&run_recreate(&new, &pods, &BTreeSet::new())),
+        ["c-head-x", "g-0", "g-1"]
+    );
+}
+
+#[test]
+fn recreate_waits_for_unsettled_groups_and_creates_nothing_while_old_pods_remain() {
+    let old = spec(json!([group("g", 2, 0, 5)]), false, false);
+    let pods = running_pods(&old);
+    let new = with_image(old, "rayproject/ray:2.10.0");
+    let unsettled = BTreeSet::from(["g".to_string()]);
+    assert_eq!(
+        deleted(&run_recreate(&new, &pods, &unsettled)),
+        ["c-head-x"]
+    );
+    // The head is gone, the group's old workers are still there: they go next, and no head is created yet.
+    let actions = run_recreate(&new, &pods[1..], &BTreeSet::new());
+    assert_eq!(deleted(&actions), ["g-0", "g-1"]);
+    assert!(!actions.contains(&PodChange::CreateHead));
 }

@@ -33,6 +33,10 @@ pub const HEAD_POD_READY: &str = "HeadPodReady";
 pub const PROVISIONED: &str = "RayClusterProvisioned";
 /// Condition type: creating or deleting a pod failed; the message is the API server's.
 pub const REPLICA_FAILURE: &str = "ReplicaFailure";
+/// `True` while a suspended cluster still has pods being deleted (KubeRay's condition).
+pub const SUSPENDING: &str = "RayClusterSuspending";
+/// `True` once a suspended cluster has no pod left (KubeRay's condition).
+pub const SUSPENDED: &str = "RayClusterSuspended";
 
 /// The shortest time between two status writes that change only counters (ready/available/desired/min/max
 /// worker replicas, desired CPU/memory/GPU/TPU). Every pod that becomes ready moves a counter; writing each one
@@ -223,6 +227,7 @@ pub fn compute(inputs: &StatusInputs<'_>) -> RayClusterStatus {
         desired_gpu: None,
         desired_tpu: None,
         last_update_time: old.last_update_time.clone(),
+        state_transition_times: old.state_transition_times.clone(),
         endpoints: inputs.head_service.map(endpoints).unwrap_or_default(),
         head: None,
         conditions: Vec::new(),
@@ -265,8 +270,15 @@ pub fn compute(inputs: &StatusInputs<'_>) -> RayClusterStatus {
     if spec.suspend && inputs.pods.is_empty() {
         status.state = Some(ClusterState::Suspended);
     }
-
     let now = &inputs.now;
+    // As KubeRay: the time a state is entered, kept per state, so a state entered again gets the new time. The
+    // same time becomes `lastUpdateTime`, since a new state is always written at once.
+    if let Some(state) = status.state
+        && status.state != old.state
+    {
+        status.state_transition_times.insert(state, now.clone());
+    }
+
     let (head_ready, reason, message) = head_pod_ready(head);
     status.conditions.push(condition(
         &old.conditions,
@@ -300,6 +312,42 @@ pub fn compute(inputs: &StatusInputs<'_>) -> RayClusterStatus {
         generation,
         now,
     ));
+    // KubeRay's suspend conditions: Suspending while pods of a suspended cluster remain, Suspended once they are
+    // gone; both False again after `suspend` is cleared (kept, so the history shows).
+    let had_suspend_conditions = old
+        .conditions
+        .iter()
+        .any(|c| c.type_ == SUSPENDING || c.type_ == SUSPENDED);
+    if spec.suspend || had_suspend_conditions {
+        let suspending = spec.suspend && !inputs.pods.is_empty();
+        let suspended = spec.suspend && inputs.pods.is_empty();
+        status.conditions.push(condition(
+            &old.conditions,
+            SUSPENDING,
+            suspending,
+            SUSPENDING,
+            if suspending {
+                "spec.suspend is true: deleting the cluster's pods".into()
+            } else {
+                String::new()
+            },
+            generation,
+            now,
+        ));
+        status.conditions.push(condition(
+            &old.conditions,
+            SUSPENDED,
+            suspended,
+            SUSPENDED,
+            if suspended {
+                "spec.suspend is true and every pod is gone".into()
+            } else {
+                String::new()
+            },
+            generation,
+            now,
+        ));
+    }
     if let Some(failure) = inputs.failure.filter(|f| f.replica) {
         status.conditions.push(condition(
             &old.conditions,
@@ -430,6 +478,8 @@ pub fn with_update_time(mut status: RayClusterStatus, now: Time) -> RayClusterSt
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
     use serde_json::json;
 
@@ -533,6 +583,81 @@ mod tests {
         );
     }
 
+    /// `stateTransitionTimes` (KubeRay 1.7): the time each state was last entered, kept while the state stays
+    /// and for the states left, and renewed when a state is entered again.
+    #[test]
+    fn state_transition_times_record_when_each_state_was_entered() {
+        let at = |seconds: i64| {
+            Time(
+                k8s_openapi::jiff::Timestamp::from_second(seconds)
+                    .unwrap_or_else(|e| panic!("{e}")),
+            )
+        };
+        let ready_pods = [
+            pod("h", "head", true, "10.0.0.1"),
+            pod("w1", "worker", true, "10.0.0.2"),
+        ];
+        let ready_refs: Vec<&CachedPod> = ready_pods.iter().collect();
+        let step = |cluster: &RayCluster, pods: &[&CachedPod], seconds: i64| {
+            compute(&StatusInputs {
+                cluster,
+                pods,
+                head_service: None,
+                failure: None,
+                now: at(seconds),
+            })
+        };
+        // Provisioning: no state, no time.
+        let mut c = cluster(1, false);
+        let s = step(&c, &ready_refs[..1], 10);
+        assert_eq!(s.state, None);
+        assert!(s.state_transition_times.is_empty());
+        // Ready at 20.
+        c.status = Some(s);
+        let s = step(&c, &ready_refs, 20);
+        assert_eq!(s.state, Some(ClusterState::Ready));
+        assert_eq!(
+            s.state_transition_times,
+            BTreeMap::from([(ClusterState::Ready, at(20))])
+        );
+        // Still ready at 30: the time of entering stays.
+        c.status = Some(s);
+        let s = step(&c, &ready_refs, 30);
+        assert_eq!(s.state_transition_times[&ClusterState::Ready], at(20));
+        assert!(!changed(c.status.as_ref(), &s), "nothing new to write");
+        // Suspended at 40 (no pods left): a second entry, the first one kept.
+        let mut suspended = cluster(1, true);
+        suspended.status = Some(s);
+        let s = step(&suspended, &[], 40);
+        assert_eq!(s.state, Some(ClusterState::Suspended));
+        assert_eq!(
+            s.state_transition_times,
+            BTreeMap::from([
+                (ClusterState::Ready, at(20)),
+                (ClusterState::Suspended, at(40))
+            ])
+        );
+        assert_eq!(
+            when_to_write(suspended.status.as_ref(), &s, at(40).0),
+            StatusWrite::Now
+        );
+        // Resumed and ready again at 50: ready gets the new time.
+        c.status = Some(s);
+        let s = step(&c, &ready_refs, 50);
+        assert_eq!(
+            s.state_transition_times,
+            BTreeMap::from([
+                (ClusterState::Ready, at(50)),
+                (ClusterState::Suspended, at(40))
+            ])
+        );
+        let written = serde_json::to_value(with_update_time(s, at(50))).unwrap_or_default();
+        assert_eq!(
+            written["stateTransitionTimes"],
+            json!({"ready": "1970-01-01T00:00:50Z", "suspended": "1970-01-01T00:00:40Z"})
+        );
+    }
+
     #[test]
     fn a_cluster_missing_pods_is_not_ready_and_a_failure_sets_reason_and_replica_failure() {
         let c = cluster(2, false);
@@ -587,6 +712,46 @@ mod tests {
             .cloned()
             .unwrap_or_else(|| panic!("none"));
         assert_eq!(head.reason, "HeadPodNotFound");
+        let is = |type_: &str| {
+            s.conditions
+                .iter()
+                .find(|c| c.type_ == type_)
+                .map(|c| c.status.clone())
+        };
+        assert_eq!(is(SUSPENDED).as_deref(), Some("True"));
+        assert_eq!(is(SUSPENDING).as_deref(), Some("False"));
+    }
+
+    #[test]
+    fn suspending_while_pods_remain_then_both_false_after_resume() {
+        let mut c = cluster(0, true);
+        let pods = [pod("h", "head", true, "10.0.0.1")];
+        let refs: Vec<&CachedPod> = pods.iter().collect();
+        fn inputs<'a>(c: &'a RayCluster, refs: &'a [&'a CachedPod]) -> StatusInputs<'a> {
+            StatusInputs {
+                cluster: c,
+                pods: refs,
+                head_service: None,
+                failure: None,
+                now: now(),
+            }
+        }
+        let s = compute(&inputs(&c, &refs));
+        let status_of = |s: &RayClusterStatus, type_: &str| {
+            s.conditions
+                .iter()
+                .find(|x| x.type_ == type_)
+                .map(|x| x.status.clone())
+        };
+        assert_eq!(status_of(&s, SUSPENDING).as_deref(), Some("True"));
+        assert_eq!(status_of(&s, SUSPENDED).as_deref(), Some("False"));
+        c.status = Some(s);
+        c.spec.suspend = false;
+        let resumed = compute(&inputs(&c, &refs));
+        assert_eq!(status_of(&resumed, SUSPENDING).as_deref(), Some("False"));
+        assert_eq!(status_of(&resumed, SUSPENDED).as_deref(), Some("False"));
+        let plain = cluster(0, false);
+        assert_eq!(status_of(&compute(&inputs(&plain, &refs)), SUSPENDED), None);
     }
 
     #[test]

@@ -87,7 +87,14 @@ impl<'a> Applier<'a> {
             Action::PointServices { cluster } => self.point_services(cluster).await,
             Action::ScheduleClusterDeletion { name, at } => self.schedule_deletion(name, *at).await,
             Action::UnscheduleClusterDeletion { name } => self.unschedule_deletion(name).await,
-            Action::DeleteCluster { name } => self.delete_cluster(name).await,
+            Action::DeleteCluster { name } => {
+                self.delete_cluster(name, "it no longer serves").await
+            }
+            Action::DeleteClusterOnSuspend { name } => {
+                self.delete_cluster(name, "the RayService is suspended")
+                    .await
+            }
+            Action::DeleteServiceOnSuspend { name } => self.delete_service(name).await,
         }
     }
 
@@ -479,14 +486,15 @@ impl<'a> Applier<'a> {
             ))?)
     }
 
-    async fn delete_cluster(&self, name: &str) -> Result<(), Error> {
+    /// Deletes a cluster; `why` ends the Event's note.
+    async fn delete_cluster(&self, name: &str, why: &str) -> Result<(), Error> {
         match self
             .clusters
             .delete(name, &DeleteParams::background())
             .await
         {
             Ok(_) => {
-                let note = format!("Deleted RayCluster {name}: it no longer serves");
+                let note = format!("Deleted RayCluster {name}: {why}");
                 self.event(
                     Some(name),
                     Notice::normal(events::DELETED_CLUSTER, events::ACTION, note),
@@ -504,6 +512,40 @@ impl<'a> Applier<'a> {
                     source,
                 )
                 .await),
+        }
+    }
+
+    /// Deletes the RayService's serve or head Service (the RayService is suspended). Its Events name the Service
+    /// as their related object, so those about the two Services are not merged into one series.
+    async fn delete_service(&self, name: &str) -> Result<(), Error> {
+        let related = ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Service".into()),
+            name: Some(name.to_owned()),
+            namespace: Some(self.namespace.clone()),
+            ..Default::default()
+        };
+        match self.svcs.delete(name, &DeleteParams::background()).await {
+            Ok(_) => {
+                let note = format!("Deleted Service {name}: the RayService is suspended");
+                let notice = Notice::normal(events::DELETED_SERVICE, events::ACTION, note);
+                self.event(None, notice.related_to(related)).await;
+                Ok(())
+            }
+            Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),
+            Err(source) => {
+                let what = format!("Service {}/{name}", self.namespace);
+                let note = format!("deleting {what}: {}", api_message(&source));
+                let notice =
+                    Notice::warning(events::FAILED_TO_DELETE_SERVICE, events::ACTION, note);
+                self.event(None, notice.related_to(related)).await;
+                Err(ApiError {
+                    action: "deleting",
+                    what,
+                    source,
+                }
+                .into())
+            }
         }
     }
 }

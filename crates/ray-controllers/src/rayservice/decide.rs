@@ -20,9 +20,19 @@
 //!   cluster, so a restart neither forgets nor restarts the delay.
 //! - **The head pod's `ray.io/serve` label** follows the health of the head's Serve proxy as Serve reports it, or
 //!   stays `false` with `spec.excludeHeadPodFromServeSvc`, so only workers take Serve traffic.
+//! - **`spec.upgradeStrategy.type: None`** (KubeRay 1.7): never a second cluster. The Serve config and appended
+//!   worker groups are still applied in place; a `rayClusterConfig` change that needs a new cluster waits, and the
+//!   `UpgradeInProgress` condition (reason `UpgradeStrategyNone`) and an Event say so. The first cluster, and a
+//!   replacement for an active cluster that was deleted, are still created.
+//! - **`spec.suspend`** (KubeRay 1.7) is atomic, as in KubeRay: the `Suspending` condition is written first, and
+//!   only once it is in the status are the RayService's clusters (active, pending, old) and its serve and head
+//!   Services deleted; it runs to completion even if `suspend` is set back meanwhile. Once nothing is left,
+//!   `Suspended` is `True`. Setting `suspend` to false again sets `Suspended` to `False` (reason `Resumed`) and
+//!   starts over as a new RayService: a new cluster, the Serve config pushed to it.
 //!
 //! [`decide`] runs one pure function per concern, in this order (each reads what the ones before it decided):
-//! `goal` (validate the spec) → `clusters` (create, update in place, or prepare a new one) → `serve` (push the
+//! `goal` (validate the spec) → `suspension` (suspend, stay suspended or resume) → `clusters` (create, update in
+//! place, or prepare a new one) → `serve` (push the
 //! Serve config, the head's serve label) → `sides` (the active and pending statuses) → `traffic` (point the
 //! Services, promote) → `new_cluster` (record the next cluster's name) → `old_clusters` (schedule and delete) →
 //! `service_status` and `conditions` → `requeue`.
@@ -34,7 +44,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 use ray_api_v1::raycluster::{RayCluster, RayClusterSpec};
 use ray_api_v1::rayservice::{
-    AppStatus, ApplicationStatus, RayService, RayServiceStatus, RayServiceStatuses, ServiceStatus,
+    AppStatus, ApplicationStatus, RayService, RayServiceStatus, RayServiceStatuses,
+    RayServiceUpgradeType, ServiceStatus,
 };
 use ray_builders::labels;
 use ray_builders::spec_hash::{
@@ -101,6 +112,8 @@ pub struct Observation<'a> {
     pub head_service_target: Option<String>,
     /// Ready endpoints (distinct pods) of the serve Service.
     pub num_serve_endpoints: i32,
+    /// The RayService's own serve and head Services that exist (those it is the controller owner of).
+    pub owned_services: Vec<OwnedService>,
     /// How long a cluster that no longer serves is kept before it is deleted, unless the spec's
     /// `rayClusterDeletionDelaySeconds` says otherwise (the operator's setting).
     pub deletion_delay: Duration,
@@ -108,6 +121,15 @@ pub struct Observation<'a> {
     pub now: Timestamp,
     /// Five random lower-case alphanumerics for a new cluster's name (passed in to keep the decision pure).
     pub suffix: &'a str,
+}
+
+/// One of the RayService's own Services (the serve Service or its head Service), as observed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedService {
+    /// Its name.
+    pub name: String,
+    /// Whether its deletion has started (a finalizer, such as a load balancer's, may hold it a while).
+    pub deleting: bool,
 }
 
 /// One change the controller makes.
@@ -163,6 +185,16 @@ pub enum Action {
         /// The cluster.
         name: String,
     },
+    /// Delete one of the RayService's clusters because the RayService is suspended.
+    DeleteClusterOnSuspend {
+        /// The cluster.
+        name: String,
+    },
+    /// Delete the RayService's serve or head Service because the RayService is suspended.
+    DeleteServiceOnSuspend {
+        /// The Service.
+        name: String,
+    },
 }
 
 /// A Warning or Normal Event that is not the direct outcome of an action.
@@ -204,6 +236,14 @@ pub mod reasons {
     pub const SERVE_APPLICATION_FAILED: &str = "ServeApplicationFailed";
     /// The dashboard of a cluster could not be read.
     pub const SERVE_STATUS_UNAVAILABLE: &str = "FailedToGetServeApplications";
+    /// `spec.suspend` is true: the RayService's clusters and Services are being deleted.
+    pub const SUSPENDING: &str = "SuspendingRayService";
+    /// Everything the RayService owned is gone.
+    pub const SUSPENDED: &str = "SuspendedRayService";
+    /// `spec.suspend` is false again: the RayService starts over on a new cluster.
+    pub const RESUMED: &str = "ResumedRayService";
+    /// `rayClusterConfig` changed in a way that needs a new cluster, which `upgradeStrategy.type: None` forbids.
+    pub const UPGRADE_STRATEGY_NONE: &str = "UpgradeStrategyNone";
 }
 
 /// Condition types and reasons of `status.conditions` (KubeRay's names).
@@ -224,6 +264,19 @@ pub mod conditions {
     pub const BOTH_ACTIVE_PENDING_CLUSTERS_EXIST: &str = "BothActivePendingClustersExist";
     /// Only the active cluster exists.
     pub const NO_PENDING_CLUSTER: &str = "NoPendingCluster";
+    /// The RayService's resources are being deleted because `spec.suspend` is true (KubeRay 1.7).
+    pub const SUSPENDING: &str = "Suspending";
+    /// Everything the RayService owned was deleted because `spec.suspend` is true (KubeRay 1.7).
+    pub const SUSPENDED: &str = "Suspended";
+    /// The deletion is under way.
+    pub const SUSPEND_IN_PROGRESS: &str = "SuspendInProgress";
+    /// The deletion is done.
+    pub const SUSPEND_COMPLETE: &str = "SuspendComplete";
+    /// `spec.suspend` is false again after a suspension.
+    pub const RESUMED: &str = "Resumed";
+    /// A `rayClusterConfig` change waits because `spec.upgradeStrategy.type` is `None` (this operator's reason:
+    /// KubeRay says nothing).
+    pub const UPGRADE_STRATEGY_NONE: &str = "UpgradeStrategyNone";
 }
 
 /// Decides the next status and actions of a RayService: one function per concern, in order.
@@ -241,6 +294,9 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
         }
     };
     d.status.observed_generation = obs.service.metadata.generation;
+    if suspension(obs, &mut d) {
+        return d;
+    }
     let clusters = clusters(obs, &goal, &mut d);
     let serving = serve(&clusters, &goal, &mut d);
     sides(obs, &clusters, &serving, &mut d);
@@ -248,7 +304,7 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
     new_cluster(obs, &clusters, &traffic, &mut d);
     old_clusters(obs, &goal, &mut d);
     service_status(obs, &clusters, &traffic, &mut d);
-    conditions(obs, &traffic, &mut d);
+    conditions(obs, &clusters, &traffic, &mut d);
     requeue(&serving, &mut d);
     d
 }
@@ -296,6 +352,8 @@ struct Goal {
     exclude_head: bool,
     /// `rayClusterDeletionDelaySeconds`, when set (validated to be 0 or more).
     deletion_delay: Option<Duration>,
+    /// `upgradeStrategy.type: None`: a spec change never prepares a second cluster.
+    no_new_cluster: bool,
 }
 
 impl Goal {
@@ -322,6 +380,8 @@ fn goal(service: &RayService) -> Result<Goal, SpecError> {
             .ray_cluster_deletion_delay_seconds
             .and_then(|s| u64::try_from(s).ok())
             .map(Duration::from_secs),
+        no_new_cluster: service.spec.upgrade_strategy.as_ref().and_then(|s| s.type_)
+            == Some(RayServiceUpgradeType::NoUpgrade),
     })
 }
 
@@ -344,6 +404,197 @@ fn invalid_spec(obs: &Observation<'_>, error: &SpecError, d: &mut Decision) {
         obs.service.metadata.generation,
         obs.now,
     );
+}
+
+/// Whether condition `type_` of the RayService's current status is `True`.
+fn was_true(obs: &Observation<'_>, type_: &str) -> bool {
+    obs.service.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == type_ && c.status == "True")
+    })
+}
+
+/// `spec.suspend`: suspends (atomically, see the module docs), keeps a suspended RayService empty, or resumes one.
+/// Returns whether the pass ends here (the RayService is, or is becoming, suspended).
+fn suspension(obs: &Observation<'_>, d: &mut Decision) -> bool {
+    let committed = was_true(obs, conditions::SUSPENDING);
+    let suspended = was_true(obs, conditions::SUSPENDED);
+    let wanted = obs.service.spec.suspend;
+    if committed || (wanted && !suspended) {
+        suspend(obs, committed, d);
+        true
+    } else if suspended && wanted {
+        clear_sides(obs, d);
+        if anything_left(obs) {
+            delete_everything(obs, d);
+            d.wake_within(PROGRESS_INTERVAL);
+        }
+        true
+    } else {
+        if suspended {
+            resume(obs, d);
+        }
+        false
+    }
+}
+
+/// While suspending or suspended, no cluster is active or pending and nothing serves.
+fn clear_sides(obs: &Observation<'_>, d: &mut Decision) {
+    d.status.active_service_status = None;
+    d.status.pending_service_status = None;
+    d.status.service_status = Some(ServiceStatus::NotRunning);
+    d.status.num_serve_endpoints = Some(obs.num_serve_endpoints);
+}
+
+/// Whether anything the RayService owned is still there (being deleted or not).
+fn anything_left(obs: &Observation<'_>) -> bool {
+    !obs.owned_clusters.is_empty() || !obs.owned_services.is_empty()
+}
+
+/// Deletes what the RayService still owns (what is being deleted already is waited for).
+fn delete_everything(obs: &Observation<'_>, d: &mut Decision) {
+    for cluster in obs.owned_clusters {
+        if cluster.metadata.deletion_timestamp.is_none() {
+            d.actions.push(Action::DeleteClusterOnSuspend {
+                name: name_of(cluster),
+            });
+        }
+    }
+    for svc in &obs.owned_services {
+        if !svc.deleting {
+            d.actions.push(Action::DeleteServiceOnSuspend {
+                name: svc.name.clone(),
+            });
+        }
+    }
+}
+
+/// Suspending: first the `Suspending` condition is written (nothing is deleted in that pass, so a suspension that
+/// started is never half-forgotten); once it is in the status, everything is deleted, whatever `spec.suspend`
+/// says meanwhile; once nothing is left, `Suspended`.
+fn suspend(obs: &Observation<'_>, committed: bool, d: &mut Decision) {
+    let generation = obs.service.metadata.generation;
+    let now = obs.now;
+    clear_sides(obs, d);
+    let mut set = |type_: &str, status: bool, reason: &str, message: &str| {
+        set_condition(
+            &mut d.status.conditions,
+            type_,
+            status,
+            reason,
+            message.to_owned(),
+            generation,
+            now,
+        );
+    };
+    if !committed || anything_left(obs) {
+        let message =
+            "spec.suspend is true: deleting the RayClusters and Services of the RayService";
+        set(
+            conditions::SUSPENDING,
+            true,
+            conditions::SUSPEND_IN_PROGRESS,
+            message,
+        );
+        set(
+            conditions::READY,
+            false,
+            conditions::SUSPEND_IN_PROGRESS,
+            "The RayService is being suspended",
+        );
+        set(
+            conditions::UPGRADE_IN_PROGRESS,
+            false,
+            conditions::SUSPEND_IN_PROGRESS,
+            "The RayService is being suspended",
+        );
+        if committed {
+            delete_everything(obs, d);
+        } else {
+            let names: Vec<String> = obs
+                .owned_clusters
+                .iter()
+                .map(|c| format!("RayCluster {}", name_of(c)))
+                .chain(
+                    obs.owned_services
+                        .iter()
+                        .map(|s| format!("Service {}", s.name)),
+                )
+                .collect();
+            d.notes.push(Note {
+                warning: false,
+                reason: reasons::SUSPENDING,
+                message: if names.is_empty() {
+                    "spec.suspend is true: the RayService creates nothing until it is false"
+                        .to_owned()
+                } else {
+                    format!("spec.suspend is true: deleting {}", names.join(", "))
+                },
+                cluster: None,
+            });
+        }
+        d.wake_within(PROGRESS_INTERVAL);
+        return;
+    }
+    let message = "Everything the RayService owned was deleted";
+    set(
+        conditions::SUSPENDING,
+        false,
+        conditions::SUSPEND_COMPLETE,
+        message,
+    );
+    set(
+        conditions::SUSPENDED,
+        true,
+        conditions::SUSPEND_COMPLETE,
+        message,
+    );
+    set(
+        conditions::READY,
+        false,
+        conditions::SUSPEND_COMPLETE,
+        "The RayService is suspended",
+    );
+    set(
+        conditions::UPGRADE_IN_PROGRESS,
+        false,
+        conditions::SUSPEND_COMPLETE,
+        "The RayService is suspended",
+    );
+    d.status.num_serve_endpoints = Some(0);
+    d.notes.push(Note {
+        warning: false,
+        reason: reasons::SUSPENDED,
+        message: "The RayService is suspended: its RayClusters and Services were deleted"
+            .to_owned(),
+        cluster: None,
+    });
+    if !obs.service.spec.suspend {
+        // Set back to false while suspending: the next pass resumes.
+        d.wake_within(PROGRESS_INTERVAL);
+    }
+}
+
+/// Resuming: `Suspended` turns `False`, and the RayService starts over like a new one (`Ready` is set again by
+/// [`conditions`], with a new transition time, so it reads as initializing since now).
+fn resume(obs: &Observation<'_>, d: &mut Decision) {
+    set_condition(
+        &mut d.status.conditions,
+        conditions::SUSPENDED,
+        false,
+        conditions::RESUMED,
+        "spec.suspend is false: a new RayCluster is created and given the Serve config".to_owned(),
+        obs.service.metadata.generation,
+        obs.now,
+    );
+    d.status.conditions.retain(|c| c.type_ != conditions::READY);
+    d.notes.push(Note {
+        warning: false,
+        reason: reasons::RESUMED,
+        message: "spec.suspend is false: the RayService starts over on a new RayCluster".to_owned(),
+        cluster: None,
+    });
 }
 
 /// The Serve config of the spec as JSON (`None` when the spec has none), or why it cannot be used.
@@ -500,6 +751,8 @@ struct Clusters<'o, 'a> {
     pending_name: Option<String>,
     /// Whether `rayClusterConfig` needs a new cluster (its name is recorded by `new_cluster`).
     prepare_new: bool,
+    /// The cluster that keeps running an older spec because `upgradeStrategy.type` is `None`, if any.
+    held: Option<String>,
 }
 
 /// Cluster spec changes: forget a vanished active cluster, drop a pending cluster that is no longer needed, create
@@ -540,6 +793,7 @@ fn clusters<'o, 'a>(obs: &'o Observation<'a>, goal: &Goal, d: &mut Decision) -> 
         d.actions.push(Action::CreateCluster { name: name.clone() });
         d.wake_within(PROGRESS_INTERVAL);
     }
+    let mut held = None;
     let prepare_new = match pending.or(active) {
         None => pending_name.is_none(),
         Some(newest) => match spec_change(newest.cluster, service, &goal.cluster_hash) {
@@ -550,6 +804,11 @@ fn clusters<'o, 'a>(obs: &'o Observation<'a>, goal: &Goal, d: &mut Decision) -> 
                 });
                 false
             }
+            // As KubeRay: with `None` no second cluster is ever prepared; the change waits.
+            SpecChange::NeedsNewCluster if goal.no_new_cluster => {
+                held = Some(name_of(newest.cluster));
+                false
+            }
             SpecChange::NeedsNewCluster => true,
         },
     };
@@ -558,6 +817,7 @@ fn clusters<'o, 'a>(obs: &'o Observation<'a>, goal: &Goal, d: &mut Decision) -> 
         pending,
         pending_name,
         prepare_new,
+        held,
     }
 }
 
@@ -943,8 +1203,13 @@ fn service_status(
     });
 }
 
-/// The `Ready` and `UpgradeInProgress` conditions (KubeRay's reasons).
-fn conditions(obs: &Observation<'_>, traffic: &Traffic, d: &mut Decision) {
+/// The `Ready` and `UpgradeInProgress` conditions (KubeRay's reasons, and `UpgradeStrategyNone` when a change waits).
+fn conditions(
+    obs: &Observation<'_>,
+    clusters: &Clusters<'_, '_>,
+    traffic: &Traffic,
+    d: &mut Decision,
+) {
     let generation = obs.service.metadata.generation;
     let was_ready = obs.service.status.as_ref().is_some_and(|s| {
         s.conditions
@@ -995,6 +1260,30 @@ fn conditions(obs: &Observation<'_>, traffic: &Traffic, d: &mut Decision) {
             conditions::BOTH_ACTIVE_PENDING_CLUSTERS_EXIST,
             format!("RayCluster {p} is being prepared to take over from RayCluster {a}"),
         ),
+        (Some(_), None) if clusters.held.is_some() => {
+            let held = clusters.held.as_deref().unwrap_or_default();
+            let message = format!(
+                "rayClusterConfig changed in a way that needs a new RayCluster, but spec.upgradeStrategy.type is None: \
+                 the change waits and RayCluster {held} keeps running the previous spec. Set \
+                 spec.upgradeStrategy.type to NewCluster to roll it out, or revert rayClusterConfig"
+            );
+            let already_said = obs.service.status.as_ref().is_some_and(|s| {
+                s.conditions.iter().any(|c| {
+                    c.type_ == conditions::UPGRADE_IN_PROGRESS
+                        && c.reason == conditions::UPGRADE_STRATEGY_NONE
+                        && c.observed_generation == generation
+                })
+            });
+            if !already_said {
+                d.notes.push(Note {
+                    warning: false,
+                    reason: reasons::UPGRADE_STRATEGY_NONE,
+                    message: message.clone(),
+                    cluster: Some(held.to_owned()),
+                });
+            }
+            (false, conditions::UPGRADE_STRATEGY_NONE, message)
+        }
         (Some(_), None) => (false, conditions::NO_PENDING_CLUSTER, String::new()),
         (None, _) => (
             false,

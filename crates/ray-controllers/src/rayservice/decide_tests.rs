@@ -145,6 +145,7 @@ struct Case<'a> {
     owned: &'a [RayCluster],
     target: Option<&'a str>,
     endpoints: i32,
+    services: Vec<OwnedService>,
     now: Timestamp,
 }
 
@@ -157,6 +158,7 @@ impl<'a> Case<'a> {
             owned,
             target: None,
             endpoints: 0,
+            services: Vec::new(),
             now: t(0),
         }
     }
@@ -170,6 +172,7 @@ impl<'a> Case<'a> {
             serve_service_target: self.target.map(str::to_owned),
             head_service_target: self.target.map(str::to_owned),
             num_serve_endpoints: self.endpoints,
+            owned_services: self.services.clone(),
             deletion_delay: Duration::from_secs(60),
             now: self.now,
             suffix: "abcde",
@@ -976,6 +979,7 @@ fn services_that_disagree_are_pointed_at_the_serving_cluster() {
         pending: None,
         pending_name: None,
         prepare_new: false,
+        held: None,
     };
     let serving = Serving {
         active: ready_state(),
@@ -1027,6 +1031,7 @@ fn a_pending_cluster_is_promoted_only_once_the_services_select_it() {
         pending: Some(&pending),
         pending_name: Some("svc-b".into()),
         prepare_new: false,
+        held: None,
     };
     let mut d = start(&svc);
     assert_eq!(promote(&found, Some("svc-a"), &mut d), Some("svc-a".into()));
@@ -1062,6 +1067,7 @@ fn a_new_cluster_name_is_recorded_once() {
         pending: None,
         pending_name: None,
         prepare_new: true,
+        held: None,
     };
     let serving_a = Traffic {
         serving: Some("svc-a".into()),
@@ -1181,6 +1187,7 @@ fn the_service_status_says_what_the_traffic_waits_for() {
             pending: None,
             pending_name: None,
             prepare_new: false,
+            held: None,
         };
         let mut d = start(&svc);
         service_status(&obs, &found, traffic, &mut d);
@@ -1228,7 +1235,14 @@ fn a_service_that_was_ready_and_lost_its_endpoints_says_so() {
     };
     let mut d = start(&svc);
     d.status.service_status = Some(ServiceStatus::WaitForServeDeploymentReady);
-    conditions(&obs, &traffic, &mut d);
+    let found = Clusters {
+        active: None,
+        pending: None,
+        pending_name: None,
+        prepare_new: false,
+        held: None,
+    };
+    conditions(&obs, &found, &traffic, &mut d);
     let ready = condition(&d, "Ready");
     assert_eq!(
         (ready.0.as_str(), ready.1.as_str()),
@@ -1433,4 +1447,390 @@ fn a_side_kuberay_left_without_a_cluster_is_read_as_absent() {
         "no status write for the leftover alone"
     );
     assert!(changed(Some(&without), &statuses(Some("svc-other"), None)));
+}
+
+fn no_upgrades(mut svc: RayService) -> RayService {
+    svc.spec.upgrade_strategy = Some(ray_api_v1::rayservice::RayServiceUpgradeStrategy {
+        type_: Some(ray_api_v1::rayservice::RayServiceUpgradeType::NoUpgrade),
+        ..Default::default()
+    });
+    svc
+}
+
+/// A pass over a serving `svc-a` (its Services select it, one endpoint).
+fn serving_case<'a>(svc: &'a RayService, owned: &'a [RayCluster]) -> Case<'a> {
+    let mut case = Case::new(svc, owned);
+    case.active = Some(observed(
+        &owned[0],
+        apps(&[("hello", ApplicationStatus::Running)]),
+    ));
+    case.target = Some("svc-a");
+    case.endpoints = 1;
+    case
+}
+
+#[test]
+fn with_upgrade_strategy_none_a_cluster_change_waits_and_the_status_says_why() {
+    let svc = no_upgrades(service(
+        CONFIG,
+        "ray:2",
+        Some(statuses(Some("svc-a"), None)),
+    ));
+    let owned = [cluster("svc-a", "ray:1", 1, Some(CONFIG), true)];
+    let d = serving_case(&svc, &owned).decide();
+    assert_eq!(pending_name(&d), None);
+    assert!(d.actions.is_empty(), "{:?}", d.actions);
+    assert!(
+        !d.notes
+            .iter()
+            .any(|n| n.reason == reasons::PREPARING_NEW_CLUSTER)
+    );
+    assert_eq!(d.status.service_status, Some(ServiceStatus::Running));
+    assert_eq!(condition(&d, "Ready").0, "True");
+    assert_eq!(
+        condition(&d, "UpgradeInProgress"),
+        ("False".into(), "UpgradeStrategyNone".into())
+    );
+    let message = &d
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "UpgradeInProgress")
+        .expect("condition")
+        .message;
+    assert!(
+        message.contains("spec.upgradeStrategy.type is None") && message.contains("svc-a"),
+        "{message}"
+    );
+    let note = d
+        .notes
+        .iter()
+        .find(|n| n.reason == reasons::UPGRADE_STRATEGY_NONE)
+        .expect("an Event says the change waits");
+    assert_eq!(note.cluster.as_deref(), Some("svc-a"));
+    assert_eq!(d.requeue_after, Some(STEADY_INTERVAL));
+
+    // The next pass says nothing new and writes nothing.
+    let svc = no_upgrades(service(CONFIG, "ray:2", Some(d.status.clone())));
+    let mut case = serving_case(&svc, &owned);
+    case.now = t(30);
+    let again = case.decide();
+    assert!(again.actions.is_empty(), "{:?}", again.actions);
+    assert!(again.notes.is_empty(), "{:?}", again.notes);
+    assert!(!changed(Some(&d.status), &again.status));
+
+    // Back to NewCluster: the waiting change is rolled out on a new cluster.
+    let mut svc = service(CONFIG, "ray:2", Some(d.status.clone()));
+    svc.metadata.generation = Some(4);
+    let d = serving_case(&svc, &owned).decide();
+    assert_eq!(pending_name(&d), Some("svc-abcde"));
+}
+
+#[test]
+fn with_upgrade_strategy_none_the_serve_config_is_still_applied_in_place() {
+    // The image and the Serve config change together: the config goes to the serving cluster at once.
+    let changed = CONFIG.replace("hello:app", "hello:build");
+    let svc = no_upgrades(service(
+        &changed,
+        "ray:2",
+        Some(statuses(Some("svc-a"), None)),
+    ));
+    let owned = [cluster("svc-a", "ray:1", 1, Some(CONFIG), true)];
+    let d = serving_case(&svc, &owned).decide();
+    assert_eq!(pushes(&d), vec!["svc-a"]);
+    assert_eq!(pending_name(&d), None);
+    assert_eq!(
+        condition(&d, "UpgradeInProgress"),
+        ("False".into(), "UpgradeStrategyNone".into())
+    );
+}
+
+#[test]
+fn with_upgrade_strategy_none_appended_worker_groups_and_the_first_cluster_are_still_made() {
+    let mut svc = no_upgrades(service(
+        CONFIG,
+        "ray:1",
+        Some(statuses(Some("svc-a"), None)),
+    ));
+    svc.spec.ray_cluster_config =
+        serde_json::from_value(cluster_config("ray:1", 2)).expect("test fixture");
+    let owned = [cluster("svc-a", "ray:1", 1, Some(CONFIG), true)];
+    let d = serving_case(&svc, &owned).decide();
+    assert_eq!(
+        d.actions,
+        vec![Action::UpdateCluster {
+            name: "svc-a".into()
+        }]
+    );
+    assert_eq!(
+        condition(&d, "UpgradeInProgress"),
+        ("False".into(), "NoPendingCluster".into())
+    );
+
+    // No cluster at all (a new RayService, or its active cluster was deleted by hand): one is made.
+    let svc = no_upgrades(service(CONFIG, "ray:1", None));
+    let d = Case::new(&svc, &[]).decide();
+    assert_eq!(pending_name(&d), Some("svc-abcde"));
+}
+
+fn suspended_spec(status: Option<RayServiceStatuses>, suspend: bool) -> RayService {
+    let mut svc = service(CONFIG, "ray:1", status);
+    svc.spec.suspend = suspend;
+    svc
+}
+
+fn owned_services() -> Vec<OwnedService> {
+    ["svc-serve-svc", "svc-head-svc"]
+        .into_iter()
+        .map(|name| OwnedService {
+            name: name.into(),
+            deleting: false,
+        })
+        .collect()
+}
+
+fn condition_message(d: &Decision, type_: &str) -> String {
+    d.status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| c.message.clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn suspend_is_recorded_first_then_everything_is_deleted_then_the_service_is_suspended() {
+    // A serving RayService in the middle of an upgrade, with an old cluster waiting for its deletion.
+    let serving = serving_case(
+        &service(CONFIG, "ray:1", Some(statuses(Some("svc-a"), None))),
+        &[cluster("svc-a", "ray:1", 1, Some(CONFIG), true)],
+    )
+    .decide()
+    .status;
+    let mut upgrading = serving.clone();
+    upgrading.pending_service_status = Some(side("svc-b", &[]));
+    let owned = [
+        cluster("svc-a", "ray:1", 1, Some(CONFIG), true),
+        cluster("svc-b", "ray:2", 1, None, false),
+        cluster("svc-old", "ray:0", 1, Some(CONFIG), true),
+    ];
+
+    // Pass 1: only the Suspending condition; nothing is deleted or created yet.
+    let svc = suspended_spec(Some(upgrading), true);
+    let mut case = serving_case(&svc, &owned);
+    case.pending = Some(observed(&owned[1], ServeInfo::NotChecked));
+    case.services = owned_services();
+    let d = case.decide();
+    assert!(d.actions.is_empty(), "{:?}", d.actions);
+    assert_eq!(
+        condition(&d, "Suspending"),
+        ("True".into(), "SuspendInProgress".into())
+    );
+    assert_eq!(condition(&d, "Ready").0, "False");
+    assert_eq!(active_name(&d), None);
+    assert_eq!(pending_name(&d), None);
+    assert_eq!(d.status.service_status, Some(ServiceStatus::NotRunning));
+    let note = d
+        .notes
+        .iter()
+        .find(|n| n.reason == reasons::SUSPENDING)
+        .expect("an Event");
+    assert!(
+        note.message.contains("RayCluster svc-b") && note.message.contains("Service svc-head-svc"),
+        "{}",
+        note.message
+    );
+    assert_eq!(d.requeue_after, Some(PROGRESS_INTERVAL));
+
+    // Pass 2: everything is deleted: the active, pending and old clusters and both Services. Setting suspend
+    // back to false now changes nothing: the suspension runs to completion.
+    for suspend in [true, false] {
+        let svc = suspended_spec(Some(d.status.clone()), suspend);
+        let mut case = Case::new(&svc, &owned);
+        case.services = owned_services();
+        case.target = Some("svc-a");
+        let deleting = case.decide();
+        assert_eq!(
+            deleting.actions,
+            vec![
+                Action::DeleteClusterOnSuspend {
+                    name: "svc-a".into()
+                },
+                Action::DeleteClusterOnSuspend {
+                    name: "svc-b".into()
+                },
+                Action::DeleteClusterOnSuspend {
+                    name: "svc-old".into()
+                },
+                Action::DeleteServiceOnSuspend {
+                    name: "svc-serve-svc".into()
+                },
+                Action::DeleteServiceOnSuspend {
+                    name: "svc-head-svc".into()
+                },
+            ],
+            "suspend: {suspend}"
+        );
+        assert_eq!(condition(&deleting, "Suspending").0, "True");
+        assert_eq!(deleting.requeue_after, Some(PROGRESS_INTERVAL));
+    }
+
+    // Pass 3: nothing is left: Suspended.
+    let svc = suspended_spec(Some(d.status.clone()), true);
+    let d = Case::new(&svc, &[]).decide();
+    assert!(d.actions.is_empty(), "{:?}", d.actions);
+    for type_ in ["Suspending", "Ready", "UpgradeInProgress"] {
+        assert_eq!(
+            condition(&d, type_),
+            ("False".into(), "SuspendComplete".into()),
+            "{type_}"
+        );
+    }
+    assert_eq!(
+        condition(&d, "Suspended"),
+        ("True".into(), "SuspendComplete".into())
+    );
+    assert_eq!(d.status.num_serve_endpoints, Some(0));
+    assert_eq!(d.status.service_status, Some(ServiceStatus::NotRunning));
+    assert!(d.notes.iter().any(|n| n.reason == reasons::SUSPENDED));
+    assert_eq!(d.requeue_after, None);
+
+    // And it stays so: nothing to do, nothing to write, nothing to say.
+    let svc = suspended_spec(Some(d.status.clone()), true);
+    let mut case = Case::new(&svc, &[]);
+    case.now = t(100);
+    let still = case.decide();
+    assert!(still.actions.is_empty() && still.notes.is_empty());
+    assert!(!changed(Some(&d.status), &still.status));
+    assert_eq!(still.requeue_after, None);
+}
+
+#[test]
+fn what_is_already_being_deleted_is_waited_for() {
+    let mut suspending = statuses(None, None);
+    set_condition(
+        &mut suspending.conditions,
+        conditions::SUSPENDING,
+        true,
+        conditions::SUSPEND_IN_PROGRESS,
+        String::new(),
+        Some(3),
+        t(0),
+    );
+    let svc = suspended_spec(Some(suspending), true);
+    let mut going = cluster("svc-a", "ray:1", 1, Some(CONFIG), true);
+    going.metadata.deletion_timestamp =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(t(1)));
+    let owned = [going];
+    let mut case = Case::new(&svc, &owned);
+    case.services = vec![OwnedService {
+        name: "svc-serve-svc".into(),
+        deleting: true,
+    }];
+    let d = case.decide();
+    assert!(d.actions.is_empty(), "{:?}", d.actions);
+    assert_eq!(condition(&d, "Suspending").0, "True");
+    assert!(!d.status.conditions.iter().any(|c| c.type_ == "Suspended"));
+    assert_eq!(d.requeue_after, Some(PROGRESS_INTERVAL));
+}
+
+#[test]
+fn a_rayservice_created_suspended_never_creates_anything() {
+    let svc = suspended_spec(None, true);
+    let d = Case::new(&svc, &[]).decide();
+    assert!(d.actions.is_empty(), "{:?}", d.actions);
+    assert_eq!(pending_name(&d), None);
+    assert!(
+        d.notes
+            .iter()
+            .any(|n| n.reason == reasons::SUSPENDING && n.message.contains("creates nothing"))
+    );
+    let svc = suspended_spec(Some(d.status), true);
+    let d = Case::new(&svc, &[]).decide();
+    assert!(d.actions.is_empty(), "{:?}", d.actions);
+    assert_eq!(pending_name(&d), None);
+    assert_eq!(condition(&d, "Suspended").0, "True");
+}
+
+#[test]
+fn resuming_starts_over_on_a_new_cluster_that_gets_the_serve_config() {
+    // Suspended, then suspend set back to false.
+    let svc = suspended_spec(None, true);
+    let first = Case::new(&svc, &[]).decide();
+    let svc = suspended_spec(Some(first.status), true);
+    let suspended = Case::new(&svc, &[]).decide().status;
+
+    let svc = suspended_spec(Some(suspended.clone()), false);
+    let mut case = Case::new(&svc, &[]);
+    case.now = t(500);
+    let d = case.decide();
+    assert_eq!(
+        condition(&d, "Suspended"),
+        ("False".into(), "Resumed".into())
+    );
+    assert!(
+        condition_message(&d, "Suspended").contains("spec.suspend is false"),
+        "{:?}",
+        d.status.conditions
+    );
+    // Ready says Initializing, since now (not since the suspension).
+    assert_eq!(
+        condition(&d, "Ready"),
+        ("False".into(), "Initializing".into())
+    );
+    let since = d
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .map(|c| c.last_transition_time.0);
+    assert_eq!(since, Some(t(500)));
+    assert_eq!(pending_name(&d), Some("svc-abcde"));
+    assert!(d.notes.iter().any(|n| n.reason == reasons::RESUMED));
+
+    // The next passes create the cluster and push the Serve config to it once its head is ready.
+    let svc = suspended_spec(Some(d.status.clone()), false);
+    let created = Case::new(&svc, &[]).decide();
+    assert_eq!(
+        created.actions,
+        vec![Action::CreateCluster {
+            name: "svc-abcde".into()
+        }]
+    );
+    // Suspended stays False; no second resume Event.
+    assert!(!created.notes.iter().any(|n| n.reason == reasons::RESUMED));
+    let fresh = [cluster("svc-abcde", "ray:1", 1, None, true)];
+    let mut case = Case::new(&svc, &fresh);
+    case.pending = Some(observed(&fresh[0], apps(&[])));
+    assert_eq!(pushes(&case.decide()), vec!["svc-abcde"]);
+}
+
+#[test]
+fn suspend_set_back_while_suspending_completes_the_suspension_then_resumes() {
+    let svc = suspended_spec(None, true);
+    let committed = Case::new(&svc, &[]).decide().status;
+    let svc = suspended_spec(Some(committed), false);
+    let d = Case::new(&svc, &[]).decide();
+    assert_eq!(condition(&d, "Suspended").0, "True");
+    assert_eq!(pending_name(&d), None);
+    // Looked at again soon, so the resume follows.
+    assert_eq!(d.requeue_after, Some(PROGRESS_INTERVAL));
+    let svc = suspended_spec(Some(d.status), false);
+    let d = Case::new(&svc, &[]).decide();
+    assert_eq!(condition(&d, "Suspended").0, "False");
+    assert_eq!(pending_name(&d), Some("svc-abcde"));
+}
+
+#[test]
+fn an_invalid_spec_is_reported_before_a_suspension() {
+    let mut svc = suspended_spec(Some(statuses(Some("svc-a"), None)), true);
+    svc.spec.ray_cluster_deletion_delay_seconds = Some(-1);
+    let owned = [cluster("svc-a", "ray:1", 1, Some(CONFIG), true)];
+    let d = serving_case(&svc, &owned).decide();
+    assert!(d.actions.is_empty(), "{:?}", d.actions);
+    assert_eq!(
+        condition(&d, "Ready"),
+        ("False".into(), "ValidationFailed".into())
+    );
+    assert!(!d.status.conditions.iter().any(|c| c.type_ == "Suspending"));
 }

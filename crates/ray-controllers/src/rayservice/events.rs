@@ -31,6 +31,10 @@ pub const CREATED_SERVICE: &str = "CreatedService";
 pub const UPDATED_SERVICE: &str = "UpdatedService";
 /// Creating or updating a Service failed.
 pub const FAILED_TO_UPDATE_SERVICE: &str = "FailedToUpdateService";
+/// The serve or head Service was deleted because the RayService is suspended.
+pub const DELETED_SERVICE: &str = "DeletedService";
+/// Deleting a Service failed.
+pub const FAILED_TO_DELETE_SERVICE: &str = "FailedToDeleteService";
 /// The head pod's `ray.io/serve` label changed.
 pub const UPDATED_HEAD_POD_SERVE_LABEL: &str = "UpdatedHeadPodServeLabel";
 /// Changing the head pod's `ray.io/serve` label failed.

@@ -1,6 +1,7 @@
 //! The RayService controller: a RayCluster plus Ray Serve applications, kept serving while the Serve config
 //! (applied in place) or the cluster spec (a new cluster is prepared, traffic moves once it serves, the old one is
-//! deleted after a delay) changes.
+//! deleted after a delay; with `upgradeStrategy.type: None` the change waits instead) changes. `spec.suspend`
+//! deletes everything the RayService owns until it is false again.
 //!
 //! One reconcile ([`reconcile_service`]) reads top to bottom: [`observe`] gathers the facts (the API server, the
 //! head pod and EndpointSlice caches, Serve on each cluster) → [`decide`](mod@decide) is the pure state machine → [`apply`]

@@ -28,7 +28,7 @@ use ray_dashboard_client::DashboardClient;
 
 use super::Context;
 use super::controller::Settings;
-use super::decide::{ClusterObservation, Observation, ServeInfo};
+use super::decide::{ClusterObservation, Observation, OwnedService, ServeInfo};
 use super::error::{DashboardAddressError, Error};
 use crate::pod_index::PodIndex;
 use crate::rayjob::dashboard::{client as dashboard_client, dashboard_url};
@@ -115,6 +115,7 @@ pub struct Facts {
     serve_service_target: Option<String>,
     head_service_target: Option<String>,
     num_serve_endpoints: i32,
+    owned_services: Vec<OwnedService>,
 }
 
 impl Facts {
@@ -142,6 +143,7 @@ impl Facts {
             serve_service_target: self.serve_service_target.clone(),
             head_service_target: self.head_service_target.clone(),
             num_serve_endpoints: self.num_serve_endpoints,
+            owned_services: self.owned_services.clone(),
             deletion_delay,
             now,
             suffix,
@@ -184,6 +186,15 @@ pub async fn observe(service: &RayService, ctx: &Context) -> Result<Facts, Error
     } else {
         0
     };
+    let owned_services = [&serve_svc, &head_svc]
+        .into_iter()
+        .flatten()
+        .filter(|svc| controlled_by(svc, service))
+        .map(|svc| OwnedService {
+            name: svc.name_any(),
+            deleting: svc.metadata.deletion_timestamp.is_some(),
+        })
+        .collect();
     Ok(Facts {
         owned,
         active,
@@ -191,7 +202,17 @@ pub async fn observe(service: &RayService, ctx: &Context) -> Result<Facts, Error
         serve_service_target: selected_cluster(serve_svc.as_ref()),
         head_service_target: selected_cluster(head_svc.as_ref()),
         num_serve_endpoints,
+        owned_services,
     })
+}
+
+/// Whether `svc` names the RayService as its owner: only such a Service is the RayService's to delete (a custom
+/// serve Service name may name a Service someone else made).
+fn controlled_by(svc: &Service, service: &RayService) -> bool {
+    let Some(uid) = service.metadata.uid.as_deref() else {
+        return false;
+    };
+    svc.owner_references().iter().any(|o| o.uid == uid)
 }
 
 /// The RayClusters labelled as this RayService's.

@@ -151,6 +151,8 @@ pub enum Controller {
     RayJob,
     /// `ray_controllers::rayservice`.
     RayService,
+    /// `ray_controllers::raycronjob`, on the system clock (see [`Scenario::run_raycronjob_controller`] for another).
+    RayCronJob,
 }
 
 /// One scenario's world: its own client and namespace, and the controllers it runs there. [`Scenario::finish`]
@@ -212,6 +214,9 @@ impl Scenario {
             Controller::RayCluster => self.run_raycluster_controller(self.client.clone()),
             Controller::RayJob => self.run_rayjob_controller().await,
             Controller::RayService => self.run_rayservice_controller().await,
+            Controller::RayCronJob => {
+                self.run_raycronjob_controller(Arc::new(ray_controllers::raycronjob::SystemClock))
+            }
         }
     }
 
@@ -294,6 +299,21 @@ impl Scenario {
             ray_controllers::rayservice::run(self.client.clone(), settings, self.shutdown.clone());
         self.running
             .push((Controller::RayService, tokio::spawn(run)));
+    }
+
+    /// Runs the RayCronJob controller for this namespace, reading the time from `clock`.
+    pub fn run_raycronjob_controller(
+        &mut self,
+        clock: Arc<dyn ray_controllers::raycronjob::Clock>,
+    ) {
+        let settings = ray_controllers::raycronjob::Settings {
+            controller: self.controller_settings(),
+            clock,
+        };
+        let run =
+            ray_controllers::raycronjob::run(self.client.clone(), settings, self.shutdown.clone());
+        self.running
+            .push((Controller::RayCronJob, tokio::spawn(run)));
     }
 
     /// Kills `which` mid-flight, as a crash would (nothing is finished or flushed).
