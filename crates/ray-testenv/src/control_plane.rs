@@ -83,6 +83,8 @@ pub struct ControlPlane {
     server: String,
     node_names: Vec<String>,
     audit_log: Option<PathBuf>,
+    /// etcd's client URL (`http://127.0.0.1:<port>`), for its health check at start and restart.
+    etcd_url: String,
     supervisor: Supervisor,
 }
 
@@ -152,6 +154,7 @@ impl ControlPlane {
             server: format!("https://127.0.0.1:{apiserver_port}"),
             node_names: Vec::new(),
             audit_log: options.audit.then(|| dir.join(AUDIT_LOG)),
+            etcd_url: format!("http://127.0.0.1:{}", etcd_ports[0]),
             supervisor,
         };
         match plane.boot(&options, apiserver_port, etcd_ports).await {
@@ -176,8 +179,8 @@ impl ControlPlane {
     ) -> Result<()> {
         let pki = pki::generate(&self.dir().join("pki"))?;
         write_kubeconfig(&self.kubeconfig, &self.server, &pki)?;
-        let etcd_url = self.start_etcd(&options.layout, etcd_ports).await?;
-        self.start_apiserver(&options.layout, &pki, &etcd_url, apiserver_port)
+        self.start_etcd(&options.layout, etcd_ports[1]).await?;
+        self.start_apiserver(&options.layout, &pki, apiserver_port)
             .await?;
         self.start_controllers(&options.layout, &pki)?;
         let client = self.client().await?;
@@ -254,16 +257,44 @@ impl ControlPlane {
         Ok(())
     }
 
+    /// Whether the component `name` runs: `false` once it was stopped ([`Self::stop_component`]) or exited by
+    /// itself (see [`Self::start_component`]), and for an unknown name.
+    pub fn component_running(&mut self, name: &str) -> bool {
+        component(name).is_ok_and(|name| self.supervisor.check_running(name).is_ok())
+    }
+
     /// Stops everything now (the same as dropping it).
     pub fn stop(mut self) {
         self.supervisor.shutdown();
     }
 
-    async fn start_etcd(&mut self, layout: &Layout, ports: [u16; 2]) -> Result<String> {
-        let (client_url, peer_url) = (
-            format!("http://127.0.0.1:{}", ports[0]),
-            format!("http://127.0.0.1:{}", ports[1]),
-        );
+    /// Stops one component (`etcd`, `kube-apiserver`, `kube-controller-manager`, `kube-scheduler`, `kwok`):
+    /// SIGTERM to its process group, SIGKILL after a grace period of 5 s, and waits until it is gone. For fault
+    /// injection: the rest of the control plane keeps running and sees the component vanish, as in a real outage.
+    /// [`Self::start_component`] brings it back.
+    pub fn stop_component(&mut self, name: &str) -> Result<()> {
+        component(name)?;
+        self.supervisor.stop(name)
+    }
+
+    /// Starts a stopped component again with exactly the command it was first started with (same ports, data
+    /// directory and flags; its log is appended to) and waits until it is ready: etcd answers `/health`,
+    /// kube-apiserver's `/readyz` says `ok`, the others just run. etcd keeps its data directory, so the cluster
+    /// state survives. Also restarts a component that exited by itself (kube-controller-manager and kube-scheduler
+    /// exit when they cannot renew their leader lease for about 10 s, for example while the API server is down).
+    pub async fn start_component(&mut self, name: &str) -> Result<()> {
+        let name = component(name)?;
+        self.supervisor.respawn(name)?;
+        match name {
+            "etcd" => self.wait_for_etcd().await,
+            "kube-apiserver" => self.wait_for_apiserver().await,
+            _ => self.supervisor.check_running(name),
+        }
+    }
+
+    async fn start_etcd(&mut self, layout: &Layout, peer_port: u16) -> Result<()> {
+        let client_url = &self.etcd_url;
+        let peer_url = format!("http://127.0.0.1:{peer_port}");
         let mut cmd = Command::new(layout.etcd_bin().join("etcd"));
         cmd.arg("--name=testenv")
             .arg(format!("--data-dir={}", self.dir().join("etcd").display()))
@@ -276,8 +307,13 @@ impl ControlPlane {
             .arg("--unsafe-no-fsync=true")
             .arg("--log-level=warn");
         self.supervisor.spawn("etcd", cmd)?;
+        self.wait_for_etcd().await
+    }
+
+    /// Waits until etcd reports itself healthy.
+    async fn wait_for_etcd(&mut self) -> Result<()> {
         let http = reqwest::Client::new();
-        let health = format!("{client_url}/health");
+        let health = format!("{}/health", self.etcd_url);
         wait_for(
             &mut self.supervisor,
             "etcd",
@@ -298,19 +334,12 @@ impl ControlPlane {
                 }
             },
         )
-        .await?;
-        Ok(client_url)
+        .await
     }
 
-    async fn start_apiserver(
-        &mut self,
-        layout: &Layout,
-        pki: &Pki,
-        etcd_url: &str,
-        port: u16,
-    ) -> Result<()> {
+    async fn start_apiserver(&mut self, layout: &Layout, pki: &Pki, port: u16) -> Result<()> {
         let mut cmd = Command::new(layout.kubernetes_bin().join("kube-apiserver"));
-        cmd.arg(format!("--etcd-servers={etcd_url}"))
+        cmd.arg(format!("--etcd-servers={}", self.etcd_url))
             .arg("--bind-address=127.0.0.1")
             .arg("--advertise-address=127.0.0.1")
             .arg(format!("--secure-port={port}"))
@@ -353,6 +382,11 @@ impl ControlPlane {
                 .arg("--audit-log-maxage=0");
         }
         self.supervisor.spawn("kube-apiserver", cmd)?;
+        self.wait_for_apiserver().await
+    }
+
+    /// Waits until the API server's `/readyz` says `ok`.
+    async fn wait_for_apiserver(&mut self) -> Result<()> {
         let client = self.client().await?;
         wait_for(
             &mut self.supervisor,
@@ -489,6 +523,16 @@ const COMPONENTS: [&str; 5] = [
     "kube-scheduler",
     "kwok",
 ];
+
+/// `name` if it is one of [`COMPONENTS`], as a `'static` name.
+fn component(name: &str) -> Result<&'static str> {
+    COMPONENTS.into_iter().find(|&c| c == name).ok_or_else(|| {
+        Error::Other(format!(
+            "no control plane component named {name:?}; the components are {}",
+            COMPONENTS.join(", ")
+        ))
+    })
+}
 
 /// Makes `dir` ours: refuses it while another live process owns it, cleans it when its owner crashed.
 fn claim_state_dir(dir: &Path) -> Result<PathBuf> {

@@ -29,6 +29,7 @@
 pub mod audit;
 mod control_plane;
 mod error;
+pub mod fault_proxy;
 mod kuberay;
 mod kueue;
 mod layout;
@@ -45,6 +46,7 @@ mod wait;
 pub use audit::{AuditLog, Mark, RequestCounts};
 pub use control_plane::{ControlPlane, ControlPlaneOptions};
 pub use error::{Error, INSTALL_COMMAND, Result};
+pub use fault_proxy::{Fault, FaultProxy, ProxiedRequest};
 pub use kuberay::{
     KUBERAY_MODULE, KUBERAY_SEED_VERSION, KUBERAY_VERSION, KUBERAY_VERSIONS, KubeRayOperator,
     KubeRayOptions,

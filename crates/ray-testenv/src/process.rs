@@ -17,6 +17,7 @@
 //! 3. On start, [`clean_stale_runs`] removes run directories whose owner process is gone and kills what is left of
 //!    them, in case even the watchdog was killed.
 
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::process::CommandExt;
@@ -64,9 +65,53 @@ if [ "$remove" = 1 ]; then rm -rf -- "$WATCH_DIR"; fi
 #[derive(Debug)]
 struct Supervised {
     name: String,
+    /// The current process: replaced by [`Supervisor::respawn`].
     child: Child,
+    /// What it was started with, so [`Supervisor::respawn`] can start it again exactly so.
+    recipe: Recipe,
     log: PathBuf,
+    /// Waited for: its pid may be reused, so it must not be signalled any more.
     reaped: bool,
+    /// Stopped on purpose by [`Supervisor::stop`], not exited by itself.
+    stopped: bool,
+}
+
+/// The parts of a [`Command`] needed to build it again (a `Command` cannot be cloned).
+#[derive(Debug, Clone)]
+struct Recipe {
+    program: OsString,
+    args: Vec<OsString>,
+    envs: Vec<(OsString, Option<OsString>)>,
+    current_dir: Option<PathBuf>,
+}
+
+impl Recipe {
+    fn of(command: &Command) -> Self {
+        Self {
+            program: command.get_program().to_owned(),
+            args: command.get_args().map(OsStr::to_owned).collect(),
+            envs: command
+                .get_envs()
+                .map(|(k, v)| (k.to_owned(), v.map(OsStr::to_owned)))
+                .collect(),
+            current_dir: command.get_current_dir().map(Path::to_owned),
+        }
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(&self.program);
+        command.args(&self.args);
+        for (key, value) in &self.envs {
+            match value {
+                Some(value) => command.env(key, value),
+                None => command.env_remove(key),
+            };
+        }
+        if let Some(dir) = &self.current_dir {
+            command.current_dir(dir);
+        }
+        command
+    }
 }
 
 /// Owns a run directory and the processes started in it; see the module docs.
@@ -124,12 +169,69 @@ impl Supervisor {
 
     /// Starts `command` as `name` in a new process group, output appended to its log, and registers it with the
     /// watchdog before returning.
-    pub(crate) fn spawn(&mut self, name: &str, mut command: Command) -> Result<u32> {
+    pub(crate) fn spawn(&mut self, name: &str, command: Command) -> Result<u32> {
+        if self.children.iter().any(|c| c.name == name) {
+            return Err(Error::Other(format!(
+                "a process named {name} was already started"
+            )));
+        }
+        let recipe = Recipe::of(&command);
         let log = self.log_path(name);
+        let child = self.launch(name, command, &log)?;
+        let pid = child.id();
+        self.children.push(Supervised {
+            name: name.to_owned(),
+            child,
+            recipe,
+            log,
+            reaped: false,
+            stopped: false,
+        });
+        Ok(pid)
+    }
+
+    /// Stops `name` (SIGTERM to its group, SIGKILL after the grace period) and waits until its leader is gone; it
+    /// can be started again with [`Self::respawn`]. Stopping a child that already exited is not an error.
+    pub(crate) fn stop(&mut self, name: &str) -> Result<()> {
+        let index = self.index_of(name)?;
+        let c = &mut self.children[index];
+        if !c.reaped {
+            stop_group(&mut c.child);
+            c.reaped = true;
+        }
+        c.stopped = true;
+        let pid = c.child.id();
+        self.forget_group(pid)
+    }
+
+    /// Starts `name` again with the command it was first started with, output appended to the same log. Fails if
+    /// it still runs. Returns the new process id.
+    pub(crate) fn respawn(&mut self, name: &str) -> Result<u32> {
+        let index = self.index_of(name)?;
+        if self.check_running(name).is_ok() {
+            return Err(Error::Other(format!("{name} is running; stop it first")));
+        }
+        let old = self.children[index].child.id();
+        // `check_running` reaped it if it had exited by itself; an explicit `stop` already told the watchdog.
+        self.forget_group(old)?;
+        let command = self.children[index].recipe.command();
+        let log = self.children[index].log.clone();
+        let child = self.launch(name, command, &log)?;
+        let pid = child.id();
+        let c = &mut self.children[index];
+        c.child = child;
+        c.reaped = false;
+        c.stopped = false;
+        Ok(pid)
+    }
+
+    /// Spawns `command` in a process group of its own with its output appended to `log`, and tells the watchdog
+    /// and the groups file about the group.
+    fn launch(&mut self, name: &str, mut command: Command, log: &Path) -> Result<Child> {
         let out = OpenOptions::new()
             .create(true)
             .append(true)
-            .open(&log)
+            .open(log)
             .map_err(Error::io(format!("opening {}", log.display())))?;
         let err = out
             .try_clone()
@@ -149,13 +251,31 @@ impl Supervisor {
             .open(self.dir.join(GROUPS_FILE))
             .map_err(Error::io("recording a process group"))?;
         writeln!(groups, "{pid}").map_err(Error::io("recording a process group"))?;
-        self.children.push(Supervised {
-            name: name.to_owned(),
-            child,
-            log,
-            reaped: false,
-        });
-        Ok(pid)
+        Ok(child)
+    }
+
+    /// Removes a stopped group from the watchdog's list and the groups file, so that neither ever signals a
+    /// recycled pid. Idempotent.
+    fn forget_group(&mut self, pid: u32) -> Result<()> {
+        self.tell_watchdog(&format!("-{pid}"));
+        let path = self.dir.join(GROUPS_FILE);
+        let groups = fs::read_to_string(&path).map_err(Error::io("reading the groups file"))?;
+        let kept: String = groups
+            .lines()
+            .filter(|l| l.trim() != pid.to_string())
+            .map(|l| format!("{l}\n"))
+            .collect();
+        if kept != groups {
+            fs::write(&path, kept).map_err(Error::io("rewriting the groups file"))?;
+        }
+        Ok(())
+    }
+
+    fn index_of(&self, name: &str) -> Result<usize> {
+        self.children
+            .iter()
+            .position(|c| c.name == name)
+            .ok_or_else(|| Error::Other(format!("no process named {name} was started")))
     }
 
     /// Process ids of the children still running (the group leaders), then of the watchdog.
@@ -173,6 +293,9 @@ impl Supervisor {
         let Some(c) = self.children.iter_mut().find(|c| c.name == name) else {
             return Err(Error::Other(format!("no process named {name} was started")));
         };
+        if c.stopped {
+            return Err(Error::Other(format!("{name} was stopped on purpose")));
+        }
         match c.child.try_wait() {
             Ok(None) => Ok(()),
             Ok(Some(status)) => {
@@ -477,6 +600,36 @@ mod tests {
         let alive: Vec<u32> = pids.into_iter().filter(|&p| is_running(p)).collect();
         assert!(alive.is_empty(), "survived drop: {alive:?}");
         assert!(!dir.exists(), "run dir survived drop");
+    }
+
+    #[test]
+    fn a_stopped_child_is_respawned_with_the_same_command() {
+        let parent = tempfile::tempdir().expect("tempdir");
+        let dir = parent.path().join("run");
+        let mut sup = Supervisor::new(&dir, true).expect("supervisor");
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg("echo started $MARK; exec sleep 303")
+            .env("MARK", "x1");
+        let first = sup.spawn("sleeper", cmd).expect("spawn");
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(sup.respawn("sleeper").is_err(), "respawned a running child");
+        sup.stop("sleeper").expect("stop");
+        assert!(!is_running(first));
+        assert!(sup.check_running("sleeper").is_err());
+        let groups = |dir: &Path| fs::read_to_string(dir.join(GROUPS_FILE)).expect("groups");
+        assert!(!groups(&dir).contains(&first.to_string()));
+        let second = sup.respawn("sleeper").expect("respawn");
+        assert_ne!(first, second);
+        assert!(is_running(second));
+        sup.check_running("sleeper").expect("running again");
+        assert_eq!(groups(&dir).trim(), second.to_string());
+        assert_eq!(sup.pids()[0], second);
+        std::thread::sleep(Duration::from_millis(200));
+        let log = fs::read_to_string(sup.log_path("sleeper")).expect("log");
+        assert_eq!(log, "started x1\nstarted x1\n", "the log is appended to");
+        drop(sup);
+        assert!(!is_running(second), "survived drop");
     }
 
     #[test]
