@@ -15,7 +15,7 @@ use ray_controllers::raycluster;
 use ray_controllers::raycronjob;
 use ray_controllers::rayjob;
 use ray_controllers::rayservice;
-use ray_controllers::{Expectations, Telemetry};
+use ray_controllers::{Expectations, SystemClock, Telemetry};
 
 use tracing::{error, info, warn};
 
@@ -406,6 +406,7 @@ async fn run_controllers(settings: &Controllers, shutdown: Shutdown) {
         let job_settings = rayjob::Settings {
             controller: settings.of(namespace),
             dashboard: settings.dashboard.clone(),
+            clock: Arc::new(SystemClock),
         };
         rayjob::run(settings.client.clone(), job_settings, shutdown.clone())
     });
@@ -414,13 +415,14 @@ async fn run_controllers(settings: &Controllers, shutdown: Shutdown) {
             controller: settings.of(namespace),
             dashboard: settings.dashboard.clone(),
             deletion_delay: settings.rayservice_deletion_delay,
+            clock: Arc::new(SystemClock),
         };
         rayservice::run(settings.client.clone(), service_settings, shutdown.clone())
     });
     let cron_job_controllers = settings.namespaces.iter().cloned().map(|namespace| {
         let cron_job_settings = raycronjob::Settings {
             controller: settings.of(namespace),
-            clock: Arc::new(raycronjob::SystemClock),
+            clock: Arc::new(SystemClock),
         };
         raycronjob::run(settings.client.clone(), cron_job_settings, shutdown.clone())
     });

@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod rate_limit;
 pub mod runner;
 pub mod shutdown;
+pub mod watch_backoff;
 
 pub use api_requests::ApiRequestLayer;
 pub use error::{ReconcileError, api_message};
@@ -32,3 +33,4 @@ pub use metrics::Metrics;
 pub use rate_limit::RateLimitLayer;
 pub use runner::{Backoff, Reconciler, RunnerSettings};
 pub use shutdown::Shutdown;
+pub use watch_backoff::watch_backoff;

@@ -5,7 +5,11 @@
 //! to a decision) → `apply` (the writes) → status, driven by a short `reconcile` in its `mod.rs`, and is run by
 //! `operator_runtime::runner` like any other controller. Nothing Ray-free lives here: leader election, metrics
 //! plumbing, health, rate limiting and the runner are in the `operator-runtime` crate.
+//!
+//! The RayJob, RayService and RayCronJob controllers read the wall-clock time from one [`Clock`] (see [`clock`]),
+//! which a test sets and jumps at will.
 
+pub mod clock;
 pub mod context;
 pub mod dashboard_auth;
 pub mod error;
@@ -17,6 +21,7 @@ pub mod raycronjob;
 pub mod rayjob;
 pub mod rayservice;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::Telemetry;
 pub use error::ApiError;
 pub use expectations::Expectations;

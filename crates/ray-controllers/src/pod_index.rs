@@ -431,7 +431,7 @@ pub fn watch(
     index: Arc<PodIndex>,
 ) -> impl Stream<Item = Result<Pod, watcher::Error>> + Send + 'static {
     watcher(api, watcher::Config::default().labels(selector))
-        .default_backoff()
+        .backoff(operator_runtime::watch_backoff())
         .inspect(move |event| {
             if let Ok(event) = event {
                 index.apply(event);

@@ -281,6 +281,7 @@ async fn a_running_kuberay_is_taken_over_without_churn() {
                 timeout: Duration::from_secs(5),
             },
             deletion_delay: Duration::from_secs(3),
+            clock: Arc::new(ray_controllers::SystemClock),
         },
         shutdown,
     ));

@@ -34,7 +34,7 @@ pub async fn run(
         settings.api::<Service>(&client),
         watcher::Config::default().labels(labels::CLUSTER),
     )
-    .default_backoff()
+    .backoff(operator_runtime::watch_backoff())
     .modify(|service: &mut Service| slim(&mut service.metadata))
     .reflect(service_writer)
     .touched_objects();
@@ -53,7 +53,7 @@ pub async fn run(
     // stored: managedFields, and kubectl's last-applied annotation (a second copy of the whole spec).
     let (cluster_store, cluster_writer) = reflector::store();
     let cluster_stream = watcher(clusters, watcher::Config::default())
-        .default_backoff()
+        .backoff(operator_runtime::watch_backoff())
         .modify(|guard: &mut DeserializeGuard<RayCluster>| {
             if let Ok(cluster) = guard.0.as_mut() {
                 slim(&mut cluster.metadata);
@@ -63,7 +63,8 @@ pub async fn run(
         .applied_objects();
     let controller = Controller::for_stream(cluster_stream, cluster_store)
         .owns_stream(pod_stream)
-        .owns_stream(service_stream);
+        .owns_stream(service_stream)
+        .trigger_backoff(operator_runtime::watch_backoff());
     let _registration = (settings.telemetry.kuberay).watch_rayclusters(controller.store());
     let runner = settings.runner(&events, "rayclusters");
     runner::run(controller, ctx, caches, runner, shutdown).await;

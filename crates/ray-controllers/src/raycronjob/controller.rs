@@ -12,14 +12,15 @@ use operator_runtime::Shutdown;
 use operator_runtime::runner::{self, Reconciler};
 use ray_api_v1::raycronjob::RayCronJob;
 
-use super::clock::changes;
 use super::{Context, Error, Settings, events, reconcile_cron_job};
+use crate::clock::changes;
 
 /// Runs the RayCronJob controller until `shutdown` resolves, then lets running reconciles finish.
 pub async fn run(client: Client, settings: Settings, shutdown: Shutdown) {
     let common = &settings.controller;
     let cron_jobs: Api<DeserializeGuard<RayCronJob>> = common.api(&client);
-    let mut controller = Controller::new(cron_jobs, watcher::Config::default());
+    let mut controller = Controller::new(cron_jobs, watcher::Config::default())
+        .trigger_backoff(operator_runtime::watch_backoff());
     if let Some(jumps) = settings.clock.jumps() {
         controller = controller.reconcile_all_on(changes(jumps));
     }

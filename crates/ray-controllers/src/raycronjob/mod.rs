@@ -38,7 +38,7 @@ use ray_api_v1::raycronjob::RayCronJob;
 
 use crate::context::ControllerSettings;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use controller::run;
 pub use error::Error;
 

@@ -505,7 +505,7 @@ impl<'a> Applier<'a> {
                     started,
                     after,
                     retries.max(0).unsigned_abs(),
-                    &Time(Timestamp::now()),
+                    &Time(self.ctx.settings.clock.now()),
                 );
         }
         if let Some(notice) = events::transition(old, status) {

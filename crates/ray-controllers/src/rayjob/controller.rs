@@ -1,5 +1,6 @@
 //! Runs the RayJob controller: the watches (RayJobs, and the RayClusters and submitter Jobs made for them) and the
-//! runner that calls [`super::reconcile_job`] for each readable RayJob.
+//! runner that calls [`super::reconcile_job`] for each readable RayJob. A clock that jumps
+//! ([`Clock::jumps`](crate::clock::Clock::jumps)) makes every RayJob be looked at again.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use ray_api_v1::raycluster::RayCluster;
 use ray_api_v1::rayjob::RayJob;
 
 use super::{Context, Error, Settings, events, reconcile_job};
+use crate::clock::changes;
 
 /// The label every RayCluster and submitter Job made for a RayJob carries; the controller watches only those.
 const ORIGIN_LABEL_SELECTOR: &str = "ray.io/originated-from-crd=RayJob";
@@ -25,9 +27,14 @@ pub async fn run(client: Client, settings: Settings, shutdown: Shutdown) {
     let clusters: Api<RayCluster> = common.api(&client);
     let submitters: Api<Job> = common.api(&client);
     let owned = || watcher::Config::default().labels(ORIGIN_LABEL_SELECTOR);
-    let controller = Controller::new(jobs, watcher::Config::default())
+    let mut controller = Controller::new(jobs, watcher::Config::default())
         .owns(clusters, owned())
-        .owns(submitters, owned());
+        .owns(submitters, owned())
+        .trigger_backoff(operator_runtime::watch_backoff());
+    if let Some(jumps) = settings.clock.jumps() {
+        // Requeue timers run on the real time; a due time the jump reached is acted on now.
+        controller = controller.reconcile_all_on(changes(jumps));
+    }
     let _registration = common.telemetry.kuberay.watch_rayjobs(controller.store());
     let events = common.events(&client);
     let runner_settings = common.runner(&events, "rayjobs");

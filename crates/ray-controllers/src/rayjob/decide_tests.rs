@@ -918,3 +918,123 @@ fn the_legacy_policy_follows_the_outcome() {
     o.cluster = Some(&live);
     assert!(o.run().actions.is_empty());
 }
+
+// The clock jumped backward: `now` lies before the times recorded in the status. Nothing may fail, run or be
+// undone early, no duration may come out negative, and the controller asks to be woken when the (recorded) due
+// time comes.
+
+#[test]
+fn a_clock_before_the_start_time_fails_no_deadline_early() {
+    let spec = serde_json::json!({"activeDeadlineSeconds": 60, "preRunningDeadlineSeconds": 30});
+    let j = with_status(job(spec.clone()), D::Running);
+    let mut o = Obs::new(&j);
+    o.now = t(-3600);
+    let d = o.run();
+    assert_eq!(state(&d), D::Running);
+    assert_eq!(d.status.reason, None);
+    assert!(d.actions.is_empty(), "{:?}", d.actions);
+    assert_eq!(d.requeue_after, Some(Duration::from_secs(3)));
+
+    let j = with_status(job(spec), D::Initializing);
+    let c = cluster(serde_json::json!({}));
+    let mut o = Obs::new(&j);
+    o.cluster = Some(&c);
+    o.now = t(-3600);
+    let d = o.run();
+    assert_eq!(state(&d), D::Initializing);
+    // Woken when the earlier deadline (preRunningDeadlineSeconds) comes, measured from the jumped clock.
+    assert_eq!(d.requeue_after, Some(Duration::from_secs(3630)));
+    // And once the clock is past it again, the deadline applies.
+    o.now = t(31);
+    assert_eq!(
+        o.run().status.reason,
+        Some(JobFailedReason::PreRunningDeadlineExceeded)
+    );
+}
+
+#[test]
+fn a_clock_before_the_failure_window_started_does_not_end_it() {
+    let j = with_status(job(serde_json::json!({})), D::Running);
+    let mut o = Obs::new(&j);
+    o.ray_job = RayJobInfo::Unreachable("connection refused".into());
+    o.failing_since = Some(t(10));
+    o.now = t(-3600);
+    let d = o.run();
+    assert_eq!(state(&d), D::Running);
+    assert_eq!(d.status_check_failing_since, Some(t(10)));
+    // The window keeps its recorded start: the timeout counts from it once the clock is back.
+    o.now = t(10 + STATUS_CHECK_TIMEOUT.as_secs() as i64);
+    assert_eq!(
+        o.run().status.reason,
+        Some(JobFailedReason::JobStatusCheckTimeoutExceeded)
+    );
+}
+
+#[test]
+fn a_clock_before_the_end_time_runs_and_undoes_no_deletion_rule() {
+    let j = finished_job(rules(), D::Complete, JobStatus::Succeeded);
+    let live = cluster_with_workers(false);
+    let scaled_down = cluster_with_workers(true);
+    let mut o = Obs::new(&j);
+    o.cluster = Some(&live);
+    o.now = t(-3600);
+    let d = o.run();
+    assert!(d.actions.is_empty(), "{:?}", d.actions);
+    assert_eq!(d.status.job_deployment_status, Some(D::Complete));
+    assert_eq!(
+        d.status.end_time,
+        Some(Time(t(0))),
+        "the recorded end stays"
+    );
+    assert_eq!(d.requeue_after, Some(Duration::from_secs(3630)));
+
+    // The workers were deleted before the jump: they stay deleted, and nothing else runs.
+    o.cluster = Some(&scaled_down);
+    let d = o.run();
+    assert!(d.actions.is_empty(), "{:?}", d.actions);
+
+    // The clock comes back past the cluster's TTL: the next step, once.
+    o.now = t(61);
+    assert!(matches!(
+        o.run().actions.as_slice(),
+        [Action::DeleteCluster { .. }]
+    ));
+}
+
+#[test]
+fn the_legacy_ttl_waits_out_a_clock_jumped_backward() {
+    let mut j = with_status(
+        job(serde_json::json!({"shutdownAfterJobFinishes": true, "ttlSecondsAfterFinished": 30})),
+        D::Complete,
+    );
+    j.status.as_mut().expect("test fixture").end_time = Some(Time(t(100)));
+    let c = ready();
+    let mut o = Obs::new(&j);
+    o.cluster = Some(&c);
+    o.now = t(-10_000);
+    let d = o.run();
+    assert!(d.actions.is_empty());
+    assert_eq!(d.requeue_after, Some(Duration::from_secs(10_130)));
+}
+
+#[test]
+fn extreme_clocks_neither_panic_nor_fail_anything_early() {
+    let spec = serde_json::json!({"activeDeadlineSeconds": i32::MAX, "preRunningDeadlineSeconds": i32::MAX});
+    for now in [Timestamp::MIN, Timestamp::MAX] {
+        for state_before in [D::New, D::Initializing, D::Running] {
+            let j = with_status(job(spec.clone()), state_before);
+            let mut o = Obs::new(&j);
+            o.now = now;
+            o.ray_job = RayJobInfo::Unreachable("down".into());
+            o.failing_since = Some(t(0));
+            let _ = o.run();
+        }
+        let j = finished_job(rules(), D::Complete, JobStatus::Succeeded);
+        let mut o = Obs::new(&j);
+        o.now = now;
+        let d = o.run();
+        if now == Timestamp::MIN {
+            assert!(d.actions.is_empty(), "{:?}", d.actions);
+        }
+    }
+}

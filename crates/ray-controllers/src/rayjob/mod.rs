@@ -15,9 +15,17 @@
 //! [`STATUS_CHECK_FAILING_SINCE_ANNOTATION`] annotation, not in memory, so an operator restart or a new leader
 //! continues the same tolerance window instead of starting a fresh one (a crash-looping operator would otherwise
 //! never give up on a dead dashboard). It is written only when a failure window starts or ends.
+//!
+//! Every time the controller decides by (`startTime`, `endTime`, `activeDeadlineSeconds`,
+//! `preRunningDeadlineSeconds`, the deletion TTLs, the status-check failure window) comes from
+//! [`Settings::clock`], read once per reconcile. A jump of that clock wakes every RayJob: forward, whatever became
+//! due happens at once; backward, what is not due any more waits, and nothing done is undone or done again (every
+//! step is read from the world and the status, not from the clock).
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::clock::Clock;
 use crate::context::{ControllerSettings, DashboardSettings};
 use kube::Client;
 use kube::runtime::controller::Action as Requeue;
@@ -60,6 +68,9 @@ pub struct Settings {
     pub controller: ControllerSettings,
     /// How Ray dashboards are reached.
     pub dashboard: DashboardSettings,
+    /// Where the time comes from: [`SystemClock`](crate::clock::SystemClock) in the operator, a
+    /// [`ManualClock`](crate::clock::ManualClock) in a test that jumps it. Every time-based decision reads it.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// What every RayJob reconcile shares.

@@ -34,7 +34,7 @@ pub struct Facts {
     pub dashboard_auth: DashboardAuth,
     /// Since when the Ray job's status checks have been failing, as recorded on the RayJob.
     pub status_check_failing_since: Option<Timestamp>,
-    /// When the facts were gathered.
+    /// When the facts were gathered, by [`super::Settings::clock`].
     pub now: Timestamp,
     /// Five random characters for names generated this pass.
     pub suffix: String,
@@ -150,7 +150,7 @@ pub async fn observe(job: &RayJob, ctx: &Context) -> Result<Facts, Error> {
         dashboard_url,
         dashboard_auth,
         status_check_failing_since: recorded_failing_since(job),
-        now: Timestamp::now(),
+        now: ctx.settings.clock.now(),
         suffix: ray_builders::names::random_suffix_from(seed.as_bytes()),
         sidecar,
     })

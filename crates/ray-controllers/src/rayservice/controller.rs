@@ -1,7 +1,8 @@
 //! Runs the RayService controller: the RayService watch, the watches of what it owns (RayClusters and Services,
 //! which trigger a reconcile of their RayService), and the head pod and EndpointSlice caches the reconcile reads
 //! (which trigger nothing: the reconcile polls while anything is in progress). Each readable RayService is
-//! reconciled by [`super::reconcile_service`].
+//! reconciled by [`super::reconcile_service`]. A clock that jumps ([`Clock::jumps`]) makes every RayService be
+//! looked at again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +21,7 @@ use ray_api_v1::rayservice::RayService;
 
 use super::observe::{self, HEAD_POD_SELECTOR, ORIGIN_LABEL_SELECTOR};
 use super::{Context, Error, events, reconcile_service};
+use crate::clock::{Clock, changes};
 use crate::context::{ControllerSettings, DashboardSettings};
 use crate::pod_index::{self, PodIndex};
 
@@ -35,6 +37,9 @@ pub struct Settings {
     pub dashboard: DashboardSettings,
     /// How long a cluster that no longer serves is kept before it is deleted (so in-flight requests finish).
     pub deletion_delay: Duration,
+    /// Where the time comes from: [`SystemClock`](crate::clock::SystemClock) in the operator, a
+    /// [`ManualClock`](crate::clock::ManualClock) in a test that jumps it.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// Runs the RayService controller until `shutdown` resolves.
@@ -61,12 +66,18 @@ pub async fn run(client: Client, settings: Settings, shutdown: Shutdown) {
         endpoint_slices,
     });
     let owned = || watcher::Config::default().labels(ORIGIN_LABEL_SELECTOR);
-    let controller = Controller::new(objects, watcher::Config::default())
+    let jumps = ctx.settings.clock.jumps();
+    let mut controller = Controller::new(objects, watcher::Config::default())
         .owns(clusters, owned())
         .owns(svcs, owned())
         // The controller polls the cache watches (and stops them with it); they trigger no reconcile.
         .watches_stream(pod_stream, |_: Pod| no_trigger())
-        .watches_stream(slice_stream, |_: EndpointSlice| no_trigger());
+        .watches_stream(slice_stream, |_: EndpointSlice| no_trigger())
+        .trigger_backoff(operator_runtime::watch_backoff());
+    if let Some(jumps) = jumps {
+        // Requeue timers run on the real time; a deletion time the jump reached is acted on now.
+        controller = controller.reconcile_all_on(changes(jumps));
+    }
     let _registration = telemetry
         .kuberay
         .watch_rayservices(controller.store(), service_conditions);

@@ -1166,6 +1166,38 @@ fn old_clusters_keep_their_deletion_time_and_clusters_in_use_lose_it() {
 }
 
 #[test]
+fn an_old_clusters_deletion_time_follows_the_clock_whichever_way_it_jumps() {
+    let mut old = cluster("svc-a", "ray:1", 1, Some(CONFIG), true);
+    old.metadata
+        .annotations
+        .get_or_insert_default()
+        .insert(DELETE_AFTER_ANNOTATION.into(), t(60).to_string());
+    let svc = service(CONFIG, "ray:1", Some(statuses(Some("svc-b"), None)));
+    let owned = [old];
+    let mut case = Case::new(&svc, &owned);
+    let old_clusters_at = |case: &Case<'_>| {
+        let mut d = start(&svc);
+        old_clusters(&case.observation(), &valid_goal(&svc), &mut d);
+        d
+    };
+
+    // Backward, an hour before the recorded time: nothing is deleted, nothing rescheduled, woken when it is due.
+    case.now = t(-3600);
+    let d = old_clusters_at(&case);
+    assert!(d.actions.is_empty(), "{:?}", d.actions);
+    assert_eq!(d.requeue_after, Some(Duration::from_secs(3660)));
+
+    // Forward, an hour past it: deleted at once.
+    case.now = t(3600);
+    assert_eq!(
+        old_clusters_at(&case).actions,
+        vec![Action::DeleteCluster {
+            name: "svc-a".into()
+        }]
+    );
+}
+
+#[test]
 fn the_service_status_says_what_the_traffic_waits_for() {
     let svc = service(CONFIG, "ray:1", Some(statuses(Some("svc-a"), None)));
     let owned = [cluster("svc-a", "ray:1", 1, Some(CONFIG), true)];

@@ -9,6 +9,10 @@
 //! [`controller`] runs it (the watches, the caches); [`events`] names every Event; [`error`] says why a reconcile
 //! did not finish.
 //!
+//! The time (the old clusters' `ray.io/delete-after`, condition and update times) comes from
+//! [`Settings::clock`]; a jump of that clock wakes every RayService, so an old cluster whose deletion time a jump
+//! forward reached is deleted at once, and a jump backward only postpones it.
+//!
 //! No finalizer: the clusters and Services carry controller owner references to the RayService, so the garbage
 //! collector removes them with it, and nothing outside Kubernetes needs cleaning up.
 
@@ -23,7 +27,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::Store;
@@ -79,7 +82,7 @@ pub async fn reconcile_service(service: &RayService, ctx: &Context) -> Result<Re
     }
     let facts = observe::observe(service, ctx).await?;
 
-    let now = Timestamp::now();
+    let now = ctx.settings.clock.now();
     let suffix = new_cluster_suffix(service);
     let decision = decide(&facts.observation(service, ctx.settings.deletion_delay, now, &suffix));
 

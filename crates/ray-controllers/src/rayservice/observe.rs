@@ -75,7 +75,7 @@ pub fn endpoint_slice_cache(
         api,
         watcher::Config::default().labels(ORIGIN_LABEL_SELECTOR),
     )
-    .default_backoff()
+    .backoff(operator_runtime::watch_backoff())
     .modify(|slice: &mut EndpointSlice| slice.metadata.managed_fields = None)
     .reflect(writer)
     .touched_objects();

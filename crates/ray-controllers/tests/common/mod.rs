@@ -30,7 +30,7 @@ use k8s_openapi::api::events::v1::Event;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, Resource, ResourceExt};
 use ray_api_v1::RayCluster;
-use ray_controllers::Expectations;
+use ray_controllers::{Clock, Expectations, SystemClock};
 use ray_dashboard_client::DashboardClient;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -169,21 +169,38 @@ pub struct Scenario {
     head: Option<&'static ray_testenv::RayHead>,
     /// Map dashboards to the token-authenticated head instead of the plain one.
     token_head: bool,
+    /// The clock of the RayJob and RayService controllers (the system clock unless the scenario sets one).
+    clock: Arc<dyn Clock>,
 }
 
 impl Scenario {
     /// Makes a client of the shared control plane (started by the first caller) and a namespace `<prefix>-*`,
     /// with the project's CRDs installed, and runs `controllers` there.
     pub async fn start(prefix: &str, controllers: &[Controller]) -> Scenario {
-        Self::start_with(prefix, controllers, false).await
+        Self::start_with(prefix, controllers, false, Arc::new(SystemClock)).await
     }
 
     /// Like [`Scenario::start`], with every cluster's dashboard mapped to the token-authenticated Ray head.
     pub async fn start_on_token_head(prefix: &str, controllers: &[Controller]) -> Scenario {
-        Self::start_with(prefix, controllers, true).await
+        Self::start_with(prefix, controllers, true, Arc::new(SystemClock)).await
     }
 
-    async fn start_with(prefix: &str, controllers: &[Controller], token_head: bool) -> Scenario {
+    /// Like [`Scenario::start`], with the RayJob and RayService controllers (also when run again after a crash)
+    /// reading the time from `clock`.
+    pub async fn start_with_clock(
+        prefix: &str,
+        controllers: &[Controller],
+        clock: Arc<dyn Clock>,
+    ) -> Scenario {
+        Self::start_with(prefix, controllers, false, clock).await
+    }
+
+    async fn start_with(
+        prefix: &str,
+        controllers: &[Controller],
+        token_head: bool,
+        clock: Arc<dyn Clock>,
+    ) -> Scenario {
         let (_, client, namespace) = ray_testenv::ControlPlane::shared_namespace(prefix)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
@@ -201,6 +218,7 @@ impl Scenario {
             running: Vec::new(),
             head: None,
             token_head,
+            clock,
         };
         for controller in controllers {
             scenario.run(*controller).await;
@@ -214,9 +232,7 @@ impl Scenario {
             Controller::RayCluster => self.run_raycluster_controller(self.client.clone()),
             Controller::RayJob => self.run_rayjob_controller().await,
             Controller::RayService => self.run_rayservice_controller().await,
-            Controller::RayCronJob => {
-                self.run_raycronjob_controller(Arc::new(ray_controllers::raycronjob::SystemClock))
-            }
+            Controller::RayCronJob => self.run_raycronjob_controller(Arc::new(SystemClock)),
         }
     }
 
@@ -282,6 +298,7 @@ impl Scenario {
         let settings = ray_controllers::rayjob::Settings {
             controller: self.controller_settings(),
             dashboard: self.dashboard_settings().await,
+            clock: self.clock.clone(),
         };
         let run =
             ray_controllers::rayjob::run(self.client.clone(), settings, self.shutdown.clone());
@@ -294,6 +311,7 @@ impl Scenario {
             controller: self.controller_settings(),
             dashboard: self.dashboard_settings().await,
             deletion_delay: RAYSERVICE_DELETION_DELAY,
+            clock: self.clock.clone(),
         };
         let run =
             ray_controllers::rayservice::run(self.client.clone(), settings, self.shutdown.clone());
@@ -302,10 +320,7 @@ impl Scenario {
     }
 
     /// Runs the RayCronJob controller for this namespace, reading the time from `clock`.
-    pub fn run_raycronjob_controller(
-        &mut self,
-        clock: Arc<dyn ray_controllers::raycronjob::Clock>,
-    ) {
+    pub fn run_raycronjob_controller(&mut self, clock: Arc<dyn Clock>) {
         let settings = ray_controllers::raycronjob::Settings {
             controller: self.controller_settings(),
             clock,
