@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod crd;
+mod faults;
 mod fuzz;
 mod image;
 mod operator;
@@ -31,8 +32,8 @@ enum Command {
         #[command(flatten)]
         conversion: ray_crd::cli::ConversionArgs,
     },
-    /// Run every check CI runs: formatting, CRD freshness, clippy, docs, the whole test suite, a short run of every
-    /// fuzz target and a small scale benchmark.
+    /// Run every check CI runs: formatting, CRD freshness, clippy, docs, the publishable crates, the whole test
+    /// suite (which replays the fuzz corpus), the image, a short fault-injection run and a small scale benchmark.
     Test,
     /// The local test environment: Kubernetes control-plane binaries and the Ray venv (see docs/testenv.md).
     Testenv {
@@ -52,6 +53,10 @@ enum Command {
     /// Check that the published library crates (ray-api-v1, ray-api-v1alpha1, ray-builders, ray-dashboard-client)
     /// can go to crates.io: their manifests, then `cargo publish --dry-run` (never uploads; see docs/api-crates.md).
     PublishCheck(publish::PublishCheckArgs),
+    /// The fault-injection suite: each scenario injects one fault (operator kill -9, API server or etcd down,
+    /// watches cut, 410/429/500 answers, slow answers, Ray dashboard faults, leader lost, clock jumps) into a
+    /// running workload and checks the invariants after it (see docs/reliability.md).
+    Faults(faults::FaultsArgs),
     /// Benchmarks of the operator (see docs/performance.md).
     Bench {
         #[command(subcommand)]
@@ -112,6 +117,7 @@ fn main() -> anyhow::Result<()> {
         Command::Fuzz(args) => fuzz::run(&args),
         Command::Image(args) => image::run(&args),
         Command::PublishCheck(args) => publish::run(&args),
+        Command::Faults(args) => faults::run(&args),
         Command::Bench {
             command: BenchCommand::Scale(args),
         } => bench::scale(&args),

@@ -74,9 +74,18 @@ pub fn run() -> anyhow::Result<()> {
             // The operator's image, built as `cargo xtask image --debug` builds it (buildah, FROM scratch), then
             // checked: its config, and the binary taken out of it running the operator (docs/install.md, "The image").
             name: "image",
-            args: &["test", "-p", "ray-operator", "--test", "image"],
+            // `--workspace` keeps the features of the "tests" step, so nothing is compiled again.
+            args: &["test", "--workspace", "--test", "image"],
             env: &[],
             prepare: Some(build_test_image),
+        },
+        Step {
+            // The short subset of the fault-injection suite (a few minutes): operator kill -9, kube-apiserver down,
+            // watches cut and 410 Gone, Ray dashboard faults. The whole suite is `cargo xtask faults`.
+            name: "faults (quick subset)",
+            args: &["xtask", "faults", "--quick"],
+            env: &[],
+            prepare: None,
         },
         Step {
             // A smoke run of the scale benchmark beside KubeRay v1.6.2, each on its own control plane (about two
