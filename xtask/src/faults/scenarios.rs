@@ -354,23 +354,51 @@ async fn restart_dependents(env: &mut Env) -> Result<Vec<String>> {
     Ok(restarted)
 }
 
+/// What the scenarios of a misbehaving API server start from: a control plane, the operator reaching it through a
+/// fault proxy, the monitor, and `count` RayClusters of one worker, settled.
+struct ProxiedStage {
+    env: Env,
+    proxy: FaultProxy,
+    operator: Operator,
+    probe: Probe,
+    monitor: Monitor,
+    names: Vec<String>,
+}
+
+async fn proxied_stage(suite: &Suite, name: &str, tag: &str, count: usize) -> Result<ProxiedStage> {
+    let env = suite.control_plane().await.map_err(err)?;
+    let (proxy, kubeconfig) = env.api_proxy(name).await.map_err(err)?;
+    let head = suite.head.dashboard_url().to_string();
+    let operator = suite.operator(name, &kubeconfig, &head, &[]).map_err(err)?;
+    let probe = probe(suite, &env);
+    let monitor = Monitor::start(env.client.clone());
+    let names = clusters(&env.client, tag, count, 1).await?;
+    invariants::settle(&probe, &Expect::default(), SETTLE)
+        .await
+        .map_err(|e| format!("before any fault: {e}"))?;
+    Ok(ProxiedStage {
+        env,
+        proxy,
+        operator,
+        probe,
+        monitor,
+        names,
+    })
+}
+
 /// Watches cut three times during a scale-up, then every watch answered 410 Gone for 10 s (the operator must
 /// relist), then a scale after recovery that only a working watch sees.
 async fn watch_cut(suite: &Suite) -> Result<Outcome> {
-    let env = suite.control_plane().await.map_err(err)?;
-    let (proxy, kubeconfig) = env.api_proxy("watch-cut").await.map_err(err)?;
-    let head = suite.head.dashboard_url().to_string();
-    let mut operator = suite
-        .operator("watch-cut", &kubeconfig, &head, &[])
-        .map_err(err)?;
+    let ProxiedStage {
+        env,
+        proxy,
+        mut operator,
+        probe,
+        monitor,
+        names,
+    } = proxied_stage(suite, "watch-cut", "w", 3).await?;
     let client = env.client.clone();
-    let probe = probe(suite, &env);
-    let monitor = Monitor::start(client.clone());
-    let names = clusters(&client, "w", 3, 1).await?;
     let expect = Expect::default();
-    invariants::settle(&probe, &expect, SETTLE)
-        .await
-        .map_err(|e| format!("before any fault: {e}"))?;
     for (i, name) in names.iter().enumerate() {
         workload::scale(&client, name, 4 + i).await.map_err(err)?;
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -402,20 +430,16 @@ async fn watch_cut(suite: &Suite) -> Result<Outcome> {
 
 /// Every API request answered with `code` for a period while clusters scale and a RayJob starts.
 async fn api_errors(suite: &Suite, code: u16, tag: &str) -> Result<Outcome> {
-    let env = suite.control_plane().await.map_err(err)?;
-    let (proxy, kubeconfig) = env.api_proxy(tag).await.map_err(err)?;
-    let head = suite.head.dashboard_url().to_string();
-    let mut operator = suite
-        .operator(&format!("api-{code}"), &kubeconfig, &head, &[])
-        .map_err(err)?;
+    let ProxiedStage {
+        env,
+        proxy,
+        mut operator,
+        probe,
+        monitor,
+        names,
+    } = proxied_stage(suite, &format!("api-{code}"), tag, 2).await?;
     let client = env.client.clone();
-    let probe = probe(suite, &env);
-    let monitor = Monitor::start(client.clone());
-    let names = clusters(&client, tag, 2, 1).await?;
     let mut expect = Expect::default();
-    invariants::settle(&probe, &expect, SETTLE)
-        .await
-        .map_err(|e| format!("before any fault: {e}"))?;
     let period = if suite.settings.quick { 10 } else { 20 };
     proxy.set(Fault::Status {
         code,
@@ -440,20 +464,16 @@ async fn api_errors(suite: &Suite, code: u16, tag: &str) -> Result<Outcome> {
 /// Every API request answered 2 s late, for longer than it takes to converge: the operator must converge anyway,
 /// slowly, and not give up or crash.
 async fn api_slow(suite: &Suite) -> Result<Outcome> {
-    let env = suite.control_plane().await.map_err(err)?;
-    let (proxy, kubeconfig) = env.api_proxy("slow").await.map_err(err)?;
-    let head = suite.head.dashboard_url().to_string();
-    let mut operator = suite
-        .operator("api-slow", &kubeconfig, &head, &[])
-        .map_err(err)?;
+    let ProxiedStage {
+        env,
+        proxy,
+        mut operator,
+        probe,
+        monitor,
+        names,
+    } = proxied_stage(suite, "api-slow", "s", 2).await?;
     let client = env.client.clone();
-    let probe = probe(suite, &env);
-    let monitor = Monitor::start(client.clone());
-    let names = clusters(&client, "s", 2, 1).await?;
     let expect = Expect::default();
-    invariants::settle(&probe, &expect, SETTLE)
-        .await
-        .map_err(|e| format!("before any fault: {e}"))?;
     proxy.set(Fault::Delay(Duration::from_secs(2)));
     workload::scale(&client, &names[0], 6).await.map_err(err)?;
     workload::scale(&client, &names[1], 3).await.map_err(err)?;
