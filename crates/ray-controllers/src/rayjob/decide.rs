@@ -334,31 +334,34 @@ fn new(obs: &Observation<'_>, d: &mut Decision) {
 /// `Some(message)` once `activeDeadlineSeconds` has passed; otherwise sets the wake-up for the deadline.
 fn deadline_passed(obs: &Observation<'_>, d: &mut Decision) -> Option<String> {
     let seconds = obs.job.spec.active_deadline_seconds?;
-    let start = d.status.start_time.as_ref()?.0;
-    let deadline = start
-        .checked_add(SignedDuration::from_secs(seconds.into()))
-        .ok()?;
-    if obs.now >= deadline {
-        return Some(format!(
-            "The RayJob ran longer than activeDeadlineSeconds ({seconds}s) since it started at {start}; the Ray job was stopped."
-        ));
-    }
-    let left = Duration::try_from(obs.now.duration_until(deadline)).unwrap_or(Duration::ZERO);
-    wake_within(d, left);
-    None
+    let start = seconds_after_start_passed(obs, d, seconds)?;
+    Some(format!(
+        "The RayJob ran longer than activeDeadlineSeconds ({seconds}s) since it started at {start}; the Ray job was stopped."
+    ))
 }
 
 /// `Some(message)` once `preRunningDeadlineSeconds` has passed; otherwise sets the wake-up for the deadline.
 fn pre_running_deadline_passed(obs: &Observation<'_>, d: &mut Decision) -> Option<String> {
     let seconds = obs.job.spec.pre_running_deadline_seconds?;
+    let start = seconds_after_start_passed(obs, d, seconds)?;
+    Some(format!(
+        "The RayJob did not reach Running within preRunningDeadlineSeconds ({seconds}s) since it started at {start}."
+    ))
+}
+
+/// The recorded start time once `seconds` have passed since it; before that `None`, with a wake-up set for the
+/// moment they will have. `None` too without a start time.
+fn seconds_after_start_passed(
+    obs: &Observation<'_>,
+    d: &mut Decision,
+    seconds: i32,
+) -> Option<Timestamp> {
     let start = d.status.start_time.as_ref()?.0;
     let deadline = start
         .checked_add(SignedDuration::from_secs(seconds.into()))
         .ok()?;
     if obs.now >= deadline {
-        return Some(format!(
-            "The RayJob did not reach Running within preRunningDeadlineSeconds ({seconds}s) since it started at {start}."
-        ));
+        return Some(start);
     }
     let left = Duration::try_from(obs.now.duration_until(deadline)).unwrap_or(Duration::ZERO);
     wake_within(d, left);
