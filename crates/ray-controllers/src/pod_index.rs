@@ -169,30 +169,32 @@ impl CachedPod {
                 .find(|c| c.name == ray)
                 .and_then(|c| c.state.as_ref())
                 .and_then(|s| s.terminated.as_ref())
-                .map(|t| {
-                    Box::new(RayContainerExit {
-                        container: ray.to_owned(),
-                        code: t.exit_code,
-                    })
+                .map(|t| RayContainerExit {
+                    container: ray.to_owned(),
+                    code: t.exit_code,
                 })
+                .map(Box::new)
         });
-        let trouble = container_statuses.iter().find_map(|c| {
-            let state = c.state.as_ref()?;
-            if let Some(waiting) = &state.waiting {
-                return Some(Box::new(Reason {
-                    reason: waiting.reason.clone()?,
-                    message: waiting.message.clone().unwrap_or_default(),
-                }));
-            }
-            let terminated = state.terminated.as_ref()?;
-            Some(Box::new(Reason {
-                reason: terminated
-                    .reason
-                    .clone()
-                    .unwrap_or_else(|| "Terminated".into()),
-                message: terminated.message.clone().unwrap_or_default(),
-            }))
-        });
+        let trouble = container_statuses
+            .iter()
+            .find_map(|c| {
+                let state = c.state.as_ref()?;
+                if let Some(waiting) = &state.waiting {
+                    return Some(Reason {
+                        reason: waiting.reason.clone()?,
+                        message: waiting.message.clone().unwrap_or_default(),
+                    });
+                }
+                let terminated = state.terminated.as_ref()?;
+                Some(Reason {
+                    reason: terminated
+                        .reason
+                        .clone()
+                        .unwrap_or_else(|| "Terminated".into()),
+                    message: terminated.message.clone().unwrap_or_default(),
+                })
+            })
+            .map(Box::new);
         CachedPod {
             name: meta.name.clone().unwrap_or_default(),
             namespace: meta.namespace.clone().unwrap_or_default(),
@@ -216,16 +218,15 @@ impl CachedPod {
                 .iter()
                 .find(|c| c.type_ == "Ready")
                 .filter(|c| c.status != "True")
-                .map(|c| {
-                    Box::new(Reason {
-                        reason: c
-                            .reason
-                            .clone()
-                            .filter(|r| !r.is_empty())
-                            .unwrap_or_else(|| "Unknown".into()),
-                        message: c.message.clone().unwrap_or_default(),
-                    })
-                }),
+                .map(|c| Reason {
+                    reason: c
+                        .reason
+                        .clone()
+                        .filter(|r| !r.is_empty())
+                        .unwrap_or_else(|| "Unknown".into()),
+                    message: c.message.clone().unwrap_or_default(),
+                })
+                .map(Box::new),
             ip: status.and_then(|s| s.pod_ip.clone()),
             restart_never: spec.and_then(|s| s.restart_policy.as_deref()) == Some("Never"),
             ray_container_exit,
