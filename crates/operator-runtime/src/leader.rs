@@ -300,9 +300,14 @@ impl Elector {
                     self.observe(created.spec.unwrap_or_default(), Instant::now());
                     Ok(Attempt::Held)
                 }
-                Err(kube::Error::Api(status)) if status.is_conflict() => Ok(Attempt::HeldBy(
-                    "another candidate (it created the Lease first)".into(),
-                )),
+                // Two candidates creating the Lease at once: the loser gets AlreadyExists, not Conflict.
+                Err(kube::Error::Api(status))
+                    if status.is_already_exists() || status.is_conflict() =>
+                {
+                    Ok(Attempt::HeldBy(
+                        "another candidate (it created the Lease first)".into(),
+                    ))
+                }
                 Err(error) => Err(error),
             };
         };

@@ -189,7 +189,6 @@ pub async fn run<R>(
     let sync = settings.health.cache(scope.clone());
     let early_store = store.clone();
     let synced = async move {
-        // Every store ends (with an error) when the controller stops, so this never outlives it.
         if store.wait_until_ready().await.is_err() {
             return;
         }
@@ -214,14 +213,7 @@ pub async fn run<R>(
             log_result(name, result);
             futures::future::ready(())
         });
-    stop_before_sync(
-        async {
-            futures::join!(running, synced);
-        },
-        early_store,
-        shutdown,
-    )
-    .await;
+    stop_before_sync(until_ends(running, synced), early_store, shutdown).await;
     info!(controller = name, scope = %scope, "stopped");
 }
 
@@ -312,6 +304,21 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Runs `running` to its end while `watching` runs beside it, and drops `watching` then, finished or not. A cache the
+/// controller stopped before its first list never becomes ready (the pod index's readiness waits on a channel the
+/// index itself keeps open), so waiting for the readiness watcher too would hang a shutdown that comes in the
+/// moments after a (re)start.
+async fn until_ends(running: impl Future<Output = ()>, watching: impl Future<Output = ()>) {
+    let watching = async {
+        watching.await;
+        futures::future::pending::<()>().await;
+    };
+    tokio::select! {
+        () = running => {}
+        () = watching => {}
+    }
+}
+
 /// Runs a controller until it ends; but if `shutdown` comes before its main cache (`store`) has synced, stops it
 /// at once. kube-runtime holds every reconcile until that cache is ready and keeps waiting for it even after a
 /// shutdown, which would hang the process; nothing has been reconciled yet, so dropping it is safe.
@@ -345,5 +352,78 @@ mod tests {
         assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
         assert_eq!(backoff.delay(u32::MAX), Duration::from_secs(60));
         assert_eq!(backoff.delay(0), Duration::from_secs(1));
+    }
+
+    /// Reconciles nothing: the test below never gives the controller an object.
+    struct Idle;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("never")]
+    struct Never;
+
+    impl ReconcileError for Never {
+        fn category(&self) -> &'static str {
+            "never"
+        }
+    }
+
+    impl Reconciler for Idle {
+        type Object = k8s_openapi::api::core::v1::ConfigMap;
+        type Error = Never;
+        const NAME: &'static str = "idle";
+        const UNREADABLE_REASON: &'static str = "Unreadable";
+
+        async fn reconcile(&self, _: &Self::Object) -> Result<Action, Never> {
+            Ok(Action::await_change())
+        }
+    }
+
+    /// A leader that gets SIGTERM right after it (re)started: its main cache has listed, another of its caches
+    /// (the pod index) has not and never will, because the controller that feeds it is stopping. The run must
+    /// still end (it used to wait for that cache forever, and the process never exited).
+    #[tokio::test(start_paused = true)]
+    async fn a_shutdown_while_another_cache_is_still_listing_stops_the_controller() {
+        let (store, mut writer) = kube::runtime::reflector::store();
+        writer.apply_watcher_event(&kube::runtime::watcher::Event::Init);
+        writer.apply_watcher_event(&kube::runtime::watcher::Event::InitDone);
+        let controller = Controller::for_stream(futures::stream::pending(), store);
+        // Never used: no object is reconciled, so no Event is written and nothing is contacted.
+        let client = kube::Client::try_from(kube::Config::new(
+            "http://127.0.0.1:9"
+                .parse()
+                .unwrap_or_else(|e| panic!("{e}")),
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let health = Arc::new(Health::default());
+        let settings = RunnerSettings {
+            concurrency: 1,
+            backoff: Backoff::default(),
+            metrics: Arc::new(Metrics::new()),
+            health: health.clone(),
+            events: EventPublisher::new(&client, "test", None),
+            scope: "configmaps".into(),
+        };
+        let pods_listing = Cache::from_future("pods", futures::future::pending());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let shutdown = crate::shutdown::on(async {
+            let _ = stopped.await;
+        });
+        let running = tokio::spawn(run(
+            controller,
+            Arc::new(Idle),
+            vec![pods_listing],
+            settings,
+            shutdown,
+        ));
+        // Let the controller start and see its main cache ready before the shutdown.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(health.readiness().is_err(), "ready before the pods listed");
+        let _ = stop.send(());
+        // Paused time: if the run waits for the never-ready cache, the runtime idles and the clock jumps here.
+        tokio::time::timeout(Duration::from_secs(60), running)
+            .await
+            .unwrap_or_else(|_| panic!("the controller did not stop"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        drop(writer);
     }
 }
