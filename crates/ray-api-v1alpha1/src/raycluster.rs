@@ -97,6 +97,7 @@ pub struct HeadGroupSpec {
     /// `object-store-memory`, ... A value of `"true"` for a flag that takes no value (such as `block`) adds the bare
     /// flag. Every value is passed to `ray start` as data, never interpreted by a shell.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("default" = {}))]
     pub ray_start_params: BTreeMap<String, String>,
     /// The head pod template. Its first container runs Ray.
     pub template: PodTemplateSpec,
@@ -127,6 +128,7 @@ pub struct WorkerGroupSpec {
     /// Parameters of the workers' `ray start` command, without the leading dashes (`num-cpus`, `resources`, ...).
     /// Every value is passed to `ray start` as data, never interpreted by a shell.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("default" = {}))]
     pub ray_start_params: BTreeMap<String, String>,
     /// The worker pod template. Its first container runs Ray.
     pub template: PodTemplateSpec,

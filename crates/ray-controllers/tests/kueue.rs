@@ -170,11 +170,11 @@ async fn finish(env: Scenario) {
 
 /// The head group of a cluster whose head asks for `cpu` (what Kueue counts against the quota).
 ///
-/// The manifests here are JSON, as users write them, with `rayStartParams: {}` spelled out: Kueue decodes a queued
-/// object into KubeRay's Go types, where `rayStartParams` is required, so its webhook's patch turns an absent one into
-/// `null`, which the CRD rejects (see docs/kueue.md). Our typed objects leave an empty map out.
+/// The manifests here are JSON, as users write them for this operator: without `rayStartParams` (and the workers
+/// without `minReplicas`/`maxReplicas`). Kueue decodes a queued object into KubeRay's Go types, where those fields
+/// have no `omitempty`, so its webhook's patch writes them as `null`; the CRD must take that.
 fn head(cpu: &str) -> Value {
-    json!({"rayStartParams": {}, "template": {"spec": {"containers": [{
+    json!({"template": {"spec": {"containers": [{
         "name": "ray-head", "image": RAY_IMAGE,
         "resources": {"requests": {"cpu": cpu}, "limits": {"cpu": cpu}},
     }]}}})
@@ -185,8 +185,7 @@ fn cluster(name: &str, cpu: &str, workers: Option<i32>) -> Value {
     let mut spec = json!({"headGroupSpec": head(cpu)});
     if let Some(replicas) = workers {
         spec["workerGroupSpecs"] = json!([{
-            "groupName": "workers", "replicas": replicas, "minReplicas": replicas, "maxReplicas": replicas,
-            "rayStartParams": {}, "template": {"spec": {"containers": [{
+            "groupName": "workers", "replicas": replicas, "template": {"spec": {"containers": [{
                 "name": "ray-worker", "image": RAY_IMAGE,
                 "resources": {"requests": {"cpu": "100m"}, "limits": {"cpu": "100m"}},
             }]}},
@@ -439,6 +438,11 @@ async fn a_queued_raycluster_gets_its_pods_once_admitted() {
     // No queues yet: Kueue cannot admit it, so it must stay suspended, with no pods.
     let created = create(&env, queued(cluster(name, "1", Some(2)))).await;
     assert!(suspended(&created), "Kueue's webhook creates it suspended");
+    // Kueue's patch wrote `null` for the omitted `rayStartParams`; the CRD's default made it `{}`.
+    assert_eq!(
+        created.data["spec"]["headGroupSpec"]["rayStartParams"],
+        json!({})
+    );
     workload(&env, "RayCluster", name).await;
     until_suspended(&env, name).await;
 
