@@ -645,11 +645,13 @@ const NEEDED_IN_WATCHED_NAMESPACE: &[Access] = &[
     access("patch", "ray.io", "rayclusters"),
     sub("patch", "ray.io", "rayclusters", "status"),
     sub("update", "ray.io", "rayclusters", "finalizers"),
-    // RayJob: watch, finalizer, status; created by RayCronJob. RayService: watch, status.
+    // RayJob: watch, finalizer, status; created by RayCronJob; deleted by its `DeleteSelf` rule. RayService:
+    // watch, status.
     access("list", "ray.io", "rayjobs"),
     access("watch", "ray.io", "rayjobs"),
     access("patch", "ray.io", "rayjobs"),
     access("create", "ray.io", "rayjobs"),
+    access("delete", "ray.io", "rayjobs"),
     sub("patch", "ray.io", "rayjobs", "status"),
     sub("update", "ray.io", "rayjobs", "finalizers"),
     access("list", "ray.io", "rayservices"),
@@ -670,12 +672,13 @@ const NEEDED_IN_WATCHED_NAMESPACE: &[Access] = &[
     access("get", "", "pods"),
     access("patch", "", "pods"),
     sub("patch", "", "pods", "resize"),
-    // Services: a watch, get-or-create, RayService's server-side apply.
+    // Services: a watch, get-or-create, RayService's server-side apply, a suspended RayService's Services deleted.
     access("list", "", "services"),
     access("watch", "", "services"),
     access("get", "", "services"),
     access("create", "", "services"),
     access("patch", "", "services"),
+    access("delete", "", "services"),
     access("list", "discovery.k8s.io", "endpointslices"),
     access("watch", "discovery.k8s.io", "endpointslices"),
     // Ray token authentication: the generated token's Secret (create), a token read by name (get).
@@ -714,11 +717,9 @@ const NEVER: &[Access] = &[
     access("deletecollection", "", "pods"),
     sub("create", "", "pods", "exec"),
     sub("create", "", "pods", "portforward"),
-    access("delete", "", "services"),
     access("update", "", "services"),
     access("create", "", "events"),
     access("create", "apps", "deployments"),
-    access("delete", "ray.io", "rayjobs"),
     access("update", "ray.io", "rayjobs"),
     access("patch", "ray.io", "rayservices"),
     access("delete", "ray.io", "rayservices"),
@@ -1168,6 +1169,29 @@ async fn lifecycle(
         match jobs.get_opt("rbac-job").await {
             Ok(None) => Ok(()),
             other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+
+    // A RayJob that fails (its deadline passes while its cluster comes up) and is deleted by its own
+    // `DeleteSelf` rule: the operator deletes the RayJob itself.
+    let doomed: RayJob = serde_json::from_value(json!({
+        "apiVersion": "ray.io/v1", "kind": "RayJob",
+        "metadata": {"name": "rbac-self"},
+        "spec": {"entrypoint": "python -c 'print(1)'", "activeDeadlineSeconds": 1,
+            "deletionStrategy": {"deletionRules": [
+                {"policy": "DeleteSelf", "condition": {"jobDeploymentStatus": "Failed"}}]},
+            "rayClusterSpec": {"headGroupSpec": {"template": {"spec": {"containers": [
+                {"name": "ray-head", "image": "rayproject/ray:2.60.0"}]}}}}}
+    }))
+    .unwrap_or_else(|e| panic!("{e}"));
+    jobs.create(&PostParams::default(), &doomed)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    until("the failed RayJob to delete itself", async || {
+        match jobs.get_opt("rbac-self").await {
+            Ok(None) => Ok(()),
+            other => Err(format!("{:?}", other.map(|j| j.and_then(|j| j.status)))),
         }
     })
     .await;
