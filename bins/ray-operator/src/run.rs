@@ -31,8 +31,8 @@ pub struct RunArgs {
         default_value = ""
     )]
     pub watch_namespace: Vec<String>,
-    /// How many RayClusters are reconciled at the same time (per watched namespace). One RayCluster is never
-    /// reconciled twice at once.
+    /// How many objects of one kind (RayClusters, RayJobs, ...) are reconciled at the same time, per watched
+    /// namespace. One object is never reconciled twice at once.
     #[arg(long, env = "RAY_OPERATOR_RECONCILE_CONCURRENCY", default_value_t = 8,
           value_parser = clap::value_parser!(u16).range(1..))]
     pub reconcile_concurrency: u16,
