@@ -488,6 +488,12 @@ pub fn job_notes(job: &RayJob) -> Vec<String> {
 
 /// What a user should know about how [`render_service`] shows a RayService.
 pub fn service_notes(service: &RayService) -> Vec<String> {
+    if service.spec.suspend {
+        return vec![
+            "spec.suspend is true: the operator deletes the RayClusters and Services of a suspended RayService and creates none, so nothing is shown"
+                .to_string(),
+        ];
+    }
     let mut notes = spec_notes(&service.spec.ray_cluster_config, "spec.rayClusterConfig");
     if let Some(manager) = external_manager(service.spec.managed_by.as_deref()) {
         notes.push(format!(
@@ -504,7 +510,8 @@ pub fn service_notes(service: &RayService) -> Vec<String> {
 }
 
 /// Renders everything the operator creates for a RayService: its RayCluster and the cluster's objects, and the
-/// RayService's head and serve Services pointing at that cluster.
+/// RayService's head and serve Services pointing at that cluster. A suspended RayService gets nothing (the
+/// operator deletes its clusters and Services); [`service_notes`] says so.
 pub fn render_service(
     service: &RayService,
     options: &RenderOptions,
@@ -517,6 +524,9 @@ pub fn render_service(
         .clone()
         .filter(|n| !n.is_empty())
         .ok_or(ServiceClusterError::MissingName)?;
+    if service.spec.suspend {
+        return Ok(Vec::new());
+    }
     let cluster =
         service_cluster::ray_cluster_for_service(&service, &render_cluster_name(&name), options)?;
     let ctx = ClusterContext::new(&cluster, options)?;

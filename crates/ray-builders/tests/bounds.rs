@@ -7,7 +7,7 @@ use ray_builders::resources::{desired_replicas, desired_resources, hosts, replic
 use ray_builders::spec_hash::{pod_template_hashes, rayservice_cluster_hash};
 use ray_builders::{
     ClusterContext, Object, RenderOptions, Rendered, job_notes, render_cluster, render_job,
-    render_service,
+    render_service, service_notes,
 };
 use serde_json::{Value, json};
 
@@ -178,6 +178,31 @@ fn a_suspended_cluster_renders_its_services_but_no_pods() {
     let objects = render_service(&service, &RenderOptions::default()).expect("renders");
     assert_eq!(pods(&objects), 0);
     assert!(objects.iter().any(|o| o.object.kind() == "RayCluster"));
+}
+
+#[test]
+fn a_suspended_rayservice_renders_nothing() {
+    let mut service: RayService = serde_json::from_value(json!({
+        "apiVersion": "ray.io/v1",
+        "kind": "RayService",
+        "metadata": { "name": "svc", "namespace": "ns" },
+        "spec": { "suspend": true, "rayClusterConfig": {
+            "headGroupSpec": head(),
+            "workerGroupSpecs": [group(2, 1)]
+        } }
+    }))
+    .expect("a RayService");
+    // The operator deletes a suspended RayService's clusters and Services, so there is nothing to show.
+    let objects = render_service(&service, &RenderOptions::default()).expect("renders");
+    assert!(objects.is_empty(), "{} objects", objects.len());
+    let notes = service_notes(&service);
+    assert_eq!(notes.len(), 1);
+    assert!(notes[0].contains("spec.suspend"), "{notes:?}");
+
+    service.spec.suspend = false;
+    let objects = render_service(&service, &RenderOptions::default()).expect("renders");
+    assert_eq!(pods(&objects), 3);
+    assert!(service_notes(&service).is_empty());
 }
 
 fn job(spec: Value) -> RayJob {
