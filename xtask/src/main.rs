@@ -40,7 +40,8 @@ enum Command {
         #[command(subcommand)]
         command: TestenvCommand,
     },
-    /// Start a local control plane with the CRDs and a Ray head, print `export KUBECONFIG=...`, wait for Ctrl-C.
+    /// Start a local control plane with the CRDs, a Ray head and the operator, apply the `--apply` files, print
+    /// `export KUBECONFIG=...`, wait for Ctrl-C.
     Up(up::UpArgs),
     /// Stop the session a `cargo xtask up` (usually `--detach`) started.
     Down,
